@@ -1,0 +1,31 @@
+//! Errors of the storage layer.
+
+/// An error of the event log or of a store that shares its database.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// The data directory could not be prepared.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// An append failed; nothing of it was stored.
+    #[error("append failed, nothing was stored: {0}")]
+    Append(String),
+    /// The writer thread is gone (the log was shut down).
+    #[error("the event log is shut down")]
+    Closed,
+    /// The database was written by an unknown, newer vigil.
+    #[error("the database schema version {found} is newer than this vigil supports ({supported})")]
+    SchemaTooNew {
+        /// Version found.
+        found: i64,
+        /// Newest supported.
+        supported: i64,
+    },
+}

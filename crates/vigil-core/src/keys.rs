@@ -1,0 +1,334 @@
+//! API keys: stored as SHA-256 hashes with their permissions. Creating and deleting a key is
+//! recorded as an `ApiKeyCreated` / `ApiKeyDeleted` event in the same transaction.
+
+use std::fmt;
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use vigil_model::Timestamp;
+
+use crate::error::LogError;
+use crate::log::{EventLog, LogEntry, SideWrite};
+
+/// Shortest secret accepted for a key given by the operator (`VIGIL_BOOTSTRAP_API_KEY`).
+pub const MIN_SECRET_CHARS: usize = 16;
+/// Prefix of generated secrets, so a leaked one is recognisable.
+const SECRET_PREFIX: &str = "vgl_";
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Permission {
+    /// Read audit data, manage exports.
+    Audit,
+    /// Write events.
+    Ingest,
+    /// Manage keys and integrations.
+    Admin,
+}
+
+impl Permission {
+    /// Every permission.
+    pub const ALL: [Permission; 3] = [Permission::Audit, Permission::Ingest, Permission::Admin];
+
+    /// The name, as in `--permission AUDIT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Audit => "AUDIT",
+            Permission::Ingest => "INGEST",
+            Permission::Admin => "ADMIN",
+        }
+    }
+
+    /// Parses a name, case-insensitively.
+    pub fn parse(text: &str) -> Option<Permission> {
+        Permission::ALL
+            .into_iter()
+            .find(|permission| permission.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A key as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    /// Key id.
+    pub id: String,
+    /// Name, unique.
+    pub name: String,
+    /// Permissions.
+    pub permissions: Vec<Permission>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+impl ApiKeyInfo {
+    /// Whether the key has `permission` (ADMIN does not imply the others).
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+}
+
+/// Who performs a key change, for the audit event.
+#[derive(Debug, Clone)]
+pub struct KeyActor {
+    /// `USER_ACTOR` or `SYSTEM_ACCOUNT`.
+    pub actor_type: &'static str,
+    /// Actor id.
+    pub id: String,
+    /// Actor name.
+    pub name: String,
+}
+
+/// Errors of key management.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Storage failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// A key with this name exists.
+    #[error("an API key named `{0}` already exists")]
+    NameTaken(String),
+    /// No such key.
+    #[error("no API key with id or name `{0}`")]
+    NotFound(String),
+    /// The request is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A newly created key: its secret is shown once and never stored.
+pub struct CreatedKey {
+    /// The key.
+    pub info: ApiKeyInfo,
+    /// The secret to send in `Authorization`.
+    pub secret: String,
+}
+
+fn hash_secret(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+fn generate_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    format!("{SECRET_PREFIX}{}", hex::encode(bytes))
+}
+
+fn parse_permissions(text: &str) -> Vec<Permission> {
+    text.split(',').filter_map(Permission::parse).collect()
+}
+
+fn info_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
+    Ok(ApiKeyInfo {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        permissions: parse_permissions(&row.get::<_, String>(2)?),
+        created_at: row.get(3)?,
+    })
+}
+
+/// Finds the key whose secret this is.
+pub fn authenticate(log: &EventLog, secret: &str) -> Result<Option<ApiKeyInfo>, LogError> {
+    let hash = hash_secret(secret);
+    log.read(|connection| {
+        connection
+            .prepare_cached(
+                "SELECT id, name, permissions, created_at FROM api_keys WHERE secret_hash = ?1",
+            )?
+            .query_row([hash], info_from_row)
+            .optional()
+    })
+}
+
+/// Every key, by name.
+pub fn list_keys(log: &EventLog) -> Result<Vec<ApiKeyInfo>, LogError> {
+    log.read(|connection| {
+        let mut statement = connection.prepare_cached(
+            "SELECT id, name, permissions, created_at FROM api_keys ORDER BY name",
+        )?;
+        let rows = statement.query_map([], info_from_row)?;
+        rows.collect()
+    })
+}
+
+/// Creates a key and records `ApiKeyCreated`. `secret` is the operator's own (bootstrap) or
+/// `None` to generate one.
+pub fn create_key(
+    log: &EventLog,
+    name: &str,
+    permissions: &[Permission],
+    secret: Option<String>,
+    actor: &KeyActor,
+) -> Result<CreatedKey, KeyError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(KeyError::Invalid("the key name must not be empty".into()));
+    }
+    if permissions.is_empty() {
+        return Err(KeyError::Invalid(
+            "a key needs at least one permission (AUDIT, INGEST, ADMIN)".into(),
+        ));
+    }
+    if let Some(secret) = &secret
+        && secret.chars().count() < MIN_SECRET_CHARS
+    {
+        return Err(KeyError::Invalid(format!(
+            "an API key secret needs at least {MIN_SECRET_CHARS} characters"
+        )));
+    }
+    let exists = log.read(|connection| {
+        connection.query_row(
+            "SELECT count(*) FROM api_keys WHERE name = ?1",
+            [name],
+            |row| row.get::<_, i64>(0),
+        )
+    })?;
+    if exists > 0 {
+        return Err(KeyError::NameTaken(name.to_owned()));
+    }
+    let secret = secret.unwrap_or_else(generate_secret);
+    let mut permissions = permissions.to_vec();
+    permissions.sort();
+    permissions.dedup();
+    let now = Timestamp::now();
+    let info = ApiKeyInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.to_owned(),
+        permissions,
+        created_at: now.to_rfc3339_utc(),
+    };
+    let permission_names: Vec<&str> = info.permissions.iter().map(|p| p.as_str()).collect();
+    let event = key_event(
+        "CREATE",
+        json!({
+            "type": "ApiKeyCreatedAuditPayload",
+            "apiKeyId": info.id,
+            "name": info.name,
+            "permissions": permission_names,
+            "version": 1,
+        }),
+        &info,
+        actor,
+        now,
+    );
+    let row = (
+        info.id.clone(),
+        info.name.clone(),
+        permission_names.join(","),
+        info.created_at.clone(),
+    );
+    let hash = hash_secret(&secret);
+    let side_write: SideWrite = Box::new(move |transaction| {
+        transaction.execute(
+            "INSERT INTO api_keys (id, name, secret_hash, permissions, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![row.0, row.1, hash, row.2, row.3],
+        )?;
+        Ok(())
+    });
+    match log.append_blocking(vec![event], Some(side_write)) {
+        Ok(_) => Ok(CreatedKey { info, secret }),
+        Err(LogError::Append(message)) if message.contains("UNIQUE") => {
+            Err(KeyError::NameTaken(name.to_owned()))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Deletes a key by id or name and records `ApiKeyDeleted`.
+pub fn delete_key(
+    log: &EventLog,
+    id_or_name: &str,
+    actor: &KeyActor,
+) -> Result<ApiKeyInfo, KeyError> {
+    let found = log.read(|connection| {
+        connection
+            .prepare_cached(
+                "SELECT id, name, permissions, created_at FROM api_keys WHERE id = ?1 OR name = ?1",
+            )?
+            .query_row([id_or_name], info_from_row)
+            .optional()
+    })?;
+    let info = found.ok_or_else(|| KeyError::NotFound(id_or_name.to_owned()))?;
+    let event = key_event(
+        "DELETE",
+        json!({ "type": "ApiKeyDeletedAuditPayload", "apiKeyId": info.id, "version": 1 }),
+        &info,
+        actor,
+        Timestamp::now(),
+    );
+    let key_id = info.id.clone();
+    let side_write: SideWrite = Box::new(move |transaction| {
+        match transaction.execute("DELETE FROM api_keys WHERE id = ?1", [&key_id])? {
+            1 => Ok(()),
+            // Deleted concurrently: store no event either.
+            _ => Err(rusqlite::Error::QueryReturnedNoRows),
+        }
+    });
+    match log.append_blocking(vec![event], Some(side_write)) {
+        Ok(_) => Ok(info),
+        Err(LogError::Append(_)) => Err(KeyError::NotFound(id_or_name.to_owned())),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Creates the first admin key when there is none. Returns the secret when it was generated
+/// (to be printed once); `None` when keys exist or the operator gave the secret.
+pub fn bootstrap(
+    log: &EventLog,
+    operator_secret: Option<String>,
+) -> Result<Option<String>, KeyError> {
+    let count = log.read(|connection| {
+        connection.query_row("SELECT count(*) FROM api_keys", [], |row| {
+            row.get::<_, i64>(0)
+        })
+    })?;
+    if count > 0 {
+        return Ok(None);
+    }
+    let generated = operator_secret.is_none();
+    let actor = KeyActor {
+        actor_type: "SYSTEM_ACCOUNT",
+        id: "vigil".into(),
+        name: "vigil bootstrap".into(),
+    };
+    let created = create_key(log, "admin", &Permission::ALL, operator_secret, &actor)?;
+    Ok(generated.then_some(created.secret))
+}
+
+fn key_event(
+    action: &str,
+    payload: serde_json::Value,
+    info: &ApiKeyInfo,
+    actor: &KeyActor,
+    now: Timestamp,
+) -> LogEntry {
+    let id = uuid::Uuid::new_v4().to_string();
+    let now_text = now.to_rfc3339_utc();
+    let event = json!({
+        "id": id,
+        "action": action,
+        "actor": { "type": actor.actor_type, "id": actor.id, "name": actor.name },
+        "targetType": "APIKEY",
+        "targets": [{ "type": "APIKEY", "id": info.id, "name": info.name }],
+        "relatedResources": [],
+        "actionStatus": "SUCCESS",
+        "actionStatusReason": null,
+        "eventTimestamp": now_text,
+        "receivedTimestamp": now_text,
+        "auditPayload": payload,
+    });
+    let stored_json = event.to_string();
+    LogEntry::new(
+        id,
+        stored_json.clone(),
+        stored_json.len(),
+        now.unix_micros(),
+        now.unix_micros(),
+    )
+}

@@ -1,0 +1,572 @@
+//! The event log: the only source of truth. Append-only, durable before acknowledgement,
+//! idempotent by event id, gap-free sequence numbers, hash-chained. SQLite in WAL mode with
+//! `synchronous=FULL`; one writer thread group-commits concurrent appends into one fsync.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash};
+use crate::error::LogError;
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE: &str = "vigil.db";
+/// The schema version this vigil writes.
+const SCHEMA_VERSION: i64 = 1;
+/// A group commit takes at most this many events (from several requests) into one transaction.
+const GROUP_MAX_EVENTS: usize = 20_000;
+/// Above this WAL size the writer checkpoints itself (blocking) instead of leaving it to the
+/// checkpointer, so that the WAL cannot grow without bound under sustained load.
+const WAL_HARD_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
+/// Page cache of the writer, in KiB: the id index is written at random places and must stay cached.
+const WRITER_CACHE_KIB: i64 = 256 * 1024;
+/// Page cache of each reader, in KiB.
+const READER_CACHE_KIB: i64 = 16 * 1024;
+/// Bytes of the database file mapped into memory for reads (fewer syscalls than read(2)).
+const MMAP_BYTES: i64 = 4 * 1024 * 1024 * 1024;
+/// How long a connection waits for another process's write lock before failing.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A sequence number: the position of an event in the log, from 1, without gaps.
+pub type Seq = u64;
+
+/// One event to append.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// The event id (unique in the log).
+    pub event_id: String,
+    /// The JSON to store.
+    pub stored_json: String,
+    /// Length of the part of `stored_json` that was submitted (see `vigil_model::submitted_part`).
+    pub submitted_len: usize,
+    /// `eventTimestamp` in microseconds since the epoch.
+    pub event_time_micros: i64,
+    /// `receivedTimestamp` in microseconds since the epoch.
+    pub received_time_micros: i64,
+    /// `sha256(stored_json)`, computed by [`LogEntry::new`] before the entry reaches the writer.
+    body_digest: ChainHash,
+}
+
+impl LogEntry {
+    /// An entry; hashes its JSON (call this where the work can run in parallel).
+    pub fn new(
+        event_id: String,
+        stored_json: String,
+        submitted_len: usize,
+        event_time_micros: i64,
+        received_time_micros: i64,
+    ) -> LogEntry {
+        let body_digest = body_digest(stored_json.as_bytes());
+        LogEntry {
+            event_id,
+            stored_json,
+            submitted_len,
+            event_time_micros,
+            received_time_micros,
+            body_digest,
+        }
+    }
+}
+
+/// What happened to one appended event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendResult {
+    /// Stored now, at this sequence number.
+    Stored(Seq),
+    /// The same event was stored before, at this sequence number; nothing was stored now.
+    Duplicate(Seq),
+    /// Another event with the same id but different content is stored at this sequence number;
+    /// nothing was stored now.
+    Conflict(Seq),
+}
+
+/// An extra write run in the same transaction as an append (e.g. creating an API key together
+/// with its `ApiKeyCreated` event), so both are stored or neither.
+pub type SideWrite = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+
+struct WriteJob {
+    entries: Vec<LogEntry>,
+    side_write: Option<SideWrite>,
+    reply: oneshot::Sender<Result<Vec<AppendResult>, String>>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Sequence number.
+    pub seq: Seq,
+    /// Event id.
+    pub event_id: String,
+    /// The stored JSON.
+    pub json: String,
+    /// Chain hash after this event.
+    pub chain_hash: ChainHash,
+}
+
+/// The event log of one data directory.
+pub struct EventLog {
+    path: PathBuf,
+    sender: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl EventLog {
+    /// Opens (creating if needed) the log in `data_dir` and starts its writer thread.
+    pub fn open(data_dir: &Path) -> Result<EventLog, LogError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| LogError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let connection = open_connection(&path, false)?;
+        migrate(&connection)?;
+        // Checkpoints run on their own thread, off the acknowledgement path.
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoint_connection = open_connection(&path, false)?;
+        let (checkpoint_sender, checkpoint_receiver) = mpsc::sync_channel::<()>(1);
+        let checkpointer = std::thread::Builder::new()
+            .name("vigil-log-checkpointer".into())
+            .spawn(move || checkpoint_loop(checkpoint_connection, checkpoint_receiver))
+            .map_err(|source| LogError::DataDir {
+                path: data_dir.to_owned(),
+                source,
+            })?;
+        let (sender, receiver) = mpsc::channel();
+        let wal_path = wal_path(&path);
+        let writer = std::thread::Builder::new()
+            .name("vigil-log-writer".into())
+            .spawn(move || {
+                let connection = writer_loop(connection, receiver, checkpoint_sender, &wal_path);
+                // The checkpointer stops once its sender is gone; only then can the final
+                // checkpoint take the whole WAL.
+                let _ = checkpointer.join();
+                // A clean stop leaves everything in the database file itself.
+                if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+                    tracing::warn!(%error, "could not checkpoint the write-ahead log at shutdown");
+                }
+            })
+            .map_err(|source| LogError::DataDir {
+                path: data_dir.to_owned(),
+                source,
+            })?;
+        Ok(EventLog {
+            path,
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends events; returns once they are durable (fsync'd), with one result per entry.
+    /// Either every entry's outcome holds or the call fails and nothing was stored.
+    pub async fn append(&self, entries: Vec<LogEntry>) -> Result<Vec<AppendResult>, LogError> {
+        self.append_with(entries, None).await
+    }
+
+    /// Like [`EventLog::append`], also running `side_write` in the same transaction.
+    pub async fn append_with(
+        &self,
+        entries: Vec<LogEntry>,
+        side_write: Option<SideWrite>,
+    ) -> Result<Vec<AppendResult>, LogError> {
+        let receiver = self.submit(entries, side_write)?;
+        match receiver.await {
+            Ok(Ok(results)) => Ok(results),
+            Ok(Err(message)) => Err(LogError::Append(message)),
+            Err(_) => Err(LogError::Closed),
+        }
+    }
+
+    /// [`EventLog::append_with`] for code outside an async runtime (the CLI).
+    pub fn append_blocking(
+        &self,
+        entries: Vec<LogEntry>,
+        side_write: Option<SideWrite>,
+    ) -> Result<Vec<AppendResult>, LogError> {
+        let receiver = self.submit(entries, side_write)?;
+        match receiver.blocking_recv() {
+            Ok(Ok(results)) => Ok(results),
+            Ok(Err(message)) => Err(LogError::Append(message)),
+            Err(_) => Err(LogError::Closed),
+        }
+    }
+
+    fn submit(
+        &self,
+        entries: Vec<LogEntry>,
+        side_write: Option<SideWrite>,
+    ) -> Result<oneshot::Receiver<Result<Vec<AppendResult>, String>>, LogError> {
+        let (reply, receiver) = oneshot::channel();
+        let sender = self
+            .sender
+            .lock()
+            .expect("sender lock")
+            .clone()
+            .ok_or(LogError::Closed)?;
+        sender
+            .send(WriteJob {
+                entries,
+                side_write,
+                reply,
+            })
+            .map_err(|_| LogError::Closed)?;
+        Ok(receiver)
+    }
+
+    /// Runs `read` on a pooled read-only connection. Blocking: call from a blocking context.
+    pub fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, LogError> {
+        let pooled = self.readers.lock().expect("reader pool lock").pop();
+        let connection = match pooled {
+            Some(connection) => connection,
+            None => open_connection(&self.path, true)?,
+        };
+        let result = read(&connection);
+        self.readers
+            .lock()
+            .expect("reader pool lock")
+            .push(connection);
+        Ok(result?)
+    }
+
+    /// The stored event with this id.
+    pub fn get(&self, event_id: &str) -> Result<Option<StoredEvent>, LogError> {
+        self.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT seq, event_id, body, chain_hash FROM events WHERE event_id = ?1",
+                )?
+                .query_row([event_id], stored_event_from_row)
+                .optional()
+        })
+    }
+
+    /// Up to `limit` stored events with `seq > after`, in order.
+    pub fn read_after(&self, after: Seq, limit: usize) -> Result<Vec<StoredEvent>, LogError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT seq, event_id, body, chain_hash FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![after as i64, limit as i64], stored_event_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// The number of stored events and the last sequence number.
+    pub fn stats(&self) -> Result<LogStats, LogError> {
+        self.read(|connection| {
+            connection.query_row(
+                "SELECT count(*), coalesce(max(seq), 0) FROM events",
+                [],
+                |row| {
+                    Ok(LogStats {
+                        events: row.get::<_, i64>(0)? as u64,
+                        last_seq: row.get::<_, i64>(1)? as u64,
+                    })
+                },
+            )
+        })
+    }
+
+    /// Stops the writer after it has finished every job already submitted. Appends after this fail.
+    pub fn shutdown(&self) {
+        self.sender.lock().expect("sender lock").take();
+        self.readers.lock().expect("reader pool lock").clear();
+        if let Some(writer) = self.writer.lock().expect("writer lock").take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Counts of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogStats {
+    /// Events stored.
+    pub events: u64,
+    /// Last sequence number (0 when empty).
+    pub last_seq: Seq,
+}
+
+fn stored_event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let hash: Vec<u8> = row.get(3)?;
+    Ok(StoredEvent {
+        seq: row.get::<_, i64>(0)? as u64,
+        event_id: row.get(1)?,
+        json: row.get(2)?,
+        chain_hash: hash.try_into().unwrap_or([0; 32]),
+    })
+}
+
+/// Opens a connection with the log's settings.
+pub(crate) fn open_connection(path: &Path, read_only: bool) -> Result<Connection, LogError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    if !read_only {
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    // FULL: a commit is on disk (WAL fsync'd) before it returns, so an acknowledged event survives
+    // a crash or power loss.
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    let cache_kib = if read_only {
+        READER_CACHE_KIB
+    } else {
+        WRITER_CACHE_KIB
+    };
+    connection.pragma_update(None, "cache_size", -cache_kib)?;
+    connection.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    Ok(connection)
+}
+
+fn migrate(connection: &Connection) -> Result<(), LogError> {
+    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(LogError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version < 1 {
+        connection.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS events (
+                 seq INTEGER PRIMARY KEY,
+                 event_id TEXT NOT NULL UNIQUE,
+                 event_time INTEGER NOT NULL,
+                 received_time INTEGER NOT NULL,
+                 submitted_len INTEGER NOT NULL,
+                 body TEXT NOT NULL,
+                 chain_hash BLOB NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS api_keys (
+                 id TEXT PRIMARY KEY,
+                 name TEXT NOT NULL UNIQUE,
+                 secret_hash BLOB NOT NULL UNIQUE,
+                 permissions TEXT NOT NULL,
+                 created_at TEXT NOT NULL
+             );
+             PRAGMA user_version = 1;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
+}
+
+fn wal_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// Copies committed WAL frames into the database file whenever the writer signals a commit.
+fn checkpoint_loop(connection: Connection, commits: mpsc::Receiver<()>) {
+    while commits.recv().is_ok() {
+        // PASSIVE: never blocks the writer or readers.
+        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+            tracing::warn!(%error, "checkpoint failed; will retry after the next commit");
+        }
+    }
+}
+
+fn writer_loop(
+    mut connection: Connection,
+    receiver: mpsc::Receiver<WriteJob>,
+    checkpoint: mpsc::SyncSender<()>,
+    wal_path: &Path,
+) -> Connection {
+    // Ends when every sender is dropped and the queue is empty.
+    while let Ok(first) = receiver.recv() {
+        let mut events = first.entries.len();
+        let mut jobs = vec![first];
+        while events < GROUP_MAX_EVENTS {
+            match receiver.try_recv() {
+                Ok(job) => {
+                    events += job.entries.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_group(&mut connection, jobs);
+        // Wake the checkpointer; if it is busy it will see this commit's frames on its next pass.
+        let _ = checkpoint.try_send(());
+        let wal_bytes = std::fs::metadata(wal_path).map(|m| m.len()).unwrap_or(0);
+        if wal_bytes > WAL_HARD_LIMIT_BYTES
+            && let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(RESTART);")
+        {
+            tracing::warn!(%error, wal_bytes, "blocking checkpoint failed");
+        }
+    }
+    drop(checkpoint);
+    connection
+}
+
+/// Appends every job of a group in one transaction (one fsync), each job in its own savepoint so
+/// that a job that fails leaves the others intact; replies after the commit.
+fn commit_group(connection: &mut Connection, jobs: Vec<WriteJob>) {
+    let started = std::time::Instant::now();
+    let job_count = jobs.len();
+    let event_count: usize = jobs.iter().map(|job| job.entries.len()).sum();
+    let mut replies = Vec::with_capacity(jobs.len());
+    let mut inserted_at = None;
+    let outcome = (|| -> rusqlite::Result<()> {
+        let mut transaction =
+            connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Read the head inside the write lock: another process (the CLI) may have appended.
+        let (mut last_seq, mut last_hash) = chain_head(&transaction)?;
+        for job in jobs {
+            let saved = (last_seq, last_hash);
+            let mut savepoint = transaction.savepoint()?;
+            let result = append_job(
+                &savepoint,
+                job.entries,
+                job.side_write,
+                &mut last_seq,
+                &mut last_hash,
+            );
+            match result {
+                Ok(results) => {
+                    savepoint.commit()?;
+                    replies.push((job.reply, Ok(results)));
+                }
+                Err(error) => {
+                    savepoint.rollback()?;
+                    drop(savepoint);
+                    (last_seq, last_hash) = saved;
+                    tracing::error!(%error, "append failed; the request stored nothing");
+                    replies.push((job.reply, Err(error.to_string())));
+                }
+            }
+        }
+        inserted_at = Some(started.elapsed());
+        transaction.commit()
+    })();
+    tracing::debug!(
+        jobs = job_count,
+        events = event_count,
+        insert_micros = inserted_at.unwrap_or_default().as_micros() as u64,
+        micros = started.elapsed().as_micros() as u64,
+        "group commit"
+    );
+    match outcome {
+        Ok(()) => {
+            for (reply, result) in replies {
+                let _ = reply.send(result);
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "group commit failed; no event of the group was stored");
+            for (reply, _) in replies {
+                let _ = reply.send(Err(error.to_string()));
+            }
+        }
+    }
+}
+
+fn chain_head(connection: &Connection) -> rusqlite::Result<(Seq, ChainHash)> {
+    let head = connection
+        .query_row(
+            "SELECT seq, chain_hash FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| {
+                let hash: Vec<u8> = row.get(1)?;
+                Ok((row.get::<_, i64>(0)? as u64, hash))
+            },
+        )
+        .optional()?;
+    Ok(match head {
+        Some((seq, hash)) => (seq, hash.try_into().unwrap_or(GENESIS)),
+        None => (0, GENESIS),
+    })
+}
+
+fn append_job(
+    transaction: &Connection,
+    entries: Vec<LogEntry>,
+    side_write: Option<SideWrite>,
+    last_seq: &mut Seq,
+    last_hash: &mut ChainHash,
+) -> rusqlite::Result<Vec<AppendResult>> {
+    if let Some(side_write) = side_write {
+        side_write(transaction)?;
+    }
+    let mut insert = transaction.prepare_cached(
+        "INSERT INTO events (seq, event_id, event_time, received_time, submitted_len, body, chain_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (event_id) DO NOTHING",
+    )?;
+    let mut results = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let seq = *last_seq + 1;
+        let hash = chain_hash(last_hash, seq, &entry.body_digest);
+        let inserted = insert.execute(params![
+            seq as i64,
+            entry.event_id,
+            entry.event_time_micros,
+            entry.received_time_micros,
+            entry.submitted_len as i64,
+            entry.stored_json,
+            &hash[..],
+        ])?;
+        if inserted == 1 {
+            *last_seq = seq;
+            *last_hash = hash;
+            results.push(AppendResult::Stored(seq));
+        } else {
+            results.push(compare_with_stored(transaction, &entry)?);
+        }
+    }
+    Ok(results)
+}
+
+/// An id that is already stored: the same event again is a duplicate, a different one a conflict.
+fn compare_with_stored(
+    transaction: &Connection,
+    entry: &LogEntry,
+) -> rusqlite::Result<AppendResult> {
+    let (seq, body, submitted_len): (i64, String, i64) = transaction
+        .prepare_cached("SELECT seq, body, submitted_len FROM events WHERE event_id = ?1")?
+        .query_row([&entry.event_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+    let stored = vigil_model::submitted_part(&body, submitted_len as usize);
+    let offered = vigil_model::submitted_part(&entry.stored_json, entry.submitted_len);
+    let same = stored == offered || same_json(&stored, &offered);
+    Ok(if same {
+        AppendResult::Duplicate(seq as u64)
+    } else {
+        AppendResult::Conflict(seq as u64)
+    })
+}
+
+fn same_json(left: &str, right: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(left),
+        serde_json::from_str::<serde_json::Value>(right),
+    ) {
+        (Ok(left), Ok(right)) => left == right,
+        _ => false,
+    }
+}

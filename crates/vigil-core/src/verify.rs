@@ -1,0 +1,90 @@
+//! `vigil verify`: recomputes the hash chain of a data directory and finds the first break.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash};
+use crate::error::LogError;
+use crate::log::{DATABASE_FILE, Seq, open_connection};
+
+/// The result of a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Events checked.
+    pub events: u64,
+    /// Last sequence number checked.
+    pub last_seq: Seq,
+    /// The first place where the chain breaks, if any.
+    pub first_break: Option<ChainBreak>,
+}
+
+/// Where and why the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    /// The sequence number of the first event that does not verify.
+    pub seq: Seq,
+    /// Why.
+    pub reason: String,
+}
+
+#[derive(Deserialize)]
+struct IdProbe {
+    id: Option<serde_json::Value>,
+}
+
+/// Recomputes the chain of the log in `data_dir` from its first event.
+pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
+    let path = data_dir.join(DATABASE_FILE);
+    if !path.exists() {
+        return Err(LogError::DataDir {
+            path,
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no event log here"),
+        });
+    }
+    let connection = open_connection(&path, true)?;
+    let mut statement = connection
+        .prepare("SELECT seq, event_id, CAST(body AS BLOB), chain_hash FROM events ORDER BY seq")?;
+    let mut rows = statement.query([])?;
+    let mut report = VerifyReport {
+        events: 0,
+        last_seq: 0,
+        first_break: None,
+    };
+    let mut previous: ChainHash = GENESIS;
+    while let Some(row) = rows.next()? {
+        let seq = row.get::<_, i64>(0)? as u64;
+        let event_id: String = row.get(1)?;
+        let body: Vec<u8> = row.get(2)?;
+        let stored_hash: Vec<u8> = row.get(3)?;
+        let expected_seq = report.last_seq + 1;
+        let problem = if seq != expected_seq {
+            Some(format!(
+                "sequence gap: expected {expected_seq}, found {seq}"
+            ))
+        } else if chain_hash(&previous, seq, &body_digest(&body))[..] != stored_hash[..] {
+            Some("hash mismatch: the stored bytes or the chain hash were altered".to_owned())
+        } else {
+            match serde_json::from_slice::<IdProbe>(&body) {
+                Ok(IdProbe {
+                    id: Some(serde_json::Value::String(id)),
+                }) if id == event_id => None,
+                Ok(_) => Some(format!(
+                    "the event's id does not match the indexed id `{event_id}`"
+                )),
+                Err(error) => Some(format!("the stored event is not valid JSON: {error}")),
+            }
+        };
+        if let Some(reason) = problem {
+            report.first_break = Some(ChainBreak {
+                seq: expected_seq.min(seq),
+                reason,
+            });
+            return Ok(report);
+        }
+        previous = stored_hash.try_into().unwrap_or(GENESIS);
+        report.events += 1;
+        report.last_seq = seq;
+    }
+    Ok(report)
+}

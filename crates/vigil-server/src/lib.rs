@@ -1,0 +1,120 @@
+//! vigil-server: the HTTP API, authentication and wiring of the `vigil` binary. The only crate that
+//! knows HTTP.
+
+mod auth;
+pub mod cli;
+mod error;
+mod routes;
+mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use vigil_core::EventLog;
+use vigil_core::ingest::{self, BodyFormat};
+use vigil_core::keys;
+use vigil_model::Timestamp;
+
+pub use auth::secret_from_header;
+pub use routes::{MAX_BODY_BYTES, router};
+pub use state::AppState;
+
+/// How `vigil serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Load the seed's example events at start.
+    pub demo: bool,
+    /// The secret of the first admin key, when no key exists yet.
+    pub bootstrap_api_key: Option<String>,
+}
+
+/// Runs the service until `shutdown` completes, then finishes in-flight requests and writes.
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let log = Arc::new(
+        tokio::task::spawn_blocking(move || EventLog::open(&data_dir))
+            .await?
+            .with_context(|| format!("opening the event log in {}", config.data_dir.display()))?,
+    );
+    let bootstrap_log = log.clone();
+    let operator_secret = config.bootstrap_api_key.clone();
+    let generated =
+        tokio::task::spawn_blocking(move || keys::bootstrap(&bootstrap_log, operator_secret))
+            .await?
+            .context("creating the first API key")?;
+    if let Some(secret) = generated {
+        println!(
+            "created the first API key `admin` (AUDIT, INGEST, ADMIN); it is shown only this once:"
+        );
+        println!("{secret}");
+    }
+    if config.demo {
+        load_demo(&log).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %config.data_dir.display(), "vigil is serving");
+    println!("vigil listening on http://{address}");
+    let app = router(AppState { log: log.clone() });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    // In-flight requests are done; let the writer finish what it was given.
+    tokio::task::spawn_blocking(move || log.shutdown()).await?;
+    tracing::info!("vigil stopped");
+    served.context("serving HTTP")
+}
+
+/// Loads the seed's example events through the normal ingest path.
+async fn load_demo(log: &EventLog) -> anyhow::Result<()> {
+    let items = ingest::split_body(vigil_model::fixtures::SEED_EXAMPLE_EVENTS, BodyFormat::Json)
+        .map_err(|error| anyhow::anyhow!("the embedded seed examples are invalid: {error}"))?;
+    let prepared = ingest::prepare(items, Timestamp::now());
+    let report = ingest::ingest(log, prepared).await?;
+    tracing::info!(
+        stored = report.stored.len(),
+        duplicates = report.duplicates.len(),
+        rejected = report.rejected.len(),
+        "loaded the seed's example events"
+    );
+    for (index, _, reason) in &report.rejected {
+        tracing::info!(index, reason, "seed example not loaded");
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

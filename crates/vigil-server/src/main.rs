@@ -1,0 +1,127 @@
+//! The `vigil` binary: `serve`, `verify`, `import` and `keys`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use vigil_server::{ServeConfig, cli, serve, shutdown_signal, telemetry};
+
+/// vigil: a tamper-evident audit service for data platforms.
+#[derive(Parser)]
+#[command(name = "vigil", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// The data directory (event log, keys, indexes).
+    #[arg(
+        long,
+        env = "VIGIL_DATA_DIR",
+        default_value = "./vigil-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "VIGIL_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        data_dir: DataDir,
+        /// Load the specification's example events at start, so there is data to look at.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Recompute the hash chain of the event log and report the first break.
+    Verify {
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Load UAM events from an NDJSON file (one event per line).
+    Import {
+        /// The NDJSON file.
+        file: PathBuf,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; its secret is printed once.
+    Create {
+        /// A unique name.
+        #[arg(long)]
+        name: String,
+        /// AUDIT, INGEST or ADMIN; repeat or separate with commas.
+        #[arg(long = "permission", required = true)]
+        permissions: Vec<String>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Delete a key by id or name.
+    Delete {
+        /// Key id or name.
+        key: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    let outcome = match cli.command {
+        Command::Serve {
+            listen,
+            data_dir,
+            demo,
+        } => {
+            let config = ServeConfig {
+                listen,
+                data_dir: data_dir.data_dir,
+                demo,
+                bootstrap_api_key: std::env::var("VIGIL_BOOTSTRAP_API_KEY")
+                    .ok()
+                    .filter(|s| !s.is_empty()),
+            };
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| runtime.block_on(serve(config, shutdown_signal())))
+                .map(|()| true)
+        }
+        Command::Verify { data_dir } => cli::verify_command(&data_dir.data_dir),
+        Command::Import { file, data_dir } => cli::import_command(&data_dir.data_dir, &file),
+        Command::Keys { command, data_dir } => match command {
+            KeysCommand::Create { name, permissions } => {
+                cli::keys_create(&data_dir.data_dir, &name, &permissions)
+            }
+            KeysCommand::List => cli::keys_list(&data_dir.data_dir),
+            KeysCommand::Delete { key } => cli::keys_delete(&data_dir.data_dir, &key),
+        }
+        .map(|()| true),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `POST /api/audit/events` (one event, a JSON array, or NDJSON) and `GET /api/audit/events/{id}`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use vigil_core::ingest::{self, BodyFormat, IngestReport, MAX_EVENTS_PER_REQUEST};
+use vigil_core::keys::Permission;
+use vigil_model::Timestamp;
+
+use super::body_text;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The body format named by a `Content-Type`; anything but NDJSON is read as JSON.
+fn body_format(headers: &HeaderMap) -> BodyFormat {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
+        | "application/x-jsonlines" => BodyFormat::Ndjson,
+        _ => BodyFormat::Json,
+    }
+}
+
+/// Stores events. Each valid item is durable before the answer; invalid items are listed with
+/// their index and reason and nothing of them is stored.
+pub async fn ingest_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::Ingest)?;
+    let text = body_text(body)?;
+    let format = body_format(&headers);
+    let single_object = format == BodyFormat::Json && !text.trim_start().starts_with('[');
+    let arrival = Timestamp::now();
+    let prepared = tokio::task::spawn_blocking(move || {
+        let items = ingest::split_body(&text, format).map_err(ApiError::BadRequest)?;
+        if items.len() > MAX_EVENTS_PER_REQUEST {
+            return Err(ApiError::Invalid(format!(
+                "a request may carry at most {MAX_EVENTS_PER_REQUEST} events; this one has {}",
+                items.len()
+            )));
+        }
+        Ok(ingest::prepare(items, arrival))
+    })
+    .await??;
+    if prepared.is_empty() {
+        return Err(ApiError::Invalid("the request body holds no events".into()));
+    }
+    if single_object && let Some(Err(error)) = prepared.first() {
+        return Err(ApiError::BadRequest(error.clone()));
+    }
+    let report = ingest::ingest(&state.log, prepared).await?;
+    Ok(report_response(&report))
+}
+
+fn report_response(report: &IngestReport) -> Response {
+    let listed = |items: &[(usize, String, u64)]| {
+        items
+            .iter()
+            .map(|(index, id, seq)| json!({ "index": index, "id": id, "seq": seq }))
+            .collect::<Vec<_>>()
+    };
+    let rejected: Vec<_> = report
+        .rejected
+        .iter()
+        .map(|(index, id, reason)| json!({ "index": index, "id": id, "reason": reason }))
+        .collect();
+    let nothing_taken = report.stored.is_empty() && report.duplicates.is_empty();
+    let status = if !nothing_taken {
+        StatusCode::OK
+    } else if report.rejected.iter().all(|(_, id, _)| id.is_some()) {
+        // Every item was an id conflict.
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut body = json!({
+        "accepted": report.stored.len(),
+        "stored": listed(&report.stored),
+        "duplicates": listed(&report.duplicates),
+        "rejected": rejected,
+    });
+    if nothing_taken {
+        body["error"] = json!("no event of the request was stored; see `rejected`");
+    }
+    (status, Json(body)).into_response()
+}
+
+/// Returns the stored event: the JSON it arrived with, plus the fields vigil filled in.
+pub async fn get_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::Audit)?;
+    let log = state.log.clone();
+    let lookup_id = id.clone();
+    let stored = tokio::task::spawn_blocking(move || log.get(&lookup_id)).await??;
+    match stored {
+        Some(event) => Ok(([(CONTENT_TYPE, "application/json")], event.json).into_response()),
+        None => Err(ApiError::NotFound(format!("no event with id `{id}`"))),
+    }
+}

@@ -1,0 +1,51 @@
+//! HTTP routes: the UAM API under `/api/audit/…`, the legacy API at the seed's paths, health.
+
+mod events;
+mod legacy;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Every route of the service.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/api/audit/events", post(events::ingest_events))
+        .route("/api/audit/events/{id}", get(events::get_event))
+        .route("/audit/createRecord", post(legacy::create_record))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(crate::telemetry::log_request))
+        .with_state(state)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Reads a request body as UTF-8 text, turning a too-large body into 413 with a JSON body.
+pub(crate) fn body_text(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<String, crate::error::ApiError> {
+    use crate::error::ApiError;
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            }
+        } else {
+            ApiError::Invalid(format!("could not read the request body: {rejection}"))
+        }
+    })?;
+    String::from_utf8(bytes.to_vec()).map_err(|error| {
+        ApiError::Invalid(format!(
+            "the request body is not UTF-8 (invalid byte at offset {})",
+            error.utf8_error().valid_up_to()
+        ))
+    })
+}

@@ -1,0 +1,128 @@
+//! Test harness: runs the real `vigil` binary on a loopback port with a temporary data directory.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The admin key every test server is bootstrapped with.
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+/// How long a server may take to start.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A path to a seed fixture of vigil-model.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vigil-model/fixtures/seed")
+        .join(name)
+}
+
+/// Runs a `vigil` CLI command to completion.
+pub fn vigil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the vigil binary runs")
+}
+
+/// A running `vigil serve`.
+pub struct Server {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The data directory.
+    pub data_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `vigil serve` on a free loopback port over `data_dir`.
+    pub fn start(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[])
+    }
+
+    /// Starts `vigil serve` with extra arguments.
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("VIGIL_BOOTSTRAP_API_KEY", ADMIN_KEY)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the vigil binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix("vigil listening on ") {
+                    let _ = sender.send(address.to_owned());
+                }
+            }
+        });
+        let base = receiver.recv_timeout(START_TIMEOUT).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("vigil did not start listening within {START_TIMEOUT:?}")
+        });
+        Server {
+            child: Some(child),
+            base,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    /// A URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits for a graceful exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        child.wait().expect("vigil exits")
+    }
+
+    /// Sends SIGKILL: the process dies at once, mid-write if it is writing.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("vigil dies");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An HTTP client.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// A minimal valid UAM event with this id.
+pub fn event(id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "action": "QUERY",
+        "actor": { "type": "USER_ACTOR", "id": "taylor@example.com", "name": "Taylor" },
+        "targetType": "DATASOURCE",
+        "targets": [{ "type": "DATASOURCE", "id": "2034", "name": "Exhibitions", "technology": "SNOWFLAKE" }],
+        "actionStatus": "SUCCESS",
+        "eventTimestamp": "2024-03-21T13:39:45.040Z",
+        "auditPayload": { "type": "QueryAuditPayload", "queryId": id, "query": "SELECT 1" }
+    })
+}
