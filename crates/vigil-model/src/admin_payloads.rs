@@ -37,16 +37,8 @@ pub struct AttributeAppliedPayload {
     pub entity_id: Option<Id>,
 }
 
-/// `AttributeRemovedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AttributeRemovedPayload {
-    pub entity_type: Option<String>,
-    pub version: Option<SchemaVersion>,
-    pub attributes: Option<Vec<AttributeValues>>,
-    pub entity_id_provider: Option<String>,
-    pub entity_id: Option<Id>,
-}
+/// `AttributeRemovedAuditPayload`: the same fields as [`AttributeAppliedPayload`].
+pub type AttributeRemovedPayload = AttributeAppliedPayload;
 
 /// `ConfigurationUpdatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -102,15 +94,8 @@ pub struct DatasourceDeletedPayload {
     pub technology: Option<String>,
 }
 
-/// `DatasourceDisabledAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DatasourceDisabledPayload {
-    pub version: Option<SchemaVersion>,
-    pub datasource_id: Option<Id>,
-    pub name: Option<String>,
-    pub technology: Option<String>,
-}
+/// `DatasourceDisabledAuditPayload`: the same fields as [`DatasourceDeletedPayload`].
+pub type DatasourceDisabledPayload = DatasourceDeletedPayload;
 
 /// `DatasourceGlobalPolicyAppliedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -121,28 +106,21 @@ pub struct DatasourceGlobalPolicyAppliedPayload {
     pub policy: Option<PolicyDefinition>,
 }
 
-/// `DatasourceGlobalPolicyConflictResolvedAuditPayload`.
+/// A payload that carries only its schema version: the event envelope says everything else.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DatasourceGlobalPolicyConflictResolvedPayload {
+pub struct VersionOnlyPayload {
     pub version: Option<SchemaVersion>,
 }
 
-/// `DatasourceGlobalPolicyDisabledAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DatasourceGlobalPolicyDisabledPayload {
-    pub version: Option<SchemaVersion>,
-}
+/// `DatasourceGlobalPolicyConflictResolvedAuditPayload`: the same fields as [`VersionOnlyPayload`].
+pub type DatasourceGlobalPolicyConflictResolvedPayload = VersionOnlyPayload;
 
-/// `DatasourceGlobalPolicyRemovedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DatasourceGlobalPolicyRemovedPayload {
-    pub conflict: Option<serde_json::Value>,
-    pub policy: Option<PolicyDefinition>,
-    pub version: Option<SchemaVersion>,
-}
+/// `DatasourceGlobalPolicyDisabledAuditPayload`: the same fields as [`VersionOnlyPayload`].
+pub type DatasourceGlobalPolicyDisabledPayload = VersionOnlyPayload;
+
+/// `DatasourceGlobalPolicyRemovedAuditPayload`: the same fields as [`DatasourceGlobalPolicyAppliedPayload`].
+pub type DatasourceGlobalPolicyRemovedPayload = DatasourceGlobalPolicyAppliedPayload;
 
 /// `DatasourcePolicyCertificationExpiredAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -169,15 +147,8 @@ pub struct DatasourcePolicyDecertifiedPayload {
     pub decertification_date: Option<String>,
 }
 
-/// `DatasourceRemovedFromProjectAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DatasourceRemovedFromProjectPayload {
-    pub version: Option<SchemaVersion>,
-    pub project_id: Option<Id>,
-    pub datasources: Option<Vec<NamedRef>>,
-    pub errors: Option<Vec<serde_json::Value>>,
-}
+/// `DatasourceRemovedFromProjectAuditPayload`: the same fields as [`DatasourceAppliedToProjectPayload`].
+pub type DatasourceRemovedFromProjectPayload = DatasourceAppliedToProjectPayload;
 
 /// `DatasourceUpdatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -209,13 +180,8 @@ pub struct DomainDataSourcesUpdatedPayload {
     pub version: Option<SchemaVersion>,
 }
 
-/// `DomainDeletedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DomainDeletedPayload {
-    pub version: Option<SchemaVersion>,
-    pub domain: Option<DomainRef>,
-}
+/// `DomainDeletedAuditPayload`: the same fields as [`DomainCreatedPayload`].
+pub type DomainDeletedPayload = DomainCreatedPayload;
 
 /// `DomainPermissionsUpdatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -244,23 +210,11 @@ pub struct GlobalPolicyApprovalRescindedPayload {
     pub version: Option<SchemaVersion>,
 }
 
-/// `GlobalPolicyApprovedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GlobalPolicyApprovedPayload {
-    pub comment: Option<String>,
-    pub approval_request_id: Option<Id>,
-    pub version: Option<SchemaVersion>,
-}
+/// `GlobalPolicyApprovedAuditPayload`: the same fields as [`GlobalPolicyApprovalRescindedPayload`].
+pub type GlobalPolicyApprovedPayload = GlobalPolicyApprovalRescindedPayload;
 
-/// `GlobalPolicyChangeRequestedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GlobalPolicyChangeRequestedPayload {
-    pub approval_request_id: Option<Id>,
-    pub comment: Option<String>,
-    pub version: Option<SchemaVersion>,
-}
+/// `GlobalPolicyChangeRequestedAuditPayload`: the same fields as [`GlobalPolicyApprovalRescindedPayload`].
+pub type GlobalPolicyChangeRequestedPayload = GlobalPolicyApprovalRescindedPayload;
 
 /// `GlobalPolicyCreatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -269,13 +223,16 @@ pub struct GlobalPolicyCreatedPayload {
     pub policy: Option<PolicyDefinition>,
 }
 
-/// `GlobalPolicyDeletedAuditPayload`.
+/// A payload that carries a policy definition: global policy deleted or updated, local policy created.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GlobalPolicyDeletedPayload {
+pub struct PolicyChangePayload {
     pub version: Option<SchemaVersion>,
     pub policy: Option<PolicyDefinition>,
 }
+
+/// `GlobalPolicyDeletedAuditPayload`: the same fields as [`PolicyChangePayload`].
+pub type GlobalPolicyDeletedPayload = PolicyChangePayload;
 
 /// `GlobalPolicyPromotedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -294,13 +251,8 @@ pub struct GlobalPolicyReviewRequestedPayload {
     pub version: Option<SchemaVersion>,
 }
 
-/// `GlobalPolicyUpdatedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GlobalPolicyUpdatedPayload {
-    pub version: Option<SchemaVersion>,
-    pub policy: Option<PolicyDefinition>,
-}
+/// `GlobalPolicyUpdatedAuditPayload`: the same fields as [`PolicyChangePayload`].
+pub type GlobalPolicyUpdatedPayload = PolicyChangePayload;
 
 /// `GroupCreatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -312,15 +264,8 @@ pub struct GroupCreatedPayload {
     pub group_id: Option<Id>,
 }
 
-/// `GroupDeletedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GroupDeletedPayload {
-    pub name: Option<String>,
-    pub group_id_provider: Option<String>,
-    pub group_id: Option<Id>,
-    pub version: Option<SchemaVersion>,
-}
+/// `GroupDeletedAuditPayload`: the same fields as [`GroupCreatedPayload`].
+pub type GroupDeletedPayload = GroupCreatedPayload;
 
 /// `GroupMemberAddedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -340,15 +285,8 @@ pub struct GroupMemberRemovedPayload {
     pub version: Option<SchemaVersion>,
 }
 
-/// `GroupUpdatedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GroupUpdatedPayload {
-    pub name: Option<String>,
-    pub group_id_provider: Option<String>,
-    pub group_id: Option<Id>,
-    pub version: Option<SchemaVersion>,
-}
+/// `GroupUpdatedAuditPayload`: the same fields as [`GroupCreatedPayload`].
+pub type GroupUpdatedPayload = GroupCreatedPayload;
 
 /// `LicenseCreatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -366,13 +304,8 @@ pub struct LicenseDeletedPayload {
     pub id: Option<Id>,
 }
 
-/// `LocalPolicyCreatedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LocalPolicyCreatedPayload {
-    pub policy: Option<PolicyDefinition>,
-    pub version: Option<SchemaVersion>,
-}
+/// `LocalPolicyCreatedAuditPayload`: the same fields as [`PolicyChangePayload`].
+pub type LocalPolicyCreatedPayload = PolicyChangePayload;
 
 /// `LocalPolicyUpdatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -384,19 +317,11 @@ pub struct LocalPolicyUpdatedPayload {
     pub policy_update_type: Option<String>,
 }
 
-/// `PermissionAppliedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PermissionAppliedPayload {
-    pub version: Option<SchemaVersion>,
-}
+/// `PermissionAppliedAuditPayload`: the same fields as [`VersionOnlyPayload`].
+pub type PermissionAppliedPayload = VersionOnlyPayload;
 
-/// `PermissionRemovedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PermissionRemovedPayload {
-    pub version: Option<SchemaVersion>,
-}
+/// `PermissionRemovedAuditPayload`: the same fields as [`VersionOnlyPayload`].
+pub type PermissionRemovedPayload = VersionOnlyPayload;
 
 /// `ProjectCreatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -445,14 +370,8 @@ pub struct ProjectPurposeApprovedPayload {
     pub version: Option<SchemaVersion>,
 }
 
-/// `ProjectPurposeDeniedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectPurposeDeniedPayload {
-    pub version: Option<SchemaVersion>,
-    pub project_id: Option<Id>,
-    pub purpose_id: Option<Id>,
-}
+/// `ProjectPurposeDeniedAuditPayload`: the same fields as [`ProjectPurposeApprovedPayload`].
+pub type ProjectPurposeDeniedPayload = ProjectPurposeApprovedPayload;
 
 /// `ProjectPurposesAcknowledgedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -491,15 +410,8 @@ pub struct PurposeUpdatedPayload {
     pub subpurposes: Option<Vec<serde_json::Value>>,
 }
 
-/// `PurposeUpsertedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PurposeUpsertedPayload {
-    pub description: Option<String>,
-    pub name: Option<String>,
-    pub acknowledgement: Option<String>,
-    pub subpurposes: Option<Vec<serde_json::Value>>,
-}
+/// `PurposeUpsertedAuditPayload`: the same fields as [`PurposeUpdatedPayload`].
+pub type PurposeUpsertedPayload = PurposeUpdatedPayload;
 
 /// `SDDClassifierCreatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -521,16 +433,8 @@ pub struct SDDClassifierDeletedPayload {
     pub version: Option<SchemaVersion>,
 }
 
-/// `SDDClassifierUpdatedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SDDClassifierUpdatedPayload {
-    pub version: Option<SchemaVersion>,
-    pub classifier_id: Option<Id>,
-    pub name: Option<String>,
-    pub display_name: Option<String>,
-    pub config: Option<ClassifierConfig>,
-}
+/// `SDDClassifierUpdatedAuditPayload`: the same fields as [`SDDClassifierCreatedPayload`].
+pub type SDDClassifierUpdatedPayload = SDDClassifierCreatedPayload;
 
 /// `SubscriptionCreatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
@@ -684,19 +588,11 @@ pub struct UserLogoutPayload {
     pub version: Option<SchemaVersion>,
 }
 
-/// `UserOneTimeTokenCreatedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserOneTimeTokenCreatedPayload {
-    pub version: Option<SchemaVersion>,
-}
+/// `UserOneTimeTokenCreatedAuditPayload`: the same fields as [`VersionOnlyPayload`].
+pub type UserOneTimeTokenCreatedPayload = VersionOnlyPayload;
 
-/// `UserPasswordUpdatedAuditPayload`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserPasswordUpdatedPayload {
-    pub version: Option<SchemaVersion>,
-}
+/// `UserPasswordUpdatedAuditPayload`: the same fields as [`VersionOnlyPayload`].
+pub type UserPasswordUpdatedPayload = VersionOnlyPayload;
 
 /// `UserUpdatedAuditPayload`.
 #[derive(Debug, Clone, Deserialize)]
