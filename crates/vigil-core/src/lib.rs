@@ -6,6 +6,7 @@ mod error;
 pub mod ingest;
 pub mod keys;
 mod log;
+pub mod search;
 mod verify;
 
 pub use chain::{ChainHash, GENESIS, body_digest, chain_hash};

@@ -3,7 +3,7 @@
 //! `synchronous=FULL`; one writer thread group-commits concurrent appends into one fsync.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -106,9 +106,27 @@ pub struct StoredEvent {
     pub chain_hash: ChainHash,
 }
 
+/// The last committed sequence number, with a condition to wait for a newer one.
+#[derive(Default)]
+struct CommitSignal {
+    last_seq: Mutex<Seq>,
+    changed: Condvar,
+}
+
+impl CommitSignal {
+    fn publish(&self, seq: Seq) {
+        let mut last = self.last_seq.lock().expect("commit signal lock");
+        if seq > *last {
+            *last = seq;
+            self.changed.notify_all();
+        }
+    }
+}
+
 /// The event log of one data directory.
 pub struct EventLog {
     path: PathBuf,
+    commits: Arc<CommitSignal>,
     sender: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
@@ -135,12 +153,21 @@ impl EventLog {
                 path: data_dir.to_owned(),
                 source,
             })?;
+        let commits = Arc::new(CommitSignal::default());
+        commits.publish(chain_head(&connection)?.0);
+        let writer_commits = commits.clone();
         let (sender, receiver) = mpsc::channel();
         let wal_path = wal_path(&path);
         let writer = std::thread::Builder::new()
             .name("vigil-log-writer".into())
             .spawn(move || {
-                let connection = writer_loop(connection, receiver, checkpoint_sender, &wal_path);
+                let connection = writer_loop(
+                    connection,
+                    receiver,
+                    checkpoint_sender,
+                    &wal_path,
+                    &writer_commits,
+                );
                 // The checkpointer stops once its sender is gone; only then can the final
                 // checkpoint take the whole WAL.
                 let _ = checkpointer.join();
@@ -155,6 +182,7 @@ impl EventLog {
             })?;
         Ok(EventLog {
             path,
+            commits,
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
@@ -261,6 +289,44 @@ impl EventLog {
             let rows = statement.query_map(params![after as i64, limit as i64], stored_event_from_row)?;
             rows.collect()
         })
+    }
+
+    /// The stored events with these sequence numbers, in the order asked; missing ones are skipped.
+    pub fn get_many(&self, seqs: &[Seq]) -> Result<Vec<StoredEvent>, LogError> {
+        let mut events = self.read(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT seq, event_id, body, chain_hash FROM events WHERE seq = ?1",
+            )?;
+            let mut events = Vec::with_capacity(seqs.len());
+            for seq in seqs {
+                if let Some(event) = statement
+                    .query_row([*seq as i64], stored_event_from_row)
+                    .optional()?
+                {
+                    events.push(event);
+                }
+            }
+            Ok(events)
+        })?;
+        events.shrink_to_fit();
+        Ok(events)
+    }
+
+    /// The last sequence number committed by this process's writer (or found at open).
+    pub fn last_committed_seq(&self) -> Seq {
+        *self.commits.last_seq.lock().expect("commit signal lock")
+    }
+
+    /// Waits until this process commits past `seq`, or `timeout` passes; returns the last
+    /// committed sequence number. (Appends by other processes are seen by reading, not here.)
+    pub fn wait_for_commit_after(&self, seq: Seq, timeout: std::time::Duration) -> Seq {
+        let last = self.commits.last_seq.lock().expect("commit signal lock");
+        let (last, _) = self
+            .commits
+            .changed
+            .wait_timeout_while(last, timeout, |last| *last <= seq)
+            .expect("commit signal lock");
+        *last
     }
 
     /// The number of stored events and the last sequence number.
@@ -396,6 +462,7 @@ fn writer_loop(
     receiver: mpsc::Receiver<WriteJob>,
     checkpoint: mpsc::SyncSender<()>,
     wal_path: &Path,
+    commits: &CommitSignal,
 ) -> Connection {
     // Ends when every sender is dropped and the queue is empty.
     while let Ok(first) = receiver.recv() {
@@ -410,7 +477,9 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        commit_group(&mut connection, jobs);
+        if let Some(last_seq) = commit_group(&mut connection, jobs) {
+            commits.publish(last_seq);
+        }
         // Wake the checkpointer; if it is busy it will see this commit's frames on its next pass.
         let _ = checkpoint.try_send(());
         let wal_bytes = std::fs::metadata(wal_path).map(|m| m.len()).unwrap_or(0);
@@ -425,13 +494,15 @@ fn writer_loop(
 }
 
 /// Appends every job of a group in one transaction (one fsync), each job in its own savepoint so
-/// that a job that fails leaves the others intact; replies after the commit.
-fn commit_group(connection: &mut Connection, jobs: Vec<WriteJob>) {
+/// that a job that fails leaves the others intact; replies after the commit. Returns the last
+/// sequence number when the group committed.
+fn commit_group(connection: &mut Connection, jobs: Vec<WriteJob>) -> Option<Seq> {
     let started = std::time::Instant::now();
     let job_count = jobs.len();
     let event_count: usize = jobs.iter().map(|job| job.entries.len()).sum();
     let mut replies = Vec::with_capacity(jobs.len());
     let mut inserted_at = None;
+    let mut committed_seq = 0;
     let outcome = (|| -> rusqlite::Result<()> {
         let mut transaction =
             connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -462,6 +533,7 @@ fn commit_group(connection: &mut Connection, jobs: Vec<WriteJob>) {
             }
         }
         inserted_at = Some(started.elapsed());
+        committed_seq = last_seq;
         transaction.commit()
     })();
     tracing::debug!(
@@ -476,12 +548,14 @@ fn commit_group(connection: &mut Connection, jobs: Vec<WriteJob>) {
             for (reply, result) in replies {
                 let _ = reply.send(result);
             }
+            Some(committed_seq)
         }
         Err(error) => {
             tracing::error!(%error, "group commit failed; no event of the group was stored");
             for (reply, _) in replies {
                 let _ = reply.send(Err(error.to_string()));
             }
+            None
         }
     }
 }

@@ -4,8 +4,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::enums::closed_enum;
+use crate::enums::{ActionStatus, TargetType, closed_enum};
 use crate::error::{ModelError, parse_with_path};
+use crate::event::UamEvent;
+use crate::payload::{AuditPayload, EventType};
 use crate::values::Timestamp;
 
 closed_enum! {
@@ -509,6 +511,131 @@ fn validate(request: &CreateRecordRequest) -> Result<&'static str, ModelError> {
             .map_err(|message| ModelError::invalid("record.expirationDate", message))?;
     }
     Ok(record_type)
+}
+
+/// The legacy record an event was created from, if it came through `createRecord`.
+pub fn legacy_record_of(event: &UamEvent) -> Option<&Value> {
+    match &event.audit_payload {
+        Some(AuditPayload::LegacyRecord(payload)) => Some(&payload.legacy_record),
+        _ => None,
+    }
+}
+
+/// The legacy outcome of an event: `success`, or why not.
+pub fn outcome(event: &UamEvent) -> String {
+    if let Some(record) = legacy_record_of(event) {
+        if record.get("success").and_then(|s| s.as_bool()) == Some(true) {
+            return "success".into();
+        }
+        return record
+            .get("failureReason")
+            .and_then(|r| r.as_str())
+            .unwrap_or("failure")
+            .to_owned();
+    }
+    match &event.action_status {
+        None | Some(ActionStatus::Success) => "success".into(),
+        Some(ActionStatus::Unauthorized) => "insufficientAuthorizations".into(),
+        Some(_) => "failure".into(),
+    }
+}
+
+/// The legacy record types of an event, the most specific first.
+pub fn legacy_record_types(event: &UamEvent) -> Vec<String> {
+    if let Some(record_type) = legacy_record_of(event)
+        .and_then(|r| r.get("recordType"))
+        .and_then(|t| t.as_str())
+    {
+        return vec![record_type.to_owned()];
+    }
+    let Some(event_type) = event.event_type else {
+        return Vec::new();
+    };
+    let types = event_type.legacy_record_types();
+    let chosen: Vec<&str> = match (event_type, types) {
+        // Choose between the user and the group variant from what the event targets.
+        (EventType::AttributeApplied | EventType::AttributeRemoved, _) => {
+            if event.target_type == Some(TargetType::Group) {
+                vec!["accessGroup"]
+            } else {
+                vec!["accessUser"]
+            }
+        }
+        (_, ["dataSourceSubscription", "projectSubscription"]) => {
+            if subscribes_to_project(event) {
+                vec!["projectSubscription"]
+            } else {
+                vec!["dataSourceSubscription"]
+            }
+        }
+        (_, []) => vec![event_type.name()],
+        (_, types) => types.to_vec(),
+    };
+    chosen.into_iter().map(str::to_owned).collect()
+}
+
+fn subscribes_to_project(event: &UamEvent) -> bool {
+    let model_is_project = event
+        .targets
+        .iter()
+        .filter_map(|target| target.model.as_deref())
+        .any(|model| model.resource_type == Some(TargetType::Project));
+    let payload_says_project = match &event.audit_payload {
+        Some(AuditPayload::SubscriptionCreated(p)) => p.model_type.as_deref() == Some("PROJECT"),
+        Some(AuditPayload::SubscriptionDeleted(p)) => p.model_type.as_deref() == Some("PROJECT"),
+        Some(AuditPayload::SubscriptionRequestDenied(p)) => {
+            p.model_type.as_deref() == Some("PROJECT")
+        }
+        Some(AuditPayload::SubscriptionRequested(p)) => p.model_type.as_deref() == Some("PROJECT"),
+        _ => false,
+    };
+    model_is_project || payload_says_project
+}
+
+/// An event in the record shape of the legacy `GET /audit` (seed 002).
+pub fn legacy_hit(event: &UamEvent) -> Value {
+    let record = legacy_record_of(event);
+    let resource_name = |kind: TargetType| {
+        event
+            .targets
+            .iter()
+            .chain(&event.related_resources)
+            .find(|resource| resource.resource_type.as_ref() == Some(&kind))
+            .and_then(|resource| resource.name.clone())
+    };
+    let data_source_name = resource_name(TargetType::Datasource).or_else(|| {
+        record
+            .and_then(|r| r.pointer("/dataAccess/dataSourceTableName"))
+            .and_then(|n| n.as_str())
+            .map(str::to_owned)
+    });
+    let user_id = event.actor.id.as_ref().map(|id| id.as_str().to_owned());
+    let profile_id = event
+        .actor
+        .profile_id
+        .as_ref()
+        .map(|id| match id.as_str().parse::<i64>() {
+            Ok(number) => Value::from(number),
+            Err(_) => Value::from(id.as_str()),
+        });
+    let outcome = outcome(event);
+    let success = outcome == "success";
+    json!({
+        "dateTime": event.event_timestamp.unix_millis().to_string(),
+        "dataSourceName": data_source_name,
+        "projectName": resource_name(TargetType::Project),
+        "recordType": legacy_record_types(event).into_iter().next(),
+        "blobId": record.and_then(|r| r.pointer("/dataAccess/blobId")).cloned(),
+        "userId": user_id,
+        "profileId": profile_id,
+        "purposeIds": record.and_then(|r| r.get("purposeIds")).cloned(),
+        "success": success,
+        "failureReason": (!success).then_some(outcome),
+        "warning": null,
+        "id": event.id,
+        "fingerprintVersionName": null,
+        "email": user_id.filter(|id| id.contains('@')),
+    })
 }
 
 #[cfg(test)]

@@ -45,6 +45,28 @@ fn local_actor() -> KeyActor {
     }
 }
 
+/// `vigil reindex`: rebuilds the search index from the log, with progress.
+pub fn reindex_command(data_dir: &Path) -> anyhow::Result<()> {
+    let progress = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let indexed = vigil_core::search::reindex(data_dir, |done, total| {
+        if progress {
+            let percent = (done * 100).checked_div(total).unwrap_or(100);
+            eprint!("\rreindexing: {percent:>3}%  {done} of {total} events");
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .with_context(|| format!("reindexing {}", data_dir.display()))?;
+    if progress {
+        eprintln!();
+    }
+    println!(
+        "reindexed {indexed} events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// `vigil keys create`.
 pub fn keys_create(data_dir: &Path, name: &str, permissions: &[String]) -> anyhow::Result<()> {
     let mut parsed = Vec::new();

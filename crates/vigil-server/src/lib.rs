@@ -17,6 +17,7 @@ use anyhow::Context;
 use vigil_core::EventLog;
 use vigil_core::ingest::{self, BodyFormat};
 use vigil_core::keys;
+use vigil_core::search::SearchIndex;
 use vigil_model::Timestamp;
 
 pub use auth::secret_from_header;
@@ -62,18 +63,30 @@ pub async fn serve(
     if config.demo {
         load_demo(&log).await?;
     }
+    let search_dir = config.data_dir.clone();
+    let search_log = log.clone();
+    let search = tokio::task::spawn_blocking(move || SearchIndex::open(&search_dir, search_log))
+        .await?
+        .context("opening the search index")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, data_dir = %config.data_dir.display(), "vigil is serving");
     println!("vigil listening on http://{address}");
-    let app = router(AppState { log: log.clone() });
+    let app = router(AppState {
+        log: log.clone(),
+        search: search.clone(),
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    // In-flight requests are done; let the writer finish what it was given.
-    tokio::task::spawn_blocking(move || log.shutdown()).await?;
+    // In-flight requests are done: the indexer commits, then the writer finishes what it was given.
+    tokio::task::spawn_blocking(move || {
+        search.shutdown();
+        log.shutdown();
+    })
+    .await?;
     tracing::info!("vigil stopped");
     served.context("serving HTTP")
 }

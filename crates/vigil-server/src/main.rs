@@ -45,6 +45,11 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDir,
     },
+    /// Rebuild the search index from the event log (stop the server first).
+    Reindex {
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
     /// Load UAM events from an NDJSON file (one event per line).
     Import {
         /// The NDJSON file.
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
                 .map(|()| true)
         }
         Command::Verify { data_dir } => cli::verify_command(&data_dir.data_dir),
+        Command::Reindex { data_dir } => cli::reindex_command(&data_dir.data_dir).map(|()| true),
         Command::Import { file, data_dir } => cli::import_command(&data_dir.data_dir, &file),
         Command::Keys { command, data_dir } => match command {
             KeysCommand::Create { name, permissions } => {

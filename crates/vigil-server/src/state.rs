@@ -3,10 +3,13 @@
 use std::sync::Arc;
 
 use vigil_core::EventLog;
+use vigil_core::search::SearchIndex;
 
 /// Shared state of the HTTP server.
 #[derive(Clone)]
 pub struct AppState {
     /// The event log.
     pub log: Arc<EventLog>,
+    /// The search index over the log.
+    pub search: Arc<SearchIndex>,
 }

@@ -2,6 +2,7 @@
 
 mod events;
 mod legacy;
+mod search;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -16,8 +17,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
-        .route("/api/audit/events", post(events::ingest_events))
+        .route(
+            "/api/audit/events",
+            post(events::ingest_events).get(search::search_events),
+        )
         .route("/api/audit/events/{id}", get(events::get_event))
+        .route("/audit", get(search::legacy_search))
         .route("/audit/createRecord", post(legacy::create_record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::telemetry::log_request))

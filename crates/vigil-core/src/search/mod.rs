@@ -1,0 +1,381 @@
+//! The search index: a tantivy index derived from the event log. An indexer thread tails the log
+//! by sequence number and commits at least every second, recording the last indexed sequence
+//! number in the commit payload; a missing, corrupt or outdated index is rebuilt from the log.
+
+mod facets;
+mod query;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::QueryParser;
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+use vigil_model::UamEvent;
+
+pub use facets::{FacetCounts, FacetFruit};
+pub use query::{Cursor, MAX_OFFSET, MAX_PAGE_SIZE, SearchRequest, TimeField};
+pub use schema::{FacetField, PAIR_SEPARATOR, SCHEMA_VERSION};
+
+use crate::error::LogError;
+use crate::log::{EventLog, Seq, StoredEvent};
+use facets::FacetCollector;
+use schema::{Fields, build_schema, document};
+
+/// The index directory inside the data directory.
+pub const INDEX_DIR: &str = "index";
+/// Commit at least this often while events arrive, so they become searchable.
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+/// Events read from the log per step.
+const READ_BATCH: usize = 5_000;
+/// Memory for tantivy's indexing buffers.
+const WRITER_MEMORY_BYTES: usize = 128 * 1024 * 1024;
+/// How often a rebuild reports its progress.
+const PROGRESS_EVERY: u64 = 100_000;
+
+/// Errors of the search index.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// tantivy failed.
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The index directory could not be prepared.
+    #[error("search index directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+}
+
+/// What a commit records.
+#[derive(Debug, Serialize, Deserialize)]
+struct CommitPayload {
+    schema: u32,
+    seq: Seq,
+}
+
+/// The result of a search.
+#[derive(Debug, Clone)]
+pub struct SearchResult {
+    /// Exact number of matching events.
+    pub total: u64,
+    /// The page of hits, in order.
+    pub hits: Vec<StoredEvent>,
+    /// Facet counts and the time range of the matching events.
+    pub facets: FacetFruit,
+    /// Where the next page starts, when there may be one.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// The indexed sequence number, with a condition to wait for progress.
+#[derive(Default)]
+struct Progress {
+    seq: Mutex<Seq>,
+    changed: Condvar,
+}
+
+/// The search index of a data directory, kept up to date by its indexer thread.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    log: Arc<EventLog>,
+    progress: Arc<Progress>,
+    stop: Arc<AtomicBool>,
+    indexer: Mutex<Option<JoinHandle<()>>>,
+    indexed_total: Arc<AtomicU64>,
+}
+
+fn index_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(INDEX_DIR)
+}
+
+fn directory_error(path: &Path) -> impl FnOnce(std::io::Error) -> SearchError + '_ {
+    move |source| SearchError::Directory {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Opens the index if it is usable and not ahead of the log; otherwise creates it empty.
+/// Returns the index and the sequence number it has indexed up to.
+fn open_or_create(data_dir: &Path, log_last_seq: Seq) -> Result<(Index, Fields, Seq), SearchError> {
+    let path = index_dir(data_dir);
+    let (schema, fields) = build_schema();
+    if path.exists() {
+        let usable = Index::open_in_dir(&path).ok().and_then(|index| {
+            let payload = index.load_metas().ok()?.payload?;
+            let payload: CommitPayload = serde_json::from_str(&payload).ok()?;
+            (payload.schema == SCHEMA_VERSION
+                && payload.seq <= log_last_seq
+                && index.schema() == schema)
+                .then_some((index, payload.seq))
+        });
+        if let Some((index, seq)) = usable {
+            return Ok((index, fields, seq));
+        }
+        tracing::warn!(path = %path.display(), "the search index is missing, outdated or corrupt; rebuilding it from the log");
+        std::fs::remove_dir_all(&path).map_err(directory_error(&path))?;
+    }
+    std::fs::create_dir_all(&path).map_err(directory_error(&path))?;
+    let index = Index::create_in_dir(&path, schema)?;
+    Ok((index, fields, 0))
+}
+
+fn commit(writer: &mut IndexWriter, seq: Seq) -> tantivy::Result<()> {
+    let mut prepared = writer.prepare_commit()?;
+    prepared.set_payload(
+        &serde_json::to_string(&CommitPayload {
+            schema: SCHEMA_VERSION,
+            seq,
+        })
+        .expect("serializable"),
+    );
+    prepared.commit()?;
+    Ok(())
+}
+
+fn index_document(fields: &Fields, event: &StoredEvent) -> TantivyDocument {
+    match UamEvent::from_json(&event.json) {
+        Ok(parsed) => document(fields, event.seq, &parsed),
+        Err(error) => {
+            // Stored events were validated on the way in; keep even an unreadable one findable by seq.
+            tracing::warn!(seq = event.seq, %error, "stored event could not be read for indexing");
+            let mut document = TantivyDocument::new();
+            document.add_u64(fields.seq, event.seq);
+            document
+        }
+    }
+}
+
+/// Adds the events after `from` to `writer`, up to `READ_BATCH`; returns the last seq added.
+fn index_batch(
+    log: &EventLog,
+    writer: &IndexWriter,
+    fields: &Fields,
+    from: Seq,
+) -> Result<Option<Seq>, SearchError> {
+    let events = log.read_after(from, READ_BATCH)?;
+    let mut last = None;
+    for event in &events {
+        writer.add_document(index_document(fields, event))?;
+        last = Some(event.seq);
+    }
+    Ok(last)
+}
+
+impl SearchIndex {
+    /// Opens the index of `data_dir` (rebuilding it when needed) and starts its indexer.
+    pub fn open(data_dir: &Path, log: Arc<EventLog>) -> Result<Arc<SearchIndex>, SearchError> {
+        let log_last = log.stats()?.last_seq;
+        let (index, fields, indexed) = open_or_create(data_dir, log_last)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let writer: IndexWriter = index.writer(WRITER_MEMORY_BYTES)?;
+        let search = Arc::new(SearchIndex {
+            index,
+            reader,
+            fields,
+            log,
+            progress: Arc::new(Progress {
+                seq: Mutex::new(indexed),
+                changed: Condvar::new(),
+            }),
+            stop: Arc::new(AtomicBool::new(false)),
+            indexer: Mutex::new(None),
+            indexed_total: Arc::new(AtomicU64::new(0)),
+        });
+        let worker = search.clone();
+        let handle = std::thread::Builder::new()
+            .name("vigil-indexer".into())
+            .spawn(move || {
+                if let Err(error) = worker.run_indexer(writer, indexed) {
+                    tracing::error!(%error, "the indexer stopped; searches see the index as of its last commit");
+                }
+            })
+            .map_err(directory_error(data_dir))?;
+        *search.indexer.lock().expect("indexer lock") = Some(handle);
+        Ok(search)
+    }
+
+    fn run_indexer(&self, mut writer: IndexWriter, mut indexed: Seq) -> Result<(), SearchError> {
+        let mut pending = 0u64;
+        let mut last_commit = Instant::now();
+        let started = Instant::now();
+        loop {
+            let stopping = self.stop.load(Ordering::SeqCst);
+            let last = index_batch(&self.log, &writer, &self.fields, indexed)?;
+            if let Some(last) = last {
+                pending += last - indexed;
+                let before = indexed / PROGRESS_EVERY;
+                indexed = last;
+                if indexed / PROGRESS_EVERY > before {
+                    let rate = indexed as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    tracing::info!(indexed, events_per_second = rate as u64, "indexing");
+                }
+            }
+            let caught_up = last.is_none();
+            if pending > 0 && (caught_up || last_commit.elapsed() >= COMMIT_INTERVAL || stopping) {
+                commit(&mut writer, indexed)?;
+                self.reader.reload()?;
+                self.indexed_total.fetch_add(pending, Ordering::Relaxed);
+                pending = 0;
+                last_commit = Instant::now();
+                *self.progress.seq.lock().expect("progress lock") = indexed;
+                self.progress.changed.notify_all();
+            }
+            if stopping {
+                return Ok(());
+            }
+            if caught_up {
+                // Wake on this process's next commit; the timeout also picks up other writers.
+                self.log.wait_for_commit_after(indexed, COMMIT_INTERVAL);
+            }
+        }
+    }
+
+    /// The last sequence number searchable.
+    pub fn indexed_seq(&self) -> Seq {
+        *self.progress.seq.lock().expect("progress lock")
+    }
+
+    /// Waits until everything up to `seq` is searchable or `timeout` passes; true when it is.
+    pub fn wait_until_indexed(&self, seq: Seq, timeout: Duration) -> bool {
+        let guard = self.progress.seq.lock().expect("progress lock");
+        let (guard, _) = self
+            .progress
+            .changed
+            .wait_timeout_while(guard, timeout, |indexed| *indexed < seq)
+            .expect("progress lock");
+        *guard >= seq
+    }
+
+    /// Stops the indexer after a last commit.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(handle) = self.indexer.lock().expect("indexer lock").take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Runs a search. Blocking: call it from a blocking context.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResult, SearchError> {
+        let searcher = self.reader.searcher();
+        let mut parser = QueryParser::for_index(&self.index, vec![self.fields.text]);
+        parser.set_conjunction_by_default();
+        let query = query::build_query(request, &self.fields, &parser);
+        let time_name = match request.time_field {
+            TimeField::Event => "eventTime",
+            TimeField::Received => "receivedTime",
+        };
+        let descending = request.descending;
+        let size = request.size.clamp(1, MAX_PAGE_SIZE);
+        let top = TopDocs::with_limit(size)
+            .and_offset(request.offset.min(MAX_OFFSET))
+            .custom_score(move |segment: &tantivy::SegmentReader| {
+                let times = segment
+                    .fast_fields()
+                    .i64(time_name)
+                    .expect("the time column exists");
+                let seqs = segment
+                    .fast_fields()
+                    .u64("seq")
+                    .expect("the seq column exists");
+                move |doc: tantivy::DocId| {
+                    let key = (
+                        times.first(doc).unwrap_or(i64::MIN),
+                        seqs.first(doc).unwrap_or(0),
+                    );
+                    if descending {
+                        SortKey::Descending(key)
+                    } else {
+                        SortKey::Ascending(std::cmp::Reverse(key))
+                    }
+                }
+            });
+        let facet_collector = FacetCollector {
+            fields: request.facets.clone(),
+            limit: request.facet_limit,
+        };
+        let (total, top, facets): (usize, Vec<(SortKey, DocAddress)>, FacetFruit) =
+            searcher.search(&query, &(Count, top, facet_collector))?;
+        let keys: Vec<(i64, Seq)> = top.iter().map(|(key, _)| key.time_and_seq()).collect();
+        let seqs: Vec<Seq> = keys.iter().map(|(_, seq)| *seq).collect();
+        let hits = self.log.get_many(&seqs)?;
+        let next_cursor = (keys.len() == size)
+            .then(|| {
+                keys.last().map(|(time, seq)| Cursor {
+                    time: *time,
+                    seq: *seq,
+                })
+            })
+            .flatten();
+        Ok(SearchResult {
+            total: total as u64,
+            hits,
+            facets,
+            next_cursor,
+        })
+    }
+
+    /// Documents in the searchable index (for tests and statistics).
+    pub fn document_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+impl Drop for SearchIndex {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The sort key of a hit: time and seq, in the direction asked.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+enum SortKey {
+    Descending((i64, Seq)),
+    Ascending(std::cmp::Reverse<(i64, Seq)>),
+}
+
+impl SortKey {
+    fn time_and_seq(self) -> (i64, Seq) {
+        match self {
+            SortKey::Descending(key) => key,
+            SortKey::Ascending(std::cmp::Reverse(key)) => key,
+        }
+    }
+}
+
+/// Deletes the index of `data_dir` and builds it again from the log, calling `progress` with the
+/// number of events indexed and the total. Run it while no server uses the directory.
+pub fn reindex(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<u64, SearchError> {
+    let log = EventLog::open(data_dir)?;
+    let total = log.stats()?.last_seq;
+    let path = index_dir(data_dir);
+    if path.exists() {
+        std::fs::remove_dir_all(&path).map_err(directory_error(&path))?;
+    }
+    let (index, fields, _) = open_or_create(data_dir, total)?;
+    let mut writer: IndexWriter = index.writer(WRITER_MEMORY_BYTES)?;
+    let mut indexed = 0;
+    while let Some(last) = index_batch(&log, &writer, &fields, indexed)? {
+        indexed = last;
+        progress(indexed, total);
+    }
+    commit(&mut writer, indexed)?;
+    writer.wait_merging_threads()?;
+    log.shutdown();
+    Ok(indexed)
+}

@@ -1,0 +1,302 @@
+//! The search index against counts computed directly from the log: totals, facets, paging,
+//! and rebuilding a deleted or corrupt index.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vigil_core::EventLog;
+use vigil_core::ingest::{BodyFormat, ingest, prepare, split_body};
+use vigil_core::search::{Cursor, FacetField, SearchIndex, SearchRequest};
+use vigil_model::Timestamp;
+
+const EVENTS: usize = 3_000;
+const BASE_MICROS: i64 = 1_700_000_000_000_000;
+
+/// splitmix64, so that every run checks the same combinations.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n
+    }
+}
+
+fn generate(rng: &mut Rng) -> Vec<Value> {
+    let actions = ["QUERY", "QUERY", "QUERY", "CREATE", "DELETE", "UPDATE"];
+    let statuses = ["SUCCESS", "SUCCESS", "SUCCESS", "FAILURE", "UNAUTHORIZED"];
+    (0..EVENTS)
+        .map(|i| {
+            let user = rng.below(7);
+            let source = rng.below(11);
+            // Several events share a timestamp, so paging must order ties by seq.
+            let micros = BASE_MICROS + (rng.below(400) as i64) * 1_000_000;
+            let time = chrono::DateTime::from_timestamp_micros(micros).unwrap().to_rfc3339();
+            json!({
+                "id": format!("ev-{i}"),
+                "action": actions[rng.below(actions.len() as u64) as usize],
+                "actionStatus": statuses[rng.below(statuses.len() as u64) as usize],
+                "actor": { "type": "USER_ACTOR", "id": format!("u{user}@example.com"), "name": format!("User {user}") },
+                "targetType": "DATASOURCE",
+                "targets": [{ "type": "DATASOURCE", "id": format!("{source}"), "name": format!("Source {source}"), "technology": "SNOWFLAKE" }],
+                "eventTimestamp": time,
+                "auditPayload": { "type": "QueryAuditPayload", "query": format!("SELECT * FROM orders_{source} WHERE region = 'r{}'", i % 3) }
+            })
+        })
+        .collect()
+}
+
+/// The value of a facet field for an event, computed from its JSON (not from the indexer's code).
+fn expected_values(event: &Value, field: FacetField) -> Vec<String> {
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    match field {
+        FacetField::Action => vec![text(&event["action"])],
+        FacetField::ActionStatus => vec![text(&event["actionStatus"])],
+        FacetField::ActorName => vec![text(&event["actor"]["name"])],
+        FacetField::DataSourceId => event["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| text(&t["id"]))
+            .collect(),
+        other => panic!("no expectation for {other:?}"),
+    }
+}
+
+fn micros(event: &Value) -> i64 {
+    Timestamp::parse(event["eventTimestamp"].as_str().unwrap())
+        .unwrap()
+        .unix_micros()
+}
+
+fn setup() -> (tempfile::TempDir, Arc<EventLog>, Vec<Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(EventLog::open(dir.path()).unwrap());
+    let events = generate(&mut Rng(7));
+    let body = Value::Array(events.clone()).to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = runtime
+        .block_on(ingest(
+            &log,
+            prepare(
+                split_body(&body, BodyFormat::Json).unwrap(),
+                Timestamp::now(),
+            ),
+        ))
+        .unwrap();
+    assert_eq!(report.stored.len(), EVENTS);
+    (dir, log, events)
+}
+
+fn open_index(dir: &std::path::Path, log: &Arc<EventLog>) -> Arc<SearchIndex> {
+    let index = SearchIndex::open(dir, log.clone()).unwrap();
+    assert!(
+        index.wait_until_indexed(EVENTS as u64, Duration::from_secs(60)),
+        "indexing did not finish"
+    );
+    index
+}
+
+#[test]
+fn totals_and_facets_equal_counts_computed_from_the_log() {
+    let (dir, log, events) = setup();
+    let index = open_index(dir.path(), &log);
+    let facets = vec![
+        FacetField::Action,
+        FacetField::ActionStatus,
+        FacetField::ActorName,
+        FacetField::DataSourceId,
+    ];
+    let mut rng = Rng(99);
+    for round in 0..40 {
+        let mut request = SearchRequest {
+            facets: facets.clone(),
+            facet_limit: 1_000,
+            size: 10,
+            ..Default::default()
+        };
+        for field in &facets {
+            if rng.below(3) == 0 {
+                let pool: Vec<String> = events
+                    .iter()
+                    .flat_map(|e| expected_values(e, *field))
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                let mut pool = pool;
+                pool.sort();
+                let values: Vec<String> = (0..=rng.below(2))
+                    .map(|_| pool[rng.below(pool.len() as u64) as usize].clone())
+                    .collect();
+                request.filters.push((*field, values));
+            }
+        }
+        if rng.below(2) == 0 {
+            request.from = Some(BASE_MICROS + rng.below(200) as i64 * 1_000_000);
+            request.to = Some(request.from.unwrap() + rng.below(200) as i64 * 1_000_000);
+        }
+        let matching: Vec<&Value> = events
+            .iter()
+            .filter(|event| {
+                request.filters.iter().all(|(field, values)| {
+                    expected_values(event, *field)
+                        .iter()
+                        .any(|v| values.contains(v))
+                }) && request.from.is_none_or(|from| micros(event) >= from)
+                    && request.to.is_none_or(|to| micros(event) <= to)
+            })
+            .collect();
+        let result = index.search(&request).unwrap();
+        assert_eq!(
+            result.total,
+            matching.len() as u64,
+            "round {round}: {request:?}"
+        );
+        for counts in &result.facets.facets {
+            let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+            for event in &matching {
+                for value in expected_values(event, counts.field) {
+                    *expected.entry(value).or_default() += 1;
+                }
+            }
+            let got: BTreeMap<String, u64> = counts.values.iter().cloned().collect();
+            assert_eq!(got, expected, "round {round}, facet {:?}", counts.field);
+            assert_eq!(counts.distinct, expected.len() as u64);
+            assert_eq!(counts.events, matching.len() as u64);
+        }
+        if let Some((first, last)) = result.facets.time_range {
+            assert_eq!(first, matching.iter().map(|e| micros(e)).min().unwrap());
+            assert_eq!(last, matching.iter().map(|e| micros(e)).max().unwrap());
+        }
+    }
+}
+
+#[test]
+fn the_facet_limit_keeps_the_most_active_values_and_counts_the_rest() {
+    let (dir, log, _) = setup();
+    let index = open_index(dir.path(), &log);
+    let request = SearchRequest {
+        facets: vec![FacetField::DataSourceId],
+        facet_limit: 3,
+        ..Default::default()
+    };
+    let counts = &index.search(&request).unwrap().facets.facets[0];
+    assert_eq!(counts.values.len(), 3);
+    assert_eq!(counts.distinct, 11);
+    assert_eq!(counts.events, EVENTS as u64);
+    assert!(counts.values.windows(2).all(|pair| pair[0].1 >= pair[1].1));
+}
+
+#[test]
+fn cursor_and_offset_paging_return_every_match_once_in_order() {
+    let (dir, log, events) = setup();
+    let index = open_index(dir.path(), &log);
+    let filters = vec![(FacetField::Action, vec!["QUERY".to_owned()])];
+    let mut expected: Vec<(i64, u64)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e["action"] == "QUERY")
+        .map(|(i, e)| (micros(e), i as u64 + 1))
+        .collect();
+    for descending in [true, false] {
+        expected.sort();
+        if descending {
+            expected.reverse();
+        }
+        let mut seen = Vec::new();
+        let mut after: Option<Cursor> = None;
+        loop {
+            let request = SearchRequest {
+                filters: filters.clone(),
+                descending,
+                size: 37,
+                after,
+                ..Default::default()
+            };
+            let result = index.search(&request).unwrap();
+            seen.extend(result.hits.iter().map(|hit| hit.seq));
+            match result.next_cursor {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen,
+            expected.iter().map(|(_, seq)| *seq).collect::<Vec<_>>(),
+            "descending={descending}"
+        );
+        let page = index
+            .search(&SearchRequest {
+                filters: filters.clone(),
+                descending,
+                size: 20,
+                offset: 40,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            page.hits.iter().map(|h| h.seq).collect::<Vec<_>>(),
+            seen[40..60].to_vec()
+        );
+    }
+}
+
+#[test]
+fn keywords_search_the_query_text() {
+    let (dir, log, events) = setup();
+    let index = open_index(dir.path(), &log);
+    let expected = events
+        .iter()
+        .filter(|e| {
+            e["auditPayload"]["query"]
+                .as_str()
+                .unwrap()
+                .contains("orders_4 ")
+        })
+        .count();
+    let result = index
+        .search(&SearchRequest {
+            keywords: Some("orders_4".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(result.total, expected as u64);
+}
+
+#[test]
+fn a_deleted_or_corrupt_index_is_rebuilt_from_the_log() {
+    let (dir, log, _) = setup();
+    let index = open_index(dir.path(), &log);
+    let request = SearchRequest {
+        facets: vec![FacetField::ActorName],
+        ..Default::default()
+    };
+    let before = index.search(&request).unwrap();
+    index.shutdown();
+    drop(index);
+
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let index = open_index(dir.path(), &log);
+    assert_eq!(index.document_count(), EVENTS as u64);
+    assert_eq!(
+        index.search(&request).unwrap().facets.facets,
+        before.facets.facets
+    );
+    index.shutdown();
+    drop(index);
+
+    std::fs::write(dir.path().join("index").join("meta.json"), b"{ not json").unwrap();
+    let index = open_index(dir.path(), &log);
+    assert_eq!(index.document_count(), EVENTS as u64);
+    let after = index.search(&request).unwrap();
+    assert_eq!(after.total, before.total);
+    assert_eq!(after.facets.facets, before.facets.facets);
+}

@@ -1,0 +1,441 @@
+//! `GET /api/audit/events` (UAM search with facets) and `GET /audit` (the legacy search of seeds
+//! 002/003). Each search is itself recorded as an `auditQuery` event.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use vigil_core::search::{
+    Cursor, FacetCounts, FacetField, MAX_OFFSET, MAX_PAGE_SIZE, PAIR_SEPARATOR, SearchRequest,
+    SearchResult, TimeField,
+};
+use vigil_core::{EventLog, LogEntry, keys::ApiKeyInfo, keys::Permission};
+use vigil_model::{Timestamp, UamEvent};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The most facet values one facet may list.
+const MAX_FACET_LIMIT: usize = 1_000;
+
+/// The query string as name/value pairs; every parameter must be taken, or it is reported.
+struct Params {
+    pairs: Vec<(String, String)>,
+    taken: Vec<bool>,
+}
+
+impl Params {
+    fn parse(query: Option<&str>) -> Params {
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .map(|(name, value)| (name.trim_end_matches("[]").to_owned(), value.into_owned()))
+                .collect();
+        let taken = vec![false; pairs.len()];
+        Params { pairs, taken }
+    }
+
+    /// Every value of `name`.
+    fn all(&mut self, name: &str) -> Vec<String> {
+        let mut values = Vec::new();
+        for (index, (key, value)) in self.pairs.iter().enumerate() {
+            if key == name {
+                self.taken[index] = true;
+                values.push(value.clone());
+            }
+        }
+        values
+    }
+
+    /// The single value of `name`; given twice is an error.
+    fn one(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        let mut values = self.all(name);
+        match values.len() {
+            0 => Ok(None),
+            1 => Ok(values.pop()),
+            _ => Err(invalid(name, "is given more than once")),
+        }
+    }
+
+    fn number(&mut self, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+        match self.one(name)? {
+            None => Ok(default),
+            Some(text) => match text.parse::<usize>() {
+                Ok(number) if number <= max => Ok(number),
+                _ => Err(invalid(
+                    name,
+                    &format!("must be a whole number from 0 to {max}, not `{text}`"),
+                )),
+            },
+        }
+    }
+
+    fn time(&mut self, name: &str, end_of_day: bool) -> Result<Option<i64>, ApiError> {
+        let Some(text) = self.one(name)? else {
+            return Ok(None);
+        };
+        parse_time(&text, end_of_day)
+            .map(Some)
+            .ok_or_else(|| invalid(name, &format!("`{text}` is not a time: use RFC 3339 (2024-01-31T12:00:00Z), a date (2024-01-31) or epoch milliseconds")))
+    }
+
+    /// Fails naming the first parameter nobody took.
+    fn finish(&self) -> Result<(), ApiError> {
+        match self
+            .pairs
+            .iter()
+            .zip(&self.taken)
+            .find(|(_, taken)| !**taken)
+        {
+            Some(((name, _), _)) => Err(invalid(name, "is not a known parameter")),
+            None => Ok(()),
+        }
+    }
+
+    fn as_json(&self) -> Value {
+        let mut map = Map::new();
+        for (name, value) in &self.pairs {
+            let entry = map
+                .entry(name.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(values) = entry {
+                values.push(Value::from(value.clone()));
+            }
+        }
+        Value::Object(map)
+    }
+}
+
+fn invalid(name: &str, problem: &str) -> ApiError {
+    ApiError::Invalid(format!("query parameter `{name}` {problem}"))
+}
+
+/// RFC 3339, a date (start or end of that day, UTC) or epoch milliseconds → microseconds.
+fn parse_time(text: &str, end_of_day: bool) -> Option<i64> {
+    if let Ok(millis) = text.parse::<i64>() {
+        return millis.checked_mul(1_000);
+    }
+    if let Ok(timestamp) = Timestamp::parse(text) {
+        return Some(timestamp.unix_micros());
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let time = if end_of_day {
+        date.and_hms_micro_opt(23, 59, 59, 999_999)?
+    } else {
+        date.and_hms_opt(0, 0, 0)?
+    };
+    Some(time.and_utc().timestamp_micros())
+}
+
+async fn run_search(state: &AppState, request: SearchRequest) -> Result<SearchResult, ApiError> {
+    let search = state.search.clone();
+    tokio::task::spawn_blocking(move || search.search(&request))
+        .await?
+        .map_err(|error| ApiError::Internal(error.into()))
+}
+
+/// Records a search as an `auditQuery` event. It is appended in the background: the answer does
+/// not wait for it, and a failure is logged.
+fn record_audit_query(log: Arc<EventLog>, key: &ApiKeyInfo, path: &str, filters: Value, hits: u64) {
+    let now = Timestamp::now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let event = json!({
+        "id": id,
+        "action": "AUDIT_QUERY",
+        "actor": { "type": "API_KEY", "id": key.name, "name": key.name },
+        "targetType": "AUDIT",
+        "targets": [],
+        "relatedResources": [],
+        "actionStatus": "SUCCESS",
+        "eventTimestamp": now.to_rfc3339_utc(),
+        "receivedTimestamp": now.to_rfc3339_utc(),
+        "auditPayload": {
+            "type": "AuditQueryAuditPayload",
+            "version": 1,
+            "apiKeyId": key.id,
+            "path": path,
+            "filters": filters,
+            "hitCount": hits,
+        },
+    })
+    .to_string();
+    let entry = LogEntry::new(
+        id,
+        event.clone(),
+        event.len(),
+        now.unix_micros(),
+        now.unix_micros(),
+    );
+    tokio::spawn(async move {
+        if let Err(error) = log.append(vec![entry]).await {
+            tracing::error!(%error, "could not record an audit query");
+        }
+    });
+}
+
+fn facets_json(facets: &[FacetCounts]) -> Value {
+    let mut map = Map::new();
+    for facet in facets {
+        let values: Vec<Value> = facet
+            .values
+            .iter()
+            .map(|(value, count)| json!({ "value": value, "count": count }))
+            .collect();
+        map.insert(
+            facet.field.name().to_owned(),
+            json!({ "values": values, "distinct": facet.distinct, "events": facet.events }),
+        );
+    }
+    Value::Object(map)
+}
+
+/// Searches UAM events: filters on every indexed field, a time range, keywords, sorting, paging
+/// and facet counts.
+pub async fn search_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let key = caller.require(Permission::Audit)?.clone();
+    let mut params = Params::parse(query.as_deref());
+    let mut request = SearchRequest::default();
+    for field in FacetField::ALL {
+        let values = params.all(field.name());
+        if !values.is_empty() {
+            request.filters.push((*field, values));
+        }
+    }
+    request.time_field = match params.one("sort")?.as_deref() {
+        None | Some("eventTimestamp") => TimeField::Event,
+        Some("receivedTimestamp") => TimeField::Received,
+        Some(other) => {
+            return Err(invalid(
+                "sort",
+                &format!("must be eventTimestamp or receivedTimestamp, not `{other}`"),
+            ));
+        }
+    };
+    request.descending = match params.one("order")?.as_deref() {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => {
+            return Err(invalid(
+                "order",
+                &format!("must be asc or desc, not `{other}`"),
+            ));
+        }
+    };
+    request.from = params.time("from", false)?;
+    request.to = params.time("to", true)?;
+    if let (Some(from), Some(to)) = (request.from, request.to)
+        && from > to
+    {
+        return Err(invalid("from", "is after `to`"));
+    }
+    request.keywords = params.one("q")?;
+    request.size = params.number("size", 50, MAX_PAGE_SIZE)?.max(1);
+    request.offset = params.number("offset", 0, MAX_OFFSET)?;
+    if let Some(cursor) = params.one("cursor")? {
+        request.after = Some(
+            Cursor::decode(&cursor)
+                .ok_or_else(|| invalid("cursor", "is not a cursor this service gave out"))?,
+        );
+    }
+    request.facet_limit = params.number("facetLimit", 100, MAX_FACET_LIMIT)?;
+    request.facets = match params.one("facets")?.as_deref() {
+        None => FacetField::AUDIT_PAGE.to_vec(),
+        Some("none") | Some("") => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|name| {
+                FacetField::from_name(name.trim())
+                    .ok_or_else(|| invalid("facets", &format!("names an unknown field `{name}`")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    params.finish()?;
+    let result = run_search(&state, request).await?;
+    record_audit_query(
+        state.log.clone(),
+        &key,
+        "/api/audit/events",
+        params.as_json(),
+        result.total,
+    );
+    // Hits are the stored JSON, spliced in as is.
+    let hits: Vec<&str> = result.hits.iter().map(|hit| hit.json.as_str()).collect();
+    let body = format!(
+        "{{\"total\":{},\"hits\":[{}],\"facets\":{},\"nextCursor\":{}}}",
+        result.total,
+        hits.join(","),
+        facets_json(&result.facets.facets),
+        json!(result.next_cursor.map(|cursor| cursor.encode())),
+    );
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Legacy facet entries: `{name, id, count}` with the count as a string, as in seed 002.
+fn legacy_facet(facet: Option<&FacetCounts>, paired: bool) -> Value {
+    let values = facet
+        .map(|facet| facet.values.as_slice())
+        .unwrap_or_default();
+    Value::Array(
+        values
+            .iter()
+            .map(|(value, count)| {
+                if paired {
+                    let (id, name) = value.split_once(PAIR_SEPARATOR).unwrap_or((value, ""));
+                    let id = id
+                        .parse::<i64>()
+                        .map(Value::from)
+                        .unwrap_or_else(|_| Value::from(id));
+                    json!({ "name": name, "id": id, "count": count.to_string() })
+                } else {
+                    json!({ "name": value, "count": count.to_string() })
+                }
+            })
+            .collect(),
+    )
+}
+
+fn millis_to_iso(micros: i64) -> Value {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|time| Value::from(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+        .unwrap_or(Value::Null)
+}
+
+/// The legacy `GET /audit`: the same parameters and response shape as the original service.
+pub async fn legacy_search(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let key = caller.require(Permission::Audit)?.clone();
+    let mut params = Params::parse(query.as_deref());
+    let mut request = SearchRequest::default();
+    let filters = [
+        ("dataSourceId", FacetField::DataSourceId),
+        ("projectId", FacetField::ProjectId),
+        ("profileId", FacetField::ProfileId),
+        ("recordType", FacetField::RecordType),
+        ("outcome", FacetField::Outcome),
+        ("blobId", FacetField::BlobId),
+        ("purpose", FacetField::Purpose),
+    ];
+    for (name, field) in filters {
+        // Arrays come as repeated parameters, `name[]=`, or comma-separated.
+        let values: Vec<String> = params
+            .all(name)
+            .iter()
+            .flat_map(|value| value.split(','))
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+            .collect();
+        if !values.is_empty() {
+            request.filters.push((field, values));
+        }
+    }
+    const OUTCOMES: [&str; 6] = [
+        "success",
+        "userError",
+        "systemError",
+        "insufficientAuthorizations",
+        "failure",
+        "insufficientPermissions",
+    ];
+    if let Some((_, values)) = request
+        .filters
+        .iter()
+        .find(|(field, _)| *field == FacetField::Outcome)
+        && let Some(bad) = values
+            .iter()
+            .find(|value| !OUTCOMES.contains(&value.as_str()))
+    {
+        return Err(invalid(
+            "outcome",
+            &format!("must be one of {}, not `{bad}`", OUTCOMES.join(", ")),
+        ));
+    }
+    request.from = params.time("minDate", false)?;
+    request.to = params.time("maxDate", true)?;
+    if let (Some(from), Some(to)) = (request.from, request.to)
+        && from > to
+    {
+        return Err(invalid("minDate", "is after `maxDate`"));
+    }
+    request.size = params.number("size", 50, MAX_PAGE_SIZE)?.max(1);
+    request.offset = params.number("offset", 0, MAX_OFFSET)?;
+    match params.one("sortField")?.as_deref() {
+        None | Some("dateTime") => {}
+        Some(other) => {
+            return Err(invalid(
+                "sortField",
+                &format!("must be dateTime, not `{other}`"),
+            ));
+        }
+    }
+    request.descending = match params.one("sortOrder")?.as_deref() {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => {
+            return Err(invalid(
+                "sortOrder",
+                &format!("must be asc or desc, not `{other}`"),
+            ));
+        }
+    };
+    request.facets = vec![
+        FacetField::LegacyDataSource,
+        FacetField::LegacyProject,
+        FacetField::RecordType,
+        FacetField::LegacyUser,
+        FacetField::Outcome,
+    ];
+    params.finish()?;
+    let result = run_search(&state, request).await?;
+    record_audit_query(
+        state.log.clone(),
+        &key,
+        "/audit",
+        params.as_json(),
+        result.total,
+    );
+    let mut hits = Vec::with_capacity(result.hits.len());
+    for hit in &result.hits {
+        let event =
+            UamEvent::from_json(&hit.json).map_err(|error| ApiError::Internal(error.into()))?;
+        hits.push(vigil_model::legacy::legacy_hit(&event));
+    }
+    let facet = |field: FacetField| {
+        result
+            .facets
+            .facets
+            .iter()
+            .find(|facet| facet.field == field)
+    };
+    let (min_date, max_date) = match result.facets.time_range {
+        Some((min, max)) => (millis_to_iso(min), millis_to_iso(max)),
+        None => (Value::Null, Value::Null),
+    };
+    let body = json!({
+        "hits": hits,
+        "facets": {
+            "datasources": legacy_facet(facet(FacetField::LegacyDataSource), true),
+            "projects": legacy_facet(facet(FacetField::LegacyProject), true),
+            "recordTypes": legacy_facet(facet(FacetField::RecordType), false),
+            "users": legacy_user_facet(facet(FacetField::LegacyUser)),
+            "outcomes": legacy_facet(facet(FacetField::Outcome), false),
+        },
+        "minDate": min_date,
+        "maxDate": max_date,
+        "count": result.total,
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+/// Users are `profileId␟userId`: the seed shows `{name: userId, id: profileId}`.
+fn legacy_user_facet(facet: Option<&FacetCounts>) -> Value {
+    legacy_facet(facet, true)
+}

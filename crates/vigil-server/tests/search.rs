@@ -1,0 +1,339 @@
+//! Search over HTTP against the real binary: the legacy `GET /audit` of the seed, UAM search,
+//! the service recording its own reads, freshness, bad parameters, and recovery of the index.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::{ADMIN_KEY, Server, client, event, fixture};
+use serde_json::{Value, json};
+
+/// How long an acknowledged event may take to become searchable in these tests (the target is
+/// 2 s; tests on a loaded machine get more room).
+const SEARCHABLE_WITHIN: Duration = Duration::from_secs(20);
+
+async fn get(server: &Server, path_and_query: &str) -> (u16, Value) {
+    let response = client()
+        .get(server.url(path_and_query))
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn post(server: &Server, body: String) -> Value {
+    let response = client()
+        .post(server.url("/api/audit/events"))
+        .header("Authorization", ADMIN_KEY)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Polls a search until `done` holds for its answer, or fails after `SEARCHABLE_WITHIN`.
+async fn wait_for(server: &Server, path_and_query: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + SEARCHABLE_WITHIN;
+    loop {
+        let (status, body) = get(server, path_and_query).await;
+        assert_eq!(status, 200, "{body}");
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path_and_query} did not reach the expected state: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn load_seed(server: &Server) {
+    let text = std::fs::read_to_string(fixture("uam-examples.json")).unwrap();
+    let report = post(server, text).await;
+    assert_eq!(report["accepted"], 77);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seed_legacy_request_returns_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    load_seed(&server).await;
+    // 77 seed events and the bootstrap key's ApiKeyCreated event.
+    wait_for(&server, "/audit?recordType=apiKey", |body| {
+        body["count"] == 3
+    })
+    .await;
+
+    // The seed's curl: a bare key in Authorization, Content-Type on a GET.
+    let response = client()
+        .get(server.url("/audit?sortField=dateTime&sortOrder=desc"))
+        .header("Content-Type", "application/json")
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let total = body["count"].as_u64().unwrap();
+    assert!(total >= 78, "{total}");
+    let hits = body["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 50, "size defaults to 50");
+    for key in [
+        "dateTime",
+        "dataSourceName",
+        "projectName",
+        "recordType",
+        "blobId",
+        "userId",
+        "profileId",
+        "purposeIds",
+        "success",
+        "failureReason",
+        "warning",
+        "id",
+        "fingerprintVersionName",
+        "email",
+    ] {
+        assert!(hits[0].get(key).is_some(), "hits lack `{key}`: {}", hits[0]);
+    }
+    let times: Vec<u64> = hits
+        .iter()
+        .map(|hit| hit["dateTime"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|pair| pair[0] >= pair[1]),
+        "newest first"
+    );
+    for facet in [
+        "datasources",
+        "projects",
+        "recordTypes",
+        "users",
+        "outcomes",
+    ] {
+        assert!(body["facets"][facet].is_array(), "facets lack `{facet}`");
+    }
+    let gallery = body["facets"]["datasources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == 2034)
+        .unwrap();
+    assert_eq!(gallery["name"], "University Art Gallery Exhibition");
+    assert!(
+        gallery["count"].is_string(),
+        "counts are strings, as in the seed"
+    );
+    assert!(body["minDate"].as_str().unwrap().ends_with('Z') && body["maxDate"].is_string());
+
+    // Filters: a data source, a record type.
+    // Only the Snowflake example names data source 2034 (the Databricks one is malformed).
+    let (_, body) = get(&server, "/audit?dataSourceId=2034&dataSourceId[]=99999").await;
+    assert_eq!(body["count"], 1);
+    assert!(
+        body["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|hit| hit["dataSourceName"] == "University Art Gallery Exhibition")
+    );
+    let (_, body) = get(&server, "/audit?recordType=dataSourceCreate").await;
+    assert_eq!(body["count"], 1);
+    assert_eq!(body["hits"][0]["recordType"], "dataSourceCreate");
+    // The seed's text holds the web page's placeholder, not an address: no email is claimed.
+    assert_eq!(body["hits"][0]["userId"], "[email protected]");
+    assert_eq!(body["hits"][0]["email"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_paging_with_size_and_offset_returns_each_record_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    load_seed(&server).await;
+    // Only the seed's own events: the searches below add auditQuery events of their own.
+    let filter = "outcome=success&minDate=2020-01-01&maxDate=2025-12-31";
+    let first = wait_for(&server, &format!("/audit?{filter}"), |body| {
+        body["count"] == 77
+    })
+    .await;
+    let total = first["count"].as_u64().unwrap() as usize;
+    let mut ids = Vec::new();
+    for offset in (0..total).step_by(8) {
+        let (status, page) = get(
+            &server,
+            &format!("/audit?{filter}&size=8&offset={offset}&sortOrder=asc"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        ids.extend(
+            page["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|hit| hit["id"].as_str().unwrap().to_owned()),
+        );
+    }
+    assert_eq!(ids.len(), total);
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        total,
+        "a record appeared twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn searches_are_recorded_as_audit_query_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (status, _) = get(&server, "/api/audit/events?action=QUERY&q=payroll").await;
+    assert_eq!(status, 200);
+    let body = wait_for(
+        &server,
+        "/api/audit/events?recordType=auditQuery&facets=none",
+        |body| {
+            body["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|hit| hit["auditPayload"]["filters"]["q"] == json!(["payroll"]))
+        },
+    )
+    .await;
+    let recorded = body["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|hit| hit["auditPayload"]["filters"]["q"] == json!(["payroll"]))
+        .unwrap();
+    assert_eq!(recorded["actor"]["id"], "admin");
+    assert_eq!(
+        recorded["auditPayload"]["filters"]["action"],
+        json!(["QUERY"])
+    );
+    assert_eq!(recorded["auditPayload"]["hitCount"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acknowledged_event_becomes_searchable_with_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut fresh = event("fresh-1");
+    fresh["auditPayload"]["query"] = json!("SELECT salary FROM hr.payroll");
+    post(&server, fresh.to_string()).await;
+    let body = wait_for(
+        &server,
+        "/api/audit/events?q=payroll&facets=actorName,technology",
+        |body| body["total"] == 1,
+    )
+    .await;
+    let mut expected = fresh.clone();
+    expected["receivedTimestamp"] = body["hits"][0]["receivedTimestamp"].clone();
+    assert_eq!(body["hits"][0], expected, "a hit is the stored event");
+    assert_eq!(
+        body["facets"]["actorName"]["values"],
+        json!([{ "value": "Taylor", "count": 1 }])
+    );
+    assert_eq!(
+        body["facets"]["technology"]["values"],
+        json!([{ "value": "SNOWFLAKE", "count": 1 }])
+    );
+    let (_, body) = get(
+        &server,
+        "/api/audit/events?dataSourceId=2034&actionStatus=SUCCESS&eventId=fresh-1",
+    )
+    .await;
+    assert_eq!(body["total"], 1);
+    let (_, body) = get(
+        &server,
+        "/api/audit/events?eventId=fresh-1&from=2024-03-22&facets=none",
+    )
+    .await;
+    assert_eq!(
+        body["total"], 0,
+        "from is inclusive of the day, the event is on 2024-03-21"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_bad_parameter_gets_a_400_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let cases = [
+        ("/api/audit/events?colour=red", "`colour`"),
+        ("/api/audit/events?size=ten", "`size`"),
+        ("/api/audit/events?size=5000", "`size`"),
+        ("/api/audit/events?offset=-1", "`offset`"),
+        ("/api/audit/events?from=yesterday", "`from`"),
+        ("/api/audit/events?from=2024-02-01&to=2024-01-01", "`from`"),
+        ("/api/audit/events?cursor=abc", "`cursor`"),
+        ("/api/audit/events?facets=action,flavour", "`facets`"),
+        ("/api/audit/events?sort=name", "`sort`"),
+        ("/api/audit/events?order=up", "`order`"),
+        ("/api/audit/events?q=a&q=b", "`q`"),
+        ("/audit?sortField=name", "`sortField`"),
+        ("/audit?sortOrder=sideways", "`sortOrder`"),
+        ("/audit?outcome=meh", "`outcome`"),
+        ("/audit?minDate=soon", "`minDate`"),
+        ("/audit?size=many", "`size`"),
+        ("/audit?dataSource=1", "`dataSource`"),
+    ];
+    for (path, named) in cases {
+        let (status, body) = get(&server, path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(named),
+            "{path}: {body}"
+        );
+    }
+    assert_eq!(get(&server, "/healthz").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_the_server_during_indexing_ends_with_an_index_equal_to_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut stored = 0;
+    for batch in 0..20 {
+        let events: Vec<Value> = (0..1_000)
+            .map(|i| event(&format!("k-{batch}-{i}")))
+            .collect();
+        stored += post(&server, Value::Array(events).to_string()).await["accepted"]
+            .as_u64()
+            .unwrap();
+    }
+    server.kill();
+    let server = Server::start(dir.path());
+    let expected = stored + 1; // and the bootstrap key's event
+    let body = wait_for(
+        &server,
+        "/api/audit/events?facets=eventType&size=1",
+        |body| body["total"].as_u64() >= Some(expected),
+    )
+    .await;
+    // auditQuery events of the polling above may be indexed too: count the query events exactly.
+    let types = &body["facets"]["eventType"]["values"];
+    let query_events = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["value"] == "Query")
+        .unwrap();
+    assert_eq!(query_events["count"], stored);
+
+    // Deleting the index directory rebuilds it on the next start.
+    assert!(server.terminate().success());
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let server = Server::start(dir.path());
+    let body = wait_for(
+        &server,
+        "/api/audit/events?facets=eventType&size=1&eventType=Query",
+        |body| body["total"] == stored,
+    )
+    .await;
+    assert_eq!(body["facets"]["eventType"]["values"][0]["count"], stored);
+}
