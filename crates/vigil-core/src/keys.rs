@@ -10,6 +10,7 @@ use vigil_model::Timestamp;
 
 use crate::error::LogError;
 use crate::log::{EventLog, LogEntry, SideWrite};
+use crate::own_events::OwnEvent;
 
 /// Shortest secret accepted for a key given by the operator (`VIGIL_BOOTSTRAP_API_KEY`).
 pub const MIN_SECRET_CHARS: usize = 16;
@@ -215,7 +216,6 @@ pub fn create_key(
         }),
         &info,
         actor,
-        now,
     );
     let row = (
         info.id.clone(),
@@ -260,7 +260,6 @@ pub fn delete_key(
         json!({ "type": "ApiKeyDeletedAuditPayload", "apiKeyId": info.id, "version": 1 }),
         &info,
         actor,
-        Timestamp::now(),
     );
     let key_id = info.id.clone();
     let side_write: SideWrite = Box::new(move |transaction| {
@@ -302,33 +301,17 @@ pub fn bootstrap(
 }
 
 fn key_event(
-    action: &str,
+    action: &'static str,
     payload: serde_json::Value,
     info: &ApiKeyInfo,
     actor: &KeyActor,
-    now: Timestamp,
 ) -> LogEntry {
-    let id = uuid::Uuid::new_v4().to_string();
-    let now_text = now.to_rfc3339_utc();
-    let event = json!({
-        "id": id,
-        "action": action,
-        "actor": { "type": actor.actor_type, "id": actor.id, "name": actor.name },
-        "targetType": "APIKEY",
-        "targets": [{ "type": "APIKEY", "id": info.id, "name": info.name }],
-        "relatedResources": [],
-        "actionStatus": "SUCCESS",
-        "actionStatusReason": null,
-        "eventTimestamp": now_text,
-        "receivedTimestamp": now_text,
-        "auditPayload": payload,
-    });
-    let stored_json = event.to_string();
-    LogEntry::new(
-        id,
-        stored_json.clone(),
-        stored_json.len(),
-        now.unix_micros(),
-        now.unix_micros(),
-    )
+    OwnEvent {
+        action,
+        target_type: "APIKEY",
+        actor: json!({ "type": actor.actor_type, "id": actor.id, "name": actor.name }),
+        targets: json!([{ "type": "APIKEY", "id": info.id, "name": info.name }]),
+        payload,
+    }
+    .into_entry()
 }

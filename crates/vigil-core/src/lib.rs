@@ -6,6 +6,8 @@ mod error;
 pub mod ingest;
 pub mod keys;
 mod log;
+mod own_events;
+mod retention;
 pub mod search;
 mod verify;
 
@@ -14,4 +16,6 @@ pub use error::LogError;
 pub use log::{
     AppendResult, DATABASE_FILE, EventLog, LogEntry, LogStats, Seq, SideWrite, StoredEvent,
 };
+pub use own_events::OwnEvent;
+pub use retention::{ChainAnchor, Removal, apply_retention, chain_anchor};
 pub use verify::{ChainBreak, VerifyReport, verify};

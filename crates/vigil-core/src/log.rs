@@ -434,6 +434,11 @@ fn migrate(connection: &Connection) -> Result<(), LogError> {
                  permissions TEXT NOT NULL,
                  created_at TEXT NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS chain_anchor (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 first_seq INTEGER NOT NULL,
+                 previous_hash BLOB NOT NULL
+             );
              PRAGMA user_version = 1;
              COMMIT;",
         )?;

@@ -13,6 +13,8 @@ use crate::log::{DATABASE_FILE, Seq, open_connection};
 pub struct VerifyReport {
     /// Events checked.
     pub events: u64,
+    /// Where the check started: 1, or the first event kept after retention.
+    pub first_seq: Seq,
     /// Last sequence number checked.
     pub last_seq: Seq,
     /// The first place where the chain breaks, if any.
@@ -46,12 +48,16 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
     let mut statement = connection
         .prepare("SELECT seq, event_id, CAST(body AS BLOB), chain_hash FROM events ORDER BY seq")?;
     let mut rows = statement.query([])?;
+    // After retention, the chain starts at the anchor instead of at the genesis.
+    let anchor = crate::retention::chain_anchor(&connection)?;
+    let first_seq = anchor.as_ref().map_or(1, |anchor| anchor.first_seq);
     let mut report = VerifyReport {
         events: 0,
-        last_seq: 0,
+        first_seq,
+        last_seq: first_seq - 1,
         first_break: None,
     };
-    let mut previous: ChainHash = GENESIS;
+    let mut previous: ChainHash = anchor.map_or(GENESIS, |anchor| anchor.previous_hash);
     while let Some(row) = rows.next()? {
         let seq = row.get::<_, i64>(0)? as u64;
         let event_id: String = row.get(1)?;

@@ -165,6 +165,7 @@ event_types! {
     Query(QueryAuditPayload) => ["sqlQuery"];
     LegacyRecord(LegacyRecordPayload) => [];
     AuditQuery(AuditQueryPayload) => ["auditQuery"];
+    EventsRemoved(EventsRemovedPayload) => [];
 }
 
 /// Where payload errors point.
@@ -241,6 +242,20 @@ pub struct AuditQueryPayload {
     pub filters: Option<serde_json::Value>,
     /// How many events matched.
     pub hit_count: Option<u64>,
+}
+
+/// `EventsRemovedAuditPayload`: retention removed the oldest events of the log, recorded by vigil.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsRemovedPayload {
+    /// First removed sequence number.
+    pub from_seq: Option<u64>,
+    /// Last removed sequence number.
+    pub to_seq: Option<u64>,
+    /// Events older than this were removed.
+    pub cutoff: Option<String>,
+    /// The retention period in days.
+    pub retention_days: Option<u64>,
 }
 
 /// `{ "id": …, "name": … }`, as in `auditPayload.datasources`.

@@ -4,132 +4,18 @@
 //! requests, default 20000), VIGIL_BENCH_CLIENTS (concurrent single-event clients, default 32),
 //! VIGIL_BENCH_BATCH_CLIENTS (concurrent batch clients, default 8).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod support;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use support::{Generator, KEY, cpu_seconds, env_number, percentile_ms, start_server, stop_server};
 
-const KEY: &str = "bench-admin-key-0123456789";
 const BATCH_SIZE: usize = 1_000;
-const USERS: u64 = 500;
-const DATA_SOURCES: u64 = 2_000;
-
-/// splitmix64: a deterministic generator, so every run sends the same events.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Skewed towards small values: a few users and data sources do most of the work.
-    fn skewed(&mut self, n: u64) -> u64 {
-        let a = self.below(n);
-        let b = self.below(n);
-        a.min(b).min(self.below(n))
-    }
-}
-
-/// The seed's event mix: mostly query events, the rest governance events.
-struct Generator {
-    queries: Vec<Value>,
-    admin: Vec<Value>,
-    rng: Rng,
-    counter: u64,
-}
-
-impl Generator {
-    fn new() -> Generator {
-        let examples: Vec<Value> =
-            serde_json::from_str(vigil_model::fixtures::SEED_EXAMPLE_EVENTS).unwrap();
-        let (queries, admin) = examples.into_iter().partition(|e| e["action"] == "QUERY");
-        Generator {
-            queries,
-            admin,
-            rng: Rng(42),
-            counter: 0,
-        }
-    }
-
-    fn event(&mut self) -> Value {
-        self.counter += 1;
-        let query = self.rng.below(100) < 85;
-        let pool = if query { &self.queries } else { &self.admin };
-        let mut event = pool[self.rng.below(pool.len() as u64) as usize].clone();
-        let user = self.rng.skewed(USERS);
-        let source = self.rng.skewed(DATA_SOURCES);
-        let seconds_ago = self.rng.below(86_400);
-        let when = chrono::Utc::now() - chrono::Duration::seconds(seconds_ago as i64);
-        event["id"] = json!(format!("bench-{}-{:x}", self.counter, self.rng.next()));
-        event["eventTimestamp"] = json!(when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        event.as_object_mut().unwrap().remove("receivedTimestamp");
-        event["actor"]["id"] = json!(format!("user{user}@example.com"));
-        event["actor"]["name"] = json!(format!("User {user}"));
-        if query {
-            event["targets"][0]["id"] = json!(source.to_string());
-            event["targets"][0]["name"] = json!(format!("Data source {source}"));
-            event["auditPayload"]["queryId"] = json!(format!("q-{}", self.counter));
-            event["auditPayload"]["query"] = json!(format!(
-                "SELECT id, amount FROM sales.orders_{source} WHERE customer = {}",
-                self.rng.below(10_000)
-            ));
-        }
-        event
-    }
-}
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
-fn directory_bytes(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-/// CPU seconds (user + system) a process has used so far, from /proc.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: f64 = fields.get(11).zip(fields.get(12)).map_or(0.0, |(u, s)| {
-        u.parse::<f64>().unwrap_or(0.0) + s.parse::<f64>().unwrap_or(0.0)
-    });
-    // SAFETY: sysconf has no preconditions.
-    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-}
 
 fn main() {
-    // `cargo bench` passes `--bench`; anything else (a test run over all targets) does not bench.
-    if !std::env::args().any(|arg| arg == "--bench") {
-        eprintln!("this is a benchmark: run it with `cargo bench -p vigil-server --bench ingest`");
+    if !support::invoked_as_benchmark("ingest") {
         return;
     }
     let batched_events = env_number("VIGIL_BENCH_EVENTS", 300_000);
@@ -137,24 +23,7 @@ fn main() {
     let single_clients = env_number("VIGIL_BENCH_CLIENTS", 32);
     let batch_clients = env_number("VIGIL_BENCH_BATCH_CLIENTS", 8);
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("VIGIL_BOOTSTRAP_API_KEY", KEY)
-        .env(
-            "RUST_LOG",
-            std::env::var("VIGIL_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("vigil starts");
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("vigil prints its address").unwrap();
-        if let Some(address) = line.strip_prefix("vigil listening on ") {
-            break address.to_owned();
-        }
-    };
+    let (server, base) = start_server(dir.path());
 
     let mut generator = Generator::new();
     let batches: Vec<String> = (0..batched_events.div_ceil(BATCH_SIZE))
@@ -253,18 +122,16 @@ fn main() {
             latencies.len(),
             elapsed.as_secs_f64(),
             latencies.len() as f64 / elapsed.as_secs_f64(),
-            percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-            percentile(&latencies, 0.95).as_secs_f64() * 1e3,
-            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+            percentile_ms(&latencies, 0.50),
+            percentile_ms(&latencies, 0.95),
+            percentile_ms(&latencies, 0.99),
             latencies.last().unwrap().as_secs_f64() * 1e3,
         );
     });
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
-    server.wait().unwrap();
+    stop_server(server);
     let total = batched_events.div_ceil(BATCH_SIZE) * BATCH_SIZE + single_requests;
     println!(
         "disk: {} bytes/event in the data directory",
-        directory_bytes(dir.path()) / total as u64
+        support::tree_bytes(dir.path()) / total as u64
     );
 }

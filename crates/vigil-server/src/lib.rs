@@ -35,6 +35,35 @@ pub struct ServeConfig {
     pub demo: bool,
     /// The secret of the first admin key, when no key exists yet.
     pub bootstrap_api_key: Option<String>,
+    /// Remove events older than this many days; `None` keeps everything.
+    pub retention_days: Option<u64>,
+}
+
+/// How often retention looks for events to remove.
+const RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Applies retention at start and then every [`RETENTION_INTERVAL`], until `stop` says so.
+fn retention_loop(
+    log: Arc<EventLog>,
+    search: Arc<SearchIndex>,
+    days: u64,
+    stop: std::sync::mpsc::Receiver<()>,
+) {
+    loop {
+        let cutoff =
+            Timestamp((chrono::Utc::now() - chrono::Duration::days(days as i64)).fixed_offset());
+        match vigil_core::apply_retention(&log, cutoff, days) {
+            Ok(Some(removal)) => search.remove_below(removal.to_seq + 1),
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "retention failed; will retry"),
+        }
+        if !matches!(
+            stop.recv_timeout(RETENTION_INTERVAL),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        ) {
+            return;
+        }
+    }
 }
 
 /// Runs the service until `shutdown` completes, then finishes in-flight requests and writes.
@@ -68,6 +97,18 @@ pub async fn serve(
     let search = tokio::task::spawn_blocking(move || SearchIndex::open(&search_dir, search_log))
         .await?
         .context("opening the search index")?;
+    let retention = match config.retention_days {
+        Some(days) => {
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            let (log, search) = (log.clone(), search.clone());
+            let handle = std::thread::Builder::new()
+                .name("vigil-retention".into())
+                .spawn(move || retention_loop(log, search, days, stopped))
+                .context("starting retention")?;
+            Some((stop, handle))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -81,8 +122,13 @@ pub async fn serve(
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    // In-flight requests are done: the indexer commits, then the writer finishes what it was given.
+    // In-flight requests are done: retention stops, the indexer commits, then the writer finishes
+    // what it was given.
     tokio::task::spawn_blocking(move || {
+        if let Some((stop, handle)) = retention {
+            drop(stop);
+            let _ = handle.join();
+        }
         search.shutdown();
         log.shutdown();
     })

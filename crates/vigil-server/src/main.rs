@@ -39,11 +39,41 @@ enum Command {
         /// Load the specification's example events at start, so there is data to look at.
         #[arg(long)]
         demo: bool,
+        /// Remove events older than this many days (default: keep everything).
+        #[arg(long, env = "VIGIL_RETENTION_DAYS", value_parser = clap::value_parser!(u64).range(1..))]
+        retention_days: Option<u64>,
     },
     /// Recompute the hash chain of the event log and report the first break.
     Verify {
         #[command(flatten)]
         data_dir: DataDir,
+    },
+    /// Search the events of a running server.
+    Search {
+        /// The server.
+        #[arg(long, env = "VIGIL_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An API key with the AUDIT permission.
+        #[arg(long, env = "VIGIL_API_KEY", hide_env_values = true)]
+        api_key: String,
+        /// FIELD=VALUE, repeatable (action=QUERY, dataSourceId=7, actorName=Taylor, …).
+        #[arg(long = "filter", short = 'f')]
+        filters: Vec<String>,
+        /// Keywords over query text and names.
+        #[arg(long, short = 'q')]
+        query: Option<String>,
+        /// Events at or after this time (RFC 3339, date or epoch milliseconds).
+        #[arg(long)]
+        from: Option<String>,
+        /// Events at or before this time.
+        #[arg(long)]
+        to: Option<String>,
+        /// How many events.
+        #[arg(long, default_value_t = 50)]
+        size: usize,
+        /// Print the events as JSON lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Rebuild the search index from the event log (stop the server first).
     Reindex {
@@ -94,6 +124,7 @@ fn main() -> ExitCode {
             listen,
             data_dir,
             demo,
+            retention_days,
         } => {
             let config = ServeConfig {
                 listen,
@@ -102,6 +133,7 @@ fn main() -> ExitCode {
                 bootstrap_api_key: std::env::var("VIGIL_BOOTSTRAP_API_KEY")
                     .ok()
                     .filter(|s| !s.is_empty()),
+                retention_days,
             };
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -111,6 +143,26 @@ fn main() -> ExitCode {
                 .map(|()| true)
         }
         Command::Verify { data_dir } => cli::verify_command(&data_dir.data_dir),
+        Command::Search {
+            url,
+            api_key,
+            filters,
+            query,
+            from,
+            to,
+            size,
+            json,
+        } => cli::search_command(cli::SearchArgs {
+            url,
+            api_key,
+            filters,
+            keywords: query,
+            from,
+            to,
+            size,
+            json,
+        })
+        .map(|()| true),
         Command::Reindex { data_dir } => cli::reindex_command(&data_dir.data_dir).map(|()| true),
         Command::Import { file, data_dir } => cli::import_command(&data_dir.data_dir, &file),
         Command::Keys { command, data_dir } => match command {

@@ -272,6 +272,8 @@ async fn every_bad_parameter_gets_a_400_that_names_it() {
         ("/api/audit/events?from=2024-02-01&to=2024-01-01", "`from`"),
         ("/api/audit/events?cursor=abc", "`cursor`"),
         ("/api/audit/events?facets=action,flavour", "`facets`"),
+        ("/api/audit/events?facets=eventId", "`facets`"),
+        ("/api/audit/events?legacyUser=1", "`legacyUser`"),
         ("/api/audit/events?sort=name", "`sort`"),
         ("/api/audit/events?order=up", "`order`"),
         ("/api/audit/events?q=a&q=b", "`q`"),
@@ -336,4 +338,122 @@ async fn killing_the_server_during_indexing_ends_with_an_index_equal_to_the_log(
     )
     .await;
     assert_eq!(body["facets"]["eventType"]["values"][0]["count"], stored);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_removes_old_events_from_log_and_index_and_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let file = dir.path().join("history.ndjson");
+    let long_ago = (chrono::Utc::now() - chrono::Duration::days(400)).to_rfc3339();
+    let lines: Vec<String> = (0..5)
+        .map(|i| {
+            let mut old = event(&format!("ancient-{i}"));
+            old["eventTimestamp"] = json!(long_ago);
+            old.to_string()
+        })
+        .chain(std::iter::once({
+            let mut recent = event("recent");
+            recent["eventTimestamp"] = json!(chrono::Utc::now().to_rfc3339());
+            recent.to_string()
+        }))
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let imported = common::vigil(&[
+        "import",
+        file.to_str().unwrap(),
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ]);
+    assert!(imported.status.success(), "{imported:?}");
+
+    let server = Server::start_with(&data_dir, &["--retention-days", "30"]);
+    let body = wait_for(
+        &server,
+        "/api/audit/events?eventType=EventsRemoved&facets=none",
+        |body| body["total"] == 1,
+    )
+    .await;
+    assert_eq!(body["hits"][0]["auditPayload"]["fromSeq"], 1);
+    assert_eq!(body["hits"][0]["auditPayload"]["toSeq"], 5);
+    wait_for(
+        &server,
+        "/api/audit/events?eventId=ancient-0&facets=none",
+        |body| body["total"] == 0,
+    )
+    .await;
+    let response = client()
+        .get(server.url("/api/audit/events/ancient-3"))
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let (_, body) = get(&server, "/api/audit/events?eventId=recent&facets=none").await;
+    assert_eq!(body["total"], 1);
+    assert!(server.terminate().success());
+
+    let verified = common::vigil(&["verify", "--data-dir", data_dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("from sequence number 6 (earlier events removed by retention)"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_search_command_prints_a_table_or_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let events: Vec<Value> = (0..3).map(|i| event(&format!("cli-{i}"))).collect();
+    post(&server, Value::Array(events).to_string()).await;
+    wait_for(
+        &server,
+        "/api/audit/events?action=QUERY&facets=none",
+        |body| body["total"] == 3,
+    )
+    .await;
+    let base = server.base.clone();
+    let run = move |extra: &[&str]| {
+        let mut args = vec!["search", "--url", &base, "--api-key", ADMIN_KEY];
+        args.extend_from_slice(extra);
+        common::vigil(&args)
+    };
+    let output = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&["-f", "action=QUERY", "--json"])
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|event| event["action"] == "QUERY"));
+
+    let output = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&["--filter", "actorName=Taylor", "--size", "2"])
+    })
+    .await
+    .unwrap();
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(table.starts_with("EVENT TIME"), "{table}");
+    assert!(
+        table.trim_end().ends_with("2 of 3 matching events"),
+        "{table}"
+    );
+
+    let output = tokio::task::spawn_blocking(move || run(&["--filter", "colour=red"]))
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("`colour` is not a known parameter"),
+        "{output:?}"
+    );
 }

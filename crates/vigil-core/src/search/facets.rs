@@ -38,6 +38,7 @@ pub struct FacetCollector {
 }
 
 struct FieldCounter {
+    field: FacetField,
     column: Option<StrColumn>,
     counts: Vec<u32>,
     events: u64,
@@ -67,6 +68,7 @@ impl Collector for FacetCollector {
             let column = fast_fields.str(field.name())?;
             let terms = column.as_ref().map_or(0, |column| column.num_terms());
             counters.push(FieldCounter {
+                field: *field,
                 column,
                 counts: vec![0; terms],
                 events: 0,
@@ -153,11 +155,23 @@ impl SegmentCollector for FacetSegmentCollector {
             .map(|counter| {
                 let mut values = HashMap::new();
                 if let Some(column) = &counter.column {
-                    let mut text = String::new();
-                    for (ord, count) in counter.counts.iter().enumerate() {
-                        if *count > 0 && column.ord_to_str(ord as u64, &mut text).unwrap_or(false) {
-                            values.insert(text.clone(), u64::from(*count));
-                        }
+                    // Decode the terms of the counted ordinals in one sorted pass over the
+                    // dictionary: looking each up alone re-reads its block every time.
+                    let counted: Vec<(u64, u32)> = counter
+                        .counts
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, count)| **count > 0)
+                        .map(|(ord, count)| (ord as u64, *count))
+                        .collect();
+                    let mut counts = counted.iter().map(|(_, count)| u64::from(*count));
+                    let decoded = column.dictionary().sorted_ords_to_term_cb(counted.iter().map(|(ord, _)| *ord), |term| {
+                        let count = counts.next().unwrap_or_default();
+                        values.insert(String::from_utf8_lossy(term).into_owned(), count);
+                        Ok(())
+                    });
+                    if let Err(error) = decoded {
+                        tracing::error!(%error, field = ?counter.field, "could not read a facet dictionary");
                     }
                 }
                 (values, counter.events)

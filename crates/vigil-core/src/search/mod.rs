@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::QueryParser;
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+use tantivy::query::{QueryParser, RangeQuery};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use vigil_model::UamEvent;
 
 pub use facets::{FacetCounts, FacetFruit};
@@ -35,6 +35,9 @@ const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const READ_BATCH: usize = 5_000;
 /// Memory for tantivy's indexing buffers.
 const WRITER_MEMORY_BYTES: usize = 128 * 1024 * 1024;
+/// The nice value of the indexer and the tantivy threads it starts: acknowledging durable writes
+/// goes first, indexing uses what is left and catches up after a burst.
+const INDEXER_NICE: i32 = 10;
 /// How often a rebuild reports its progress.
 const PROGRESS_EVERY: u64 = 100_000;
 
@@ -94,6 +97,8 @@ pub struct SearchIndex {
     stop: Arc<AtomicBool>,
     indexer: Mutex<Option<JoinHandle<()>>>,
     indexed_total: Arc<AtomicU64>,
+    /// Documents with a sequence number below this are to be deleted (retention).
+    remove_below: AtomicU64,
 }
 
 fn index_dir(data_dir: &Path) -> PathBuf {
@@ -178,12 +183,13 @@ impl SearchIndex {
     /// Opens the index of `data_dir` (rebuilding it when needed) and starts its indexer.
     pub fn open(data_dir: &Path, log: Arc<EventLog>) -> Result<Arc<SearchIndex>, SearchError> {
         let log_last = log.stats()?.last_seq;
-        let (index, fields, indexed) = open_or_create(data_dir, log_last)?;
+        let (mut index, fields, indexed) = open_or_create(data_dir, log_last)?;
+        // Searches run over the segments on every core.
+        index.set_default_multithread_executor()?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let writer: IndexWriter = index.writer(WRITER_MEMORY_BYTES)?;
         let search = Arc::new(SearchIndex {
             index,
             reader,
@@ -196,12 +202,21 @@ impl SearchIndex {
             stop: Arc::new(AtomicBool::new(false)),
             indexer: Mutex::new(None),
             indexed_total: Arc::new(AtomicU64::new(0)),
+            remove_below: AtomicU64::new(0),
         });
         let worker = search.clone();
         let handle = std::thread::Builder::new()
             .name("vigil-indexer".into())
             .spawn(move || {
-                if let Err(error) = worker.run_indexer(writer, indexed) {
+                lower_priority_of_this_thread();
+                // Created here, after lowering the priority, so that tantivy's indexing and merge
+                // threads inherit it.
+                let outcome = worker
+                    .index
+                    .writer::<TantivyDocument>(WRITER_MEMORY_BYTES)
+                    .map_err(SearchError::from)
+                    .and_then(|writer| worker.run_indexer(writer, indexed));
+                if let Err(error) = outcome {
                     tracing::error!(%error, "the indexer stopped; searches see the index as of its last commit");
                 }
             })
@@ -211,6 +226,15 @@ impl SearchIndex {
     }
 
     fn run_indexer(&self, mut writer: IndexWriter, mut indexed: Seq) -> Result<(), SearchError> {
+        // Events removed by retention while the index was not running.
+        let first_kept = self.log.read(|c| {
+            c.query_row("SELECT coalesce(min(seq), 0) FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        })?;
+        self.remove_below
+            .fetch_max(first_kept as u64, Ordering::SeqCst);
+        let mut removed_below = 0;
         let mut pending = 0u64;
         let mut last_commit = Instant::now();
         let started = Instant::now();
@@ -227,6 +251,17 @@ impl SearchIndex {
                 }
             }
             let caught_up = last.is_none();
+            let remove_below = self.remove_below.load(Ordering::SeqCst);
+            if remove_below > removed_below {
+                let below = Term::from_field_u64(self.fields.seq, remove_below);
+                writer.delete_query(Box::new(RangeQuery::new(
+                    std::ops::Bound::Unbounded,
+                    std::ops::Bound::Excluded(below),
+                )))?;
+                removed_below = remove_below;
+                // Commit the deletion even if no event arrives.
+                pending += 1;
+            }
             if pending > 0 && (caught_up || last_commit.elapsed() >= COMMIT_INTERVAL || stopping) {
                 commit(&mut writer, indexed)?;
                 self.reader.reload()?;
@@ -244,6 +279,13 @@ impl SearchIndex {
                 self.log.wait_for_commit_after(indexed, COMMIT_INTERVAL);
             }
         }
+    }
+
+    /// Removes from the index the events below `first_kept` (after retention removed them from
+    /// the log); the indexer applies it at its next step, which the `EventsRemoved` event that
+    /// retention appends sets off.
+    pub fn remove_below(&self, first_kept: Seq) {
+        self.remove_below.fetch_max(first_kept, Ordering::SeqCst);
     }
 
     /// The last sequence number searchable.
@@ -333,6 +375,22 @@ impl SearchIndex {
     /// Documents in the searchable index (for tests and statistics).
     pub fn document_count(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+}
+
+/// Lowers the scheduling priority of the calling thread (and of the threads it starts).
+fn lower_priority_of_this_thread() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority have no memory preconditions; on Linux, PRIO_PROCESS
+        // with a thread id applies to that thread only.
+        let result = unsafe {
+            let thread_id = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, thread_id, INDEXER_NICE)
+        };
+        if result != 0 {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "could not lower the indexer's priority");
+        }
     }
 }
 

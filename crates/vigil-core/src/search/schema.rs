@@ -9,7 +9,7 @@ use vigil_model::legacy::{legacy_record_types, outcome};
 use vigil_model::{AuditPayload, Resource, TargetType, TechnologyContext, UamEvent};
 
 /// Bumped whenever the schema or the extraction changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Separates an id from its name in the paired facet values of the legacy API (`"3\u{1f}Sales"`).
 pub const PAIR_SEPARATOR: char = '\u{1f}';
@@ -131,6 +131,20 @@ impl FacetField {
         FacetField::Tag,
         FacetField::Sensitivity,
     ];
+
+    /// Whether events can be filtered on the field (it has an inverted index).
+    pub fn filterable(self) -> bool {
+        !matches!(
+            self,
+            FacetField::LegacyDataSource | FacetField::LegacyProject | FacetField::LegacyUser
+        )
+    }
+
+    /// Whether the field can be counted as a facet (it has a fast column). Ids unique per event
+    /// are not: their column would hold every event once.
+    pub fn countable(self) -> bool {
+        !matches!(self, FacetField::EventId | FacetField::BlobId)
+    }
 
     /// The query-parameter and index field name.
     pub fn name(self) -> &'static str {

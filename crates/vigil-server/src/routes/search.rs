@@ -11,7 +11,7 @@ use vigil_core::search::{
     Cursor, FacetCounts, FacetField, MAX_OFFSET, MAX_PAGE_SIZE, PAIR_SEPARATOR, SearchRequest,
     SearchResult, TimeField,
 };
-use vigil_core::{EventLog, LogEntry, keys::ApiKeyInfo, keys::Permission};
+use vigil_core::{EventLog, OwnEvent, keys::ApiKeyInfo, keys::Permission};
 use vigil_model::{Timestamp, UamEvent};
 
 use crate::auth::Caller;
@@ -139,35 +139,21 @@ async fn run_search(state: &AppState, request: SearchRequest) -> Result<SearchRe
 /// Records a search as an `auditQuery` event. It is appended in the background: the answer does
 /// not wait for it, and a failure is logged.
 fn record_audit_query(log: Arc<EventLog>, key: &ApiKeyInfo, path: &str, filters: Value, hits: u64) {
-    let now = Timestamp::now();
-    let id = uuid::Uuid::new_v4().to_string();
-    let event = json!({
-        "id": id,
-        "action": "AUDIT_QUERY",
-        "actor": { "type": "API_KEY", "id": key.name, "name": key.name },
-        "targetType": "AUDIT",
-        "targets": [],
-        "relatedResources": [],
-        "actionStatus": "SUCCESS",
-        "eventTimestamp": now.to_rfc3339_utc(),
-        "receivedTimestamp": now.to_rfc3339_utc(),
-        "auditPayload": {
+    let entry = OwnEvent {
+        action: "AUDIT_QUERY",
+        target_type: "AUDIT",
+        actor: json!({ "type": "API_KEY", "id": key.name, "name": key.name }),
+        targets: json!([]),
+        payload: json!({
             "type": "AuditQueryAuditPayload",
             "version": 1,
             "apiKeyId": key.id,
             "path": path,
             "filters": filters,
             "hitCount": hits,
-        },
-    })
-    .to_string();
-    let entry = LogEntry::new(
-        id,
-        event.clone(),
-        event.len(),
-        now.unix_micros(),
-        now.unix_micros(),
-    );
+        }),
+    }
+    .into_entry();
     tokio::spawn(async move {
         if let Err(error) = log.append(vec![entry]).await {
             tracing::error!(%error, "could not record an audit query");
@@ -203,9 +189,16 @@ pub async fn search_events(
     let mut request = SearchRequest::default();
     for field in FacetField::ALL {
         let values = params.all(field.name());
-        if !values.is_empty() {
-            request.filters.push((*field, values));
+        if values.is_empty() {
+            continue;
         }
+        if !field.filterable() {
+            return Err(invalid(
+                field.name(),
+                "can be counted as a facet but not filtered on",
+            ));
+        }
+        request.filters.push((*field, values));
     }
     request.time_field = match params.one("sort")?.as_deref() {
         None | Some("eventTimestamp") => TimeField::Event,
@@ -249,9 +242,16 @@ pub async fn search_events(
         Some("none") | Some("") => Vec::new(),
         Some(list) => list
             .split(',')
-            .map(|name| {
-                FacetField::from_name(name.trim())
-                    .ok_or_else(|| invalid("facets", &format!("names an unknown field `{name}`")))
+            .map(|name| match FacetField::from_name(name.trim()) {
+                Some(field) if field.countable() => Ok(field),
+                Some(_) => Err(invalid(
+                    "facets",
+                    &format!("names `{name}`, which can be filtered on but not counted"),
+                )),
+                None => Err(invalid(
+                    "facets",
+                    &format!("names an unknown field `{name}`"),
+                )),
             })
             .collect::<Result<_, _>>()?,
     };

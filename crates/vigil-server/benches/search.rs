@@ -1,0 +1,185 @@
+//! Search at scale against the real `vigil` binary: sustained ingest until searchable, freshness
+//! of single events, audit-page / keyword / data-source / deep-page query latencies, disk bytes
+//! per event and peak RSS. Run with `cargo bench -p vigil-server --bench search`.
+//! VIGIL_BENCH_EVENTS sets the size (default 1000000); VIGIL_BENCH_DIR keeps the data directory
+//! between runs (events already there are not sent again), so a 10M run is built once.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{
+    BatchPool, Generator, KEY, env_number, peak_rss_bytes, percentile_ms, start_server,
+    stop_server, tree_bytes,
+};
+
+const BATCH_SIZE: usize = 1_000;
+const CLIENTS: usize = 8;
+const QUERY_RUNS: usize = 30;
+const WARMUP_RUNS: usize = 3;
+const FRESHNESS_SAMPLES: usize = 200;
+/// Events are spread over this many days, so "the last 24 hours" holds a seventh of them.
+const DAYS: u64 = 7;
+/// Distinct batches generated before sending (200,000 events, ~400 MB).
+const POOL_BATCHES: usize = 200;
+
+async fn total(http: &reqwest::Client, base: &str, query: &str) -> u64 {
+    let body: Value = http
+        .get(format!("{base}/api/audit/events?{query}"))
+        .header("Authorization", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["total"].as_u64().unwrap()
+}
+
+async fn time_query(http: &reqwest::Client, base: &str, name: &str, query: &str) {
+    let url = format!("{base}/api/audit/events?{query}");
+    let mut latencies = Vec::new();
+    let mut hits = 0;
+    for run in 0..WARMUP_RUNS + QUERY_RUNS {
+        let started = Instant::now();
+        let response = http
+            .get(&url)
+            .header("Authorization", KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+        let body: Value = response.json().await.unwrap();
+        if run >= WARMUP_RUNS {
+            latencies.push(started.elapsed());
+        }
+        hits = body["total"].as_u64().unwrap();
+    }
+    latencies.sort();
+    println!(
+        "  {name:<34} p50 {:>7.1} ms  p95 {:>7.1} ms  p99 {:>7.1} ms  ({hits} matching)",
+        percentile_ms(&latencies, 0.50),
+        percentile_ms(&latencies, 0.95),
+        percentile_ms(&latencies, 0.99)
+    );
+}
+
+fn main() {
+    if !support::invoked_as_benchmark("search") {
+        return;
+    }
+    let target = env_number("VIGIL_BENCH_EVENTS", 1_000_000) as u64;
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = std::env::var("VIGIL_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| temporary.path().to_owned());
+    let (server, base) = start_server(&dir);
+    let pid = server.id().to_string();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let existing = total(&http, &base, "eventType=Query&facets=none&size=1").await;
+        let missing = target.saturating_sub(existing) as usize;
+        println!("vigil search benchmark: {target} query events wanted, {existing} present, sending {missing}");
+        if missing > 0 {
+            let batches = missing.div_ceil(BATCH_SIZE);
+            println!("generating a pool of {POOL_BATCHES} batches (ids are rewritten per send)...");
+            let pool = Arc::new(BatchPool::new(POOL_BATCHES, BATCH_SIZE, DAYS, true));
+            // Continue the numbering of earlier runs over the same directory.
+            let first = existing as usize / BATCH_SIZE;
+            let next = Arc::new(AtomicUsize::new(first));
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..CLIENTS {
+                let (http, base, next, pool) = (http.clone(), base.clone(), next.clone(), pool.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut sent = 0;
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if index >= first + batches {
+                            break;
+                        }
+                        let response = http
+                            .post(format!("{base}/api/audit/events"))
+                            .header("Authorization", KEY)
+                            .body(pool.batch(index))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(response.status(), 200);
+                        let report: Value = response.json().await.unwrap();
+                        sent += report["accepted"].as_u64().unwrap() as usize;
+                    }
+                    sent
+                }));
+            }
+            let mut sent = 0;
+            for task in tasks {
+                sent += task.await.unwrap();
+            }
+            let acknowledged = started.elapsed();
+            let wanted = existing + sent as u64;
+            while total(&http, &base, "eventType=Query&facets=none&size=1").await < wanted {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let searchable = started.elapsed();
+            println!(
+                "ingest: {sent} events acknowledged in {:.1} s ({:.0}/s), all searchable after {:.1} s ({:.0}/s sustained), index lag at the end {:.1} s",
+                acknowledged.as_secs_f64(),
+                sent as f64 / acknowledged.as_secs_f64(),
+                searchable.as_secs_f64(),
+                sent as f64 / searchable.as_secs_f64(),
+                (searchable - acknowledged).as_secs_f64()
+            );
+        }
+
+        // Freshness: one event at a time, polled until searchable.
+        let mut generator = Generator::new();
+        generator.rng.0 = std::process::id() as u64;
+        let mut delays = Vec::new();
+        for sample in 0..FRESHNESS_SAMPLES {
+            let mut event = generator.event();
+            let id = format!("fresh-{}-{sample}", std::process::id());
+            event["id"] = Value::from(id.clone());
+            let started = Instant::now();
+            let response =
+                http.post(format!("{base}/api/audit/events")).header("Authorization", KEY).body(event.to_string()).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            while total(&http, &base, &format!("eventId={id}&facets=none&size=1")).await == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            delays.push(started.elapsed());
+        }
+        delays.sort();
+        println!(
+            "freshness: acknowledged to searchable p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({FRESHNESS_SAMPLES} events)",
+            percentile_ms(&delays, 0.5),
+            percentile_ms(&delays, 0.99),
+            delays.last().unwrap().as_secs_f64() * 1e3
+        );
+
+        let day_ago = (chrono::Utc::now() - chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        println!("queries ({QUERY_RUNS} runs each after {WARMUP_RUNS} warm-up runs, default audit-page facets unless said):");
+        time_query(&http, &base, "audit page: last 24 h, 50 newest", &format!("from={day_ago}&size=50")).await;
+        time_query(&http, &base, "audit page: all time, 50 newest", "size=50").await;
+        time_query(&http, &base, "keyword in query text", "q=orders_17&size=50").await;
+        time_query(&http, &base, "one data source", "dataSourceId=7&size=50").await;
+        time_query(&http, &base, "deep page (offset 10000, no facets)", "offset=10000&size=50&facets=none").await;
+        time_query(&http, &base, "legacy GET /audit (50 newest)", "eventType=Query&size=50&facets=recordType,outcome").await;
+    });
+    let rss = peak_rss_bytes(&pid);
+    stop_server(server);
+    let events = target.max(1);
+    println!(
+        "disk: {:.0} bytes/event (log and index); server peak RSS {:.0} MiB",
+        tree_bytes(&dir) as f64 / events as f64,
+        rss as f64 / (1024.0 * 1024.0)
+    );
+}

@@ -1,0 +1,251 @@
+//! What the benchmarks share: a deterministic generator of realistic events, and running the
+//! real `vigil` binary.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+/// The admin key the benchmark servers are bootstrapped with.
+pub const KEY: &str = "bench-admin-key-0123456789";
+/// Distinct users.
+pub const USERS: u64 = 500;
+/// Distinct data sources.
+pub const DATA_SOURCES: u64 = 2_000;
+
+/// splitmix64: a deterministic generator, so every run sends the same events.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// Skewed towards small values: a few users and data sources do most of the work.
+    pub fn skewed(&mut self, n: u64) -> u64 {
+        let a = self.below(n);
+        let b = self.below(n);
+        a.min(b).min(self.below(n))
+    }
+}
+
+/// The seed's event mix: mostly query events, the rest governance events.
+pub struct Generator {
+    queries: Vec<Value>,
+    admin: Vec<Value>,
+    pub rng: Rng,
+    counter: u64,
+}
+
+impl Generator {
+    pub fn new() -> Generator {
+        let examples: Vec<Value> =
+            serde_json::from_str(vigil_model::fixtures::SEED_EXAMPLE_EVENTS).unwrap();
+        let (queries, admin) = examples.into_iter().partition(|e| e["action"] == "QUERY");
+        Generator {
+            queries,
+            admin,
+            rng: Rng(42),
+            counter: 0,
+        }
+    }
+
+    pub fn event(&mut self) -> Value {
+        self.counter += 1;
+        let query = self.rng.below(100) < 85;
+        let pool = if query { &self.queries } else { &self.admin };
+        let mut event = pool[self.rng.below(pool.len() as u64) as usize].clone();
+        let user = self.rng.skewed(USERS);
+        let source = self.rng.skewed(DATA_SOURCES);
+        let seconds_ago = self.rng.below(86_400);
+        let when = chrono::Utc::now() - chrono::Duration::seconds(seconds_ago as i64);
+        event["id"] = json!(format!("bench-{}-{:x}", self.counter, self.rng.next()));
+        event["eventTimestamp"] = json!(when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        event.as_object_mut().unwrap().remove("receivedTimestamp");
+        event["actor"]["id"] = json!(format!("user{user}@example.com"));
+        event["actor"]["name"] = json!(format!("User {user}"));
+        if query {
+            event["targets"][0]["id"] = json!(source.to_string());
+            event["targets"][0]["name"] = json!(format!("Data source {source}"));
+            event["auditPayload"]["queryId"] = json!(format!("q-{}", self.counter));
+            event["auditPayload"]["query"] = json!(format!(
+                "SELECT id, amount FROM sales.orders_{source} WHERE customer = {}",
+                self.rng.below(10_000)
+            ));
+        }
+        event
+    }
+}
+
+impl Generator {
+    /// Events spread over the last `days` days instead of the last day.
+    pub fn spread_over_days(&mut self, days: u64) -> Value {
+        let mut event = self.event();
+        let seconds_ago = self.rng.below(days * 86_400);
+        let when = chrono::Utc::now() - chrono::Duration::seconds(seconds_ago as i64);
+        event["eventTimestamp"] = json!(when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        event
+    }
+}
+
+/// Reads a number from the environment.
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The `q`-th quantile of sorted durations, in milliseconds.
+pub fn percentile_ms(sorted: &[std::time::Duration], q: f64) -> f64 {
+    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1].as_secs_f64()
+        * 1e3
+}
+
+/// Bytes of all files below `path`.
+pub fn tree_bytes(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => tree_bytes(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// CPU seconds (user + system) a process has used so far, from /proc.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = fields.get(11).zip(fields.get(12)).map_or(0.0, |(u, s)| {
+        u.parse::<f64>().unwrap_or(0.0) + s.parse::<f64>().unwrap_or(0.0)
+    });
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// Peak resident memory of a process in bytes (VmHWM), from /proc.
+pub fn peak_rss_bytes(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Starts `vigil serve` on a free loopback port; returns the child and its base URL.
+pub fn start_server(data_dir: &Path) -> (Child, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("VIGIL_BOOTSTRAP_API_KEY", KEY)
+        .env(
+            "RUST_LOG",
+            std::env::var("VIGIL_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("vigil starts");
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("vigil prints its address").unwrap();
+        if let Some(address) = line.strip_prefix("vigil listening on ") {
+            break address.to_owned();
+        }
+    };
+    (server, base)
+}
+
+/// Stops a server gracefully.
+pub fn stop_server(mut server: Child) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    server.wait().unwrap();
+}
+
+/// True when cargo runs this as a benchmark (`cargo bench` passes `--bench`); a test run over all
+/// targets does not bench.
+pub fn invoked_as_benchmark(name: &str) -> bool {
+    let benching = std::env::args().any(|arg| arg == "--bench");
+    if !benching {
+        eprintln!("this is a benchmark: run it with `cargo bench -p vigil-server --bench {name}`");
+    }
+    benching
+}
+
+/// Pre-generated batches whose event ids are rewritten in place for each send, so that sending
+/// millions of unique events costs the load generator a copy, not a generation.
+pub struct BatchPool {
+    batches: Vec<(Vec<u8>, Vec<usize>)>,
+}
+
+/// The placeholder in every pooled id (`bench-00000000-17`), replaced by the round number.
+const ROUND_PLACEHOLDER: &str = "00000000";
+
+impl BatchPool {
+    /// `count` batches of `size` events spread over `days` days; `query_only` keeps query events.
+    pub fn new(count: usize, size: usize, days: u64, query_only: bool) -> BatchPool {
+        let mut generator = Generator::new();
+        let mut number = 0u64;
+        let batches = (0..count)
+            .map(|_| {
+                let mut events = Vec::with_capacity(size);
+                while events.len() < size {
+                    let mut event = generator.spread_over_days(days);
+                    if query_only && event["action"] != "QUERY" {
+                        continue;
+                    }
+                    number += 1;
+                    event["id"] = json!(format!("bench-{ROUND_PLACEHOLDER}-{number}"));
+                    events.push(event);
+                }
+                let bytes = Value::Array(events).to_string().into_bytes();
+                let marker = format!("\"bench-{ROUND_PLACEHOLDER}-");
+                let offsets = bytes
+                    .windows(marker.len())
+                    .enumerate()
+                    .filter(|(_, window)| *window == marker.as_bytes())
+                    .map(|(at, _)| at + "\"bench-".len())
+                    .collect();
+                (bytes, offsets)
+            })
+            .collect();
+        BatchPool { batches }
+    }
+
+    /// The `index`-th batch to send: every id carries the round number, so ids never repeat.
+    pub fn batch(&self, index: usize) -> Vec<u8> {
+        let (bytes, offsets) = &self.batches[index % self.batches.len()];
+        let round = format!("{:08x}", index / self.batches.len());
+        let mut batch = bytes.clone();
+        for offset in offsets {
+            batch[*offset..*offset + ROUND_PLACEHOLDER.len()].copy_from_slice(round.as_bytes());
+        }
+        batch
+    }
+}
