@@ -238,6 +238,7 @@ impl SearchIndex {
         let mut pending = 0u64;
         let mut last_commit = Instant::now();
         let started = Instant::now();
+        let resumed_at = indexed;
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
             let last = index_batch(&self.log, &writer, &self.fields, indexed)?;
@@ -246,7 +247,7 @@ impl SearchIndex {
                 let before = indexed / PROGRESS_EVERY;
                 indexed = last;
                 if indexed / PROGRESS_EVERY > before {
-                    let rate = indexed as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    let rate = (indexed - resumed_at) as f64 / started.elapsed().as_secs_f64().max(0.001);
                     tracing::info!(indexed, events_per_second = rate as u64, "indexing");
                 }
             }
