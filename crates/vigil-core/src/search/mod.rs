@@ -247,7 +247,8 @@ impl SearchIndex {
                 let before = indexed / PROGRESS_EVERY;
                 indexed = last;
                 if indexed / PROGRESS_EVERY > before {
-                    let rate = (indexed - resumed_at) as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    let rate =
+                        (indexed - resumed_at) as f64 / started.elapsed().as_secs_f64().max(0.001);
                     tracing::info!(indexed, events_per_second = rate as u64, "indexing");
                 }
             }

@@ -28,7 +28,7 @@ pub async fn create_record(
     let key = caller.require(Permission::Ingest)?.clone();
     let text = body_text(body)?;
     let now = Timestamp::now();
-    let (entries, mut success, failure) = tokio::task::spawn_blocking(move || {
+    let (entries, success, failure) = tokio::task::spawn_blocking(move || {
         let items = split_body(&text, BodyFormat::Json).map_err(ApiError::BadRequest)?;
         let mut entries = Vec::new();
         let mut success = Vec::new();
@@ -70,7 +70,6 @@ pub async fn create_record(
     } else {
         StatusCode::OK
     };
-    success.shrink_to_fit();
     Ok((
         status,
         Json(json!({ "success": success, "failure": failure })),

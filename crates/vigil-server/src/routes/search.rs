@@ -81,6 +81,29 @@ impl Params {
             .ok_or_else(|| invalid(name, &format!("`{text}` is not a time: use RFC 3339 (2024-01-31T12:00:00Z), a date (2024-01-31) or epoch milliseconds")))
     }
 
+    /// `asc` or `desc` (the default) → newest first?
+    fn descending(&mut self, name: &str) -> Result<bool, ApiError> {
+        match self.one(name)?.as_deref() {
+            None | Some("desc") => Ok(true),
+            Some("asc") => Ok(false),
+            Some(other) => Err(invalid(
+                name,
+                &format!("must be asc or desc, not `{other}`"),
+            )),
+        }
+    }
+
+    /// An inclusive time range from two parameters; the start may not be after the end.
+    fn time_range(&mut self, from: &str, to: &str) -> Result<(Option<i64>, Option<i64>), ApiError> {
+        let range = (self.time(from, false)?, self.time(to, true)?);
+        if let (Some(start), Some(end)) = range
+            && start > end
+        {
+            return Err(invalid(from, &format!("is after `{to}`")));
+        }
+        Ok(range)
+    }
+
     /// Fails naming the first parameter nobody took.
     fn finish(&self) -> Result<(), ApiError> {
         match self
@@ -210,23 +233,8 @@ pub async fn search_events(
             ));
         }
     };
-    request.descending = match params.one("order")?.as_deref() {
-        None | Some("desc") => true,
-        Some("asc") => false,
-        Some(other) => {
-            return Err(invalid(
-                "order",
-                &format!("must be asc or desc, not `{other}`"),
-            ));
-        }
-    };
-    request.from = params.time("from", false)?;
-    request.to = params.time("to", true)?;
-    if let (Some(from), Some(to)) = (request.from, request.to)
-        && from > to
-    {
-        return Err(invalid("from", "is after `to`"));
-    }
+    request.descending = params.descending("order")?;
+    (request.from, request.to) = params.time_range("from", "to")?;
     request.keywords = params.one("q")?;
     request.size = params.number("size", 50, MAX_PAGE_SIZE)?.max(1);
     request.offset = params.number("offset", 0, MAX_OFFSET)?;
@@ -358,13 +366,7 @@ pub async fn legacy_search(
             &format!("must be one of {}, not `{bad}`", OUTCOMES.join(", ")),
         ));
     }
-    request.from = params.time("minDate", false)?;
-    request.to = params.time("maxDate", true)?;
-    if let (Some(from), Some(to)) = (request.from, request.to)
-        && from > to
-    {
-        return Err(invalid("minDate", "is after `maxDate`"));
-    }
+    (request.from, request.to) = params.time_range("minDate", "maxDate")?;
     request.size = params.number("size", 50, MAX_PAGE_SIZE)?.max(1);
     request.offset = params.number("offset", 0, MAX_OFFSET)?;
     match params.one("sortField")?.as_deref() {
@@ -376,16 +378,7 @@ pub async fn legacy_search(
             ));
         }
     }
-    request.descending = match params.one("sortOrder")?.as_deref() {
-        None | Some("desc") => true,
-        Some("asc") => false,
-        Some(other) => {
-            return Err(invalid(
-                "sortOrder",
-                &format!("must be asc or desc, not `{other}`"),
-            ));
-        }
-    };
+    request.descending = params.descending("sortOrder")?;
     request.facets = vec![
         FacetField::LegacyDataSource,
         FacetField::LegacyProject,
