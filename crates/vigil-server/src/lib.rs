@@ -4,6 +4,7 @@
 mod auth;
 pub mod cli;
 mod error;
+mod metrics;
 mod routes;
 mod state;
 pub mod telemetry;
@@ -118,6 +119,7 @@ pub async fn serve(
     let app = router(AppState {
         log: log.clone(),
         search: search.clone(),
+        metrics: Default::default(),
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

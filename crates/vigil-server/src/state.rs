@@ -5,6 +5,8 @@ use std::sync::Arc;
 use vigil_core::EventLog;
 use vigil_core::search::SearchIndex;
 
+use crate::metrics::Metrics;
+
 /// Shared state of the HTTP server.
 #[derive(Clone)]
 pub struct AppState {
@@ -12,4 +14,6 @@ pub struct AppState {
     pub log: Arc<EventLog>,
     /// The search index over the log.
     pub search: Arc<SearchIndex>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }

@@ -1,10 +1,13 @@
-//! Logging setup and the per-request log line (method, matched path, status, latency).
+//! Logging setup and the per-request log line (method, matched path, status, latency), which
+//! also feeds the request counters of `/metrics`.
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+
+use crate::state::AppState;
 
 /// Starts structured logging to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init() {
@@ -17,8 +20,8 @@ pub fn init() {
         .try_init();
 }
 
-/// Logs one line per request. Never logs headers: they carry API keys.
-pub async fn log_request(request: Request, next: Next) -> Response {
+/// Logs one line per request and counts it. Never logs headers: they carry API keys.
+pub async fn log_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request
@@ -28,6 +31,7 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16();
+    state.metrics.count_request(&path, status);
     let micros = started.elapsed().as_micros() as u64;
     if status >= 500 {
         tracing::warn!(%method, path, status, micros, "request");

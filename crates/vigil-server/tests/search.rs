@@ -457,3 +457,40 @@ async fn the_search_command_prints_a_table_or_json_lines() {
         "{output:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_ingest_requests_and_index_lag() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let batch = json!([event("m-1"), event("m-2"), event("m-1"), { "action": "QUERY" }]);
+    post(&server, batch.to_string()).await;
+    wait_for(
+        &server,
+        "/api/audit/events?eventId=m-2&facets=none",
+        |body| body["total"] == 1,
+    )
+    .await;
+    let metrics = |key: Option<&'static str>| {
+        let mut request = client().get(server.url("/metrics"));
+        if let Some(key) = key {
+            request = request.header("Authorization", key);
+        }
+        request.send()
+    };
+    assert_eq!(metrics(None).await.unwrap().status(), 401);
+    let text = metrics(Some(ADMIN_KEY))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "vigil_events_stored_total 2\n",
+        "vigil_events_duplicate_total 1\n",
+        "vigil_events_rejected_total 1\n",
+        "# TYPE vigil_index_lag_events gauge\n",
+        "vigil_http_requests_total{path=\"/api/audit/events\",status=\"200\"}",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+}

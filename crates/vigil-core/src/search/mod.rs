@@ -38,6 +38,8 @@ const WRITER_MEMORY_BYTES: usize = 128 * 1024 * 1024;
 /// The nice value of the indexer and the tantivy threads it starts: acknowledging durable writes
 /// goes first, indexing uses what is left and catches up after a burst.
 const INDEXER_NICE: i32 = 10;
+/// How long the indexer waits before retrying after an error.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How often a rebuild reports its progress.
 const PROGRESS_EVERY: u64 = 100_000;
 
@@ -209,20 +211,33 @@ impl SearchIndex {
             .name("vigil-indexer".into())
             .spawn(move || {
                 lower_priority_of_this_thread();
-                // Created here, after lowering the priority, so that tantivy's indexing and merge
-                // threads inherit it.
-                let outcome = worker
-                    .index
-                    .writer::<TantivyDocument>(WRITER_MEMORY_BYTES)
-                    .map_err(SearchError::from)
-                    .and_then(|writer| worker.run_indexer(writer, indexed));
-                if let Err(error) = outcome {
-                    tracing::error!(%error, "the indexer stopped; searches see the index as of its last commit");
-                }
+                worker.index_until_stopped(indexed);
             })
             .map_err(directory_error(data_dir))?;
         *search.indexer.lock().expect("indexer lock") = Some(handle);
         Ok(search)
+    }
+
+    /// Runs the indexer until shutdown. After an error it waits [`RETRY_AFTER`] and resumes from
+    /// the last commit with a new writer: a transient failure must not leave search stale.
+    fn index_until_stopped(&self, mut resume_from: Seq) {
+        loop {
+            // The writer is created on this thread, after lowering its priority, so that tantivy's
+            // indexing and merge threads inherit it.
+            let outcome = self
+                .index
+                .writer::<TantivyDocument>(WRITER_MEMORY_BYTES)
+                .map_err(SearchError::from)
+                .and_then(|writer| self.run_indexer(writer, resume_from));
+            let Err(error) = outcome else { return };
+            tracing::error!(%error, "indexing failed; retrying from the last commit");
+            // Back off before retrying (a shutdown meanwhile is noticed within this delay).
+            std::thread::sleep(RETRY_AFTER);
+            if self.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            resume_from = self.indexed_seq();
+        }
     }
 
     fn run_indexer(&self, mut writer: IndexWriter, mut indexed: Seq) -> Result<(), SearchError> {

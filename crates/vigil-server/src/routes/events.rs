@@ -69,6 +69,11 @@ pub async fn ingest_events(
         return Err(ApiError::BadRequest(error.clone()));
     }
     let report = ingest::ingest(&state.log, prepared).await?;
+    state.metrics.count_ingest(
+        report.stored.len(),
+        report.duplicates.len(),
+        report.rejected.len(),
+    );
     Ok(report_response(&report))
 }
 

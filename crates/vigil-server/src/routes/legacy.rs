@@ -65,6 +65,7 @@ pub async fn create_record(
         // Fresh ids: every entry is stored, or the call fails and none is.
         state.log.append(entries).await?;
     }
+    state.metrics.count_ingest(success.len(), 0, failure.len());
     let status = if success.is_empty() {
         StatusCode::BAD_REQUEST
     } else {

@@ -25,8 +25,30 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(search::legacy_search))
         .route("/audit/createRecord", post(legacy::create_record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(crate::telemetry::log_request))
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::telemetry::log_request,
+        ))
         .with_state(state)
+}
+
+/// Prometheus metrics (permission AUDIT).
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    caller: crate::auth::Caller,
+) -> Result<impl axum::response::IntoResponse, crate::error::ApiError> {
+    caller.require(vigil_core::keys::Permission::Audit)?;
+    let text = state
+        .metrics
+        .render(state.log.last_committed_seq(), state.search.indexed_seq());
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    ))
 }
 
 async fn health() -> axum::Json<serde_json::Value> {
