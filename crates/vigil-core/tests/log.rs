@@ -259,3 +259,36 @@ fn retention_removes_the_oldest_events_and_the_rest_still_verifies() {
         removed_event.json
     );
 }
+
+#[test]
+fn a_removal_larger_than_one_chunk_is_recorded_once_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let day: i64 = 86_400_000_000;
+    let now = Timestamp::now().unix_micros();
+    let old: Vec<LogEntry> = (0..25_000)
+        .map(|i| event_at(&format!("old-{i}"), now - 90 * day + i))
+        .collect();
+    log.append_blocking(old, None).unwrap();
+    log.append_blocking(vec![event_at("new", now)], None)
+        .unwrap();
+    let cutoff = Timestamp(
+        chrono::DateTime::from_timestamp_micros(now - 30 * day)
+            .unwrap()
+            .fixed_offset(),
+    );
+    let removal = vigil_core::apply_retention(&log, cutoff, 30)
+        .unwrap()
+        .unwrap();
+    assert_eq!((removal.from_seq, removal.to_seq), (1, 25_000));
+    let kept = log.read_after(0, 10).unwrap();
+    assert_eq!(kept.len(), 2, "the new event and one EventsRemoved event");
+    assert_eq!(kept[0].event_id, "new");
+    assert!(kept[1].json.contains("\"toSeq\":25000"), "{}", kept[1].json);
+    log.shutdown();
+    let report = verify(dir.path()).unwrap();
+    assert_eq!(
+        (report.first_seq, report.events, report.first_break),
+        (25_001, 2, None)
+    );
+}

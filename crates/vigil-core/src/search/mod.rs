@@ -184,7 +184,7 @@ fn index_batch(
 impl SearchIndex {
     /// Opens the index of `data_dir` (rebuilding it when needed) and starts its indexer.
     pub fn open(data_dir: &Path, log: Arc<EventLog>) -> Result<Arc<SearchIndex>, SearchError> {
-        let log_last = log.stats()?.last_seq;
+        let log_last = log.last_seq()?;
         let (mut index, fields, indexed) = open_or_create(data_dir, log_last)?;
         // Searches run over the segments on every core.
         index.set_default_multithread_executor()?;
@@ -437,7 +437,7 @@ impl SortKey {
 /// number of events indexed and the total. Run it while no server uses the directory.
 pub fn reindex(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<u64, SearchError> {
     let log = EventLog::open(data_dir)?;
-    let total = log.stats()?.last_seq;
+    let total = log.last_seq()?;
     let path = index_dir(data_dir);
     if path.exists() {
         std::fs::remove_dir_all(&path).map_err(directory_error(&path))?;
