@@ -494,3 +494,34 @@ async fn metrics_count_ingest_requests_and_index_lag() {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reindex_refuses_a_running_server_and_rebuilds_a_stopped_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    post(&server, json!([event("r-1"), event("r-2")]).to_string()).await;
+    wait_for(
+        &server,
+        "/api/audit/events?action=QUERY&facets=none",
+        |body| body["total"] == 2,
+    )
+    .await;
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let busy = common::vigil(&["reindex", "--data-dir", &data_dir]);
+    assert!(!busy.status.success());
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("in use by a running vigil"),
+        "{busy:?}"
+    );
+    assert!(server.terminate().success());
+
+    let rebuilt = common::vigil(&["reindex", "--data-dir", &data_dir]);
+    assert!(rebuilt.status.success(), "{rebuilt:?}");
+    assert!(
+        String::from_utf8_lossy(&rebuilt.stdout).starts_with("reindexed "),
+        "{rebuilt:?}"
+    );
+    let server = Server::start(dir.path());
+    let (_, body) = get(&server, "/api/audit/events?action=QUERY&facets=none").await;
+    assert_eq!(body["total"], 2, "the rebuilt index serves at once");
+}

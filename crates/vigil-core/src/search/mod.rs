@@ -52,6 +52,9 @@ pub enum SearchError {
     /// The log failed.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// Another process (a running server) is writing the index.
+    #[error("the search index {0} is in use by a running vigil; stop it first")]
+    InUse(PathBuf),
     /// The index directory could not be prepared.
     #[error("search index directory {path}: {source}")]
     Directory {
@@ -436,9 +439,16 @@ impl SortKey {
 /// Deletes the index of `data_dir` and builds it again from the log, calling `progress` with the
 /// number of events indexed and the total. Run it while no server uses the directory.
 pub fn reindex(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<u64, SearchError> {
+    let path = index_dir(data_dir);
+    // A running server holds the index writer's lock: refuse rather than delete its index.
+    if let Ok(index) = Index::open_in_dir(&path)
+        && let Err(tantivy::TantivyError::LockFailure(..)) =
+            index.writer::<TantivyDocument>(WRITER_MEMORY_BYTES)
+    {
+        return Err(SearchError::InUse(path));
+    }
     let log = EventLog::open(data_dir)?;
     let total = log.last_seq()?;
-    let path = index_dir(data_dir);
     if path.exists() {
         std::fs::remove_dir_all(&path).map_err(directory_error(&path))?;
     }
