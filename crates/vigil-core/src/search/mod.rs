@@ -101,7 +101,6 @@ pub struct SearchIndex {
     progress: Arc<Progress>,
     stop: Arc<AtomicBool>,
     indexer: Mutex<Option<JoinHandle<()>>>,
-    indexed_total: Arc<AtomicU64>,
     /// Documents with a sequence number below this are to be deleted (retention).
     remove_below: AtomicU64,
 }
@@ -206,7 +205,6 @@ impl SearchIndex {
             }),
             stop: Arc::new(AtomicBool::new(false)),
             indexer: Mutex::new(None),
-            indexed_total: Arc::new(AtomicU64::new(0)),
             remove_below: AtomicU64::new(0),
         });
         let worker = search.clone();
@@ -285,7 +283,6 @@ impl SearchIndex {
             if pending > 0 && (caught_up || last_commit.elapsed() >= COMMIT_INTERVAL || stopping) {
                 commit(&mut writer, indexed)?;
                 self.reader.reload()?;
-                self.indexed_total.fetch_add(pending, Ordering::Relaxed);
                 pending = 0;
                 last_commit = Instant::now();
                 *self.progress.seq.lock().expect("progress lock") = indexed;
