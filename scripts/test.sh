@@ -1,8 +1,25 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: house rules, formatting, lints and all tests. Installs and starts what
-# the tests need (today: nothing beyond the Rust toolchain; tests start vigil themselves).
+# Runs every check CI runs: house rules, formatting, lints and all tests. Installs what the tests
+# need beyond the Rust toolchain: the S3/STS emulator moto (PyPI) and the Azure Blob emulator
+# Azurite (npm), into a cache outside the clone. Tests start vigil and the emulators themselves, on
+# loopback ports, and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+tools="${VIGIL_TEST_TOOLS_DIR:-$HOME/.cache/vigil-test-tools}"
+mkdir -p "$tools"
+if [ ! -x "$tools/venv/bin/moto_server" ]; then
+    echo "installing moto (S3 and STS emulator) into $tools/venv" >&2
+    python3 -m venv "$tools/venv"
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+if [ ! -x "$tools/azurite/node_modules/.bin/azurite-blob" ]; then
+    echo "installing Azurite (Azure Blob emulator) into $tools/azurite" >&2
+    mkdir -p "$tools/azurite"
+    (cd "$tools/azurite" && npm install --silent --no-audit --no-fund 'azurite@3' >/dev/null)
+fi
+export VIGIL_TEST_MOTO_SERVER="$tools/venv/bin/moto_server"
+export VIGIL_TEST_AZURITE_BLOB="$tools/azurite/node_modules/.bin/azurite-blob"
 
 # House rule: every Rust file opens with a `//!` line saying what it holds.
 missing=$(find crates -name '*.rs' -print0 | xargs -0 -n1 sh -c 'head -n1 "$0" | grep -q "^//!" || echo "$0"')

@@ -3,6 +3,7 @@
 
 mod chain;
 mod error;
+pub mod export;
 pub mod ingest;
 pub mod keys;
 mod log;

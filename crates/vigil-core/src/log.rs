@@ -15,7 +15,7 @@ use crate::error::LogError;
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "vigil.db";
 /// The schema version this vigil writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 /// A group commit takes at most this many events (from several requests) into one transaction.
 const GROUP_MAX_EVENTS: usize = 20_000;
 /// Above this WAL size the writer checkpoints itself (blocking) instead of leaving it to the
@@ -450,6 +450,37 @@ fn migrate(connection: &Connection) -> Result<(), LogError> {
                  previous_hash BLOB NOT NULL
              );
              PRAGMA user_version = 1;
+             COMMIT;",
+        )?;
+    }
+    if version < 2 {
+        // Export configurations (secrets sealed) and each one's progress.
+        connection.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS export_configs (
+                 id TEXT PRIMARY KEY,
+                 kind TEXT NOT NULL,
+                 interval TEXT NOT NULL,
+                 enabled INTEGER NOT NULL,
+                 settings TEXT NOT NULL,
+                 sealed_secret BLOB NOT NULL,
+                 connection_status TEXT NOT NULL,
+                 created_at TEXT NOT NULL,
+                 updated_at TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS export_state (
+                 config_id TEXT PRIMARY KEY,
+                 checkpoint_seq INTEGER NOT NULL,
+                 pending_plan TEXT,
+                 last_digest_key TEXT,
+                 last_digest_sha256 TEXT,
+                 last_exported_at TEXT,
+                 last_attempt_at TEXT,
+                 last_error TEXT,
+                 attempts INTEGER NOT NULL,
+                 exported_events INTEGER NOT NULL
+             );
+             PRAGMA user_version = 2;
              COMMIT;",
         )?;
     }

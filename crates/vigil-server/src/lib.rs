@@ -4,6 +4,8 @@
 mod auth;
 pub mod cli;
 mod error;
+pub mod export_cli;
+mod graphql;
 mod metrics;
 mod routes;
 mod state;
@@ -16,6 +18,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vigil_core::EventLog;
+use vigil_core::export::{ExportEnvironment, ExportService, ExportSettings};
 use vigil_core::ingest::{self, BodyFormat};
 use vigil_core::keys;
 use vigil_core::search::SearchIndex;
@@ -38,6 +41,10 @@ pub struct ServeConfig {
     pub bootstrap_api_key: Option<String>,
     /// Remove events older than this many days; `None` keeps everything.
     pub retention_days: Option<u64>,
+    /// `VIGIL_MASTER_KEY`: seals export secrets instead of the data directory's key file.
+    pub master_key: Option<String>,
+    /// Events per exported object.
+    pub export_object_events: u64,
 }
 
 /// How often retention looks for events to remove.
@@ -110,6 +117,19 @@ pub async fn serve(
         }
         None => None,
     };
+    let export_log = log.clone();
+    let export_dir = config.data_dir.clone();
+    let export_settings = ExportSettings {
+        master_key: config.master_key.clone(),
+        environment: ExportEnvironment::from_env(),
+        events_per_object: config.export_object_events,
+    };
+    let exports = tokio::task::spawn_blocking(move || {
+        ExportService::open(export_log, &export_dir, export_settings)
+    })
+    .await?
+    .context("opening the export keys")?;
+    exports.start().await.context("starting the exporters")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -120,12 +140,15 @@ pub async fn serve(
         log: log.clone(),
         search: search.clone(),
         metrics: Default::default(),
+        exports: exports.clone(),
+        graphql: graphql::schema(exports.clone()),
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    // In-flight requests are done: retention stops, the indexer commits, then the writer finishes
-    // what it was given.
+    // In-flight requests are done: exporters stop (a cut-off run resumes at the next start),
+    // retention stops, the indexer commits, then the writer finishes what it was given.
+    exports.shutdown().await;
     tokio::task::spawn_blocking(move || {
         if let Some((stop, handle)) = retention {
             drop(stop);

@@ -1,10 +1,12 @@
-//! The `vigil` binary: `serve`, `verify`, `import` and `keys`.
+//! The `vigil` binary: `serve`, `verify`, `import`, `search`, `keys`, `audit exportConfig`,
+//! `export public-key` and `verify-export`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use vigil_server::export_cli::{self, ExportConfigAction, ExportKind};
 use vigil_server::{ServeConfig, cli, serve, shutdown_signal, telemetry};
 
 /// vigil: a tamper-evident audit service for data platforms.
@@ -27,6 +29,21 @@ struct DataDir {
     data_dir: PathBuf,
 }
 
+#[derive(Args)]
+struct Remote {
+    /// The server.
+    #[arg(
+        long,
+        env = "VIGIL_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    url: String,
+    /// An API key with the AUDIT permission.
+    #[arg(long, env = "VIGIL_API_KEY", hide_env_values = true, global = true)]
+    api_key: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the service.
@@ -42,6 +59,9 @@ enum Command {
         /// Remove events older than this many days (default: keep everything).
         #[arg(long, env = "VIGIL_RETENTION_DAYS", value_parser = clap::value_parser!(u64).range(1..))]
         retention_days: Option<u64>,
+        /// Events per exported object.
+        #[arg(long, env = "VIGIL_EXPORT_OBJECT_EVENTS", default_value_t = vigil_core::export::EVENTS_PER_OBJECT, value_parser = clap::value_parser!(u64).range(1..))]
+        export_object_events: u64,
     },
     /// Recompute the hash chain of the event log and report the first break.
     Verify {
@@ -87,6 +107,31 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDir,
     },
+    /// Audit administration on a running server (the specification's CLI).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Export keys.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Check a downloaded export against its signed digests.
+    VerifyExport {
+        /// The downloaded copy of the configuration's path.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The public key (hex) from `vigil export public-key`; default: this data directory's.
+        #[arg(long)]
+        public_key: Option<String>,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -116,6 +161,78 @@ enum KeysCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Export configurations: create, update, list, enable, disable, delete, export now.
+    #[command(name = "exportConfig")]
+    ExportConfig {
+        #[command(subcommand)]
+        command: ExportConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportConfigCommand {
+    /// Create an S3 configuration with an access key from a JSON file.
+    #[command(name = "create:s3:accessKey")]
+    CreateS3AccessKey { file: PathBuf },
+    /// Create an S3 configuration with an assumed role from a JSON file.
+    #[command(name = "create:s3:assumedRole")]
+    CreateS3AssumedRole { file: PathBuf },
+    /// Create an ADLS Gen2 configuration with a SAS token from a JSON file.
+    #[command(name = "create:adls:sasToken")]
+    CreateAdlsSasToken { file: PathBuf },
+    /// Update an S3 access-key configuration (the file holds its `id`).
+    #[command(name = "update:s3:accessKey")]
+    UpdateS3AccessKey { file: PathBuf },
+    /// Update an S3 assumed-role configuration (the file holds its `id`).
+    #[command(name = "update:s3:assumedRole")]
+    UpdateS3AssumedRole { file: PathBuf },
+    /// Update an ADLS configuration (the file holds its `id`).
+    #[command(name = "update:adls:sasToken")]
+    UpdateAdlsSasToken { file: PathBuf },
+    /// List configurations with their connection status and export progress.
+    List,
+    /// Enable a configuration.
+    Enable { id: String },
+    /// Disable a configuration.
+    Disable { id: String },
+    /// Delete a configuration.
+    Delete { id: String },
+    /// Export now, in the background.
+    #[command(name = "exportNow")]
+    ExportNow { id: String },
+    /// Test the connection again.
+    #[command(name = "testConnection")]
+    TestConnection { id: String },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Print the public key (hex) that verifies export digests.
+    PublicKey,
+}
+
+impl ExportConfigCommand {
+    fn action(self) -> ExportConfigAction {
+        use ExportConfigAction as A;
+        match self {
+            Self::CreateS3AccessKey { file } => A::Create(ExportKind::S3AccessKey, file),
+            Self::CreateS3AssumedRole { file } => A::Create(ExportKind::S3AssumedRole, file),
+            Self::CreateAdlsSasToken { file } => A::Create(ExportKind::AdlsSasToken, file),
+            Self::UpdateS3AccessKey { file } => A::Update(ExportKind::S3AccessKey, file),
+            Self::UpdateS3AssumedRole { file } => A::Update(ExportKind::S3AssumedRole, file),
+            Self::UpdateAdlsSasToken { file } => A::Update(ExportKind::AdlsSasToken, file),
+            Self::List => A::List,
+            Self::Enable { id } => A::Enable(id),
+            Self::Disable { id } => A::Disable(id),
+            Self::Delete { id } => A::Delete(id),
+            Self::ExportNow { id } => A::ExportNow(id),
+            Self::TestConnection { id } => A::TestConnection(id),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
@@ -125,6 +242,7 @@ fn main() -> ExitCode {
             data_dir,
             demo,
             retention_days,
+            export_object_events,
         } => {
             let config = ServeConfig {
                 listen,
@@ -134,6 +252,10 @@ fn main() -> ExitCode {
                     .ok()
                     .filter(|s| !s.is_empty()),
                 retention_days,
+                master_key: std::env::var("VIGIL_MASTER_KEY")
+                    .ok()
+                    .filter(|s| !s.is_empty()),
+                export_object_events,
             };
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -165,6 +287,27 @@ fn main() -> ExitCode {
         .map(|()| true),
         Command::Reindex { data_dir } => cli::reindex_command(&data_dir.data_dir).map(|()| true),
         Command::Import { file, data_dir } => cli::import_command(&data_dir.data_dir, &file),
+        Command::Audit {
+            command: AuditCommand::ExportConfig { command },
+            remote,
+        } => match remote.api_key {
+            Some(api_key) => {
+                export_cli::export_config_command(&remote.url, &api_key, command.action())
+                    .map(|()| true)
+            }
+            None => Err(anyhow::anyhow!(
+                "an API key with the AUDIT permission is needed: --api-key or VIGIL_API_KEY"
+            )),
+        },
+        Command::Export {
+            command: ExportCommand::PublicKey,
+            data_dir,
+        } => export_cli::public_key_command(&data_dir.data_dir).map(|()| true),
+        Command::VerifyExport {
+            dir,
+            public_key,
+            data_dir,
+        } => export_cli::verify_export_command(&dir, public_key, &data_dir.data_dir),
         Command::Keys { command, data_dir } => match command {
             KeysCommand::Create { name, permissions } => {
                 cli::keys_create(&data_dir.data_dir, &name, &permissions)

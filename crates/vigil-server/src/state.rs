@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use vigil_core::EventLog;
+use vigil_core::export::ExportService;
 use vigil_core::search::SearchIndex;
 
+use crate::graphql::AuditSchema;
 use crate::metrics::Metrics;
 
 /// Shared state of the HTTP server.
@@ -16,4 +18,8 @@ pub struct AppState {
     pub search: Arc<SearchIndex>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Export configurations and exporters.
+    pub exports: Arc<ExportService>,
+    /// The GraphQL schema at `/api/audit/graphql`.
+    pub graphql: AuditSchema,
 }

@@ -1,6 +1,7 @@
 //! HTTP routes: the UAM API under `/api/audit/…`, the legacy API at the seed's paths, health.
 
 mod events;
+mod graphql;
 mod legacy;
 mod search;
 
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
             post(events::ingest_events).get(search::search_events),
         )
         .route("/api/audit/events/{id}", get(events::get_event))
+        .route("/api/audit/graphql", post(graphql::graphql))
         .route("/audit", get(search::legacy_search))
         .route("/audit/createRecord", post(legacy::create_record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

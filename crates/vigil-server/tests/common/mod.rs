@@ -7,6 +7,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod emulators;
+
 /// The admin key every test server is bootstrapped with.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 /// How long a server may take to start.
@@ -45,10 +47,16 @@ impl Server {
 
     /// Starts `vigil serve` with extra arguments.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(data_dir, extra, &[])
+    }
+
+    /// Starts `vigil serve` with extra flags and environment variables.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .env("VIGIL_BOOTSTRAP_API_KEY", ADMIN_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

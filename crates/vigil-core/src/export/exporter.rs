@@ -1,0 +1,352 @@
+//! The exporter: per configuration, a durable plan of sequence ranges, gzip NDJSON objects named by
+//! the range they hold, a signed digest, and a checkpoint that moves only after all are written.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use object_store::PutPayload;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::ExportError;
+use super::config::now_text;
+use super::digest::{
+    DIGEST_FORMAT, Digest, DigestObject, SigningKey, digest_key, object_key, sha256_hex,
+    signed_digest_file,
+};
+use super::sink::Sink;
+use crate::log::{EventLog, Seq, SideWrite};
+use crate::own_events::OwnEvent;
+
+/// Events per exported object.
+pub const EVENTS_PER_OBJECT: u64 = 50_000;
+/// Events read from the log at a time while writing an object.
+const READ_BATCH: usize = 2_000;
+
+/// Where an export run stands, as stored: the ranges to write, fixed before anything is written so
+/// that a retry writes the very same objects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Plan {
+    /// `YYYY/MM/DD` of the run, part of every key.
+    date: String,
+    first_seq: Seq,
+    last_seq: Seq,
+    /// `(first, last)` of each object.
+    objects: Vec<(Seq, Seq)>,
+}
+
+impl Plan {
+    fn new(after: Seq, head: Seq, events_per_object: u64) -> Plan {
+        let mut objects = Vec::new();
+        let mut first = after + 1;
+        while first <= head {
+            let last = (first + events_per_object - 1).min(head);
+            objects.push((first, last));
+            first = last + 1;
+        }
+        Plan {
+            date: chrono::Utc::now().format("%Y/%m/%d").to_string(),
+            first_seq: after + 1,
+            last_seq: head,
+            objects,
+        }
+    }
+}
+
+/// The progress of one configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportStatus {
+    /// Every event up to this sequence number is exported.
+    pub checkpoint_seq: Seq,
+    /// Events exported in total.
+    pub exported_events: u64,
+    /// When the last run completed (RFC 3339).
+    pub last_exported_at: Option<String>,
+    /// When the last run started (RFC 3339).
+    pub last_attempt_at: Option<String>,
+    /// Error of the last run, when it failed.
+    pub last_error: Option<String>,
+    /// Failed runs since the last success.
+    pub attempts: u64,
+    /// The range of a run that started and has not completed.
+    pub pending: Option<(Seq, Seq)>,
+    /// Key of the last digest, relative to the configuration's path.
+    pub last_digest_key: Option<String>,
+    pending_plan: Option<Plan>,
+    last_digest_sha256: Option<String>,
+}
+
+/// The progress of configuration `id`.
+pub fn read_status(log: &EventLog, id: &str) -> Result<ExportStatus, ExportError> {
+    let row = log.read(|connection| {
+        connection
+            .prepare_cached(
+                "SELECT checkpoint_seq, exported_events, last_exported_at, last_attempt_at, last_error,
+                        attempts, pending_plan, last_digest_key, last_digest_sha256
+                 FROM export_state WHERE config_id = ?1",
+            )?
+            .query_row([id], |row| {
+                Ok((
+                    row.get::<_, i64>(0)? as Seq,
+                    row.get::<_, i64>(1)? as u64,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get::<_, i64>(5)? as u64,
+                    row.get::<_, Option<String>>(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                ))
+            })
+            .optional()
+    })?;
+    let row = row.ok_or_else(|| ExportError::NotFound(id.to_owned()))?;
+    let pending_plan: Option<Plan> = match row.6 {
+        Some(text) => Some(serde_json::from_str(&text).map_err(|error| {
+            ExportError::Destination(format!("the stored export plan is unreadable: {error}"))
+        })?),
+        None => None,
+    };
+    Ok(ExportStatus {
+        checkpoint_seq: row.0,
+        exported_events: row.1,
+        last_exported_at: row.2,
+        last_attempt_at: row.3,
+        last_error: row.4,
+        attempts: row.5,
+        pending: pending_plan
+            .as_ref()
+            .map(|plan| (plan.first_seq, plan.last_seq)),
+        last_digest_key: row.7,
+        pending_plan,
+        last_digest_sha256: row.8,
+    })
+}
+
+async fn write_state(
+    log: &EventLog,
+    write: impl FnOnce(&Connection) -> rusqlite::Result<usize> + Send + 'static,
+) -> Result<(), ExportError> {
+    let side_write: SideWrite = Box::new(move |transaction| write(transaction).map(|_| ()));
+    log.append_with(Vec::new(), Some(side_write)).await?;
+    Ok(())
+}
+
+/// Records a failed run.
+pub(crate) async fn record_failure(
+    log: &EventLog,
+    id: &str,
+    error: String,
+) -> Result<(), ExportError> {
+    let id = id.to_owned();
+    let now = now_text();
+    write_state(log, move |transaction| {
+        transaction.execute(
+            "UPDATE export_state SET last_error = ?2, attempts = attempts + 1, last_attempt_at = ?3
+             WHERE config_id = ?1",
+            params![id, error, now],
+        )
+    })
+    .await
+}
+
+/// What a completed run exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    /// First sequence number exported.
+    pub first_seq: Seq,
+    /// Last sequence number exported.
+    pub last_seq: Seq,
+    /// Events written.
+    pub events: u64,
+    /// Objects written (without the digest).
+    pub objects: usize,
+    /// Key of the digest, relative to the configuration's path.
+    pub digest_key: String,
+}
+
+/// One export run of configuration `id` to `sink`: resumes a pending plan or plans everything
+/// after the checkpoint, writes the objects and the digest, then moves the checkpoint together
+/// with an `AuditExportCompleted` event. `Ok(None)` when there was nothing to export.
+pub async fn run_once(
+    log: &Arc<EventLog>,
+    sink: &Sink,
+    id: &str,
+    signing: &SigningKey,
+    events_per_object: u64,
+) -> Result<Option<RunSummary>, ExportError> {
+    let status = {
+        let log = log.clone();
+        let id = id.to_owned();
+        tokio::task::spawn_blocking(move || read_status(&log, &id)).await??
+    };
+    let started = now_text();
+    let plan = match status.pending_plan.clone() {
+        Some(plan) => plan,
+        None => {
+            let head = log.last_committed_seq();
+            if head <= status.checkpoint_seq {
+                let (id, started) = (id.to_owned(), started.clone());
+                write_state(log, move |transaction| {
+                    transaction.execute(
+                        "UPDATE export_state SET last_attempt_at = ?2 WHERE config_id = ?1",
+                        params![id, started],
+                    )
+                })
+                .await?;
+                return Ok(None);
+            }
+            let plan = Plan::new(status.checkpoint_seq, head, events_per_object.max(1));
+            let text = serde_json::to_string(&plan).expect("plan serializes");
+            let id = id.to_owned();
+            let started = started.clone();
+            write_state(log, move |transaction| {
+                transaction.execute(
+                    "UPDATE export_state SET pending_plan = ?2, last_attempt_at = ?3 WHERE config_id = ?1",
+                    params![id, text, started],
+                )
+            })
+            .await?;
+            plan
+        }
+    };
+    let mut objects = Vec::with_capacity(plan.objects.len());
+    for &(first, last) in &plan.objects {
+        let log = log.clone();
+        let (bytes, events) =
+            tokio::task::spawn_blocking(move || compress_range(&log, first, last)).await??;
+        let key = object_key(&plan.date, first, last);
+        let sha256 = sha256_hex(&bytes);
+        sink.store
+            .put(&sink.key(&key), PutPayload::from(bytes))
+            .await
+            .map_err(|error| {
+                ExportError::Destination(sink.redact(&format!("writing {key}: {error}")))
+            })?;
+        objects.push(DigestObject {
+            key,
+            sha256,
+            events,
+            first_seq: first,
+            last_seq: last,
+        });
+    }
+    let digest = Digest {
+        format: DIGEST_FORMAT.to_owned(),
+        configuration_id: id.to_owned(),
+        created_at: now_text(),
+        first_seq: plan.first_seq,
+        last_seq: plan.last_seq,
+        objects,
+        previous_digest_key: status.last_digest_key.clone(),
+        previous_digest_sha256: status.last_digest_sha256.clone(),
+        public_key: signing.public_key_hex(),
+    };
+    let digest_bytes = signed_digest_file(&digest, signing);
+    let digest_sha256 = sha256_hex(&digest_bytes);
+    let digest_key = digest_key(&plan.date, plan.first_seq, plan.last_seq);
+    sink.store
+        .put(&sink.key(&digest_key), PutPayload::from(digest_bytes))
+        .await
+        .map_err(|error| {
+            ExportError::Destination(sink.redact(&format!("writing {digest_key}: {error}")))
+        })?;
+    let events: u64 = digest.objects.iter().map(|object| object.events).sum();
+    let summary = RunSummary {
+        first_seq: plan.first_seq,
+        last_seq: plan.last_seq,
+        events,
+        objects: digest.objects.len(),
+        digest_key: digest_key.clone(),
+    };
+    let event = OwnEvent {
+        action: "EXPORT",
+        target_type: "EXPORT_CONFIGURATION",
+        actor: json!({ "type": "SYSTEM_ACCOUNT", "id": "vigil", "name": "vigil exporter" }),
+        targets: json!([{ "type": "EXPORT_CONFIGURATION", "id": id }]),
+        payload: json!({
+            "type": "AuditExportCompletedAuditPayload",
+            "exportConfigurationId": id,
+            "firstSequence": summary.first_seq,
+            "lastSequence": summary.last_seq,
+            "events": summary.events,
+            "objects": summary.objects,
+            "digestKey": summary.digest_key,
+            "digestSha256": digest_sha256,
+            "version": 1,
+        }),
+    }
+    .into_entry();
+    let id = id.to_owned();
+    let finished = now_text();
+    let side_write: SideWrite = Box::new(move |transaction| {
+        transaction.execute(
+            "UPDATE export_state SET checkpoint_seq = ?2, pending_plan = NULL, last_digest_key = ?3,
+                 last_digest_sha256 = ?4, last_exported_at = ?5, last_error = NULL, attempts = 0,
+                 exported_events = exported_events + ?6
+             WHERE config_id = ?1",
+            params![id, plan.last_seq as i64, digest_key, digest_sha256, finished, events as i64],
+        )?;
+        Ok(())
+    });
+    log.append_with(vec![event], Some(side_write)).await?;
+    Ok(Some(summary))
+}
+
+/// The events `first..=last` as gzip NDJSON (one stored event per line), and how many there are.
+/// The same range always gives the same bytes.
+fn compress_range(log: &EventLog, first: Seq, last: Seq) -> Result<(Vec<u8>, u64), ExportError> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    let mut after = first - 1;
+    let mut count = 0u64;
+    'read: loop {
+        let batch = log.read_after(after, READ_BATCH)?;
+        if batch.is_empty() {
+            break;
+        }
+        for event in batch {
+            if event.seq > last {
+                break 'read;
+            }
+            after = event.seq;
+            encoder.write_all(event.json.as_bytes())?;
+            encoder.write_all(b"\n")?;
+            count += 1;
+        }
+    }
+    Ok((encoder.finish()?, count))
+}
+
+/// The delay before retry number `attempts` (1-based) of a failed run.
+pub fn backoff(attempts: u64) -> Duration {
+    const FIRST: Duration = Duration::from_secs(1);
+    const MAX: Duration = Duration::from_secs(300);
+    FIRST
+        .saturating_mul(1u32 << attempts.saturating_sub(1).min(16))
+        .min(MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_cut_ranges_into_objects() {
+        let plan = Plan::new(10, 25, 5);
+        assert_eq!(plan.objects, vec![(11, 15), (16, 20), (21, 25)]);
+        assert_eq!((plan.first_seq, plan.last_seq), (11, 25));
+        assert_eq!(Plan::new(0, 3, 50_000).objects, vec![(1, 3)]);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(4), Duration::from_secs(8));
+        assert_eq!(backoff(60), Duration::from_secs(300));
+    }
+}

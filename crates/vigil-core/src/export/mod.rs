@@ -1,0 +1,459 @@
+//! Export of the log to S3 and ADLS Gen2: configurations with sealed secrets, one exporter task
+//! per configuration, and signed, chained digests that make a downloaded export verifiable.
+
+mod config;
+mod digest;
+mod exporter;
+mod secrets;
+mod sink;
+mod sts;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+pub use config::{
+    ConfigInput, Destination, ExportConfig, Interval, get_config, insert_config, list_configs,
+};
+pub use digest::{
+    CONNECTION_TEST_OBJECT, DigestObject, ExportVerifyReport, SIGNING_KEY_FILE, SigningKey,
+    verify_export_dir,
+};
+pub use exporter::{EVENTS_PER_OBJECT, ExportStatus, RunSummary, read_status, run_once};
+pub use secrets::{MASTER_KEY_FILE, MasterKey};
+pub use sink::{ExportEnvironment, Sink, open_sink};
+
+use crate::error::LogError;
+use crate::keys::KeyActor;
+use crate::log::EventLog;
+
+/// Errors of export configuration and export runs.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The input is invalid; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// No configuration with this id.
+    #[error("no export configuration with id {0}")]
+    NotFound(String),
+    /// A key (master key, signing key) is missing or unusable.
+    #[error("{0}")]
+    Key(String),
+    /// Writing to the destination failed (the text carries no secret).
+    #[error("{0}")]
+    Destination(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// Reading or compressing failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A blocking task failed.
+    #[error("internal task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<rusqlite::Error> for ExportError {
+    fn from(error: rusqlite::Error) -> Self {
+        ExportError::Log(LogError::Database(error))
+    }
+}
+
+/// How the export service runs.
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    /// `VIGIL_MASTER_KEY`: 64 hex characters; else the data directory's key file.
+    pub master_key: Option<String>,
+    /// Endpoint defaults and vigil's own AWS credentials.
+    pub environment: ExportEnvironment,
+    /// Events per exported object.
+    pub events_per_object: u64,
+}
+
+struct ExportTask {
+    wake: Arc<Notify>,
+    run_now: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+/// Export configurations and their exporter tasks.
+pub struct ExportService {
+    log: Arc<EventLog>,
+    master: MasterKey,
+    signing: SigningKey,
+    settings: ExportSettings,
+    tasks: std::sync::Mutex<HashMap<String, ExportTask>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl ExportService {
+    /// Opens the keys of `data_dir`. Blocking. Call [`ExportService::start`] inside a runtime.
+    pub fn open(
+        log: Arc<EventLog>,
+        data_dir: &Path,
+        settings: ExportSettings,
+    ) -> Result<Arc<ExportService>, ExportError> {
+        let master = MasterKey::load(data_dir, settings.master_key.as_deref())?;
+        let signing = SigningKey::load(data_dir)?;
+        Ok(Arc::new(ExportService {
+            log,
+            master,
+            signing,
+            settings,
+            tasks: Default::default(),
+            shutdown: watch::channel(false).0,
+        }))
+    }
+
+    /// Starts one exporter task per stored configuration.
+    pub async fn start(self: &Arc<Self>) -> Result<(), ExportError> {
+        let configs = self.blocking(list_configs).await??;
+        for config in configs {
+            self.spawn_task(&config.id);
+        }
+        Ok(())
+    }
+
+    /// The public key that verifies digests, hex.
+    pub fn public_key_hex(&self) -> String {
+        self.signing.public_key_hex()
+    }
+
+    /// Every configuration with its progress.
+    pub async fn list(&self) -> Result<Vec<(ExportConfig, ExportStatus)>, ExportError> {
+        self.blocking(|log| {
+            list_configs(log)?
+                .into_iter()
+                .map(|config| {
+                    let status = read_status(log, &config.id)?;
+                    Ok((config, status))
+                })
+                .collect()
+        })
+        .await?
+    }
+
+    /// One configuration with its progress.
+    pub async fn get(&self, id: &str) -> Result<(ExportConfig, ExportStatus), ExportError> {
+        let id = id.to_owned();
+        self.blocking(move |log| Ok((get_config(log, &id)?, read_status(log, &id)?)))
+            .await?
+    }
+
+    /// Validates, tests the connection (a failed test is reported in `connectionStatus`, not as
+    /// an error), stores with a `…Created` event, and starts the exporter.
+    pub async fn create(
+        self: &Arc<Self>,
+        input: ConfigInput,
+        actor: &KeyActor,
+    ) -> Result<ExportConfig, ExportError> {
+        config::validate_new(&input)?;
+        let now = config::now_text();
+        let mut config = ExportConfig {
+            id: uuid::Uuid::new_v4().to_string(),
+            interval: input.interval,
+            enabled: true,
+            destination: input.destination,
+            connection_status: String::new(),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        config.connection_status = self.test_connection(&config, input.secret.clone()).await;
+        let (stored, actor) = (config.clone(), actor.clone());
+        self.with_keys(move |log, master| {
+            config::insert_config(log, master, &stored, input.secret.as_deref(), &actor)
+        })
+        .await?;
+        self.spawn_task(&config.id);
+        Ok(config)
+    }
+
+    /// Replaces configuration `id` (same kind; `secret: None` keeps the stored one), tests it
+    /// again and records an `…Updated` event.
+    pub async fn update(
+        self: &Arc<Self>,
+        id: &str,
+        input: ConfigInput,
+        actor: &KeyActor,
+    ) -> Result<ExportConfig, ExportError> {
+        let (current, _) = self.get(id).await?;
+        config::validate_update(&current, &input)?;
+        let secret = match input.secret.clone() {
+            Some(secret) => Some(secret),
+            None => self.secret_of(id).await?,
+        };
+        let mut config = ExportConfig {
+            interval: input.interval,
+            destination: input.destination,
+            updated_at: config::now_text(),
+            ..current
+        };
+        config.connection_status = self.test_connection(&config, secret).await;
+        let (stored, actor) = (config.clone(), actor.clone());
+        self.with_keys(move |log, master| {
+            config::replace_config(log, master, &stored, input.secret.as_deref(), &actor)
+        })
+        .await?;
+        self.wake(id, false);
+        Ok(config)
+    }
+
+    /// Tests configuration `id` again and stores the new `connectionStatus`.
+    pub async fn retest(
+        self: &Arc<Self>,
+        id: &str,
+        actor: &KeyActor,
+    ) -> Result<ExportConfig, ExportError> {
+        let (current, _) = self.get(id).await?;
+        let secret = self.secret_of(id).await?;
+        let connection_status = self.test_connection(&current, secret).await;
+        self.change(id, actor, move |config| {
+            config.connection_status = connection_status
+        })
+        .await
+    }
+
+    /// Enables or disables configuration `id`.
+    pub async fn set_enabled(
+        self: &Arc<Self>,
+        id: &str,
+        enabled: bool,
+        actor: &KeyActor,
+    ) -> Result<ExportConfig, ExportError> {
+        self.change(id, actor, move |config| config.enabled = enabled)
+            .await
+    }
+
+    async fn change(
+        self: &Arc<Self>,
+        id: &str,
+        actor: &KeyActor,
+        change: impl FnOnce(&mut ExportConfig) + Send + 'static,
+    ) -> Result<ExportConfig, ExportError> {
+        let (id, actor) = (id.to_owned(), actor.clone());
+        let config = self
+            .with_keys(move |log, master| {
+                let mut config = get_config(log, &id)?;
+                change(&mut config);
+                config.updated_at = config::now_text();
+                config::replace_config(log, master, &config, None, &actor)?;
+                Ok(config)
+            })
+            .await?;
+        self.wake(&config.id, false);
+        Ok(config)
+    }
+
+    /// Deletes configuration `id` and stops its exporter; what it exported stays where it is.
+    pub async fn delete(
+        self: &Arc<Self>,
+        id: &str,
+        actor: &KeyActor,
+    ) -> Result<ExportConfig, ExportError> {
+        let (id, actor) = (id.to_owned(), actor.clone());
+        let config = self
+            .blocking(move |log| config::delete_config(log, &id, &actor))
+            .await??;
+        let task = self.tasks.lock().expect("tasks lock").remove(&config.id);
+        if let Some(task) = task {
+            task.handle.abort();
+        }
+        Ok(config)
+    }
+
+    /// Asks the exporter of `id` to run now (in the background).
+    pub async fn export_now(&self, id: &str) -> Result<ExportConfig, ExportError> {
+        let (config, _) = self.get(id).await?;
+        if !config.enabled {
+            return Err(ExportError::Invalid(format!(
+                "export configuration {id} is disabled; enable it first"
+            )));
+        }
+        self.wake(id, true);
+        Ok(config)
+    }
+
+    /// Stops every exporter task (a run in progress is abandoned; its plan is resumed at the next
+    /// start) and waits for them.
+    pub async fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        let tasks: Vec<ExportTask> = self
+            .tasks
+            .lock()
+            .expect("tasks lock")
+            .drain()
+            .map(|(_, task)| task)
+            .collect();
+        for task in tasks {
+            let _ = task.handle.await;
+        }
+    }
+
+    async fn test_connection(&self, config: &ExportConfig, secret: Option<String>) -> String {
+        let secrets: Vec<String> = secret.iter().cloned().collect();
+        match open_sink(config, secret, &self.settings.environment) {
+            Ok(sink) => sink.test_connection(config).await,
+            Err(error) => format!(
+                "Error testing access to {} - {}",
+                sink::access_label(&config.destination),
+                sink::redact(&error.to_string(), &secrets)
+            ),
+        }
+    }
+
+    async fn secret_of(self: &Arc<Self>, id: &str) -> Result<Option<String>, ExportError> {
+        let id = id.to_owned();
+        self.with_keys(move |log, master| config::config_secret(log, master, &id))
+            .await
+    }
+
+    fn wake(&self, id: &str, run_now: bool) {
+        if let Some(task) = self.tasks.lock().expect("tasks lock").get(id) {
+            if run_now {
+                task.run_now.store(true, Ordering::SeqCst);
+            }
+            task.wake.notify_one();
+        }
+    }
+
+    fn spawn_task(self: &Arc<Self>, id: &str) {
+        let wake = Arc::new(Notify::new());
+        let run_now = Arc::new(AtomicBool::new(false));
+        let handle = tokio::spawn(export_loop(
+            self.clone(),
+            id.to_owned(),
+            wake.clone(),
+            run_now.clone(),
+            self.shutdown.subscribe(),
+        ));
+        self.tasks.lock().expect("tasks lock").insert(
+            id.to_owned(),
+            ExportTask {
+                wake,
+                run_now,
+                handle,
+            },
+        );
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&EventLog) -> T + Send + 'static,
+    ) -> Result<T, ExportError> {
+        let log = self.log.clone();
+        Ok(tokio::task::spawn_blocking(move || work(&log)).await?)
+    }
+
+    async fn with_keys<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&EventLog, &MasterKey) -> Result<T, ExportError> + Send + 'static,
+    ) -> Result<T, ExportError> {
+        let service = self.clone();
+        tokio::task::spawn_blocking(move || work(&service.log, &service.master)).await?
+    }
+
+    /// One run of configuration `id`, now.
+    async fn run(self: &Arc<Self>, id: &str) -> Result<Option<RunSummary>, ExportError> {
+        let (config, _) = self.get(id).await?;
+        let secret = self.secret_of(id).await?;
+        let sink = open_sink(&config, secret, &self.settings.environment)?;
+        run_once(
+            &self.log,
+            &sink,
+            id,
+            &self.signing,
+            self.settings.events_per_object,
+        )
+        .await
+    }
+}
+
+/// When the next run of a configuration is due, and whether it is due now.
+fn next_run_delay(config: &ExportConfig, status: &ExportStatus) -> Duration {
+    if status.pending.is_some() && status.attempts == 0 {
+        // A run was cut off (a restart): resume it at once.
+        return Duration::ZERO;
+    }
+    let since = |text: &Option<String>| {
+        text.as_deref()
+            .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+            .map(|time| {
+                (chrono::Utc::now() - time.to_utc())
+                    .to_std()
+                    .unwrap_or_default()
+            })
+    };
+    let wait = if status.attempts > 0 {
+        exporter::backoff(status.attempts)
+    } else {
+        config.interval.duration()
+    };
+    let elapsed = since(&status.last_attempt_at)
+        .or_else(|| since(&Some(config.created_at.clone())))
+        .unwrap_or_default();
+    wait.saturating_sub(elapsed)
+}
+
+/// The exporter task of one configuration: waits for its interval (or the backoff after a
+/// failure, or "export now"), runs, and repeats until the configuration is deleted or vigil stops.
+async fn export_loop(
+    service: Arc<ExportService>,
+    id: String,
+    wake: Arc<Notify>,
+    run_now: Arc<AtomicBool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let delay = match service.get(&id).await {
+            Ok((config, status)) if config.enabled => next_run_delay(&config, &status),
+            Ok(_) => Duration::MAX,
+            Err(ExportError::NotFound(_)) => return,
+            Err(error) => {
+                tracing::error!(configuration = %id, %error, "cannot read the export configuration");
+                Duration::from_secs(5)
+            }
+        };
+        let forced = run_now.swap(false, Ordering::SeqCst);
+        if !forced && !delay.is_zero() {
+            let sleep = tokio::time::sleep(delay.min(Duration::from_secs(24 * 3600)));
+            tokio::select! {
+                _ = sleep => {}
+                _ = wake.notified() => {}
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
+        let outcome = tokio::select! {
+            outcome = service.run(&id) => outcome,
+            _ = shutdown.changed() => return,
+        };
+        match outcome {
+            Ok(Some(summary)) => tracing::info!(
+                configuration = %id,
+                first_seq = summary.first_seq,
+                last_seq = summary.last_seq,
+                events = summary.events,
+                objects = summary.objects,
+                "export run completed"
+            ),
+            Ok(None) => tracing::debug!(configuration = %id, "export run: nothing new"),
+            Err(ExportError::NotFound(_)) => return,
+            Err(error) => {
+                tracing::warn!(configuration = %id, %error, "export run failed; will retry");
+                if let Err(error) =
+                    exporter::record_failure(&service.log, &id, error.to_string()).await
+                {
+                    tracing::error!(configuration = %id, %error, "cannot record the export failure");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Destinations as object stores (object_store's S3 and Azure clients), the environment defaults
+//! for their endpoints, and the connection test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::{AmazonS3Builder, AwsCredential};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
+
+use super::ExportError;
+use super::config::{Destination, ExportConfig};
+use super::digest::CONNECTION_TEST_OBJECT;
+use super::sts::{AssumeRoleSettings, AssumedRoleCredentials};
+
+/// Timeout of one request to a destination.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Timeout of connecting to a destination.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Retries of one request inside the client; the exporter retries whole runs with its own backoff.
+const CLIENT_RETRIES: usize = 2;
+
+/// Endpoint defaults and vigil's own AWS credentials, read from the environment once.
+#[derive(Clone, Default)]
+pub struct ExportEnvironment {
+    /// `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`.
+    pub s3_endpoint: Option<String>,
+    /// `AWS_ENDPOINT_URL_STS` or `AWS_ENDPOINT_URL`.
+    pub sts_endpoint: Option<String>,
+    /// `AZURE_STORAGE_USE_EMULATOR` is true: ADLS goes to Azurite (`AZURITE_BLOB_STORAGE_URL`,
+    /// default `http://127.0.0.1:10000`).
+    pub azure_use_emulator: bool,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: what roles are assumed
+    /// with.
+    pub own_aws_credential: Option<Arc<AwsCredential>>,
+}
+
+impl std::fmt::Debug for ExportEnvironment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportEnvironment")
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("sts_endpoint", &self.sts_endpoint)
+            .field("azure_use_emulator", &self.azure_use_emulator)
+            .field("own_aws_credential", &self.own_aws_credential.is_some())
+            .finish()
+    }
+}
+
+impl ExportEnvironment {
+    /// Reads the standard AWS and Azure environment settings.
+    pub fn from_env() -> ExportEnvironment {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        };
+        let own_aws_credential = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            (Some(key_id), Some(secret_key)) => Some(Arc::new(AwsCredential {
+                key_id,
+                secret_key,
+                token: var("AWS_SESSION_TOKEN"),
+            })),
+            _ => None,
+        };
+        ExportEnvironment {
+            s3_endpoint: var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")),
+            sts_endpoint: var("AWS_ENDPOINT_URL_STS").or_else(|| var("AWS_ENDPOINT_URL")),
+            azure_use_emulator: var("AZURE_STORAGE_USE_EMULATOR")
+                .is_some_and(|value| matches!(value.to_ascii_lowercase().as_str(), "true" | "1")),
+            own_aws_credential,
+        }
+    }
+}
+
+/// An opened destination.
+pub struct Sink {
+    /// The store.
+    pub store: Arc<dyn ObjectStore>,
+    /// The folder everything goes under.
+    pub prefix: String,
+    assumed_role: Option<Arc<AssumedRoleCredentials>>,
+    secrets: Vec<String>,
+}
+
+impl Sink {
+    /// A sink over any store (tests, and stores opened elsewhere); nothing is redacted.
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str) -> Sink {
+        Sink {
+            store,
+            prefix: prefix.trim_matches('/').to_owned(),
+            assumed_role: None,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// The full key of `relative` under the configuration's path.
+    pub fn key(&self, relative: &str) -> ObjectPath {
+        full_key(&self.prefix, relative)
+    }
+
+    /// An error text safe to store and show: secrets and URL query strings removed.
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, &self.secrets)
+    }
+
+    /// Writes the connection-test object; `SUCCESS` or the error text, as `connectionStatus`.
+    pub async fn test_connection(&self, config: &ExportConfig) -> String {
+        let what = access_label(&config.destination);
+        if let Some(role) = &self.assumed_role
+            && let Err(message) = role.credentials().await
+        {
+            return format!("Error testing access to {what} - {}", self.redact(&message));
+        }
+        let text = format!(
+            "vigil audit export connection test for configuration {} at {}\n",
+            config.id,
+            super::config::now_text()
+        );
+        match self
+            .store
+            .put(
+                &self.key(CONNECTION_TEST_OBJECT),
+                PutPayload::from(text.into_bytes()),
+            )
+            .await
+        {
+            Ok(_) => "SUCCESS".to_owned(),
+            Err(error) => format!(
+                "Error testing access to {what} - {}",
+                self.redact(&error.to_string())
+            ),
+        }
+    }
+}
+
+/// What a connection test tried, as its error text names it ("S3 using AssumedRole <arn>").
+pub(crate) fn access_label(destination: &Destination) -> String {
+    match destination {
+        Destination::S3AccessKey { .. } => "S3 using AccessKey".to_owned(),
+        Destination::S3AssumedRole { role_arn, .. } => format!("S3 using AssumedRole {role_arn}"),
+        Destination::AdlsSasToken { .. } => "ADLS using SasToken".to_owned(),
+    }
+}
+
+/// `prefix/relative`, or `relative` without a prefix.
+pub fn full_key(prefix: &str, relative: &str) -> ObjectPath {
+    if prefix.is_empty() {
+        ObjectPath::from(relative)
+    } else {
+        ObjectPath::from(format!("{prefix}/{relative}"))
+    }
+}
+
+fn client_options(endpoint: Option<&str>) -> ClientOptions {
+    ClientOptions::new()
+        .with_timeout(REQUEST_TIMEOUT)
+        .with_connect_timeout(CONNECT_TIMEOUT)
+        .with_allow_http(endpoint.is_some_and(|endpoint| endpoint.starts_with("http://")))
+}
+
+fn retry_config() -> RetryConfig {
+    RetryConfig {
+        max_retries: CLIENT_RETRIES,
+        retry_timeout: Duration::from_secs(30),
+        ..RetryConfig::default()
+    }
+}
+
+/// Opens the destination of `config` with its unsealed `secret`.
+pub fn open_sink(
+    config: &ExportConfig,
+    secret: Option<String>,
+    environment: &ExportEnvironment,
+) -> Result<Sink, ExportError> {
+    let cannot = |error: object_store::Error| {
+        ExportError::Destination(format!("cannot set up the destination: {error}"))
+    };
+    let prefix = config.destination.prefix().to_owned();
+    let mut secrets: Vec<String> = secret.iter().cloned().collect();
+    let mut assumed_role = None;
+    let store: Arc<dyn ObjectStore> = match &config.destination {
+        Destination::S3AccessKey {
+            bucket,
+            region,
+            access_key_id,
+            endpoint,
+            ..
+        } => {
+            let endpoint = endpoint.clone().or_else(|| environment.s3_endpoint.clone());
+            let secret = secret.ok_or_else(|| {
+                ExportError::Destination("the configuration has no secret access key".into())
+            })?;
+            let mut builder = AmazonS3Builder::new()
+                .with_bucket_name(bucket)
+                .with_region(region)
+                .with_access_key_id(access_key_id)
+                .with_secret_access_key(secret)
+                .with_client_options(client_options(endpoint.as_deref()))
+                .with_retry(retry_config());
+            if let Some(endpoint) = endpoint {
+                builder = builder.with_endpoint(endpoint);
+            }
+            Arc::new(builder.build().map_err(cannot)?)
+        }
+        Destination::S3AssumedRole {
+            bucket,
+            region,
+            role_arn,
+            endpoint,
+            ..
+        } => {
+            let endpoint = endpoint.clone().or_else(|| environment.s3_endpoint.clone());
+            let own_credential = environment.own_aws_credential.clone().ok_or_else(|| {
+                ExportError::Destination(
+                    "vigil has no AWS credentials of its own to assume the role with \
+                     (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for vigil)"
+                        .into(),
+                )
+            })?;
+            secrets.push(own_credential.secret_key.clone());
+            let role = Arc::new(AssumedRoleCredentials::new(AssumeRoleSettings {
+                endpoint: environment
+                    .sts_endpoint
+                    .clone()
+                    .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com")),
+                region: region.clone(),
+                role_arn: role_arn.clone(),
+                external_id: config.id.clone(),
+                own_credential,
+            }));
+            assumed_role = Some(role.clone());
+            let mut builder = AmazonS3Builder::new()
+                .with_bucket_name(bucket)
+                .with_region(region)
+                .with_credentials(role)
+                .with_client_options(client_options(endpoint.as_deref()))
+                .with_retry(retry_config());
+            if let Some(endpoint) = endpoint {
+                builder = builder.with_endpoint(endpoint);
+            }
+            Arc::new(builder.build().map_err(cannot)?)
+        }
+        Destination::AdlsSasToken {
+            storage_account,
+            file_system,
+            endpoint,
+            ..
+        } => {
+            let sas = secret.ok_or_else(|| {
+                ExportError::Destination("the configuration has no SAS token".into())
+            })?;
+            let sas = sas.trim().trim_start_matches('?').to_owned();
+            // The token's values appear URL-encoded in request URLs.
+            secrets.push(sas.clone());
+            for pair in form_urlencoded::parse(sas.as_bytes()) {
+                secrets.push(pair.1.into_owned());
+            }
+            let mut builder = MicrosoftAzureBuilder::new()
+                .with_account(storage_account)
+                .with_container_name(file_system)
+                .with_config(AzureConfigKey::SasKey, sas)
+                .with_retry(retry_config());
+            match endpoint {
+                Some(endpoint) => {
+                    builder = builder
+                        .with_endpoint(endpoint.clone())
+                        .with_client_options(client_options(Some(endpoint)));
+                }
+                None if environment.azure_use_emulator => {
+                    // object_store reads `AZURITE_BLOB_STORAGE_URL` itself.
+                    builder = builder
+                        .with_use_emulator(true)
+                        .with_client_options(client_options(Some("http://")));
+                }
+                None => builder = builder.with_client_options(client_options(None)),
+            }
+            Arc::new(builder.build().map_err(cannot)?)
+        }
+    };
+    secrets.retain(|secret| secret.len() >= 4);
+    Ok(Sink {
+        store,
+        prefix,
+        assumed_role,
+        secrets,
+    })
+}
+
+/// Removes every secret and every URL query string from `text`.
+pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        text = text.replace(secret.as_str(), "***");
+        let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        text = text.replace(encoded.as_str(), "***");
+    }
+    // URLs keep their path but lose their query (SAS signatures live there).
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("http") {
+        out.push_str(&rest[..start]);
+        let url_len = rest[start..]
+            .find(|c: char| c.is_whitespace() || c == ')' || c == '"' || c == '\'')
+            .unwrap_or(rest.len() - start);
+        let url = &rest[start..start + url_len];
+        out.push_str(url.split('?').next().unwrap_or(url));
+        rest = &rest[start + url_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn errors_lose_secrets_and_query_strings() {
+        let text = "error sending request for url (http://127.0.0.1:10000/a/b?sv=2021&sig=abc%2Fdef) with key YOUR/SECRET";
+        let clean = redact(text, &["YOUR/SECRET".into(), "abc/def".into()]);
+        assert_eq!(
+            clean,
+            "error sending request for url (http://127.0.0.1:10000/a/b) with key ***"
+        );
+    }
+}

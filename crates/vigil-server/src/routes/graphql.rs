@@ -1,0 +1,38 @@
+//! `POST /api/audit/graphql`: runs a GraphQL request as the calling API key (permission AUDIT).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use vigil_core::keys::{KeyActor, Permission};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::graphql::GraphqlCaller;
+use crate::state::AppState;
+
+/// Executes the request; GraphQL errors (bad input, unknown id) come back in `errors` with 200.
+pub async fn graphql(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<async_graphql::Response>, ApiError> {
+    let key = caller.require(Permission::Audit)?;
+    let text = super::body_text(body)?;
+    let request: async_graphql::Request = serde_json::from_str(&text).map_err(|error| {
+        ApiError::Invalid(format!(
+            "the body is not a GraphQL request ({{\"query\": \"…\", \"variables\": {{…}}}}): {error}"
+        ))
+    })?;
+    let actor = KeyActor {
+        actor_type: "API_KEY",
+        id: key.id.clone(),
+        name: key.name.clone(),
+    };
+    Ok(Json(
+        state
+            .graphql
+            .execute(request.data(GraphqlCaller(actor)))
+            .await,
+    ))
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Export benchmark: imports N events (default 1,000,000, ~1.6 kB each), then times one export run
+# of all of them to moto's S3 on loopback. Needs the emulators that scripts/test.sh installs.
+# Usage: bash scripts/bench_export.sh [EVENTS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events="${1:-1000000}"
+tools="${VIGIL_TEST_TOOLS_DIR:-$HOME/.cache/vigil-test-tools}"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+cargo build --release --quiet --bin vigil
+vigil=target/release/vigil
+python3 - "$events" > "$work/events.ndjson" <<'PY'
+import json, sys
+pad = "SELECT c.customer_id, c.region, sum(o.amount) FROM sales.orders o JOIN crm.customers c ON o.customer_id = c.customer_id "
+for n in range(int(sys.argv[1])):
+    print(json.dumps({"id": f"bench-{n}", "action": "QUERY", "actor": {"type": "USER_ACTOR", "id": f"user{n % 500}@example.com", "name": f"User {n % 500}"},
+        "targetType": "DATASOURCE", "targets": [{"type": "DATASOURCE", "id": str(n % 2000), "name": f"table_{n % 2000}", "technology": "SNOWFLAKE"}],
+        "actionStatus": "SUCCESS", "eventTimestamp": "2026-11-22T10:00:00.000Z",
+        "auditPayload": {"type": "QueryAuditPayload", "queryId": f"q-{n}", "query": pad * 10 + f"WHERE o.id = {n}"}}))
+PY
+echo "generated $events events ($(du -h "$work/events.ndjson" | cut -f1))"
+"$vigil" import "$work/events.ndjson" --data-dir "$work/data" >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$tools/venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+until curl -s "http://127.0.0.1:$port" >/dev/null; do sleep 0.2; done
+curl -s -X PUT "http://127.0.0.1:$port/bench-bucket" >/dev/null
+AWS_ENDPOINT_URL="http://127.0.0.1:$port" VIGIL_BOOTSTRAP_API_KEY=bench-key-0123456789 RUST_LOG=warn \
+    "$vigil" serve --listen 127.0.0.1:0 --data-dir "$work/data" > "$work/serve.log" 2>&1 &
+until grep -q "listening on" "$work/serve.log"; do sleep 0.2; done
+url=$(sed -n 's/^vigil listening on //p' "$work/serve.log")
+gql() { curl -s -H "Authorization: bench-key-0123456789" "$url/api/audit/graphql" -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$1")"; }
+id=$(gql 'mutation { createS3AccessKeyExportConfiguration(data: {interval: EVERY_24_HOURS, bucket: "bench-bucket", path: "audit", region: "us-east-1", accessKeyId: "bench", secretAccessKey: "bench"}) { id } }' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createS3AccessKeyExportConfiguration"]["id"])')
+head=$(curl -s -H "Authorization: bench-key-0123456789" "$url/metrics" | sed -n 's/^vigil_log_last_seq //p')
+start=$(date +%s.%N)
+gql "mutation { exportNow(id: \"$id\") { id } }" >/dev/null
+while true; do
+    done_seq=$(gql "{ getExportConfiguration(id: \"$id\") { exportStatus { lastExportedSequence lastError } } }" | python3 -c 'import json,sys; s=json.load(sys.stdin)["data"]["getExportConfiguration"]["exportStatus"]; print(s["lastExportedSequence"]); e=s["lastError"]; e and print(e, file=sys.stderr)')
+    [ "$done_seq" -ge "$head" ] && break
+    sleep 0.2
+done
+end=$(date +%s.%N)
+python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); print(f'exported {n} events in {s:.1f} s: {n/s:,.0f} events/s')" "$start" "$end" "$head"
+size=$(curl -s "http://127.0.0.1:$port/bench-bucket?list-type=2&max-keys=1000" | python3 -c 'import re,sys; print(sum(int(x) for x in re.findall(r"<Size>(\d+)</Size>", sys.stdin.read())))')
+echo "objects in the bucket: $((size / 1024 / 1024)) MiB compressed"
