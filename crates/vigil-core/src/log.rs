@@ -523,9 +523,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        if let Some(last_seq) = commit_group(&mut connection, jobs) {
-            commits.publish(last_seq);
-        }
+        commit_group(&mut connection, jobs, commits);
         // Wake the checkpointer; if it is busy it will see this commit's frames on its next pass.
         let _ = checkpoint.try_send(());
         let wal_bytes = std::fs::metadata(wal_path).map(|m| m.len()).unwrap_or(0);
@@ -540,9 +538,13 @@ fn writer_loop(
 }
 
 /// Appends every job of a group in one transaction (one fsync), each job in its own savepoint so
-/// that a job that fails leaves the others intact; replies after the commit. Returns the last
-/// sequence number when the group committed.
-fn commit_group(connection: &mut Connection, jobs: Vec<WriteJob>) -> Option<Seq> {
+/// that a job that fails leaves the others intact; publishes the new head, then replies. Returns
+/// the last sequence number when the group committed.
+fn commit_group(
+    connection: &mut Connection,
+    jobs: Vec<WriteJob>,
+    commits: &CommitSignal,
+) -> Option<Seq> {
     let started = std::time::Instant::now();
     let job_count = jobs.len();
     let event_count: usize = jobs.iter().map(|job| job.entries.len()).sum();
@@ -591,6 +593,9 @@ fn commit_group(connection: &mut Connection, jobs: Vec<WriteJob>) -> Option<Seq>
     );
     match outcome {
         Ok(()) => {
+            // Published before anyone is answered: a caller that saw its append succeed also sees
+            // it in `last_committed_seq`.
+            commits.publish(committed_seq);
             for (reply, result) in replies {
                 let _ = reply.send(result);
             }
