@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 events="${1:-1000000}"
 tools="${VIGIL_TEST_TOOLS_DIR:-$HOME/.cache/vigil-test-tools}"
+if [ ! -x "$tools/venv/bin/moto_server" ]; then
+    echo "moto is not installed in $tools/venv: run scripts/test.sh once (it installs it)" >&2
+    exit 1
+fi
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --release --quiet --bin vigil
@@ -23,7 +27,7 @@ echo "generated $events events ($(du -h "$work/events.ndjson" | cut -f1))"
 "$vigil" import "$work/events.ndjson" --data-dir "$work/data" >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$tools/venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-until curl -s "http://127.0.0.1:$port" >/dev/null; do sleep 0.2; done
+for _ in $(seq 150); do curl -s "http://127.0.0.1:$port" >/dev/null && break; sleep 0.2; done
 curl -s -X PUT "http://127.0.0.1:$port/bench-bucket" >/dev/null
 AWS_ENDPOINT_URL="http://127.0.0.1:$port" VIGIL_BOOTSTRAP_API_KEY=bench-key-0123456789 RUST_LOG=warn \
     "$vigil" serve --listen 127.0.0.1:0 --data-dir "$work/data" > "$work/serve.log" 2>&1 &

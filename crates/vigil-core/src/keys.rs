@@ -69,6 +69,15 @@ pub struct ApiKeyInfo {
 }
 
 impl ApiKeyInfo {
+    /// The actor of what this key does.
+    pub fn actor(&self) -> KeyActor {
+        KeyActor {
+            actor_type: "API_KEY",
+            id: self.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+
     /// Whether the key has `permission` (ADMIN does not imply the others).
     pub fn allows(&self, permission: Permission) -> bool {
         self.permissions.contains(&permission)
@@ -84,6 +93,13 @@ pub struct KeyActor {
     pub id: String,
     /// Actor name.
     pub name: String,
+}
+
+impl KeyActor {
+    /// The `actor` of an event by this key.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "type": self.actor_type, "id": self.id, "name": self.name })
+    }
 }
 
 /// Errors of key management.
@@ -309,7 +325,7 @@ fn key_event(
     OwnEvent {
         action,
         target_type: "APIKEY",
-        actor: json!({ "type": actor.actor_type, "id": actor.id, "name": actor.name }),
+        actor: actor.to_json(),
         targets: json!([{ "type": "APIKEY", "id": info.id, "name": info.name }]),
         payload,
     }

@@ -8,6 +8,8 @@ pub mod ingest;
 pub mod keys;
 mod log;
 mod own_events;
+pub mod query_audit;
+pub mod registry;
 mod retention;
 pub mod search;
 mod verify;

@@ -15,7 +15,7 @@ use crate::error::LogError;
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "vigil.db";
 /// The schema version this vigil writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 /// A group commit takes at most this many events (from several requests) into one transaction.
 const GROUP_MAX_EVENTS: usize = 20_000;
 /// Above this WAL size the writer checkpoints itself (blocking) instead of leaving it to the
@@ -481,6 +481,47 @@ fn migrate(connection: &Connection) -> Result<(), LogError> {
                  exported_events INTEGER NOT NULL
              );
              PRAGMA user_version = 2;
+             COMMIT;",
+        )?;
+    }
+    if version < 3 {
+        // The user and data source registry (a view derived from the log, with its checkpoint),
+        // and the query-audit pull integrations with their watermarks and schedule.
+        connection.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS registry_users (
+                 id TEXT PRIMARY KEY,
+                 body TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS registry_datasources (
+                 id TEXT PRIMARY KEY,
+                 body TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS registry_state (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 applied_seq INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS integrations (
+                 id TEXT PRIMARY KEY,
+                 kind TEXT NOT NULL,
+                 settings TEXT NOT NULL,
+                 sealed_secret BLOB NOT NULL,
+                 created_at TEXT NOT NULL,
+                 updated_at TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS integration_state (
+                 integration_id TEXT PRIMARY KEY,
+                 watermark_micros INTEGER,
+                 last_run_at TEXT,
+                 last_success_at TEXT,
+                 last_error TEXT,
+                 last_summary TEXT
+             );
+             CREATE TABLE IF NOT EXISTS integration_schedule (
+                 kind TEXT PRIMARY KEY,
+                 interval_minutes INTEGER NOT NULL
+             );
+             PRAGMA user_version = 3;
              COMMIT;",
         )?;
     }

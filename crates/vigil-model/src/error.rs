@@ -24,7 +24,8 @@ pub enum ModelError {
 }
 
 impl ModelError {
-    pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An invalid value at `path` (dotted; empty for the whole document).
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
         ModelError::Invalid {
             path: path.into(),
             message: message.into(),
@@ -112,7 +113,7 @@ fn excerpt(text: &str, line: usize, column: usize) -> Option<String> {
 
 /// Deserializes `text` on the fast path; only when that fails, deserializes it again tracking the
 /// path of the failing field, to say where. `prefix` is the path of `text` in its document.
-pub(crate) fn parse_with_path<'a, T: serde::Deserialize<'a>>(
+pub fn parse_with_path<'a, T: serde::Deserialize<'a>>(
     text: &'a str,
     prefix: &str,
 ) -> Result<T, ModelError> {

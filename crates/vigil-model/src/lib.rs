@@ -17,7 +17,7 @@ pub use enums::{
     Action, ActionStatus, ActorType, AuthenticationMethod, DatabricksService, LogoutReason,
     SensitivityScore, TargetType, Technology,
 };
-pub use error::ModelError;
+pub use error::{ModelError, parse_with_path};
 pub use event::{
     Actor, FilledFields, MAX_EVENT_ID_CHARS, NormalizedEvent, Resource, UamEvent, normalize,
     submitted_part, validate_event_id,

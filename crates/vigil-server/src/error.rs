@@ -82,6 +82,12 @@ impl From<vigil_core::LogError> for ApiError {
     }
 }
 
+impl From<ModelError> for ApiError {
+    fn from(error: ModelError) -> Self {
+        ApiError::BadRequest(error)
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(error: tokio::task::JoinError) -> Self {
         ApiError::Internal(error.into())

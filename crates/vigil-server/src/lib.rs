@@ -5,6 +5,7 @@ mod auth;
 pub mod cli;
 mod error;
 pub mod export_cli;
+pub mod query_audit_cli;
 mod graphql;
 mod metrics;
 mod routes;
@@ -19,6 +20,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use vigil_core::EventLog;
 use vigil_core::export::{ExportEnvironment, ExportService, ExportSettings};
+use vigil_core::query_audit::pull::PullService;
+use vigil_core::registry::Registry;
 use vigil_core::ingest::{self, BodyFormat};
 use vigil_core::keys;
 use vigil_core::search::SearchIndex;
@@ -130,6 +133,33 @@ pub async fn serve(
     .await?
     .context("opening the export keys")?;
     exports.start().await.context("starting the exporters")?;
+    let registry_log = log.clone();
+    let registry = Arc::new(
+        tokio::task::spawn_blocking(move || Registry::open(&registry_log))
+            .await?
+            .context("opening the user and data source registry")?,
+    );
+    {
+        // Catch up with the log in the background; the first request that needs it waits.
+        let (registry, log) = (registry.clone(), log.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = registry.catch_up(&log) {
+                tracing::warn!(%error, "the registry could not catch up with the log");
+            }
+        });
+    }
+    let (pull_log, pull_registry, pull_dir, pull_key) = (
+        log.clone(),
+        registry.clone(),
+        config.data_dir.clone(),
+        config.master_key.clone(),
+    );
+    let pulls = tokio::task::spawn_blocking(move || {
+        PullService::open(pull_log, pull_registry, &pull_dir, pull_key.as_deref())
+    })
+    .await?
+    .context("opening the query-audit integrations")?;
+    pulls.start();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -141,6 +171,8 @@ pub async fn serve(
         search: search.clone(),
         metrics: Default::default(),
         exports: exports.clone(),
+        registry,
+        pulls: pulls.clone(),
         graphql: graphql::schema(exports.clone()),
     });
     let served = axum::serve(listener, app)
@@ -149,6 +181,7 @@ pub async fn serve(
     // In-flight requests are done: exporters stop (a cut-off run resumes at the next start),
     // retention stops, the indexer commits, then the writer finishes what it was given.
     exports.shutdown().await;
+    pulls.shutdown().await;
     tokio::task::spawn_blocking(move || {
         if let Some((stop, handle)) = retention {
             drop(stop);

@@ -1,5 +1,5 @@
 //! The `vigil` binary: `serve`, `verify`, `import`, `search`, `keys`, `audit exportConfig`,
-//! `export public-key` and `verify-export`.
+//! `audit integration|schedule|load|users|datasources`, `export public-key` and `verify-export`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use vigil_server::export_cli::{self, ExportConfigAction, ExportKind};
+use vigil_server::query_audit_cli::{self, QueryAuditAction};
 use vigil_server::{ServeConfig, cli, serve, shutdown_signal, telemetry};
 
 /// vigil: a tamper-evident audit service for data platforms.
@@ -169,6 +170,110 @@ enum AuditCommand {
         #[command(subcommand)]
         command: ExportConfigCommand,
     },
+    /// Query-audit pull integrations (Snowflake, Databricks Unity Catalog).
+    Integration {
+        #[command(subcommand)]
+        command: IntegrationCommand,
+    },
+    /// Show the pull schedule, or set the minutes between runs per integration type.
+    Schedule {
+        /// Minutes between Snowflake runs.
+        #[arg(long)]
+        snowflake_minutes: Option<u32>,
+        /// Minutes between Databricks Unity Catalog runs.
+        #[arg(long)]
+        unity_catalog_minutes: Option<u32>,
+    },
+    /// Load Audit Events: run every enabled pull integration now.
+    Load {
+        /// Wait until the load ends; exit non-zero when an integration failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Registered users and their platform usernames.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Registered data sources.
+    Datasources,
+}
+
+#[derive(Subcommand)]
+enum IntegrationCommand {
+    /// Create an integration from a JSON file.
+    Create { file: PathBuf },
+    /// Replace an integration's settings from a JSON file (without a secret the stored one stays).
+    Update { id: String, file: PathBuf },
+    /// List integrations with their watermark and last run.
+    List,
+    /// Show one integration.
+    Get { id: String },
+    /// Delete an integration (its events stay).
+    Delete { id: String },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// List registered users.
+    List,
+    /// Map a platform username to a user.
+    Map {
+        /// The user id.
+        user: String,
+        /// SNOWFLAKE, DATABRICKS or STARBURST_TRINO.
+        #[arg(long)]
+        technology: String,
+        /// The username on that platform.
+        #[arg(long)]
+        username: String,
+    },
+    /// Remove a user's username on a platform.
+    Unmap {
+        /// The user id.
+        user: String,
+        /// SNOWFLAKE, DATABRICKS or STARBURST_TRINO.
+        #[arg(long)]
+        technology: String,
+    },
+}
+
+impl AuditCommand {
+    fn query_audit_action(self) -> Option<QueryAuditAction> {
+        use QueryAuditAction as A;
+        Some(match self {
+            AuditCommand::ExportConfig { .. } => return None,
+            AuditCommand::Integration { command } => match command {
+                IntegrationCommand::Create { file } => A::CreateIntegration(file),
+                IntegrationCommand::Update { id, file } => A::UpdateIntegration(id, file),
+                IntegrationCommand::List => A::ListIntegrations,
+                IntegrationCommand::Get { id } => A::GetIntegration(id),
+                IntegrationCommand::Delete { id } => A::DeleteIntegration(id),
+            },
+            AuditCommand::Schedule {
+                snowflake_minutes,
+                unity_catalog_minutes,
+            } => A::Schedule {
+                snowflake: snowflake_minutes,
+                unity_catalog: unity_catalog_minutes,
+            },
+            AuditCommand::Load { wait } => A::Load { wait },
+            AuditCommand::Users { command } => match command {
+                UsersCommand::List => A::ListUsers,
+                UsersCommand::Map {
+                    user,
+                    technology,
+                    username,
+                } => A::MapUser {
+                    user,
+                    technology,
+                    username,
+                },
+                UsersCommand::Unmap { user, technology } => A::UnmapUser { user, technology },
+            },
+            AuditCommand::Datasources => A::ListDatasources,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -287,17 +392,21 @@ fn main() -> ExitCode {
         .map(|()| true),
         Command::Reindex { data_dir } => cli::reindex_command(&data_dir.data_dir).map(|()| true),
         Command::Import { file, data_dir } => cli::import_command(&data_dir.data_dir, &file),
-        Command::Audit {
-            command: AuditCommand::ExportConfig { command },
-            remote,
-        } => match remote.api_key {
-            Some(api_key) => {
-                export_cli::export_config_command(&remote.url, &api_key, command.action())
-                    .map(|()| true)
-            }
+        Command::Audit { command, remote } => match remote.api_key {
             None => Err(anyhow::anyhow!(
-                "an API key with the AUDIT permission is needed: --api-key or VIGIL_API_KEY"
+                "an API key is needed: --api-key or VIGIL_API_KEY"
             )),
+            Some(api_key) => match command {
+                AuditCommand::ExportConfig { command } => {
+                    export_cli::export_config_command(&remote.url, &api_key, command.action())
+                        .map(|()| true)
+                }
+                other => query_audit_cli::query_audit_command(
+                    &remote.url,
+                    &api_key,
+                    other.query_audit_action().expect("not an export command"),
+                ),
+            },
         },
         Command::Export {
             command: ExportCommand::PublicKey,

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use vigil_core::EventLog;
 use vigil_core::export::ExportService;
+use vigil_core::query_audit::pull::PullService;
+use vigil_core::registry::Registry;
 use vigil_core::search::SearchIndex;
 
 use crate::graphql::AuditSchema;
@@ -20,6 +22,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Export configurations and exporters.
     pub exports: Arc<ExportService>,
+    /// Users and data sources, derived from the log.
+    pub registry: Arc<Registry>,
+    /// Query-audit pull integrations and their schedule.
+    pub pulls: Arc<PullService>,
     /// The GraphQL schema at `/api/audit/graphql`.
     pub graphql: AuditSchema,
 }

@@ -361,7 +361,7 @@ fn config_event(
     OwnEvent {
         action,
         target_type: "EXPORT_CONFIGURATION",
-        actor: json!({ "type": actor.actor_type, "id": actor.id, "name": actor.name }),
+        actor: actor.to_json(),
         targets: json!([{ "type": "EXPORT_CONFIGURATION", "id": config.id, "name": config.destination.kind() }]),
         payload: json!({
             "type": payload_type,

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use vigil_core::keys::{KeyActor, Permission};
+use vigil_core::keys::Permission;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -24,11 +24,7 @@ pub async fn graphql(
             "the body is not a GraphQL request ({{\"query\": \"…\", \"variables\": {{…}}}}): {error}"
         ))
     })?;
-    let actor = KeyActor {
-        actor_type: "API_KEY",
-        id: key.id.clone(),
-        name: key.name.clone(),
-    };
+    let actor = key.actor();
     Ok(Json(
         state
             .graphql

@@ -3,11 +3,12 @@
 mod events;
 mod graphql;
 mod legacy;
+mod query_audit;
 mod search;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::state::AppState;
 
@@ -24,6 +25,32 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/audit/events/{id}", get(events::get_event))
         .route("/api/audit/graphql", post(graphql::graphql))
+        .route("/api/audit/ingest/trino", post(query_audit::ingest_trino))
+        .route("/api/audit/registry/users", get(query_audit::list_users))
+        .route(
+            "/api/audit/registry/users/{user_id}/external-ids/{technology}",
+            put(query_audit::map_username).delete(query_audit::unmap_username),
+        )
+        .route(
+            "/api/audit/registry/datasources",
+            get(query_audit::list_datasources),
+        )
+        .route(
+            "/api/audit/integrations",
+            get(query_audit::list_integrations).post(query_audit::create_integration),
+        )
+        .route(
+            "/api/audit/integrations/schedule",
+            get(query_audit::get_schedule).put(query_audit::set_schedule),
+        )
+        .route(
+            "/api/audit/integrations/{id}",
+            get(query_audit::get_integration)
+                .put(query_audit::update_integration)
+                .delete(query_audit::delete_integration),
+        )
+        .route("/api/audit/load", post(query_audit::start_load))
+        .route("/api/audit/load/{id}", get(query_audit::get_load))
         .route("/audit", get(search::legacy_search))
         .route("/audit/createRecord", post(legacy::create_record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,0 +1,529 @@
+//! Databricks Unity Catalog: `system.query.history` joined with `system.access.column_lineage`,
+//! read through the SQL Statement Execution API (`POST /api/2.0/sql/statements`, polling a
+//! pending statement, following `next_chunk_internal_link`). Every user and table is audited; a
+//! user vigil cannot name is the unknown user, with the Databricks username kept in
+//! `technologyContext.account.username`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::pull::{Page, PageSource, PullError, Row, RowOutcome};
+use super::{QueryEvent, iso, object_accessed, parse_time, resolve_actor, truncate_query};
+use crate::registry::{Platform, Snapshot};
+
+/// A Unity Catalog integration's settings (its token is stored apart, sealed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabricksSettings {
+    /// `https://<deployment>.cloud.databricks.com`.
+    pub host: String,
+    /// The SQL warehouse that runs the audit query.
+    pub warehouse_id: String,
+    /// Only these workspaces (ids); all when empty.
+    #[serde(default)]
+    pub workspace_ids: Vec<String>,
+    /// Queries that have no lineage yet are held back this many minutes, because lineage
+    /// arrives late; after that they are stored without tables (cached results never get any).
+    #[serde(default = "default_settle_minutes")]
+    pub lineage_settle_minutes: u32,
+}
+
+fn default_settle_minutes() -> u32 {
+    30
+}
+
+impl DatabricksSettings {
+    /// Checks every field; the message names the field.
+    pub fn validate(&self, overlap_minutes: u32) -> Result<(), String> {
+        super::pull::validate_url("host", &self.host)?;
+        if self.warehouse_id.trim().is_empty() {
+            return Err("warehouseId: is required".into());
+        }
+        if let Some(bad) = self
+            .workspace_ids
+            .iter()
+            .find(|id| id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(format!(
+                "workspaceIds: `{bad}` is not a workspace id (digits only)"
+            ));
+        }
+        if self.lineage_settle_minutes > overlap_minutes {
+            return Err(format!(
+                "lineageSettleMinutes: {} is longer than overlapMinutes {overlap_minutes}; held-back queries would fall out of the next window",
+                self.lineage_settle_minutes
+            ));
+        }
+        Ok(())
+    }
+
+    fn host_name(&self) -> String {
+        reqwest::Url::parse(&self.host)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| self.host.clone())
+    }
+
+    /// The audit statement; `:since` is the start of the window.
+    pub fn statement(&self) -> String {
+        let workspaces = if self.workspace_ids.is_empty() {
+            String::new()
+        } else {
+            // Digits only (validated), so they can be written into the statement.
+            format!(
+                " AND h.workspace_id IN ({})",
+                self.workspace_ids
+                    .iter()
+                    .map(|id| format!("'{id}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        format!(
+            "SELECT h.statement_id, h.executed_by, h.executed_by_user_id, h.statement_text, \
+h.execution_status, h.error_message, h.compute.type AS compute_type, \
+h.compute.warehouse_id AS warehouse_id, h.compute.cluster_id AS cluster_id, h.workspace_id, \
+h.start_time, h.end_time, h.total_duration_ms, h.produced_rows, \
+h.query_source.notebook_id AS notebook_id, h.client_application, h.session_id, \
+l.source_table_catalog, l.source_table_schema, l.source_table_name, l.columns \
+FROM system.query.history h \
+LEFT JOIN (SELECT statement_id, source_table_catalog, source_table_schema, source_table_name, \
+to_json(collect_set(source_column_name)) AS columns FROM system.access.column_lineage \
+WHERE event_time >= :since - INTERVAL 1 DAY AND statement_id IS NOT NULL \
+AND source_table_name IS NOT NULL \
+GROUP BY statement_id, source_table_catalog, source_table_schema, source_table_name) l \
+ON l.statement_id = h.statement_id \
+WHERE h.end_time >= :since{workspaces} ORDER BY h.end_time, h.statement_id"
+        )
+    }
+}
+
+/// A running statement's result, chunk by chunk.
+pub struct DatabricksPages {
+    client: reqwest::Client,
+    base: String,
+    authorization: String,
+    columns: Vec<String>,
+    first: Option<Vec<Vec<Value>>>,
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StatementAnswer {
+    #[serde(default)]
+    statement_id: Option<String>,
+    #[serde(default)]
+    status: Option<Status>,
+    #[serde(default)]
+    manifest: Option<Manifest>,
+    #[serde(default)]
+    result: Option<Chunk>,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    state: String,
+    #[serde(default)]
+    error: Option<StatusError>,
+}
+
+#[derive(Deserialize)]
+struct StatusError {
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    schema: Schema,
+}
+
+#[derive(Deserialize)]
+struct Schema {
+    #[serde(default)]
+    columns: Vec<Column>,
+}
+
+#[derive(Deserialize)]
+struct Column {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    data_array: Option<Vec<Vec<Value>>>,
+    #[serde(default)]
+    next_chunk_internal_link: Option<String>,
+}
+
+/// The longest a statement may stay pending or running before the run gives up.
+const STATEMENT_DEADLINE: Duration = Duration::from_secs(3600);
+
+fn poll_delay(attempt: u32) -> Duration {
+    Duration::from_millis((50u64 << attempt.min(7)).min(5_000))
+}
+
+impl DatabricksPages {
+    /// Submits the audit statement for the window starting at `since` and waits for its result.
+    pub async fn start(
+        client: &reqwest::Client,
+        settings: &DatabricksSettings,
+        token: &str,
+        since: DateTime<Utc>,
+    ) -> Result<DatabricksPages, PullError> {
+        let base = settings.host.trim_end_matches('/').to_owned();
+        let authorization = format!("Bearer {}", token.trim());
+        let body = json!({
+            "statement": settings.statement(),
+            "warehouse_id": settings.warehouse_id,
+            "wait_timeout": "30s",
+            "on_wait_timeout": "CONTINUE",
+            "disposition": "INLINE",
+            "format": "JSON_ARRAY",
+            "parameters": [{ "name": "since", "value": iso(since), "type": "TIMESTAMP" }],
+        });
+        let request = client
+            .post(format!("{base}/api/2.0/sql/statements"))
+            .header("Authorization", &authorization)
+            .header("User-Agent", concat!("vigil/", env!("CARGO_PKG_VERSION")))
+            .json(&body);
+        let mut answer: StatementAnswer = send(request, "submitting the audit statement").await?;
+        let deadline = tokio::time::Instant::now() + STATEMENT_DEADLINE;
+        let mut attempt = 0;
+        loop {
+            let status = answer.status.as_ref().ok_or_else(|| {
+                PullError::Source("Databricks' answer has no statement status".into())
+            })?;
+            match status.state.as_str() {
+                "SUCCEEDED" => break,
+                "PENDING" | "RUNNING" => {}
+                state => {
+                    let error = status.error.as_ref();
+                    return Err(PullError::Source(format!(
+                        "the audit statement ended {state}: {} {}",
+                        error
+                            .and_then(|error| error.error_code.as_deref())
+                            .unwrap_or(""),
+                        error
+                            .and_then(|error| error.message.as_deref())
+                            .unwrap_or("")
+                    )));
+                }
+            }
+            let id = answer.statement_id.clone().ok_or_else(|| {
+                PullError::Source("Databricks answered a pending statement without its id".into())
+            })?;
+            if tokio::time::Instant::now() > deadline {
+                return Err(PullError::Source(format!(
+                    "the audit statement {id} was still running after {} s",
+                    STATEMENT_DEADLINE.as_secs()
+                )));
+            }
+            tokio::time::sleep(poll_delay(attempt)).await;
+            attempt += 1;
+            let poll = client
+                .get(format!("{base}/api/2.0/sql/statements/{id}"))
+                .header("Authorization", &authorization);
+            answer = send(poll, "polling the audit statement").await?;
+        }
+        let columns = answer
+            .manifest
+            .ok_or_else(|| PullError::Source("Databricks' answer has no manifest".into()))?
+            .schema
+            .columns
+            .into_iter()
+            .map(|column| column.name)
+            .collect();
+        let chunk = answer.result.unwrap_or(Chunk {
+            data_array: None,
+            next_chunk_internal_link: None,
+        });
+        Ok(DatabricksPages {
+            client: client.clone(),
+            base,
+            authorization,
+            columns,
+            first: Some(chunk.data_array.unwrap_or_default()),
+            next_link: chunk.next_chunk_internal_link,
+        })
+    }
+}
+
+async fn send<T: for<'de> Deserialize<'de>>(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<T, PullError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|error| PullError::Source(format!("{what}: {}", super::pull::describe(&error))))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|error| PullError::Source(format!("{what}: reading the answer: {error}")))?;
+    if !status.is_success() {
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|value| {
+                Some(format!(
+                    "{} {}",
+                    value["error_code"].as_str().unwrap_or_default(),
+                    value["message"].as_str()?
+                ))
+            })
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        return Err(PullError::Source(format!(
+            "{what}: Databricks answered {status}: {}",
+            message.trim()
+        )));
+    }
+    serde_json::from_str(&text).map_err(|error| {
+        PullError::Source(format!(
+            "{what}: Databricks' answer is not the API's JSON ({error})"
+        ))
+    })
+}
+
+#[async_trait::async_trait]
+impl PageSource for DatabricksPages {
+    async fn next_page(&mut self) -> Result<Option<Page>, PullError> {
+        let rows = if let Some(rows) = self.first.take() {
+            rows
+        } else if let Some(link) = self.next_link.take() {
+            let request = self
+                .client
+                .get(format!("{}{link}", self.base))
+                .header("Authorization", &self.authorization);
+            let chunk: Chunk = send(request, &format!("fetching {link}")).await?;
+            self.next_link = chunk.next_chunk_internal_link;
+            chunk.data_array.unwrap_or_default()
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(Page::new(&self.columns, rows)))
+    }
+}
+
+/// Whether an error text says the user lacked permission (the seed: unauthorized events are
+/// recognized from Unity Catalog's error messages).
+pub fn is_permission_error(message: &str) -> bool {
+    let upper = message.to_ascii_uppercase();
+    [
+        "INSUFFICIENT_PERMISSIONS",
+        "PERMISSION_DENIED",
+        "INSUFFICIENT PRIVILEGES",
+        "NOT AUTHORIZED",
+        "ACCESS DENIED",
+    ]
+    .iter()
+    .any(|needle| upper.contains(needle))
+}
+
+/// The bracketed error class at the start of a Databricks error (`[INSUFFICIENT_PERMISSIONS] …`).
+fn error_class(message: &str) -> Option<String> {
+    let rest = message.trim_start().strip_prefix('[')?;
+    let (class, _) = rest.split_once(']')?;
+    (!class.is_empty()).then(|| class.to_owned())
+}
+
+/// Translates one row (one statement and at most one table it read) into its event.
+pub fn translate_row(
+    row: &Row<'_>,
+    settings: &DatabricksSettings,
+    integration_id: &str,
+    registry: &Snapshot,
+    now: DateTime<Utc>,
+) -> RowOutcome {
+    let Some(statement_id) = row.text("statement_id") else {
+        return RowOutcome::Malformed("statement_id: is missing".into());
+    };
+    let times = (|| {
+        let start =
+            parse_time(row.get("start_time")).map_err(|error| format!("start_time: {error}"))?;
+        let end = parse_time(row.get("end_time")).map_err(|error| format!("end_time: {error}"))?;
+        Ok::<_, String>((start, end))
+    })();
+    let (start, end) = match times {
+        Ok(times) => times,
+        Err(error) => return RowOutcome::Malformed(format!("statement {statement_id}: {error}")),
+    };
+    let columns: Vec<String> = match row.get("columns") {
+        Value::Null => Vec::new(),
+        Value::String(text) => match serde_json::from_str(text) {
+            Ok(columns) => columns,
+            Err(error) => {
+                return RowOutcome::Malformed(format!(
+                    "statement {statement_id}: columns: not a JSON array of names ({error})"
+                ));
+            }
+        },
+        _ => {
+            return RowOutcome::Malformed(format!(
+                "statement {statement_id}: columns: not a JSON array of names"
+            ));
+        }
+    };
+    let table = row.text("source_table_name");
+    if table.is_none()
+        && now - end < chrono::Duration::minutes(settings.lineage_settle_minutes.into())
+    {
+        return RowOutcome::Deferred;
+    }
+    let catalog = row.text("source_table_catalog");
+    let schema = row.text("source_table_schema");
+    let status = row.text("execution_status").unwrap_or_default();
+    let error_message = row.text("error_message");
+    let (action_status, error_code) = match status.to_ascii_uppercase().as_str() {
+        "FINISHED" | "SUCCEEDED" | "SUCCESS" => ("SUCCESS", None),
+        _ => {
+            let message = error_message.as_deref().unwrap_or("");
+            let status = if is_permission_error(message) {
+                "UNAUTHORIZED"
+            } else {
+                "FAILURE"
+            };
+            (status, error_class(message).or(Some(status.to_owned())))
+        }
+    };
+    let username = row.text("executed_by");
+    let compute_type = row.text("compute_type").map(|kind| kind.to_ascii_uppercase());
+    let warehouse_id = row.text("warehouse_id");
+    let cluster_id = row.text("cluster_id");
+    let service = match (compute_type.as_deref(), &warehouse_id, &cluster_id) {
+        (Some(kind), _, _) if kind.contains("SERVERLESS") => "SERVERLESS_COMPUTE",
+        (_, Some(_), _) => "WAREHOUSE",
+        (_, _, Some(_)) => "CLUSTER",
+        (Some(kind), _, _) if kind.contains("WAREHOUSE") => "WAREHOUSE",
+        _ => "CLUSTER",
+    };
+    let mut targets = Vec::new();
+    let mut objects = Vec::new();
+    if let Some(table) = &table {
+        let source = schema.as_deref().and_then(|schema| {
+            registry.resolve_table(Platform::Databricks, catalog.as_deref(), schema, table)
+        });
+        if let Some(source) = source {
+            targets.push(source.target(Platform::Databricks));
+        }
+        let name = [catalog.as_deref(), schema.as_deref(), Some(table.as_str())]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(".");
+        objects.push(object_accessed(
+            name,
+            source.map(|source| source.id.as_str()),
+            catalog.as_deref(),
+            schema.as_deref(),
+            "TABLE",
+            &columns,
+            false,
+        ));
+    }
+    let mut payload = Map::new();
+    payload.insert("queryId".into(), statement_id.clone().into());
+    payload.insert(
+        "query".into(),
+        row.text("statement_text")
+            .as_deref()
+            .map(truncate_query)
+            .into(),
+    );
+    payload.insert("startTime".into(), iso(start).into());
+    payload.insert("endTime".into(), iso(end).into());
+    payload.insert(
+        "duration".into(),
+        row.number("total_duration_ms")
+            .map(|millis| millis / 1000.0)
+            .unwrap_or_else(|| super::seconds_between(start, end))
+            .into(),
+    );
+    payload.insert("errorCode".into(), error_code.into());
+    payload.insert(
+        "technologyContext".into(),
+        json!({
+            "type": "DatabricksContext",
+            "clusterId": cluster_id,
+            "workspaceId": row.text("workspace_id"),
+            "service": service,
+            "queryLanguage": "sql",
+            "warehouseId": warehouse_id,
+            "notebookId": row.text("notebook_id"),
+            "account": { "id": row.text("executed_by_user_id"), "username": username },
+            "host": settings.host_name(),
+            "rowsProduced": row.integer("produced_rows").unwrap_or(0),
+        }),
+    );
+    payload.insert("objectsAccessed".into(), objects.into());
+    let table_key = match &table {
+        Some(table) => format!(
+            "{}.{}.{table}",
+            catalog.as_deref().unwrap_or_default(),
+            schema.as_deref().unwrap_or_default()
+        ),
+        None => String::new(),
+    };
+    RowOutcome::Events {
+        events: vec![QueryEvent {
+            id: super::derived_id(&["databricks", integration_id, &statement_id, &table_key]),
+            actor: resolve_actor(registry, Platform::Databricks, username.as_deref()),
+            action_status,
+            action_status_reason: if action_status == "SUCCESS" {
+                None
+            } else {
+                error_message
+            },
+            event_time: start,
+            session_id: row.text("session_id"),
+            user_agent: row.text("client_application"),
+            targets,
+            payload,
+        }],
+        end_time: end,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_errors_are_recognized() {
+        assert!(is_permission_error(
+            "[INSUFFICIENT_PERMISSIONS] Insufficient privileges: User does not have SELECT on Table 'main.sales.orders'."
+        ));
+        assert!(!is_permission_error(
+            "[TABLE_OR_VIEW_NOT_FOUND] The table cannot be found."
+        ));
+        assert_eq!(
+            error_class("[INSUFFICIENT_PERMISSIONS] x").as_deref(),
+            Some("INSUFFICIENT_PERMISSIONS")
+        );
+        assert_eq!(error_class("plain"), None);
+    }
+
+    #[test]
+    fn workspaces_are_filtered_in_the_statement() {
+        let settings = DatabricksSettings {
+            host: "https://x.cloud.databricks.com".into(),
+            warehouse_id: "w".into(),
+            workspace_ids: vec!["123".into(), "456".into()],
+            lineage_settle_minutes: 30,
+        };
+        assert!(
+            settings
+                .statement()
+                .contains("h.workspace_id IN ('123', '456')")
+        );
+        let mut bad = settings.clone();
+        bad.workspace_ids = vec!["1' OR '1'='1".into()];
+        assert!(bad.validate(180).unwrap_err().starts_with("workspaceIds:"));
+    }
+}
