@@ -263,11 +263,9 @@ impl Snapshot {
         schema: &str,
         table: &str,
     ) -> Option<&RegisteredDatasource> {
-        let ids = self.by_table.get(&(
-            platform,
-            schema.to_lowercase(),
-            table.to_lowercase(),
-        ))?;
+        let ids = self
+            .by_table
+            .get(&(platform, schema.to_lowercase(), table.to_lowercase()))?;
         ids.iter()
             .filter_map(|id| self.datasources.get(id))
             .find(|source| match (&source.database, database) {
@@ -328,7 +326,10 @@ impl Registry {
 
     /// The last sequence number applied.
     pub fn applied_seq(&self) -> Seq {
-        self.progress.lock().expect("registry progress lock").applied
+        self.progress
+            .lock()
+            .expect("registry progress lock")
+            .applied
     }
 
     /// Applies every committed event not applied yet; returns the snapshot that includes them.
@@ -346,7 +347,10 @@ impl Registry {
             let mut working: Option<(Users, Datasources)> = None;
             let mut changes = Vec::new();
             for event in &batch {
-                if !RELEVANT_PAYLOADS.iter().any(|name| event.json.contains(name)) {
+                if !RELEVANT_PAYLOADS
+                    .iter()
+                    .any(|name| event.json.contains(name))
+                {
                     continue;
                 }
                 let (users, datasources) = working.get_or_insert_with(|| {
@@ -696,9 +700,15 @@ mod tests {
             },
         );
         let snapshot = Snapshot::new(users, BTreeMap::new());
-        let by_mapping = snapshot.resolve_user(Platform::Snowflake, "tsmith").unwrap();
+        let by_mapping = snapshot
+            .resolve_user(Platform::Snowflake, "tsmith")
+            .unwrap();
         assert_eq!(by_mapping.actor()["profileId"], "10");
-        assert!(snapshot.resolve_user(Platform::StarburstTrino, "tsmith").is_none());
+        assert!(
+            snapshot
+                .resolve_user(Platform::StarburstTrino, "tsmith")
+                .is_none()
+        );
         assert!(
             snapshot
                 .resolve_user(Platform::StarburstTrino, "TAYLOR@example.com")

@@ -99,14 +99,24 @@ pub fn query_audit_command(
         let answer = match action {
             A::CreateIntegration(file) => {
                 client
-                    .call(Method::POST, "/api/audit/integrations", Some(read_file(&file)?))
+                    .call(
+                        Method::POST,
+                        "/api/audit/integrations",
+                        Some(read_file(&file)?),
+                    )
                     .await?
             }
             A::UpdateIntegration(id, file) => {
                 let path = format!("/api/audit/integrations/{}", segment(&id));
-                client.call(Method::PUT, &path, Some(read_file(&file)?)).await?
+                client
+                    .call(Method::PUT, &path, Some(read_file(&file)?))
+                    .await?
             }
-            A::ListIntegrations => client.call(Method::GET, "/api/audit/integrations", None).await?,
+            A::ListIntegrations => {
+                client
+                    .call(Method::GET, "/api/audit/integrations", None)
+                    .await?
+            }
             A::GetIntegration(id) => {
                 let path = format!("/api/audit/integrations/{}", segment(&id));
                 client.call(Method::GET, &path, None).await?
@@ -154,7 +164,11 @@ pub fn query_audit_command(
                 }
                 job
             }
-            A::ListUsers => client.call(Method::GET, "/api/audit/registry/users", None).await?,
+            A::ListUsers => {
+                client
+                    .call(Method::GET, "/api/audit/registry/users", None)
+                    .await?
+            }
             A::MapUser {
                 user,
                 technology,

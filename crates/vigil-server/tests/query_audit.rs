@@ -16,7 +16,12 @@ const TEST_KEY_PEM: &str = include_str!("fixtures/snowflake-test-key.pem");
 /// `openssl rsa -in fixtures/snowflake-test-key.pem -pubout -outform DER | openssl dgst -sha256 -binary | base64`
 const TEST_KEY_FINGERPRINT: &str = "SHA256:/+3RIpGUUD2aLtgWgN2NOn/alxtO1JnnXFpFYcfQTkk=";
 
-async fn send(method: reqwest::Method, server: &Server, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn send(
+    method: reqwest::Method,
+    server: &Server,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = client()
         .request(method, server.url(path))
         .header("Authorization", ADMIN_KEY);
@@ -50,7 +55,12 @@ async fn register(server: &Server) {
             "eventTimestamp": "2024-02-01T13:16:26.541Z"
         })
     };
-    let source = |id: &str, name: &str, technology: &str, database: Option<&str>, schema: &str, table: &str| {
+    let source = |id: &str,
+                  name: &str,
+                  technology: &str,
+                  database: Option<&str>,
+                  schema: &str,
+                  table: &str| {
         let mut payload = json!({
             "type": "DatasourceCreatedAuditPayload", "version": 1, "technology": technology,
             "connectionId": "4", "table": table, "schema": schema
@@ -71,11 +81,32 @@ async fn register(server: &Server) {
     };
     let events = json!([
         user("taylor@example.com", "Taylor", "13"),
-        source("17", "Tiny Customer", "STARBURST_TRINO", Some("tpch"), "tiny", "customer"),
-        source("13", "Tiny Orders", "STARBURST_TRINO", Some("tpch"), "tiny", "orders"),
+        source(
+            "17",
+            "Tiny Customer",
+            "STARBURST_TRINO",
+            Some("tpch"),
+            "tiny",
+            "customer"
+        ),
+        source(
+            "13",
+            "Tiny Orders",
+            "STARBURST_TRINO",
+            Some("tpch"),
+            "tiny",
+            "orders"
+        ),
         source("3", "Case", "SNOWFLAKE", Some("DB"), "PUBLIC", "CASE"),
         source("4", "Other", "SNOWFLAKE", None, "PUBLIC", "OTHER"),
-        source("2034", "University Art Gallery Exhibition", "DATABRICKS", Some("catalog"), "audit_uc_test", "exhibition"),
+        source(
+            "2034",
+            "University Art Gallery Exhibition",
+            "DATABRICKS",
+            Some("catalog"),
+            "audit_uc_test",
+            "exhibition"
+        ),
     ]);
     let (status, body) = post(server, "/api/audit/events", events).await;
     assert_eq!(status, 200, "{body}");
@@ -221,16 +252,28 @@ async fn trino_listener_events_become_the_seeds_trino_events() {
             { "name": "name", "tags": [], "inferred": true }
         ])
     );
-    assert_eq!(payload["objectsAccessed"][1]["name"], "\"tpch\".\"tiny\".\"orders\"");
+    assert_eq!(
+        payload["objectsAccessed"][1]["name"],
+        "\"tpch\".\"tiny\".\"orders\""
+    );
     assert_eq!(payload["technologyContext"]["type"], "TrinoContext");
-    assert_eq!(payload["technologyContext"]["trinoUsername"], "taylor@example.com");
+    assert_eq!(
+        payload["technologyContext"]["trinoUsername"],
+        "taylor@example.com"
+    );
     assert_eq!(payload["technologyContext"]["rowsProduced"], 10);
 
     // Trino retries on 5xx: the same post again is a duplicate, not a second event.
     let (status, body) = post(&server, "/api/audit/ingest/trino", posted).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!((body["stored"].clone(), body["duplicates"].clone()), (json!(0), json!(1)));
-    assert_eq!(query_events(&server, "20240417_193813_00005_67mum").len(), 1);
+    assert_eq!(
+        (body["stored"].clone(), body["duplicates"].clone()),
+        (json!(0), json!(1))
+    );
+    assert_eq!(
+        query_events(&server, "20240417_193813_00005_67mum").len(),
+        1
+    );
 
     // A failed query by a user vigil does not know, with epoch-second timestamps and without
     // the optional parts.
@@ -250,12 +293,21 @@ async fn trino_listener_events_become_the_seeds_trino_events() {
     assert_eq!(status, 200, "{body}");
     let (_, event) = get(&server, "/api/audit/events/20240417_200000_00006_67mum").await;
     assert_eq!(event["actionStatus"], "FAILURE");
-    assert_eq!(event["actionStatusReason"], "line 1:1: mismatched input 'selec'");
+    assert_eq!(
+        event["actionStatusReason"],
+        "line 1:1: mismatched input 'selec'"
+    );
     assert_eq!(event["auditPayload"]["errorCode"], "SYNTAX_ERROR");
     assert_eq!(event["eventTimestamp"], "2024-04-17T20:00:00.250Z");
     assert_eq!(event["auditPayload"]["duration"], 0.25);
-    assert_eq!(event["actor"], json!({ "type": "UNKNOWN", "id": "Unknown", "name": "Unknown" }));
-    assert_eq!(event["auditPayload"]["technologyContext"]["trinoUsername"], "bob");
+    assert_eq!(
+        event["actor"],
+        json!({ "type": "UNKNOWN", "id": "Unknown", "name": "Unknown" })
+    );
+    assert_eq!(
+        event["auditPayload"]["technologyContext"]["trinoUsername"],
+        "bob"
+    );
     assert_eq!(event["targets"], json!([]));
 
     // Mapping bob's Trino username names him in events ingested after that; earlier ones stay.
@@ -267,8 +319,16 @@ async fn trino_listener_events_become_the_seeds_trino_events() {
     )
     .await;
     assert_eq!(status, 200, "{user}");
-    assert_eq!(user["externalUserIds"], json!([{ "technology": "STARBURST_TRINO", "username": "bob" }]));
-    let (status, _) = post(&server, "/api/audit/ingest/trino", trino_completed("20240417_210000_00007_67mum", "bob")).await;
+    assert_eq!(
+        user["externalUserIds"],
+        json!([{ "technology": "STARBURST_TRINO", "username": "bob" }])
+    );
+    let (status, _) = post(
+        &server,
+        "/api/audit/ingest/trino",
+        trino_completed("20240417_210000_00007_67mum", "bob"),
+    )
+    .await;
     assert_eq!(status, 200);
     let (_, event) = get(&server, "/api/audit/events/20240417_210000_00007_67mum").await;
     assert_eq!(event["actor"]["id"], "taylor@example.com");
@@ -281,7 +341,10 @@ async fn trino_listener_events_become_the_seeds_trino_events() {
     let created = json!({ "metadata": { "queryId": "20240417_220000_00008_67mum", "query": "select 1" },
         "context": { "user": "bob" }, "createTime": "2024-04-17T22:00:00Z" });
     let (status, body) = post(&server, "/api/audit/ingest/trino", created).await;
-    assert_eq!((status, body["ignored"].clone()), (200, json!(["QueryCreatedEvent"])));
+    assert_eq!(
+        (status, body["ignored"].clone()),
+        (200, json!(["QueryCreatedEvent"]))
+    );
     let mut broken = trino_completed("20240417_230000_00009_67mum", "bob");
     broken["createTime"] = json!("yesterday");
     let (status, body) = post(&server, "/api/audit/ingest/trino", broken).await;
@@ -289,10 +352,27 @@ async fn trino_listener_events_become_the_seeds_trino_events() {
     assert_eq!(body["path"], "createTime", "{body}");
     let mut broken = trino_completed("20240417_230000_00010_67mum", "bob");
     broken["metadata"]["tables"][0]["catalog"] = json!(7);
-    let (status, body) = post(&server, "/api/audit/ingest/trino", json!([trino_completed("20240417_230000_00011_67mum", "bob"), broken])).await;
+    let (status, body) = post(
+        &server,
+        "/api/audit/ingest/trino",
+        json!([
+            trino_completed("20240417_230000_00011_67mum", "bob"),
+            broken
+        ]),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["path"].as_str().unwrap().starts_with("[1].metadata.tables"), "{body}");
-    assert_eq!(query_events(&server, "20240417_230000_00011_67mum").len(), 0);
+    assert!(
+        body["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("[1].metadata.tables"),
+        "{body}"
+    );
+    assert_eq!(
+        query_events(&server, "20240417_230000_00011_67mum").len(),
+        0
+    );
     let (status, _) = get(&server, "/api/audit/events/20240417_230000_00009_67mum").await;
     assert_eq!(status, 404);
     let (status, body) = post(&server, "/api/audit/ingest/trino", json!({ "hello": 1 })).await;
@@ -315,13 +395,23 @@ async fn spark_plugin_events_keep_every_field() {
     let id = spark["id"].as_str().unwrap();
     let (_, stored) = get(&server, &format!("/api/audit/events/{id}")).await;
     assert_eq!(stored, spark);
-    assert!(stored["auditPayload"]["accessControls"].is_object(), "{stored}");
+    assert!(
+        stored["auditPayload"]["accessControls"].is_object(),
+        "{stored}"
+    );
     server.terminate();
 }
 
-fn snowflake_row(query_id: &str, user: &str, end: chrono::DateTime<Utc>, base_objects: &str) -> Value {
+fn snowflake_row(
+    query_id: &str,
+    user: &str,
+    end: chrono::DateTime<Utc>,
+    base_objects: &str,
+) -> Value {
     let start = end - chrono::Duration::milliseconds(557);
-    let epoch = |time: chrono::DateTime<Utc>| format!("{}.{:09}", time.timestamp(), time.timestamp_subsec_nanos());
+    let epoch = |time: chrono::DateTime<Utc>| {
+        format!("{}.{:09}", time.timestamp(), time.timestamp_subsec_nanos())
+    };
     json!({
         "QUERY_ID": query_id,
         "QUERY_TEXT": format!("SELECT * FROM DB.PUBLIC.CASE /* {query_id} */"),
@@ -355,7 +445,10 @@ async fn wait_for_load(server: &Server, job: &Value) -> Value {
         if job["state"] != "RUNNING" {
             return job;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the load did not end: {job}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the load did not end: {job}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -371,27 +464,58 @@ async fn snowflake_pull_stores_each_query_once_through_failures_and_overlaps() {
     let fake = fakes::snowflake(TEST_KEY_PEM, TEST_KEY_FINGERPRINT, "ACME.VIGIL_AUDIT").await;
     let now = Utc::now();
     *fake.state.rows.lock().unwrap() = vec![
-        snowflake_row("01a9c8f5-0602-eeb3-0040-d203014c166a", "TSMITH", now - chrono::Duration::minutes(100), CASE_AND_OTHER),
-        snowflake_row("01a9c8f5-0000-0000-0000-000000000002", "NOBODY", now - chrono::Duration::minutes(90), CASE_ONLY),
+        snowflake_row(
+            "01a9c8f5-0602-eeb3-0040-d203014c166a",
+            "TSMITH",
+            now - chrono::Duration::minutes(100),
+            CASE_AND_OTHER,
+        ),
+        snowflake_row(
+            "01a9c8f5-0000-0000-0000-000000000002",
+            "NOBODY",
+            now - chrono::Duration::minutes(90),
+            CASE_ONLY,
+        ),
         {
-            let mut row = snowflake_row("01a9c8f5-0000-0000-0000-000000000003", "TSMITH", now - chrono::Duration::minutes(80), CASE_ONLY);
+            let mut row = snowflake_row(
+                "01a9c8f5-0000-0000-0000-000000000003",
+                "TSMITH",
+                now - chrono::Duration::minutes(80),
+                CASE_ONLY,
+            );
             row["BASE_OBJECTS_ACCESSED"] = json!("[{not json");
             row
         },
         {
-            let mut row = snowflake_row("01a9c8f5-0000-0000-0000-000000000004", "taylor@example.com", now - chrono::Duration::minutes(70), CASE_ONLY);
+            let mut row = snowflake_row(
+                "01a9c8f5-0000-0000-0000-000000000004",
+                "taylor@example.com",
+                now - chrono::Duration::minutes(70),
+                CASE_ONLY,
+            );
             row["EXECUTION_STATUS"] = json!("FAIL");
             row["ERROR_CODE"] = json!("002003");
-            row["ERROR_MESSAGE"] = json!("SQL compilation error: Object 'CASE' does not exist or not authorized.");
+            row["ERROR_MESSAGE"] =
+                json!("SQL compilation error: Object 'CASE' does not exist or not authorized.");
             row
         },
         {
-            let mut row = snowflake_row("01a9c8f5-0000-0000-0000-000000000005", "TSMITH", now - chrono::Duration::minutes(60), CASE_ONLY);
+            let mut row = snowflake_row(
+                "01a9c8f5-0000-0000-0000-000000000005",
+                "TSMITH",
+                now - chrono::Duration::minutes(60),
+                CASE_ONLY,
+            );
             row["ROWS_PRODUCED"] = json!("0");
             row["QUERY_TEXT"] = json!("x".repeat(3000));
             row
         },
-        snowflake_row("01a9c8f5-0000-0000-0000-000000000006", "TSMITH", now - chrono::Duration::minutes(50), CASE_ONLY),
+        snowflake_row(
+            "01a9c8f5-0000-0000-0000-000000000006",
+            "TSMITH",
+            now - chrono::Duration::minutes(50),
+            CASE_ONLY,
+        ),
     ];
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
@@ -416,14 +540,21 @@ async fn snowflake_pull_stores_each_query_once_through_failures_and_overlaps() {
         ("accountUrl", json!("not a url"), "accountUrl:"),
         ("warehouse", json!(" "), "warehouse:"),
         ("wharehouse", json!("typo"), "wharehouse:"),
-        ("authentication", json!({ "type": "KEY_PAIR", "privateKey": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----" }), "authentication.privateKey:"),
+        (
+            "authentication",
+            json!({ "type": "KEY_PAIR", "privateKey": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----" }),
+            "authentication.privateKey:",
+        ),
         ("overlapMinutes", json!(-5), "overlapMinutes:"),
     ] {
         let mut bad = integration.clone();
         bad[field] = value;
         let (status, body) = post(&server, "/api/audit/integrations", bad).await;
         assert_eq!(status, 400, "{field}: {body}");
-        assert!(body["error"].as_str().unwrap().starts_with(expected), "{field}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().starts_with(expected),
+            "{field}: {body}"
+        );
     }
     let (status, created) = post(&server, "/api/audit/integrations", integration).await;
     assert_eq!(status, 201, "{created}");
@@ -439,8 +570,19 @@ async fn snowflake_pull_stores_each_query_once_through_failures_and_overlaps() {
     assert!(run["error"].as_str().unwrap().contains("500"), "{job}");
     assert!(!run["error"].as_str().unwrap().contains("BEGIN"), "{job}");
     assert_eq!(run["eventsStored"], 2, "{job}");
-    let (_, status_after_failure) = get(&server, &format!("/api/audit/integrations/{}", created["id"].as_str().unwrap())).await;
-    assert_eq!(status_after_failure["status"]["watermark"], Value::Null, "{status_after_failure}");
+    let (_, status_after_failure) = get(
+        &server,
+        &format!(
+            "/api/audit/integrations/{}",
+            created["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(
+        status_after_failure["status"]["watermark"],
+        Value::Null,
+        "{status_after_failure}"
+    );
 
     // The second load reads the whole window again: each query ends up stored exactly once.
     let job = load(&server).await;
@@ -450,19 +592,32 @@ async fn snowflake_pull_stores_each_query_once_through_failures_and_overlaps() {
     assert_eq!(run["duplicates"], 2, "{job}");
     assert_eq!(run["malformed"], 1, "{job}");
     assert_eq!(run["skipped"], 1, "{job}");
-    assert!(fake.state.auth_failures.lock().unwrap().is_empty(), "{:?}", fake.state.auth_failures.lock().unwrap());
+    assert!(
+        fake.state.auth_failures.lock().unwrap().is_empty(),
+        "{:?}",
+        fake.state.auth_failures.lock().unwrap()
+    );
 
     // One event per registered base table, sharing the query id: field by field against the
     // seed's Snowflake example.
     let events = query_events(&server, "01a9c8f5-0602-eeb3-0040-d203014c166a");
     assert_eq!(events.len(), 2, "{events:?}");
-    let case = events.iter().find(|event| event["targets"][0]["id"] == "3").unwrap();
+    let case = events
+        .iter()
+        .find(|event| event["targets"][0]["id"] == "3")
+        .unwrap();
     assert_eq!(case["action"], "QUERY");
-    assert_eq!(case["actor"], json!({ "type": "USER_ACTOR", "id": "taylor@example.com", "name": "Taylor", "identityProvider": "bim", "profileId": "13" }));
+    assert_eq!(
+        case["actor"],
+        json!({ "type": "USER_ACTOR", "id": "taylor@example.com", "name": "Taylor", "identityProvider": "bim", "profileId": "13" })
+    );
     assert_eq!(case["sessionId"], "18245308848957358");
     assert_eq!(case["actionStatus"], "SUCCESS");
     assert_eq!(case["targetType"], "DATASOURCE");
-    assert_eq!(case["targets"], json!([{ "type": "DATASOURCE", "id": "3", "name": "Case", "technology": "SNOWFLAKE" }]));
+    assert_eq!(
+        case["targets"],
+        json!([{ "type": "DATASOURCE", "id": "3", "name": "Case", "technology": "SNOWFLAKE" }])
+    );
     let payload = &case["auditPayload"];
     assert_eq!(payload["type"], "QueryAuditPayload");
     assert_eq!(payload["queryId"], "01a9c8f5-0602-eeb3-0040-d203014c166a");
@@ -483,10 +638,13 @@ async fn snowflake_pull_stores_each_query_once_through_failures_and_overlaps() {
     assert_eq!(object["databaseName"], "DB");
     assert_eq!(object["schemaName"], "PUBLIC");
     assert_eq!(object["type"], "TABLE");
-    assert_eq!(object["columns"], json!([
-        { "name": "DOB", "tags": [], "inferred": false },
-        { "name": "SSN", "tags": [], "inferred": false }
-    ]));
+    assert_eq!(
+        object["columns"],
+        json!([
+            { "name": "DOB", "tags": [], "inferred": false },
+            { "name": "SSN", "tags": [], "inferred": false }
+        ])
+    );
     assert_eq!(payload["objectsAccessed"].as_array().unwrap().len(), 1);
     assert_eq!(case["eventTimestamp"], payload["startTime"]);
     // Unregistered user: not audited, as the seed says for Snowflake. Malformed row: skipped.
@@ -496,9 +654,23 @@ async fn snowflake_pull_stores_each_query_once_through_failures_and_overlaps() {
     assert_eq!(failed["actionStatus"], "FAILURE");
     assert_eq!(failed["auditPayload"]["errorCode"], "002003");
     let cached = &query_events(&server, "01a9c8f5-0000-0000-0000-000000000005")[0];
-    assert_eq!(cached["auditPayload"]["technologyContext"]["rowsProduced"], 0);
-    assert_eq!(cached["auditPayload"]["query"].as_str().unwrap().chars().count(), 2048);
-    for id in ["01a9c8f5-0000-0000-0000-000000000004", "01a9c8f5-0000-0000-0000-000000000005", "01a9c8f5-0000-0000-0000-000000000006"] {
+    assert_eq!(
+        cached["auditPayload"]["technologyContext"]["rowsProduced"],
+        0
+    );
+    assert_eq!(
+        cached["auditPayload"]["query"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        2048
+    );
+    for id in [
+        "01a9c8f5-0000-0000-0000-000000000004",
+        "01a9c8f5-0000-0000-0000-000000000005",
+        "01a9c8f5-0000-0000-0000-000000000006",
+    ] {
         assert_eq!(query_events(&server, id).len(), 1, "{id}");
     }
 
@@ -510,12 +682,20 @@ async fn snowflake_pull_stores_each_query_once_through_failures_and_overlaps() {
     let sinces = fake.state.sinces.lock().unwrap().clone();
     let watermark = chrono::DateTime::parse_from_rfc3339(&sinces[2]).unwrap();
     let expected = now - chrono::Duration::minutes(50) - chrono::Duration::minutes(180);
-    assert!((watermark.timestamp_millis() - expected.timestamp_millis()).abs() < 2, "{sinces:?}");
+    assert!(
+        (watermark.timestamp_millis() - expected.timestamp_millis()).abs() < 2,
+        "{sinces:?}"
+    );
     assert_eq!(count_events(&server, "\"type\":\"SnowflakeContext\""), 5);
     server.terminate();
 }
 
-fn databricks_row(statement: &str, user: &str, end: chrono::DateTime<Utc>, table: Option<(&str, &str, &str, &str)>) -> Value {
+fn databricks_row(
+    statement: &str,
+    user: &str,
+    end: chrono::DateTime<Utc>,
+    table: Option<(&str, &str, &str, &str)>,
+) -> Value {
     let start = end - chrono::Duration::milliseconds(23_568);
     let mut row = json!({
         "statement_id": statement,
@@ -549,30 +729,72 @@ fn databricks_row(statement: &str, user: &str, end: chrono::DateTime<Utc>, table
 async fn unity_catalog_pull_audits_every_user_and_table_once() {
     let fake = fakes::databricks("dapi-test-token").await;
     let now = Utc::now();
-    let exhibition = Some(("catalog", "audit_uc_test", "exhibition", r#"["status_description","id"]"#));
+    let exhibition = Some((
+        "catalog",
+        "audit_uc_test",
+        "exhibition",
+        r#"["status_description","id"]"#,
+    ));
     *fake.state.rows.lock().unwrap() = vec![
-        databricks_row("01ee14da-517a-1670-afce-0c3e0fdcf7d4", "taylor@example.com", now - chrono::Duration::minutes(120), exhibition),
-        databricks_row("01ee14da-517a-1670-afce-0c3e0fdcf7d4", "taylor@example.com", now - chrono::Duration::minutes(120), Some(("main", "sales", "orders", r#"["amount"]"#))),
-        databricks_row("01ee14da-0000-0000-0000-000000000002", "stranger@example.com", now - chrono::Duration::minutes(110), exhibition),
+        databricks_row(
+            "01ee14da-517a-1670-afce-0c3e0fdcf7d4",
+            "taylor@example.com",
+            now - chrono::Duration::minutes(120),
+            exhibition,
+        ),
+        databricks_row(
+            "01ee14da-517a-1670-afce-0c3e0fdcf7d4",
+            "taylor@example.com",
+            now - chrono::Duration::minutes(120),
+            Some(("main", "sales", "orders", r#"["amount"]"#)),
+        ),
+        databricks_row(
+            "01ee14da-0000-0000-0000-000000000002",
+            "stranger@example.com",
+            now - chrono::Duration::minutes(110),
+            exhibition,
+        ),
         {
-            let mut row = databricks_row("01ee14da-0000-0000-0000-000000000003", "taylor@example.com", now - chrono::Duration::minutes(100), exhibition);
+            let mut row = databricks_row(
+                "01ee14da-0000-0000-0000-000000000003",
+                "taylor@example.com",
+                now - chrono::Duration::minutes(100),
+                exhibition,
+            );
             row["execution_status"] = json!("FAILED");
-            row["error_message"] = json!("[INSUFFICIENT_PERMISSIONS] Insufficient privileges: User does not have SELECT on Table 'catalog.audit_uc_test.exhibition'.");
+            row["error_message"] = json!(
+                "[INSUFFICIENT_PERMISSIONS] Insufficient privileges: User does not have SELECT on Table 'catalog.audit_uc_test.exhibition'."
+            );
             row
         },
         {
-            let mut row = databricks_row("01ee14da-0000-0000-0000-000000000004", "taylor@example.com", now - chrono::Duration::minutes(95), None);
+            let mut row = databricks_row(
+                "01ee14da-0000-0000-0000-000000000004",
+                "taylor@example.com",
+                now - chrono::Duration::minutes(95),
+                None,
+            );
             row["execution_status"] = json!("FAILED");
             row["error_message"] = json!("[TABLE_OR_VIEW_NOT_FOUND] The table cannot be found.");
             row
         },
         {
-            let mut row = databricks_row("01ee14da-0000-0000-0000-000000000005", "taylor@example.com", now - chrono::Duration::minutes(90), exhibition);
+            let mut row = databricks_row(
+                "01ee14da-0000-0000-0000-000000000005",
+                "taylor@example.com",
+                now - chrono::Duration::minutes(90),
+                exhibition,
+            );
             row["start_time"] = json!("last tuesday");
             row
         },
         // No lineage yet and recent: held back until its lineage has had time to arrive.
-        databricks_row("01ee14da-0000-0000-0000-000000000006", "taylor@example.com", now - chrono::Duration::minutes(5), None),
+        databricks_row(
+            "01ee14da-0000-0000-0000-000000000006",
+            "taylor@example.com",
+            now - chrono::Duration::minutes(5),
+            None,
+        ),
     ];
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
@@ -584,12 +806,21 @@ async fn unity_catalog_pull_audits_every_user_and_table_once() {
     });
     let (status, created) = post(&server, "/api/audit/integrations", integration).await;
     assert_eq!(status, 201, "{created}");
-    assert!(!created.to_string().contains("dapi-test-token"), "{created}");
+    assert!(
+        !created.to_string().contains("dapi-test-token"),
+        "{created}"
+    );
 
     fake.state.fail_chunk_once.store(true, Ordering::SeqCst);
     let job = load(&server).await;
     assert_eq!(job["state"], "FAILED", "{job}");
-    assert!(job["integrations"][0]["run"]["error"].as_str().unwrap().contains("503"), "{job}");
+    assert!(
+        job["integrations"][0]["run"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("503"),
+        "{job}"
+    );
     let job = load(&server).await;
     assert_eq!(job["state"], "SUCCEEDED", "{job}");
     let run = &job["integrations"][0]["run"];
@@ -600,7 +831,10 @@ async fn unity_catalog_pull_audits_every_user_and_table_once() {
 
     let events = query_events(&server, "01ee14da-517a-1670-afce-0c3e0fdcf7d4");
     assert_eq!(events.len(), 2, "one event per table: {events:?}");
-    let event = events.iter().find(|event| event["targets"].as_array().unwrap().len() == 1).unwrap();
+    let event = events
+        .iter()
+        .find(|event| event["targets"].as_array().unwrap().len() == 1)
+        .unwrap();
     // Field by field against the seed's Unity Catalog example.
     assert_eq!(event["action"], "QUERY");
     assert_eq!(event["actor"]["id"], "taylor@example.com");
@@ -608,10 +842,16 @@ async fn unity_catalog_pull_audits_every_user_and_table_once() {
     assert_eq!(event["sessionId"], "01ee14d9-cab3-1ef6-9cc4-f0c315a53788");
     assert_eq!(event["actionStatus"], "SUCCESS");
     assert_eq!(event["actionStatusReason"], Value::Null);
-    assert_eq!(event["targets"], json!([{ "type": "DATASOURCE", "id": "2034", "name": "University Art Gallery Exhibition", "technology": "DATABRICKS" }]));
+    assert_eq!(
+        event["targets"],
+        json!([{ "type": "DATASOURCE", "id": "2034", "name": "University Art Gallery Exhibition", "technology": "DATABRICKS" }])
+    );
     let payload = &event["auditPayload"];
     assert_eq!(payload["queryId"], "01ee14da-517a-1670-afce-0c3e0fdcf7d4");
-    assert_eq!(payload["query"], "SELECT VERSION AS `version` FROM `sample-data`.`__immuta_version`");
+    assert_eq!(
+        payload["query"],
+        "SELECT VERSION AS `version` FROM `sample-data`.`__immuta_version`"
+    );
     assert_eq!(payload["duration"], 23.568);
     assert_eq!(payload["version"], 1);
     let context = &payload["technologyContext"];
@@ -622,7 +862,10 @@ async fn unity_catalog_pull_audits_every_user_and_table_once() {
     assert_eq!(context["queryLanguage"], "sql");
     assert_eq!(context["warehouseId"], "559483c6eac0359f");
     assert_eq!(context["notebookId"], Value::Null);
-    assert_eq!(context["account"], json!({ "id": "52e863bc-ea7f-46a9-8e17-6aed7541832d", "username": "taylor@example.com" }));
+    assert_eq!(
+        context["account"],
+        json!({ "id": "52e863bc-ea7f-46a9-8e17-6aed7541832d", "username": "taylor@example.com" })
+    );
     assert_eq!(context["host"], "127.0.0.1");
     assert_eq!(context["rowsProduced"], 2);
     let object = &payload["objectsAccessed"][0];
@@ -632,23 +875,47 @@ async fn unity_catalog_pull_audits_every_user_and_table_once() {
     assert_eq!(object["schemaName"], "audit_uc_test");
     assert_eq!(object["columns"][0]["name"], "status_description");
     // The unregistered table is audited too, without a data source.
-    let other = events.iter().find(|event| event["targets"] == json!([])).unwrap();
-    assert_eq!(other["auditPayload"]["objectsAccessed"][0]["datasourceId"], Value::Null);
+    let other = events
+        .iter()
+        .find(|event| event["targets"] == json!([]))
+        .unwrap();
+    assert_eq!(
+        other["auditPayload"]["objectsAccessed"][0]["datasourceId"],
+        Value::Null
+    );
 
     // Unknown users: the Databricks username stays in technologyContext.account.username.
     let stranger = &query_events(&server, "01ee14da-0000-0000-0000-000000000002")[0];
-    assert_eq!(stranger["actor"], json!({ "type": "UNKNOWN", "id": "Unknown", "name": "Unknown" }));
-    assert_eq!(stranger["auditPayload"]["technologyContext"]["account"]["username"], "stranger@example.com");
+    assert_eq!(
+        stranger["actor"],
+        json!({ "type": "UNKNOWN", "id": "Unknown", "name": "Unknown" })
+    );
+    assert_eq!(
+        stranger["auditPayload"]["technologyContext"]["account"]["username"],
+        "stranger@example.com"
+    );
     let denied = &query_events(&server, "01ee14da-0000-0000-0000-000000000003")[0];
     assert_eq!(denied["actionStatus"], "UNAUTHORIZED");
-    assert_eq!(denied["auditPayload"]["errorCode"], "INSUFFICIENT_PERMISSIONS");
-    assert!(denied["actionStatusReason"].as_str().unwrap().contains("Insufficient privileges"));
+    assert_eq!(
+        denied["auditPayload"]["errorCode"],
+        "INSUFFICIENT_PERMISSIONS"
+    );
+    assert!(
+        denied["actionStatusReason"]
+            .as_str()
+            .unwrap()
+            .contains("Insufficient privileges")
+    );
     let failed = &query_events(&server, "01ee14da-0000-0000-0000-000000000004")[0];
     assert_eq!(failed["actionStatus"], "FAILURE");
     assert_eq!(failed["auditPayload"]["objectsAccessed"], json!([]));
     assert!(query_events(&server, "01ee14da-0000-0000-0000-000000000005").is_empty());
     assert!(query_events(&server, "01ee14da-0000-0000-0000-000000000006").is_empty());
-    for id in ["01ee14da-0000-0000-0000-000000000002", "01ee14da-0000-0000-0000-000000000003", "01ee14da-0000-0000-0000-000000000004"] {
+    for id in [
+        "01ee14da-0000-0000-0000-000000000002",
+        "01ee14da-0000-0000-0000-000000000003",
+        "01ee14da-0000-0000-0000-000000000004",
+    ] {
         assert_eq!(query_events(&server, id).len(), 1, "{id}");
     }
 
@@ -665,7 +932,10 @@ async fn the_schedule_is_one_interval_per_integration_type() {
     let server = Server::start(data.path());
     let (status, schedule) = get(&server, "/api/audit/integrations/schedule").await;
     assert_eq!(status, 200);
-    assert_eq!(schedule, json!({ "SNOWFLAKE": { "intervalMinutes": 60 }, "DATABRICKS_UNITY_CATALOG": { "intervalMinutes": 60 } }));
+    assert_eq!(
+        schedule,
+        json!({ "SNOWFLAKE": { "intervalMinutes": 60 }, "DATABRICKS_UNITY_CATALOG": { "intervalMinutes": 60 } })
+    );
     let (status, schedule) = send(
         reqwest::Method::PUT,
         &server,
@@ -676,8 +946,18 @@ async fn the_schedule_is_one_interval_per_integration_type() {
     assert_eq!(status, 200, "{schedule}");
     assert_eq!(schedule["SNOWFLAKE"]["intervalMinutes"], 30);
     assert_eq!(schedule["DATABRICKS_UNITY_CATALOG"]["intervalMinutes"], 60);
-    for bad in [json!({ "SNOWFLAKE": { "intervalMinutes": 0 } }), json!({ "REDSHIFT": { "intervalMinutes": 60 } }), json!({})] {
-        let (status, body) = send(reqwest::Method::PUT, &server, "/api/audit/integrations/schedule", Some(bad.clone())).await;
+    for bad in [
+        json!({ "SNOWFLAKE": { "intervalMinutes": 0 } }),
+        json!({ "REDSHIFT": { "intervalMinutes": 60 } }),
+        json!({}),
+    ] {
+        let (status, body) = send(
+            reqwest::Method::PUT,
+            &server,
+            "/api/audit/integrations/schedule",
+            Some(bad.clone()),
+        )
+        .await;
         assert_eq!(status, 400, "{bad}: {body}");
     }
     // It survives a restart.
@@ -687,7 +967,14 @@ async fn the_schedule_is_one_interval_per_integration_type() {
     let (_, schedule) = get(&server, "/api/audit/integrations/schedule").await;
     assert_eq!(schedule["SNOWFLAKE"]["intervalMinutes"], 30);
     // The CLI shows it too.
-    let output = common::vigil(&["audit", "schedule", "--url", &server.base, "--api-key", ADMIN_KEY]);
+    let output = common::vigil(&[
+        "audit",
+        "schedule",
+        "--url",
+        &server.base,
+        "--api-key",
+        ADMIN_KEY,
+    ]);
     assert!(output.status.success(), "{output:?}");
     let shown: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(shown["SNOWFLAKE"]["intervalMinutes"], 30);

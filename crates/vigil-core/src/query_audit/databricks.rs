@@ -393,7 +393,9 @@ pub fn translate_row(
         }
     };
     let username = row.text("executed_by");
-    let compute_type = row.text("compute_type").map(|kind| kind.to_ascii_uppercase());
+    let compute_type = row
+        .text("compute_type")
+        .map(|kind| kind.to_ascii_uppercase());
     let warehouse_id = row.text("warehouse_id");
     let cluster_id = row.text("cluster_id");
     let service = match (compute_type.as_deref(), &warehouse_id, &cluster_id) {

@@ -90,7 +90,9 @@ pub fn describe(error: &reqwest::Error) -> String {
             "{kind} ({}://{}{})",
             url.scheme(),
             url.host_str().unwrap_or_default(),
-            url.port().map(|port| format!(":{port}")).unwrap_or_default()
+            url.port()
+                .map(|port| format!(":{port}"))
+                .unwrap_or_default()
         ),
         None => kind.to_owned(),
     }
@@ -376,7 +378,11 @@ impl IntegrationInput {
                     Some(Value::Object(mut auth)) => {
                         let auth_type = match auth.remove("type") {
                             Some(Value::String(kind)) => kind,
-                            _ => return Err("authentication.type: is required (KEY_PAIR or OAUTH)".into()),
+                            _ => {
+                                return Err(
+                                    "authentication.type: is required (KEY_PAIR or OAUTH)".into()
+                                );
+                            }
                         };
                         let secret = ["privateKey", "token"]
                             .iter()
@@ -439,7 +445,9 @@ fn from_fields<T: Serialize + for<'de> Deserialize<'de>>(
     if let Ok(Value::Object(read)) = serde_json::to_value(&known)
         && let Some(unknown) = object.keys().find(|key| !read.contains_key(*key))
     {
-        return Err(format!("{unknown}: is not a field of this integration type"));
+        return Err(format!(
+            "{unknown}: is not a field of this integration type"
+        ));
     }
     Ok(known)
 }
@@ -504,8 +512,9 @@ pub fn list_integrations(log: &EventLog) -> Result<Vec<Integration>, PullError> 
     })?;
     rows.iter()
         .map(|text| {
-            serde_json::from_str(text)
-                .map_err(|error| PullError::Config(format!("a stored integration is unreadable: {error}")))
+            serde_json::from_str(text).map_err(|error| {
+                PullError::Config(format!("a stored integration is unreadable: {error}"))
+            })
         })
         .collect()
 }
@@ -514,9 +523,11 @@ pub fn list_integrations(log: &EventLog) -> Result<Vec<Integration>, PullError> 
 pub fn get_integration(log: &EventLog, id: &str) -> Result<Integration, PullError> {
     let text: Option<String> = log.read(|connection| {
         connection
-            .query_row("SELECT settings FROM integrations WHERE id = ?1", [id], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT settings FROM integrations WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
             .optional()
     })?;
     let text = text.ok_or_else(|| PullError::NotFound(id.to_owned()))?;
@@ -572,7 +583,12 @@ pub fn read_status(log: &EventLog, id: &str) -> Result<IntegrationStatus, PullEr
     })
 }
 
-fn integration_event(action: &'static str, payload_type: &str, integration: &Integration, actor: &KeyActor) -> LogEntry {
+fn integration_event(
+    action: &'static str,
+    payload_type: &str,
+    integration: &Integration,
+    actor: &KeyActor,
+) -> LogEntry {
     OwnEvent {
         action,
         target_type: "INTEGRATION",
@@ -590,7 +606,8 @@ fn integration_event(action: &'static str, payload_type: &str, integration: &Int
 /// The schedule: minutes between runs, per integration kind.
 pub fn read_schedule(log: &EventLog) -> Result<HashMap<IntegrationKind, u32>, PullError> {
     let rows: Vec<(String, i64)> = log.read(|connection| {
-        let mut statement = connection.prepare("SELECT kind, interval_minutes FROM integration_schedule")?;
+        let mut statement =
+            connection.prepare("SELECT kind, interval_minutes FROM integration_schedule")?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         rows.collect()
     })?;
@@ -627,13 +644,15 @@ const MAX_INTERVAL_MINUTES: u64 = 7 * 24 * 60;
 /// Reads a schedule change: `{"SNOWFLAKE": {"intervalMinutes": 30}}` (kinds not named keep theirs).
 pub fn parse_schedule(body: &Value) -> Result<Vec<(IntegrationKind, u32)>, PullError> {
     let object = body.as_object().ok_or_else(|| {
-        PullError::Invalid("the body must be a JSON object such as {\"SNOWFLAKE\": {\"intervalMinutes\": 60}}".into())
+        PullError::Invalid(
+            "the body must be a JSON object such as {\"SNOWFLAKE\": {\"intervalMinutes\": 60}}"
+                .into(),
+        )
     })?;
     let mut changes = Vec::new();
     for (name, value) in object {
-        let kind = IntegrationKind::parse(name).map_err(|error| {
-            PullError::Invalid(error.replacen("type:", &format!("{name}:"), 1))
-        })?;
+        let kind = IntegrationKind::parse(name)
+            .map_err(|error| PullError::Invalid(error.replacen("type:", &format!("{name}:"), 1)))?;
         let minutes = value["intervalMinutes"]
             .as_u64()
             .filter(|minutes| (5..=MAX_INTERVAL_MINUTES).contains(minutes))
@@ -714,7 +733,9 @@ impl PullService {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
             .build()
-            .map_err(|error| PullError::Config(format!("could not build the HTTP client: {error}")))?;
+            .map_err(|error| {
+                PullError::Config(format!("could not build the HTTP client: {error}"))
+            })?;
         Ok(Arc::new(PullService {
             log,
             registry,
@@ -1120,18 +1141,20 @@ impl PullService {
         progress.lock().expect("run progress").window_start = Some(iso(since));
         on_progress();
         let mut pages: Box<dyn PageSource> = match &integration.source {
-            Source::Snowflake(settings) => Box::new(
-                SnowflakePages::start(&self.client, settings, &secret, since).await?,
-            ),
-            Source::DatabricksUnityCatalog(settings) => Box::new(
-                DatabricksPages::start(&self.client, settings, &secret, since).await?,
-            ),
+            Source::Snowflake(settings) => {
+                Box::new(SnowflakePages::start(&self.client, settings, &secret, since).await?)
+            }
+            Source::DatabricksUnityCatalog(settings) => {
+                Box::new(DatabricksPages::start(&self.client, settings, &secret, since).await?)
+            }
         };
         let mut watermark = previous;
         let mut shutdown = self.shutdown.subscribe();
         while let Some(page) = pages.next_page().await? {
             if *shutdown.borrow_and_update() {
-                return Err(PullError::Source("vigil is shutting down; the run stopped".into()));
+                return Err(PullError::Source(
+                    "vigil is shutting down; the run stopped".into(),
+                ));
             }
             let log = self.log.clone();
             let registry = self.registry.clone();

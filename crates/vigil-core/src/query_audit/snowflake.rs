@@ -80,13 +80,7 @@ impl SnowflakeSettings {
     fn account_identifier(&self) -> String {
         self.account
             .clone()
-            .unwrap_or_else(|| {
-                self.host()
-                    .split('.')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
+            .unwrap_or_else(|| self.host().split('.').next().unwrap_or_default().to_owned())
             .to_uppercase()
     }
 }
@@ -122,9 +116,9 @@ impl RsaSigner {
             .map(str::trim)
             .filter(|line| !line.starts_with("-----") && !line.is_empty())
             .collect();
-        let der = STANDARD
-            .decode(body.as_bytes())
-            .map_err(|_| format!("{FIELD}: not a PEM private key (the base64 body does not decode)"))?;
+        let der = STANDARD.decode(body.as_bytes()).map_err(|_| {
+            format!("{FIELD}: not a PEM private key (the base64 body does not decode)")
+        })?;
         let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
             ring::rsa::KeyPair::from_der(&der)
         } else {
@@ -345,7 +339,9 @@ async fn send(
     let answer: Option<StatementAnswer> = serde_json::from_str(&text).ok();
     if status == StatusCode::OK || status == StatusCode::ACCEPTED {
         return answer.map(|answer| (status, answer)).ok_or_else(|| {
-            PullError::Source(format!("{what}: Snowflake's answer is not the SQL API's JSON"))
+            PullError::Source(format!(
+                "{what}: Snowflake's answer is not the SQL API's JSON"
+            ))
         });
     }
     let detail = answer
@@ -530,7 +526,10 @@ pub fn translate_row(
         else {
             continue;
         };
-        if events.iter().any(|event: &QueryEvent| event.targets[0]["id"] == source.id.as_str()) {
+        if events
+            .iter()
+            .any(|event: &QueryEvent| event.targets[0]["id"] == source.id.as_str())
+        {
             continue;
         }
         let columns: Vec<String> = object

@@ -143,7 +143,8 @@ struct TableAccess {
 
 /// Translates one listener event (the JSON of one POST). Errors name the field.
 pub fn translate(body: &str, registry: &Snapshot) -> Result<TrinoEvent, ModelError> {
-    let value: Value = serde_json::from_str(body).map_err(|error| ModelError::from_json(&error, ""))?;
+    let value: Value =
+        serde_json::from_str(body).map_err(|error| ModelError::from_json(&error, ""))?;
     let Some(object) = value.as_object() else {
         return Err(ModelError::invalid(
             "",
@@ -167,15 +168,12 @@ pub fn translate(body: &str, registry: &Snapshot) -> Result<TrinoEvent, ModelErr
         .map_err(|message| ModelError::invalid("createTime", message))?;
     let end_time = match &completed.end_time {
         Value::Null => None,
-        value => Some(
-            parse_time(value).map_err(|message| ModelError::invalid("endTime", message))?,
-        ),
+        value => {
+            Some(parse_time(value).map_err(|message| ModelError::invalid("endTime", message))?)
+        }
     };
     if completed.metadata.query_id.trim().is_empty() {
-        return Err(ModelError::invalid(
-            "metadata.queryId",
-            "must not be empty",
-        ));
+        return Err(ModelError::invalid("metadata.queryId", "must not be empty"));
     }
     Ok(TrinoEvent::Completed(Box::new(build(
         completed,
@@ -244,7 +242,9 @@ fn build(
         let access = &tables[key];
         let source = registry.resolve_table(Platform::StarburstTrino, Some(catalog), schema, table);
         if let Some(source) = source
-            && !targets.iter().any(|target: &Value| target["id"] == source.id.as_str())
+            && !targets
+                .iter()
+                .any(|target: &Value| target["id"] == source.id.as_str())
         {
             targets.push(source.target(Platform::StarburstTrino));
         }

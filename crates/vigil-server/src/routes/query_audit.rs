@@ -228,7 +228,11 @@ pub async fn create_integration(
     let key = caller.require(Permission::Admin)?.clone();
     let input = IntegrationInput::parse(&read_body(body)?, true)?;
     let integration = state.pulls.create(input, key.actor()).await?;
-    Ok((StatusCode::CREATED, Json(integration_json(&integration, None))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(integration_json(&integration, None)),
+    )
+        .into_response())
 }
 
 /// `PUT /api/audit/integrations/{id}`: replaces its settings; without a secret the stored one stays.

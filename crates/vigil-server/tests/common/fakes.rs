@@ -17,7 +17,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-/// Rows per Snowflake partition and per Databricks chunk.
+/// Running statements by id: polls so far, and the result's pages of rows.
+type Statements = Mutex<HashMap<String, (usize, Vec<Vec<Vec<Value>>>)>>;
+
+/// Rows per Snowflake partition and per Databricks chunk, unless a fake is told otherwise.
 const PAGE_ROWS: usize = 2;
 
 /// A fake API server on a loopback port; stops when dropped.
@@ -87,6 +90,8 @@ pub struct SnowflakeState {
     pub rows: Mutex<Vec<Value>>,
     /// Partition 1 answers 500 once.
     pub fail_partition_once: AtomicBool,
+    /// Rows per partition.
+    pub page_rows: AtomicUsize,
     /// The window starts vigil asked for.
     pub sinces: Mutex<Vec<String>>,
     /// Requests refused for their authentication, with why.
@@ -97,7 +102,7 @@ pub struct SnowflakeState {
     pub fingerprint: String,
     /// `ACCOUNT.USER` expected in the JWT.
     pub subject: String,
-    statements: Mutex<HashMap<String, (usize, Vec<Vec<Vec<Value>>>)>>,
+    statements: Statements,
 }
 
 impl SnowflakeState {
@@ -118,7 +123,9 @@ impl SnowflakeState {
         let [header, claims, signature] = parts[..] else {
             return Err("not a JWT".into());
         };
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|e| e.to_string())?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|e| e.to_string())?;
         ring::signature::UnparsedPublicKey::new(
             &ring::signature::RSA_PKCS1_2048_8192_SHA256,
             &self.public_key,
@@ -155,11 +162,19 @@ async fn snowflake_submit(
         return snowflake_error(StatusCode::UNAUTHORIZED, "390144", "JWT token is invalid.");
     }
     let statement = body["statement"].as_str().unwrap_or_default();
-    if !statement.contains("SNOWFLAKE.ACCOUNT_USAGE.ACCESS_HISTORY") || body["warehouse"] != "AUDIT_WH"
+    if !statement.contains("SNOWFLAKE.ACCOUNT_USAGE.ACCESS_HISTORY")
+        || body["warehouse"] != "AUDIT_WH"
     {
-        return snowflake_error(StatusCode::UNPROCESSABLE_ENTITY, "002003", "unexpected statement");
+        return snowflake_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "002003",
+            "unexpected statement",
+        );
     }
-    let since = body["bindings"]["1"]["value"].as_str().unwrap_or_default().to_owned();
+    let since = body["bindings"]["1"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     state.sinces.lock().unwrap().push(since.clone());
     let since = chrono::DateTime::parse_from_rfc3339(&since)
         .map(|time| time.timestamp_micros() as f64 / 1e6)
@@ -178,14 +193,23 @@ async fn snowflake_submit(
         .cloned()
         .collect();
     rows.sort_by(|a, b| {
-        let key = |row: &Value| row["END_TIME"].as_str().unwrap_or_default().parse::<f64>().unwrap_or(0.0);
+        let key = |row: &Value| {
+            row["END_TIME"]
+                .as_str()
+                .unwrap_or_default()
+                .parse::<f64>()
+                .unwrap_or(0.0)
+        };
         key(a).partial_cmp(&key(b)).unwrap()
     });
     let arrays = to_arrays(&SNOWFLAKE_COLUMNS, &rows);
     let partitions: Vec<Vec<Vec<Value>>> = if arrays.is_empty() {
         vec![Vec::new()]
     } else {
-        arrays.chunks(PAGE_ROWS).map(<[_]>::to_vec).collect()
+        arrays
+            .chunks(state.page_rows.load(Ordering::SeqCst))
+            .map(<[_]>::to_vec)
+            .collect()
     };
     let handle = uuid::Uuid::new_v4().to_string();
     state
@@ -222,14 +246,22 @@ async fn snowflake_status(
     if let Some(partition) = query.get("partition") {
         let index: usize = partition.parse().unwrap();
         if index == 1 && state.fail_partition_once.swap(false, Ordering::SeqCst) {
-            return snowflake_error(StatusCode::INTERNAL_SERVER_ERROR, "000603", "Internal error.");
+            return snowflake_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "000603",
+                "Internal error.",
+            );
         }
         let body = json!({ "data": partitions[index] }).to_string();
         if index == 2 {
-            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             encoder.write_all(body.as_bytes()).unwrap();
             return (
-                [("content-type", "application/json"), ("content-encoding", "gzip")],
+                [
+                    ("content-type", "application/json"),
+                    ("content-encoding", "gzip"),
+                ],
                 encoder.finish().unwrap(),
             )
                 .into_response();
@@ -276,6 +308,7 @@ pub async fn snowflake(pem: &str, fingerprint: &str, subject: &str) -> Fake<Snow
     let state = Arc::new(SnowflakeState {
         rows: Mutex::new(Vec::new()),
         fail_partition_once: AtomicBool::new(false),
+        page_rows: AtomicUsize::new(PAGE_ROWS),
         sinces: Mutex::new(Vec::new()),
         auth_failures: Mutex::new(Vec::new()),
         public_key: ring::signature::KeyPair::public_key(&key).as_ref().to_vec(),
@@ -321,26 +354,33 @@ pub struct DatabricksState {
     pub rows: Mutex<Vec<Value>>,
     /// Chunk 1 answers 503 once.
     pub fail_chunk_once: AtomicBool,
+    /// Rows per chunk.
+    pub page_rows: AtomicUsize,
     /// The window starts vigil asked for.
     pub sinces: Mutex<Vec<String>>,
     /// The token vigil must send.
     pub token: String,
     /// Requests refused for their token.
     pub auth_failures: AtomicUsize,
-    statements: Mutex<HashMap<String, (usize, Vec<Vec<Vec<Value>>>)>>,
+    statements: Statements,
 }
 
-fn databricks_auth(state: &DatabricksState, headers: &HeaderMap) -> Result<(), Response> {
+/// The 401 Databricks answers to a wrong token; `None` when the token is right.
+fn databricks_auth(state: &DatabricksState, headers: &HeaderMap) -> Option<Response> {
     let expected = format!("Bearer {}", state.token);
     if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str()) {
-        Ok(())
+        None
     } else {
         state.auth_failures.fetch_add(1, Ordering::SeqCst);
-        Err((
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error_code": "UNAUTHENTICATED", "message": "Invalid access token." })),
+        Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(
+                    json!({ "error_code": "UNAUTHENTICATED", "message": "Invalid access token." }),
+                ),
+            )
+                .into_response(),
         )
-            .into_response())
     }
 }
 
@@ -349,7 +389,7 @@ async fn databricks_submit(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(response) = databricks_auth(&state, &headers) {
+    if let Some(response) = databricks_auth(&state, &headers) {
         return response;
     }
     let statement = body["statement"].as_str().unwrap_or_default();
@@ -360,7 +400,10 @@ async fn databricks_submit(
         )
             .into_response();
     }
-    let since = body["parameters"][0]["value"].as_str().unwrap_or_default().to_owned();
+    let since = body["parameters"][0]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     state.sinces.lock().unwrap().push(since.clone());
     let since = chrono::DateTime::parse_from_rfc3339(&since).unwrap();
     let rows: Vec<Value> = state
@@ -369,8 +412,15 @@ async fn databricks_submit(
         .unwrap()
         .iter()
         .filter(|row| {
-            let end = row["end_time"].as_str().unwrap_or_default().replacen(' ', "T", 1);
-            let end = if end.ends_with('Z') { end } else { format!("{end}Z") };
+            let end = row["end_time"]
+                .as_str()
+                .unwrap_or_default()
+                .replacen(' ', "T", 1);
+            let end = if end.ends_with('Z') {
+                end
+            } else {
+                format!("{end}Z")
+            };
             chrono::DateTime::parse_from_rfc3339(&end).is_ok_and(|end| end >= since)
         })
         .cloned()
@@ -379,10 +429,17 @@ async fn databricks_submit(
     let chunks: Vec<Vec<Vec<Value>>> = if arrays.is_empty() {
         vec![Vec::new()]
     } else {
-        arrays.chunks(PAGE_ROWS).map(<[_]>::to_vec).collect()
+        arrays
+            .chunks(state.page_rows.load(Ordering::SeqCst))
+            .map(<[_]>::to_vec)
+            .collect()
     };
     let id = format!("01ef-{}", uuid::Uuid::new_v4());
-    state.statements.lock().unwrap().insert(id.clone(), (0, chunks));
+    state
+        .statements
+        .lock()
+        .unwrap()
+        .insert(id.clone(), (0, chunks));
     Json(json!({ "statement_id": id, "status": { "state": "PENDING" } })).into_response()
 }
 
@@ -396,8 +453,10 @@ fn chunk_json(id: &str, chunks: &[Vec<Vec<Value>>], index: usize) -> Value {
     });
     if index + 1 < chunks.len() {
         chunk["next_chunk_index"] = json!(index + 1);
-        chunk["next_chunk_internal_link"] =
-            json!(format!("/api/2.0/sql/statements/{id}/result/chunks/{}", index + 1));
+        chunk["next_chunk_internal_link"] = json!(format!(
+            "/api/2.0/sql/statements/{id}/result/chunks/{}",
+            index + 1
+        ));
     }
     chunk
 }
@@ -407,16 +466,21 @@ async fn databricks_status(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = databricks_auth(&state, &headers) {
+    if let Some(response) = databricks_auth(&state, &headers) {
         return response;
     }
     let mut statements = state.statements.lock().unwrap();
     let Some((polls, chunks)) = statements.get_mut(&id) else {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error_code": "NOT_FOUND" }))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error_code": "NOT_FOUND" })),
+        )
+            .into_response();
     };
     *polls += 1;
     if *polls < 2 {
-        return Json(json!({ "statement_id": id, "status": { "state": "RUNNING" } })).into_response();
+        return Json(json!({ "statement_id": id, "status": { "state": "RUNNING" } }))
+            .into_response();
     }
     let total: usize = chunks.iter().map(Vec::len).sum();
     Json(json!({
@@ -442,7 +506,7 @@ async fn databricks_chunk(
     Path((id, index)): Path<(String, usize)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = databricks_auth(&state, &headers) {
+    if let Some(response) = databricks_auth(&state, &headers) {
         return response;
     }
     if index == 1 && state.fail_chunk_once.swap(false, Ordering::SeqCst) {
@@ -462,6 +526,7 @@ pub async fn databricks(token: &str) -> Fake<DatabricksState> {
     let state = Arc::new(DatabricksState {
         rows: Mutex::new(Vec::new()),
         fail_chunk_once: AtomicBool::new(false),
+        page_rows: AtomicUsize::new(PAGE_ROWS),
         sinces: Mutex::new(Vec::new()),
         token: token.to_owned(),
         auth_failures: AtomicUsize::new(0),
