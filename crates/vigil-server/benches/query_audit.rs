@@ -137,6 +137,7 @@ async fn pull_run(
         .unwrap()["run"]
         .clone();
     assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    assert_eq!(run["rowsRead"], rows as u64, "{job}");
     println!(
         "{label} pull: {rows} rows in {seconds:.2} s = {:.0} rows/s translated and stored ({} events stored, {} skipped)",
         rows as f64 / seconds,
@@ -270,7 +271,8 @@ fn main() {
                     "statement_id": format!("01ef-bench-{n:08}"), "executed_by": format!("user{}@example.com", n % (USERS + 50)),
                     "executed_by_user_id": "52e863bc", "statement_text": format!("SELECT id, email FROM main.s.t{} WHERE id = {n}", n % TABLES),
                     "execution_status": "FINISHED", "compute_type": "WAREHOUSE", "warehouse_id": "559483c6eac0359f",
-                    "workspace_id": "3841033049363283", "start_time": end.to_rfc3339(), "end_time": end.to_rfc3339(),
+                    "workspace_id": "3841033049363283", "start_time": end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "end_time": end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                     "total_duration_ms": "812", "produced_rows": "42", "session_id": "01ee14d9",
                     "source_table_catalog": "main", "source_table_schema": "s", "source_table_name": format!("t{}", n % TABLES),
                     "columns": r#"["id","email"]"#,
