@@ -1060,11 +1060,7 @@ impl PullService {
         let _running = lock.lock().await;
         // It may have been changed or deleted while this run waited.
         let id = integration.id.clone();
-        let integration = match self.blocking(move |log| get_integration(log, &id)).await {
-            Ok(integration) => integration,
-            Err(PullError::NotFound(id)) => return Err(PullError::NotFound(id)),
-            Err(error) => return Err(error),
-        };
+        let integration = self.blocking(move |log| get_integration(log, &id)).await?;
         let started = now_text();
         progress.lock().expect("run progress").started_at = Some(started.clone());
         let result = self.run_locked(&integration, progress, on_progress).await;
@@ -1111,7 +1107,7 @@ impl PullService {
             )?;
             Ok(())
         });
-        // The integration may be gone: then the row is dropped again by nobody, harmless.
+        // Deleting an integration takes its run lock, so it cannot vanish before this write.
         self.log.append_with(Vec::new(), Some(side_write)).await?;
         result.map(|_| ())
     }
