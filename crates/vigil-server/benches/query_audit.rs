@@ -77,18 +77,24 @@ fn trino_event(n: usize) -> String {
     .to_string()
 }
 
+/// One authenticated API call; the answer's JSON.
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<&Value>,
+) -> Value {
+    let mut request = http.request(method, url).header("Authorization", KEY);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 async fn wait_for_load(http: &reqwest::Client, base: &str, job: Value) -> Value {
     let url = format!("{base}/api/audit/load/{}", job["id"].as_str().unwrap());
     loop {
-        let job: Value = http
-            .get(&url)
-            .header("Authorization", KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let job = call(http, reqwest::Method::GET, &url, None).await;
         if job["state"] != "RUNNING" {
             return job;
         }
@@ -103,30 +109,21 @@ async fn pull_run(
     rows: usize,
     label: &str,
 ) {
-    let created: Value = http
-        .post(format!("{base}/api/audit/integrations"))
-        .header("Authorization", KEY)
-        .json(&integration)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let integrations = format!("{base}/api/audit/integrations");
+    let created = call(
+        http,
+        reqwest::Method::POST,
+        &integrations,
+        Some(&integration),
+    )
+    .await;
     let id = created["id"]
         .as_str()
         .expect("integration created")
         .to_owned();
     let started = Instant::now();
-    let job: Value = http
-        .post(format!("{base}/api/audit/load"))
-        .header("Authorization", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let load = format!("{base}/api/audit/load");
+    let job = call(http, reqwest::Method::POST, &load, None).await;
     let job = wait_for_load(http, base, job).await;
     let seconds = started.elapsed().as_secs_f64();
     let run = job["integrations"]
@@ -144,11 +141,13 @@ async fn pull_run(
         run["eventsStored"],
         run["skipped"]
     );
-    http.delete(format!("{base}/api/audit/integrations/{id}"))
-        .header("Authorization", KEY)
-        .send()
-        .await
-        .unwrap();
+    call(
+        http,
+        reqwest::Method::DELETE,
+        &format!("{integrations}/{id}"),
+        None,
+    )
+    .await;
 }
 
 fn main() {
