@@ -4,6 +4,7 @@
 mod chain;
 mod error;
 pub mod export;
+pub mod governance;
 pub mod ingest;
 pub mod keys;
 mod log;

@@ -165,6 +165,7 @@ event_types! {
     Query(QueryAuditPayload) => ["sqlQuery"];
     LegacyRecord(LegacyRecordPayload) => [];
     AuditQuery(AuditQueryPayload) => ["auditQuery"];
+    GovernanceReportRun(GovernanceReportRunPayload) => [];
     EventsRemoved(EventsRemovedPayload) => [];
 }
 
@@ -242,6 +243,26 @@ pub struct AuditQueryPayload {
     pub filters: Option<serde_json::Value>,
     /// How many events matched.
     pub hit_count: Option<u64>,
+}
+
+/// `GovernanceReportRunAuditPayload`: a governance report was run, recorded by vigil itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GovernanceReportRunPayload {
+    /// The entity type (`user`, `datasource`, …).
+    pub entity_type: Option<String>,
+    /// The report kind.
+    pub report: Option<String>,
+    /// The entity the report is about; absent for reports about every entity.
+    pub entity_id: Option<Id>,
+    /// Start of the date range.
+    pub from: Option<String>,
+    /// End of the date range.
+    pub to: Option<String>,
+    /// How many rows were returned.
+    pub row_count: Option<u64>,
+    /// `json` or `csv`.
+    pub format: Option<String>,
 }
 
 /// `EventsRemovedAuditPayload`: retention removed the oldest events of the log, recorded by vigil.

@@ -72,6 +72,35 @@ pub fn reindex_command(data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `vigil reindex --projection`: rebuilds the governance projection from the log, with progress.
+pub fn rebuild_projection_command(data_dir: &Path) -> anyhow::Result<()> {
+    let progress = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let projected = vigil_core::governance::rebuild(data_dir, |done, total| {
+        if progress {
+            let percent = (done * 100).checked_div(total).unwrap_or(100);
+            eprint!(
+                "\rrebuilding the governance projection: {percent:>3}%  {done} of {total} events"
+            );
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .with_context(|| {
+        format!(
+            "rebuilding the governance projection of {}",
+            data_dir.display()
+        )
+    })?;
+    if progress {
+        eprintln!();
+    }
+    println!(
+        "rebuilt the governance projection up to event {projected} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// What `vigil search` asks for.
 pub struct SearchArgs {
     /// The server.

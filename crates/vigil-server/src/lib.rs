@@ -3,11 +3,13 @@
 
 mod auth;
 pub mod cli;
+mod csv;
 mod error;
 pub mod export_cli;
 mod graphql;
 mod metrics;
 pub mod query_audit_cli;
+pub mod report_cli;
 mod routes;
 mod state;
 pub mod telemetry;
@@ -48,6 +50,8 @@ pub struct ServeConfig {
     pub master_key: Option<String>,
     /// Events per exported object.
     pub export_object_events: u64,
+    /// A governance report running longer than this is cancelled.
+    pub report_timeout: std::time::Duration,
 }
 
 /// How often retention looks for events to remove.
@@ -160,6 +164,13 @@ pub async fn serve(
     .await?
     .context("opening the query-audit integrations")?;
     pulls.start();
+    let governance_dir = config.data_dir.clone();
+    let governance_log = log.clone();
+    let governance = tokio::task::spawn_blocking(move || {
+        vigil_core::governance::Governance::open(&governance_dir, governance_log)
+    })
+    .await?
+    .context("opening the governance projection")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -173,6 +184,8 @@ pub async fn serve(
         exports: exports.clone(),
         registry,
         pulls: pulls.clone(),
+        governance: governance.clone(),
+        report_timeout: config.report_timeout,
         graphql: graphql::schema(exports.clone()),
     });
     let served = axum::serve(listener, app)
@@ -188,6 +201,7 @@ pub async fn serve(
             let _ = handle.join();
         }
         search.shutdown();
+        governance.shutdown();
         log.shutdown();
     })
     .await?;

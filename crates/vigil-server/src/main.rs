@@ -1,4 +1,4 @@
-//! The `vigil` binary: `serve`, `verify`, `import`, `search`, `keys`, `audit exportConfig`,
+//! The `vigil` binary: `serve`, `verify`, `import`, `search`, `reindex`, `report`, `keys`, `audit exportConfig`,
 //! `audit integration|schedule|load|users|datasources`, `export public-key` and `verify-export`.
 
 use std::net::SocketAddr;
@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use vigil_server::export_cli::{self, ExportConfigAction, ExportKind};
 use vigil_server::query_audit_cli::{self, QueryAuditAction};
+use vigil_server::report_cli;
 use vigil_server::{ServeConfig, cli, serve, shutdown_signal, telemetry};
 
 /// vigil: a tamper-evident audit service for data platforms.
@@ -63,6 +64,9 @@ enum Command {
         /// Events per exported object.
         #[arg(long, env = "VIGIL_EXPORT_OBJECT_EVENTS", default_value_t = vigil_core::export::EVENTS_PER_OBJECT, value_parser = clap::value_parser!(u64).range(1..))]
         export_object_events: u64,
+        /// Cancel a governance report that runs longer than this many seconds (the seed's 9 minutes).
+        #[arg(long, env = "VIGIL_REPORT_TIMEOUT_SECS", default_value_t = 540, value_parser = clap::value_parser!(u64).range(1..))]
+        report_timeout_secs: u64,
     },
     /// Recompute the hash chain of the event log and report the first break.
     Verify {
@@ -96,10 +100,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Rebuild the search index from the event log (stop the server first).
+    /// Rebuild the search index, or with --projection the governance projection, from the event
+    /// log (stop the server first).
     Reindex {
         #[command(flatten)]
         data_dir: DataDir,
+        /// Rebuild the governance projection (the reports' tables) instead of the search index.
+        #[arg(long)]
+        projection: bool,
+    },
+    /// Governance reports of a running server.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Load UAM events from an NDJSON file (one event per line).
     Import {
@@ -338,6 +353,45 @@ impl ExportConfigCommand {
     }
 }
 
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// List the report kinds (all 45, or one entity type's).
+    List {
+        /// Only this entity type's reports (user, group, project, datasource, purpose,
+        /// policy-type, global-policy, connection, tag, sdd).
+        #[arg(long)]
+        entity: Option<String>,
+    },
+    /// Run a report.
+    Run {
+        /// The entity type (user, group, project, datasource, purpose, policy-type,
+        /// global-policy, connection, tag, sdd).
+        #[arg(long)]
+        entity: String,
+        /// The entity's name or id; leave it out for the reports about every entity.
+        #[arg(long)]
+        name: Option<String>,
+        /// The report (see `vigil report list`).
+        #[arg(long)]
+        report: String,
+        /// Start of the date range of access reports (RFC 3339, date, epoch ms); default: a month before --to.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the date range (default: now).
+        #[arg(long)]
+        to: Option<String>,
+        /// Rows to show (a number or `all`; default 100, or all with --csv).
+        #[arg(long)]
+        limit: Option<String>,
+        /// Print the whole report as CSV.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// Print the JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
@@ -348,6 +402,7 @@ fn main() -> ExitCode {
             demo,
             retention_days,
             export_object_events,
+            report_timeout_secs,
         } => {
             let config = ServeConfig {
                 listen,
@@ -361,6 +416,7 @@ fn main() -> ExitCode {
                     .ok()
                     .filter(|s| !s.is_empty()),
                 export_object_events,
+                report_timeout: std::time::Duration::from_secs(report_timeout_secs),
             };
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -390,7 +446,48 @@ fn main() -> ExitCode {
             json,
         })
         .map(|()| true),
-        Command::Reindex { data_dir } => cli::reindex_command(&data_dir.data_dir).map(|()| true),
+        Command::Reindex {
+            data_dir,
+            projection: false,
+        } => cli::reindex_command(&data_dir.data_dir).map(|()| true),
+        Command::Reindex {
+            data_dir,
+            projection: true,
+        } => cli::rebuild_projection_command(&data_dir.data_dir).map(|()| true),
+        Command::Report { command, remote } => match remote.api_key {
+            None => Err(anyhow::anyhow!(
+                "an API key is needed: --api-key or VIGIL_API_KEY"
+            )),
+            Some(api_key) => match command {
+                ReportCommand::List { entity } => {
+                    report_cli::list_command(&remote.url, &api_key, entity.as_deref())
+                }
+                ReportCommand::Run {
+                    entity,
+                    name,
+                    report,
+                    from,
+                    to,
+                    limit,
+                    csv,
+                    json,
+                } => report_cli::run_command(
+                    &remote.url,
+                    &api_key,
+                    report_cli::RunArgs {
+                        entity,
+                        name,
+                        report,
+                        from,
+                        to,
+                        limit,
+                        csv,
+                        json,
+                    },
+                ),
+            }
+            .map(|()| true),
+        },
         Command::Import { file, data_dir } => cli::import_command(&data_dir.data_dir, &file),
         Command::Audit { command, remote } => match remote.api_key {
             None => Err(anyhow::anyhow!(

@@ -4,6 +4,7 @@ mod events;
 mod graphql;
 mod legacy;
 mod query_audit;
+mod reports;
 mod search;
 
 use axum::Router;
@@ -50,6 +51,12 @@ pub fn router(state: AppState) -> Router {
                 .delete(query_audit::delete_integration),
         )
         .route("/api/audit/load", post(query_audit::start_load))
+        .route("/api/audit/reports", get(reports::catalog))
+        .route("/api/audit/reports/entities", get(reports::entities))
+        .route(
+            "/api/audit/reports/run",
+            get(reports::run_get).post(reports::run_post),
+        )
         .route("/api/audit/load/{id}", get(query_audit::get_load))
         .route("/audit", get(search::legacy_search))
         .route("/audit/createRecord", post(legacy::create_record))

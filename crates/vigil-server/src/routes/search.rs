@@ -136,7 +136,7 @@ fn invalid(name: &str, problem: &str) -> ApiError {
 }
 
 /// RFC 3339, a date (start or end of that day, UTC) or epoch milliseconds → microseconds.
-fn parse_time(text: &str, end_of_day: bool) -> Option<i64> {
+pub(crate) fn parse_time(text: &str, end_of_day: bool) -> Option<i64> {
     if let Ok(millis) = text.parse::<i64>() {
         return millis.checked_mul(1_000);
     }

@@ -1,0 +1,309 @@
+//! The governance projection and its reports: a view derived from the log, like the search index.
+//! A projector thread tails the log by sequence number and keeps entity tables in
+//! `governance.db` (users, groups, data sources, projects, purposes, subscriptions, tags,
+//! policies, identifiers, and the access facts of query events); each batch and the checkpoint
+//! commit together. A missing, outdated or corrupt projection, or one ahead of the log, is rebuilt
+//! from the log.
+
+mod apply;
+pub mod reports;
+mod schema;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::error::LogError;
+use crate::log::{EventLog, Seq};
+
+pub use reports::{
+    CATALOG, Entity, EntityType, ReportError, ReportKind, ReportRequest, ReportTable, Scope,
+};
+
+/// The projection's database inside the data directory.
+pub const DATABASE_FILE: &str = "governance.db";
+/// Held (`flock`) by the process that maintains the projection.
+const LOCK_FILE: &str = "governance.lock";
+/// Events read from the log and applied per transaction.
+const READ_BATCH: usize = 5_000;
+/// How long the projector waits for new events before looking again (other processes' appends).
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the projector waits before retrying after an error.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How often a rebuild reports its progress.
+const PROGRESS_EVERY: u64 = 100_000;
+
+/// Errors of the governance projection.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// SQLite failed on the projection.
+    #[error("governance projection: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// Another process maintains the projection.
+    #[error("the governance projection {0} is in use by a running vigil; stop it first")]
+    InUse(PathBuf),
+    /// A file of the projection could not be prepared.
+    #[error("governance projection {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+}
+
+fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> ProjectionError + '_ {
+    move |source| ProjectionError::File {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The projected sequence number, with a condition to wait for progress.
+#[derive(Default)]
+struct Progress {
+    seq: Mutex<Seq>,
+    changed: Condvar,
+}
+
+/// The governance projection of a data directory, kept up to date by its projector thread.
+pub struct Governance {
+    path: PathBuf,
+    log: Arc<EventLog>,
+    progress: Progress,
+    stop: AtomicBool,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    /// Held while this process maintains the projection.
+    _lock: File,
+}
+
+/// Takes the projection's lock, or says who holds it.
+fn lock(data_dir: &Path) -> Result<File, ProjectionError> {
+    let path = data_dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(file_error(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ProjectionError::InUse(path)),
+        Err(std::fs::TryLockError::Error(error)) => Err(file_error(&path)(error)),
+    }
+}
+
+fn remove_database(path: &Path) -> Result<(), ProjectionError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(file_error(&file)(error)),
+        }
+    }
+    Ok(())
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // A derived view: after a crash it resumes from its last durable checkpoint.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(())
+}
+
+fn meta(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .optional()
+}
+
+/// Opens the projection's database if it is usable and not ahead of the log; otherwise creates
+/// it empty. Returns the writer connection and the sequence number projected up to.
+fn open_or_create(path: &Path, log_last: Seq) -> Result<(Connection, Seq), ProjectionError> {
+    if path.exists() {
+        let usable = Connection::open(path).ok().and_then(|conn| {
+            let version = meta(&conn, "schema").ok()??;
+            let seq = meta(&conn, "seq").ok()?? as Seq;
+            (version == schema::SCHEMA_VERSION && seq <= log_last).then_some((conn, seq))
+        });
+        if let Some((conn, seq)) = usable {
+            configure(&conn)?;
+            return Ok((conn, seq));
+        }
+        tracing::warn!(path = %path.display(), "the governance projection is missing, outdated or corrupt; rebuilding it from the log");
+        remove_database(path)?;
+    }
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    conn.execute_batch(schema::TABLES)?;
+    conn.execute(
+        "INSERT INTO meta(name, value) VALUES ('schema', ?1), ('seq', 0)",
+        [schema::SCHEMA_VERSION],
+    )?;
+    Ok((conn, 0))
+}
+
+/// Applies the next batch of events after `after`; returns the last sequence number applied, or
+/// `None` when the log has nothing newer.
+fn apply_batch(
+    conn: &mut Connection,
+    log: &EventLog,
+    after: Seq,
+) -> Result<Option<Seq>, ProjectionError> {
+    let events = log.read_after(after, READ_BATCH)?;
+    let Some(last) = events.last().map(|e| e.seq) else {
+        return Ok(None);
+    };
+    let tx = conn.transaction()?;
+    for event in &events {
+        apply::apply(&tx, event.seq, &event.json)?;
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'seq'",
+        [last as i64],
+    )?;
+    tx.commit()?;
+    Ok(Some(last))
+}
+
+impl Governance {
+    /// Opens the projection of `data_dir` (rebuilding it when needed) and starts its projector.
+    pub fn open(data_dir: &Path, log: Arc<EventLog>) -> Result<Arc<Governance>, ProjectionError> {
+        let lock = lock(data_dir)?;
+        let path = data_dir.join(DATABASE_FILE);
+        let (conn, projected) = open_or_create(&path, log.last_seq()?)?;
+        let governance = Arc::new(Governance {
+            path,
+            log,
+            progress: Progress {
+                seq: Mutex::new(projected),
+                changed: Condvar::new(),
+            },
+            stop: AtomicBool::new(false),
+            worker: Mutex::new(None),
+            _lock: lock,
+        });
+        let worker = governance.clone();
+        let handle = std::thread::Builder::new()
+            .name("vigil-governance".into())
+            .spawn(move || worker.project_until_stopped(conn))
+            .map_err(file_error(data_dir))?;
+        *governance.worker.lock().expect("worker lock") = Some(handle);
+        Ok(governance)
+    }
+
+    fn project_until_stopped(&self, mut conn: Connection) {
+        let started = Instant::now();
+        let resumed_at = self.projected_seq();
+        loop {
+            let projected = self.projected_seq();
+            match apply_batch(&mut conn, &self.log, projected) {
+                Ok(Some(last)) => {
+                    if last / PROGRESS_EVERY > projected / PROGRESS_EVERY {
+                        let rate =
+                            (last - resumed_at) as f64 / started.elapsed().as_secs_f64().max(0.001);
+                        tracing::info!(
+                            projected = last,
+                            events_per_second = rate as u64,
+                            "governance projection"
+                        );
+                    }
+                    *self.progress.seq.lock().expect("progress lock") = last;
+                    self.progress.changed.notify_all();
+                }
+                Ok(None) => {
+                    if self.stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    self.log.wait_for_commit_after(projected, POLL_INTERVAL);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "governance projection failed; retrying");
+                    std::thread::sleep(RETRY_AFTER);
+                }
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return;
+            }
+        }
+    }
+
+    /// The last sequence number the reports reflect.
+    pub fn projected_seq(&self) -> Seq {
+        *self.progress.seq.lock().expect("progress lock")
+    }
+
+    /// Waits until everything up to `seq` is projected or `timeout` passes; true when it is.
+    pub fn wait_until_projected(&self, seq: Seq, timeout: Duration) -> bool {
+        let guard = self.progress.seq.lock().expect("progress lock");
+        let (guard, _) = self
+            .progress
+            .changed
+            .wait_timeout_while(guard, timeout, |projected| *projected < seq)
+            .expect("progress lock");
+        *guard >= seq
+    }
+
+    /// A read-only connection for running reports.
+    pub fn reader(&self) -> Result<Connection, ProjectionError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        Ok(conn)
+    }
+
+    /// The event log the projection derives from (reports read query texts from it).
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Stops the projector after its current batch.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(handle) = self.worker.lock().expect("worker lock").take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Governance {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Deletes the projection of `data_dir` and builds it again from the log, calling `progress`
+/// with the sequence number reached and the last one. Refuses while a server maintains it.
+pub fn rebuild(
+    data_dir: &Path,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, ProjectionError> {
+    let _lock = lock(data_dir)?;
+    let log = EventLog::open(data_dir)?;
+    let total = log.last_seq()?;
+    let path = data_dir.join(DATABASE_FILE);
+    remove_database(&path)?;
+    let (mut conn, mut projected) = open_or_create(&path, total)?;
+    while let Some(last) = apply_batch(&mut conn, &log, projected)? {
+        projected = last;
+        progress(projected, total);
+    }
+    drop(conn);
+    log.shutdown();
+    Ok(projected)
+}
