@@ -151,8 +151,29 @@ struct RunInput {
     csv: bool,
 }
 
-fn run_input(headers: &HeaderMap, params: BTreeMap<String, String>) -> Result<RunInput, Response> {
-    let invalid = |message: String| ApiError::Invalid(message).into_response();
+/// Why a run's parameters are refused.
+enum Refusal {
+    Api(ApiError),
+    Report(ReportError),
+}
+
+impl From<ReportError> for Refusal {
+    fn from(error: ReportError) -> Self {
+        Refusal::Report(error)
+    }
+}
+
+impl Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Api(error) => error.into_response(),
+            Refusal::Report(error) => report_error(error),
+        }
+    }
+}
+
+fn run_input(headers: &HeaderMap, params: BTreeMap<String, String>) -> Result<RunInput, Refusal> {
+    let invalid = |message: String| Refusal::Api(ApiError::Invalid(message));
     if let Some(unknown) = params
         .keys()
         .find(|k| !RUN_PARAMETERS.contains(&k.as_str()))
@@ -165,7 +186,7 @@ fn run_input(headers: &HeaderMap, params: BTreeMap<String, String>) -> Result<Ru
     let entity_type = params
         .get("entityType")
         .ok_or_else(|| invalid("`entityType` is required".into()))?;
-    let entity_type = EntityType::parse(entity_type).map_err(report_error)?;
+    let entity_type = EntityType::parse(entity_type)?;
     let report = params
         .get("report")
         .cloned()
@@ -247,7 +268,7 @@ async fn run(
 ) -> Result<Response, ApiError> {
     let input = match run_input(headers, params) {
         Ok(input) => input,
-        Err(response) => return Ok(response),
+        Err(refusal) => return Ok(refusal.into_response()),
     };
     let csv = input.csv;
     let governance = state.governance.clone();
