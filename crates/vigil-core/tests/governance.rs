@@ -1823,3 +1823,45 @@ fn names_are_resolved_with_suggestions_and_bad_requests_say_what_is_wrong() {
     governance.shutdown();
     log.shutdown();
 }
+
+#[test]
+fn a_report_past_its_timeout_is_cancelled_and_the_next_one_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        assert_eq!(store(&log, &Value::Array(history()).to_string()), 0);
+        log.shutdown();
+    }
+    let (log, governance) = open(dir.path());
+    // Two million more access facts for one user, so that the report has real work to do.
+    let conn = rusqlite::Connection::open(dir.path().join("governance.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.execute(
+        "INSERT INTO access(user_key, ts, seq, ds_key, project_id)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000)
+         SELECT (SELECT key FROM users WHERE id = 'deepu@acme.example'), ?1 + i, 10000000 + i,
+                (SELECT key FROM datasources WHERE id = '5002'), NULL FROM n",
+        [FROM],
+    )
+    .unwrap();
+    drop(conn);
+    let kind = find(EntityType::User, Scope::One, "data-sources-accessed").unwrap();
+    let entity = reports::resolve(&governance, EntityType::User, "Deepu Murty").unwrap();
+    let request = |timeout| ReportRequest {
+        kind,
+        entity: Some(entity.clone()),
+        from: FROM,
+        to: TO,
+        limit: None,
+        timeout,
+    };
+    match reports::run(&governance, &request(Duration::from_millis(1))) {
+        Err(error @ ReportError::TimedOut(_)) => assert!(error.to_string().contains("timeout")),
+        other => panic!("expected a timeout, got {:?}", other.map(|t| t.rows.len())),
+    }
+    let table = reports::run(&governance, &request(Duration::from_secs(120))).unwrap();
+    assert_eq!(table.rows[1][0], "Orders");
+    assert_eq!(table.rows[1][3], 2_000_001);
+    governance.shutdown();
+    log.shutdown();
+}
