@@ -723,45 +723,42 @@ fn users_subscribed_any_tag(ctx: &Ctx<'_>) -> Built {
         .enumerate()
         .map(|(i, t)| (t.as_str(), i))
         .collect();
-    let limit = ctx
-        .limit
-        .map_or(String::new(), |limit| format!("LIMIT {}", limit + 1));
-    let mut statement = ctx.conn.prepare(&format!(
-        "WITH subscribers AS (
-             SELECT DISTINCT us.user_key, us.subscription_type FROM user_subscriptions us
-               JOIN users u ON u.key = us.user_key
-              WHERE us.model_type = 'DATASOURCE' AND u.deleted IS NULL
-              ORDER BY (SELECT coalesce(name, id) FROM users WHERE key = us.user_key), us.user_key,
-                       us.subscription_type {limit})
-         SELECT s.user_key, coalesce(u.name, u.id), u.email, s.subscription_type, t.tag
-           FROM subscribers s JOIN users u ON u.key = s.user_key
-           LEFT JOIN user_subscriptions us ON us.user_key = s.user_key
-                AND us.subscription_type = s.subscription_type AND us.model_type = 'DATASOURCE'
-           LEFT JOIN datasources ds ON ds.id = us.model_id AND ds.deleted IS NULL
+    // One pass over each user's current data source subscriptions and their tags, in report
+    // order; a row ends when the (user, subscription type) changes.
+    let mut statement = ctx.conn.prepare(
+        "SELECT us.user_key, coalesce(u.name, u.id), u.email, us.subscription_type, t.tag
+           FROM user_subscriptions us JOIN users u ON u.key = us.user_key
+           JOIN datasources ds ON ds.id = us.model_id AND ds.deleted IS NULL
            LEFT JOIN ds_tags t ON t.ds_key = ds.key
-          ORDER BY coalesce(u.name, u.id), s.user_key, s.subscription_type"
-    ))?;
+          WHERE us.model_type = 'DATASOURCE' AND u.deleted IS NULL
+          ORDER BY coalesce(u.name, u.id), us.user_key, us.subscription_type",
+    )?;
+    let wanted = ctx.limit.map_or(usize::MAX, |limit| limit + 1);
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let mut last: Option<(i64, String)> = None;
     let mut query = statement.raw_query();
     while let Some(row) = query.next()? {
         let user: i64 = row.get(0)?;
         let subscription_type: String = row.get(3)?;
-        let current = (user, subscription_type.clone());
-        if last.as_ref() != Some(&current) {
-            let mut out = vec![
-                json_value(row.get_ref(1)?),
-                json_value(row.get_ref(2)?),
-                Value::from(subscription_type),
-            ];
-            out.extend(tags.iter().map(|_| Value::from("False")));
-            rows.push(out);
-            last = Some(current);
-        }
-        if let Some(tag) = row.get::<_, Option<String>>(4)?
-            && let Some(i) = index.get(tag.as_str())
+        if last
+            .as_ref()
+            .is_none_or(|(u, s)| *u != user || *s != subscription_type)
         {
-            rows.last_mut().expect("a row")[3 + i] = Value::from("True");
+            if rows.len() == wanted {
+                break;
+            }
+            let mut out = Vec::with_capacity(3 + tags.len());
+            out.push(json_value(row.get_ref(1)?));
+            out.push(json_value(row.get_ref(2)?));
+            out.push(Value::from(subscription_type.clone()));
+            out.resize(3 + tags.len(), Value::Bool(false));
+            rows.push(out);
+            last = Some((user, subscription_type));
+        }
+        if let Some(tag) = row.get_ref(4)?.as_str_or_null()?
+            && let Some(i) = index.get(tag)
+        {
+            rows.last_mut().expect("a row")[3 + i] = Value::Bool(true);
         }
     }
     let mut columns = vec![
@@ -1537,7 +1534,7 @@ pub static CATALOG: &[ReportKind] = &[
         entity: EntityType::Tag,
         scope: Scope::All,
         key: "users-subscribed",
-        title: "Users subscribed to data sources with any tag: each user and subscription type, and for every tag whether the user is subscribed to at least one data source where it is applied (one True/False column per tag).",
+        title: "Users subscribed to data sources with any tag: each user and subscription type, and for every tag whether the user is subscribed to at least one data source where it is applied (one column per tag, true or false; True/False in CSV).",
         columns: &["User", "Email", "Subscription type", "(one column per tag)"],
         date_range: false,
         gaps: &[],
