@@ -585,9 +585,10 @@ path
         !failed["lastError"].as_str().unwrap().contains("sig="),
         "{failed}"
     );
-    // It comes back: the exporter's own retry delivers the rest.
-    azurite.restart();
+    // It comes back: the exporter's own retry delivers the rest. The head is read before the
+    // restart: the retry's own completion event may otherwise already be past it.
     let head = head_seq(&server).await;
+    azurite.restart();
     wait_for_status(&server, &id, "the retried export", |status| {
         status["lastExportedSequence"].as_u64() >= Some(head)
     })
