@@ -14,10 +14,9 @@ use vigil_model::{
     DatasourceUpdatedPayload, EventType, GroupCreatedPayload, GroupMemberAddedPayload,
     LocalPolicyUpdatedPayload, PolicyDefinition, ProjectCreatedPayload,
     ProjectPurposeApprovedPayload, PurposeDeletedPayload, Resource, SDDClassifierCreatedPayload,
-    SDDClassifierDeletedPayload, SubscriptionCreatedPayload, SubscriptionDeletedPayload,
-    SubscriptionRequestApprovedPayload, SubscriptionRequestedPayload, SubscriptionUpdatedPayload,
-    TagAppliedPayload, TagCreatedPayload, TagRemovedPayload, TagUpdatedPayload, TargetType,
-    Timestamp, UserCreatedPayload, UserDeletedPayload, UserUpdatedPayload,
+    SDDClassifierDeletedPayload, TagAppliedPayload, TagCreatedPayload, TagRemovedPayload,
+    TagUpdatedPayload, TargetType, Timestamp, UserCreatedPayload, UserDeletedPayload,
+    UserUpdatedPayload,
 };
 
 use crate::log::Seq;
@@ -1021,46 +1020,59 @@ fn upsert_subscription(c: &Connection, id: &str, p: &Parties) -> rusqlite::Resul
     Ok(())
 }
 
-fn subscription_requested(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
-    let Some(payload) = e.payload::<SubscriptionRequestedPayload>() else {
-        return Ok(());
+/// The fields the subscription payloads share (each carries some of them).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriptionFields {
+    subscription_id: Option<vigil_model::Id>,
+    model_type: Option<String>,
+    model_id: Option<vigil_model::Id>,
+    subscriber_type: Option<String>,
+    subscriber_id: Option<vigil_model::Id>,
+    status: Option<String>,
+    role: Option<String>,
+    denial_reason: Option<String>,
+}
+
+/// Reads a subscription event's payload, records the subscription's parties, and returns its
+/// id with the payload; `None` when the event names no subscription.
+fn subscription_row(
+    c: &Connection,
+    e: &Event<'_>,
+) -> rusqlite::Result<Option<(String, SubscriptionFields)>> {
+    let Some(fields) = e.payload::<SubscriptionFields>() else {
+        return Ok(None);
     };
-    let Some(id) = subscription_id(e, payload.subscription_id.as_ref()) else {
-        return Ok(());
+    let Some(id) = subscription_id(e, fields.subscription_id.as_ref()) else {
+        return Ok(None);
     };
     let parties = parties(
         c,
         e,
-        payload.model_type.as_deref(),
-        payload.model_id.as_ref(),
-        payload.subscriber_type.as_deref(),
-        payload.subscriber_id.as_ref(),
+        fields.model_type.as_deref(),
+        fields.model_id.as_ref(),
+        fields.subscriber_type.as_deref(),
+        fields.subscriber_id.as_ref(),
     )?;
     upsert_subscription(c, &id, &parties)?;
-    c.prepare_cached(
-        "UPDATE subscriptions SET status = coalesce(?2, 'PENDING'), requested = ?3 WHERE id = ?1",
-    )?
-    .execute(params![id, payload.status, e.ts])?;
+    Ok(Some((id, fields)))
+}
+
+fn subscription_requested(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
+    if let Some((id, fields)) = subscription_row(c, e)? {
+        c.prepare_cached(
+            "UPDATE subscriptions SET status = coalesce(?2, 'PENDING'), requested = ?3 WHERE id = ?1",
+        )?
+        .execute(params![id, fields.status, e.ts])?;
+    }
     Ok(())
 }
 
 fn subscription_created(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
-    let Some(payload) = e.payload::<SubscriptionCreatedPayload>() else {
+    let Some((id, fields)) = subscription_row(c, e)? else {
         return Ok(());
     };
-    let Some(id) = subscription_id(e, None) else {
-        return Ok(());
-    };
-    let parties = parties(
-        c,
-        e,
-        payload.model_type.as_deref(),
-        payload.model_id.as_ref(),
-        payload.subscriber_type.as_deref(),
-        payload.subscriber_id.as_ref(),
-    )?;
-    upsert_subscription(c, &id, &parties)?;
-    let status = payload.status.unwrap_or_else(|| "APPROVED".to_owned());
+    let status = fields.status.unwrap_or_else(|| "APPROVED".to_owned());
     let approved = status == "APPROVED";
     c.prepare_cached(
         "UPDATE subscriptions SET role = coalesce(?2, role), status = ?3,
@@ -1070,64 +1082,39 @@ fn subscription_created(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
              unsubscribed = NULL, unsubscribe_reason = NULL
          WHERE id = ?1",
     )?
-    .execute(params![id, payload.role, status, e.ts, approved, e.by()])?;
+    .execute(params![id, fields.role, status, e.ts, approved, e.by()])?;
     Ok(())
 }
 
 fn subscription_approved(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
-    let Some(payload) = e.payload::<SubscriptionRequestApprovedPayload>() else {
-        return Ok(());
-    };
-    let Some(id) = subscription_id(e, payload.subscription_id.as_ref()) else {
-        return Ok(());
-    };
-    let parties = parties(c, e, None, None, None, None)?;
-    upsert_subscription(c, &id, &parties)?;
-    c.prepare_cached(
-        "UPDATE subscriptions SET status = 'APPROVED', subscribed = ?2, approved_by = ?3,
-             requested = coalesce(requested, ?2), unsubscribed = NULL, unsubscribe_reason = NULL
-         WHERE id = ?1",
-    )?
-    .execute(params![id, e.ts, e.by()])?;
+    if let Some((id, _)) = subscription_row(c, e)? {
+        c.prepare_cached(
+            "UPDATE subscriptions SET status = 'APPROVED', subscribed = ?2, approved_by = ?3,
+                 requested = coalesce(requested, ?2), unsubscribed = NULL, unsubscribe_reason = NULL
+             WHERE id = ?1",
+        )?
+        .execute(params![id, e.ts, e.by()])?;
+    }
     Ok(())
 }
 
 /// A denied request or a removed subscription: the row stays for the subscription history.
 fn subscription_ended(c: &Connection, e: &Event<'_>, status: &str) -> rusqlite::Result<()> {
-    let Some(payload) = e.payload::<SubscriptionDeletedPayload>() else {
-        return Ok(());
-    };
-    let Some(id) = subscription_id(e, payload.subscription_id.as_ref()) else {
-        return Ok(());
-    };
-    let parties = parties(
-        c,
-        e,
-        payload.model_type.as_deref(),
-        payload.model_id.as_ref(),
-        payload.subscriber_type.as_deref(),
-        payload.subscriber_id.as_ref(),
-    )?;
-    upsert_subscription(c, &id, &parties)?;
-    c.prepare_cached(
-        "UPDATE subscriptions SET status = ?2, unsubscribed = ?3, unsubscribe_reason = ?4
-         WHERE id = ?1",
-    )?
-    .execute(params![id, status, e.ts, payload.denial_reason])?;
+    if let Some((id, fields)) = subscription_row(c, e)? {
+        c.prepare_cached(
+            "UPDATE subscriptions SET status = ?2, unsubscribed = ?3, unsubscribe_reason = ?4
+             WHERE id = ?1",
+        )?
+        .execute(params![id, status, e.ts, fields.denial_reason])?;
+    }
     Ok(())
 }
 
 fn subscription_updated(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
-    let Some(payload) = e.payload::<SubscriptionUpdatedPayload>() else {
-        return Ok(());
-    };
-    let Some(id) = subscription_id(e, payload.subscription_id.as_ref()) else {
-        return Ok(());
-    };
-    let parties = parties(c, e, None, None, None, None)?;
-    upsert_subscription(c, &id, &parties)?;
-    c.prepare_cached("UPDATE subscriptions SET role = coalesce(?2, role) WHERE id = ?1")?
-        .execute(params![id, payload.role])?;
+    if let Some((id, fields)) = subscription_row(c, e)? {
+        c.prepare_cached("UPDATE subscriptions SET role = coalesce(?2, role) WHERE id = ?1")?
+            .execute(params![id, fields.role])?;
+    }
     Ok(())
 }
 
