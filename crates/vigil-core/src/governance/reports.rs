@@ -116,6 +116,17 @@ enum Source {
     /// One SQL statement over the projection; `:id`, `:key`, `:from` and `:to` are bound when
     /// present.
     Sql(&'static str),
+    /// A report about every entity, streamed in report order instead of sorted whole: `outer`
+    /// lists the entities in order (from an index), `inner` gives one entity's rows in order,
+    /// with the outer row's first column bound as `:outer`. A row is the outer row's next `lead`
+    /// columns, the inner row, then the outer row's remaining columns: what belongs to the
+    /// entity is read once per entity, not once per row. The first rows come at once, and the
+    /// whole costs a few indexed lookups per entity.
+    PerEntity {
+        outer: &'static str,
+        inner: &'static str,
+        lead: usize,
+    },
     /// Code (a pivot), returning its columns and rows.
     Custom(fn(&Ctx<'_>) -> Built),
 }
@@ -515,11 +526,20 @@ pub fn resolve(
     )?;
     match by_name.len() {
         1 => Ok(by_name.into_iter().next().expect("one")),
-        0 => Err(ReportError::NotFound {
-            entity: entity.as_str(),
-            name: text.to_owned(),
-            suggestions: suggest(governance, entity, text, 10)?,
-        }),
+        0 => {
+            // Names holding what was typed; failing that (a typo), names sharing its first half.
+            let mut suggestions = suggest(governance, entity, text, 10)?;
+            let chars = text.chars().count();
+            if suggestions.is_empty() && chars >= 4 {
+                let half: String = text.chars().take(chars.div_ceil(2)).collect();
+                suggestions = suggest(governance, entity, &half, 10)?;
+            }
+            Err(ReportError::NotFound {
+                entity: entity.as_str(),
+                name: text.to_owned(),
+                suggestions,
+            })
+        }
         _ => Err(ReportError::Ambiguous {
             entity: entity.as_str(),
             name: text.to_owned(),
@@ -584,6 +604,61 @@ fn sql_rows(ctx: &Ctx<'_>, sql: &str) -> rusqlite::Result<Vec<Vec<Value>>> {
     Ok(out)
 }
 
+/// Walks the entities `outer` lists, in its order, and the rows `inner` gives for each (with
+/// `:outer` bound to the outer row's first column); `each` sees every (entity, inner row) pair
+/// and returns whether to go on.
+fn per_entity(
+    ctx: &Ctx<'_>,
+    outer: &str,
+    inner: &str,
+    mut each: impl FnMut(&rusqlite::Row<'_>, &rusqlite::Row<'_>) -> rusqlite::Result<bool>,
+) -> rusqlite::Result<()> {
+    let mut outer = ctx.conn.prepare(outer)?;
+    bind(&mut outer, ctx)?;
+    let mut inner = ctx.conn.prepare(inner)?;
+    bind(&mut inner, ctx)?;
+    let slot = inner
+        .parameter_index(":outer")?
+        .expect("a per-entity statement binds :outer");
+    let mut entities = outer.raw_query();
+    while let Some(entity) = entities.next()? {
+        inner.raw_bind_parameter(slot, entity.get::<_, rusqlite::types::Value>(0)?)?;
+        let mut rows = inner.raw_query();
+        while let Some(row) = rows.next()? {
+            if !each(entity, row)? {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rows of a [`Source::PerEntity`] report, stopping one past the limit.
+fn per_entity_rows(ctx: &Ctx<'_>, outer: &str, inner: &str, lead: usize) -> rusqlite::Result<Rows> {
+    let wanted = ctx.limit.map_or(usize::MAX, |limit| limit + 1);
+    let mut out = Vec::new();
+    let mut entity_key: Option<rusqlite::types::Value> = None;
+    let mut entity_cells: Vec<Value> = Vec::new();
+    per_entity(ctx, outer, inner, |entity, row| {
+        let key = entity.get::<_, rusqlite::types::Value>(0)?;
+        if entity_key.as_ref() != Some(&key) {
+            let width = entity.as_ref().column_count();
+            entity_cells = (1..width)
+                .map(|i| json_value(entity.get_ref_unwrap(i)))
+                .collect();
+            entity_key = Some(key);
+        }
+        let width = row.as_ref().column_count();
+        let mut cells = Vec::with_capacity(entity_cells.len() + width);
+        cells.extend_from_slice(&entity_cells[..lead]);
+        cells.extend((0..width).map(|i| json_value(row.get_ref_unwrap(i))));
+        cells.extend_from_slice(&entity_cells[lead..]);
+        out.push(cells);
+        Ok(out.len() < wanted)
+    })?;
+    Ok(out)
+}
+
 /// Runs a report. Blocking: call it from a blocking context. The SQL is interrupted when the
 /// timeout passes.
 pub fn run(
@@ -639,6 +714,8 @@ pub fn run(
     });
     let outcome = match &kind.source {
         Source::Sql(sql) => sql_rows(&ctx, sql)
+            .map(|rows| (kind.columns.iter().map(|c| (*c).to_owned()).collect(), rows)),
+        Source::PerEntity { outer, inner, lead } => per_entity_rows(&ctx, outer, inner, *lead)
             .map(|rows| (kind.columns.iter().map(|c| (*c).to_owned()).collect(), rows)),
         Source::Custom(build) => build(&ctx),
     };
@@ -723,44 +800,46 @@ fn users_subscribed_any_tag(ctx: &Ctx<'_>) -> Built {
         .enumerate()
         .map(|(i, t)| (t.as_str(), i))
         .collect();
-    // One pass over each user's current data source subscriptions and their tags, in report
+    // Each user's current data source subscriptions and their tags, user by user in report
     // order; a row ends when the (user, subscription type) changes.
-    let mut statement = ctx.conn.prepare(
-        "SELECT us.user_key, coalesce(u.name, u.id), u.email, us.subscription_type, t.tag
-           FROM user_subscriptions us JOIN users u ON u.key = us.user_key
-           JOIN datasources ds ON ds.id = us.model_id AND ds.deleted IS NULL
-           LEFT JOIN ds_tags t ON t.ds_key = ds.key
-          WHERE us.model_type = 'DATASOURCE' AND u.deleted IS NULL
-          ORDER BY coalesce(u.name, u.id), us.user_key, us.subscription_type",
-    )?;
     let wanted = ctx.limit.map_or(usize::MAX, |limit| limit + 1);
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let mut last: Option<(i64, String)> = None;
-    let mut query = statement.raw_query();
-    while let Some(row) = query.next()? {
-        let user: i64 = row.get(0)?;
-        let subscription_type: String = row.get(3)?;
-        if last
-            .as_ref()
-            .is_none_or(|(u, s)| *u != user || *s != subscription_type)
-        {
-            if rows.len() == wanted {
-                break;
+    per_entity(
+        ctx,
+        "SELECT key, coalesce(name, id), email FROM users WHERE deleted IS NULL
+          ORDER BY coalesce(name, id), id",
+        "SELECT us.subscription_type, t.tag
+           FROM subscriptions_of_users us JOIN datasources ds ON ds.id = us.model_id AND ds.deleted IS NULL
+           LEFT JOIN ds_tags t ON t.ds_key = ds.key
+          WHERE us.user_key = :outer AND us.model_type = 'DATASOURCE'
+          ORDER BY us.subscription_type",
+        |user_row, row| {
+            let user: i64 = user_row.get(0)?;
+            let subscription_type: String = row.get(0)?;
+            if last
+                .as_ref()
+                .is_none_or(|(u, s)| *u != user || *s != subscription_type)
+            {
+                if rows.len() == wanted {
+                    return Ok(false);
+                }
+                let mut out = Vec::with_capacity(3 + tags.len());
+                out.push(json_value(user_row.get_ref(1)?));
+                out.push(json_value(user_row.get_ref(2)?));
+                out.push(Value::from(subscription_type.clone()));
+                out.resize(3 + tags.len(), Value::Bool(false));
+                rows.push(out);
+                last = Some((user, subscription_type));
             }
-            let mut out = Vec::with_capacity(3 + tags.len());
-            out.push(json_value(row.get_ref(1)?));
-            out.push(json_value(row.get_ref(2)?));
-            out.push(Value::from(subscription_type.clone()));
-            out.resize(3 + tags.len(), Value::Bool(false));
-            rows.push(out);
-            last = Some((user, subscription_type));
-        }
-        if let Some(tag) = row.get_ref(4)?.as_str_or_null()?
-            && let Some(i) = index.get(tag)
-        {
-            rows.last_mut().expect("a row")[3 + i] = Value::Bool(true);
-        }
-    }
+            if let Some(tag) = row.get_ref(1)?.as_str_or_null()?
+                && let Some(i) = index.get(tag)
+            {
+                rows.last_mut().expect("a row")[3 + i] = Value::Bool(true);
+            }
+            Ok(true)
+        },
+    )?;
     let mut columns = vec![
         "User".to_owned(),
         "Email".to_owned(),
@@ -818,14 +897,18 @@ pub static CATALOG: &[ReportKind] = &[
         columns: &["User", "Username", "Email", "Data source", "Role", "Subscription type", "Last subscribed", "Approved by", "Expires", "Attributes", "Groups"],
         date_range: false,
         gaps: &[EXPIRES],
-        source: Source::Sql(concat!(
-            "SELECT coalesce(u.name, u.id), u.id, u.email, coalesce(ds.name, ds.id), us.role, us.subscription_type,
-                    iso(us.subscribed), us.approved_by, NULL, ", user_attributes!(), ", ", user_groups!(), "
-               FROM user_subscriptions us JOIN users u ON u.key = us.user_key
-               JOIN datasources ds ON ds.id = us.model_id
-              WHERE us.model_type = 'DATASOURCE' AND u.deleted IS NULL AND ds.deleted IS NULL
-              ORDER BY coalesce(u.name, u.id), u.id, coalesce(ds.name, ds.id), ds.id, us.subscription_type"
-        )),
+        source: Source::PerEntity {
+            outer: concat!(
+                "SELECT u.key, coalesce(u.name, u.id), u.id, u.email, ", user_attributes!(), ", ", user_groups!(), "
+                   FROM users u WHERE u.deleted IS NULL ORDER BY coalesce(u.name, u.id), u.id"
+            ),
+            inner: "SELECT coalesce(ds.name, ds.id), us.role, us.subscription_type, iso(us.subscribed),
+                           us.approved_by, NULL
+                      FROM subscriptions_of_users us JOIN datasources ds ON ds.id = us.model_id
+                     WHERE us.user_key = :outer AND us.model_type = 'DATASOURCE' AND ds.deleted IS NULL
+                     ORDER BY coalesce(ds.name, ds.id), ds.id, us.subscription_type",
+            lead: 3,
+        },
         post: None,
     },
     ReportKind {
@@ -869,7 +952,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), us.role, us.subscription_type, iso(us.subscribed),
                     us.approved_by, NULL, NULL
-               FROM user_subscriptions us JOIN datasources ds ON ds.id = us.model_id
+               FROM subscriptions_of_users us JOIN datasources ds ON ds.id = us.model_id
               WHERE us.user_key = :key AND us.model_type = 'DATASOURCE' AND ds.deleted IS NULL
               ORDER BY coalesce(ds.name, ds.id), ds.id, us.subscription_type",
         ),
@@ -886,7 +969,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT coalesce(p.name, p.id), NULL, us.role, p.created_by, iso(p.created),
                     iso(us.subscribed), us.subscription_type
-               FROM user_subscriptions us JOIN projects p ON p.id = us.model_id
+               FROM subscriptions_of_users us JOIN projects p ON p.id = us.model_id
               WHERE us.user_key = :key AND us.model_type = 'PROJECT' AND p.deleted IS NULL
               ORDER BY coalesce(p.name, p.id), p.id, us.subscription_type",
         ),
@@ -1079,14 +1162,18 @@ pub static CATALOG: &[ReportKind] = &[
         columns: &["Data source", "User", "Username", "Email", "Subscription type", "Role", "Subscribed", "Approved by", "Expires", "Attributes"],
         date_range: false,
         gaps: &[EXPIRES],
-        source: Source::Sql(concat!(
-            "SELECT coalesce(ds.name, ds.id), coalesce(u.name, u.id), u.id, u.email, us.subscription_type,
-                    us.role, iso(us.subscribed), us.approved_by, NULL, ", user_attributes!(), "
-               FROM user_subscriptions us JOIN users u ON u.key = us.user_key
-               JOIN datasources ds ON ds.id = us.model_id
-              WHERE us.model_type = 'DATASOURCE' AND u.deleted IS NULL AND ds.deleted IS NULL
-              ORDER BY coalesce(ds.name, ds.id), ds.id, coalesce(u.name, u.id), u.id, us.subscription_type"
-        )),
+        source: Source::PerEntity {
+            outer: "SELECT id, coalesce(name, id) FROM datasources WHERE deleted IS NULL
+                     ORDER BY coalesce(name, id), id",
+            inner: concat!(
+                "SELECT coalesce(u.name, u.id), u.id, u.email, us.subscription_type,
+                        us.role, iso(us.subscribed), us.approved_by, NULL, ", user_attributes!(), "
+                   FROM user_subscriptions us JOIN users u ON u.key = us.user_key
+                  WHERE us.model_id = :outer AND us.model_type = 'DATASOURCE' AND u.deleted IS NULL
+                  ORDER BY coalesce(u.name, u.id), u.id, us.subscription_type"
+            ),
+            lead: 1,
+        },
         post: None,
     },
     ReportKind {

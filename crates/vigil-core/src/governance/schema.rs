@@ -3,7 +3,7 @@
 //! query events.
 
 /// Bumped whenever the tables or what is derived into them change: an older projection is rebuilt.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Times are microseconds since the epoch (UTC); "by" columns hold the actor's display name.
 pub const TABLES: &str = "
@@ -15,6 +15,8 @@ CREATE TABLE users(
     name TEXT, email TEXT, idp TEXT, profile_id TEXT,
     created INTEGER, deleted INTEGER, disabled INTEGER NOT NULL DEFAULT 0, last_login INTEGER);
 CREATE INDEX users_profile ON users(profile_id);
+-- Reports about every user list them by display name.
+CREATE INDEX users_display ON users(coalesce(name, id), id);
 
 CREATE TABLE groups(
     id TEXT PRIMARY KEY, name TEXT, idp TEXT, created INTEGER, deleted INTEGER) WITHOUT ROWID;
@@ -34,6 +36,7 @@ CREATE TABLE datasources(
     name TEXT, technology TEXT, connection_id TEXT, schema_name TEXT, table_name TEXT,
     created INTEGER, created_by TEXT, deleted INTEGER, disabled INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX datasources_connection ON datasources(connection_id);
+CREATE INDEX datasources_display ON datasources(coalesce(name, id), id);
 
 CREATE TABLE tags(name TEXT PRIMARY KEY, id TEXT, source TEXT, created INTEGER, deleted INTEGER) WITHOUT ROWID;
 CREATE TABLE ds_tags(
@@ -107,19 +110,33 @@ CREATE INDEX access_purposes_ds ON access_purposes(ds_key, ts);
 ";
 
 /// Views the reports share: current subscriptions, and each user's current subscriptions with
-/// group subscriptions expanded to the group's members.
+/// group subscriptions expanded to the group's members, in two join orders (SQLite keeps no
+/// statistics here, so the order is spelled out with CROSS JOIN): `user_subscriptions` starts
+/// from the subscriptions (for reports about what is subscribed to), `subscriptions_of_users`
+/// from the users and their groups (for reports about who subscribes).
 pub const VIEWS: &str = "
 CREATE TEMP VIEW current_subscriptions AS
     SELECT * FROM subscriptions WHERE status = 'APPROVED' AND unsubscribed IS NULL;
 CREATE TEMP VIEW user_subscriptions AS
     SELECT u.key AS user_key, 'Individual User' AS subscription_type, s.id, s.model_type,
            s.model_id, s.role, s.subscribed, s.approved_by
-      FROM current_subscriptions s JOIN users u ON u.id = s.subscriber_id
+      FROM current_subscriptions s CROSS JOIN users u ON u.id = s.subscriber_id
      WHERE s.subscriber_type = 'USER'
     UNION ALL
     SELECT gm.user_key, 'Group: ' || coalesce(g.name, g.id), s.id, s.model_type, s.model_id,
            s.role, s.subscribed, s.approved_by
-      FROM current_subscriptions s JOIN groups g ON g.id = s.subscriber_id
-      JOIN group_members gm ON gm.group_id = g.id
+      FROM current_subscriptions s CROSS JOIN groups g ON g.id = s.subscriber_id
+      CROSS JOIN group_members gm ON gm.group_id = g.id
      WHERE s.subscriber_type = 'GROUP' AND g.deleted IS NULL;
+CREATE TEMP VIEW subscriptions_of_users AS
+    SELECT u.key AS user_key, 'Individual User' AS subscription_type, s.id, s.model_type,
+           s.model_id, s.role, s.subscribed, s.approved_by
+      FROM users u CROSS JOIN current_subscriptions s
+        ON s.subscriber_type = 'USER' AND s.subscriber_id = u.id
+    UNION ALL
+    SELECT gm.user_key, 'Group: ' || coalesce(g.name, g.id), s.id, s.model_type, s.model_id,
+           s.role, s.subscribed, s.approved_by
+      FROM group_members gm CROSS JOIN groups g ON g.id = gm.group_id
+      CROSS JOIN current_subscriptions s ON s.subscriber_type = 'GROUP' AND s.subscriber_id = g.id
+     WHERE g.deleted IS NULL;
 ";
