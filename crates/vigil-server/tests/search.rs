@@ -283,6 +283,15 @@ async fn every_bad_parameter_gets_a_400_that_names_it() {
         ("/audit?minDate=soon", "`minDate`"),
         ("/audit?size=many", "`size`"),
         ("/audit?dataSource=1", "`dataSource`"),
+        ("/api/audit/events?histogram=10", "`histogram`"),
+        (
+            "/api/audit/events?from=2024-01-01&histogram=10",
+            "`histogram`",
+        ),
+        (
+            "/api/audit/events?from=2024-01-01&to=2024-01-02&histogram=5000",
+            "`histogram`",
+        ),
     ];
     for (path, named) in cases {
         let (status, body) = get(&server, path).await;
@@ -524,4 +533,54 @@ async fn reindex_refuses_a_running_server_and_rebuilds_a_stopped_one() {
     let server = Server::start(dir.path());
     let (_, body) = get(&server, "/api/audit/events?action=QUERY&facets=none").await;
     assert_eq!(body["total"], 2, "the rebuilt index serves at once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_histogram_counts_the_matching_events_per_time_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    // Three events on 2024-03-01, one on the 2nd, one on the 4th; one outside the range.
+    let events: Vec<Value> = [
+        ("h1", "2024-03-01T01:00:00Z"),
+        ("h2", "2024-03-01T12:00:00Z"),
+        ("h3", "2024-03-01T23:59:59.999Z"),
+        ("h4", "2024-03-02T00:00:00Z"),
+        ("h5", "2024-03-04T10:00:00Z"),
+        ("h6", "2024-03-09T10:00:00Z"),
+    ]
+    .into_iter()
+    .map(|(id, time)| {
+        let mut event = event(id);
+        event["eventTimestamp"] = json!(time);
+        event
+    })
+    .collect();
+    post(&server, Value::from(events).to_string()).await;
+    let path = "/api/audit/events?action=QUERY&from=2024-03-01T00:00:00Z&to=2024-03-04T23:59:59.999Z&histogram=4&facets=none";
+    let body = wait_for(&server, path, |body| body["total"] == 5).await;
+    let histogram = &body["histogram"];
+    assert_eq!(histogram["bucketMillis"], 86_400_000, "{histogram}");
+    let buckets: Vec<(String, u64)> = histogram["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["start"].as_str().unwrap().to_owned(),
+                b["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        buckets,
+        [
+            ("2024-03-01T00:00:00.000Z".to_owned(), 3),
+            ("2024-03-02T00:00:00.000Z".to_owned(), 1),
+            ("2024-03-03T00:00:00.000Z".to_owned(), 0),
+            ("2024-03-04T00:00:00.000Z".to_owned(), 1),
+        ]
+    );
+    // Without the parameter there is no histogram.
+    let (_, plain) = get(&server, "/api/audit/events?action=QUERY&facets=none").await;
+    assert!(plain.get("histogram").is_none(), "{plain}");
 }

@@ -1,5 +1,6 @@
 //! An exact facet collector: per segment it counts the term ordinals of each facet field's
-//! column, then merges the counts by value. Also tracks the smallest and largest event time.
+//! column, then merges the counts by value. Also tracks the smallest and largest event time, and
+//! counts events per time bucket for a histogram.
 
 use std::collections::HashMap;
 
@@ -29,12 +30,53 @@ pub struct FacetFruit {
     pub facets: Vec<FacetCounts>,
     /// Smallest and largest `eventTimestamp` (µs) of the matching events.
     pub time_range: Option<(i64, i64)>,
+    /// Matching events per time bucket, when a histogram was asked for.
+    pub histogram: Option<Vec<u64>>,
+}
+
+/// Buckets of equal width over event time: bucket `i` holds events in
+/// `[from + i·width, from + (i+1)·width)`; events outside them are not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Histogram {
+    /// Start of the first bucket (µs).
+    pub from: i64,
+    /// Width of each bucket (µs), at least 1.
+    pub width: i64,
+    /// Number of buckets.
+    pub buckets: usize,
+}
+
+impl Histogram {
+    /// `buckets` buckets covering `[from, to]`, each a whole number of milliseconds wide; the
+    /// last may reach past `to`.
+    pub fn covering(from: i64, to: i64, buckets: usize) -> Histogram {
+        const MILLI: i64 = 1_000;
+        let buckets = buckets.max(1) as i64;
+        let span = (to.saturating_sub(from)).max(0).saturating_add(1);
+        // Both are positive: round up by hand (signed div_ceil is not stable).
+        let up = |value: i64, by: i64| value / by + i64::from(value % by != 0);
+        let width = up(up(span, buckets), MILLI).saturating_mul(MILLI);
+        Histogram {
+            from,
+            width: width.max(MILLI),
+            buckets: buckets as usize,
+        }
+    }
+
+    fn bucket(&self, time: i64) -> Option<usize> {
+        if time < self.from {
+            return None;
+        }
+        let index = ((time - self.from) / self.width) as usize;
+        (index < self.buckets).then_some(index)
+    }
 }
 
 /// Counts the values of `fields` over the matching events, keeping the top `limit` of each.
 pub struct FacetCollector {
     pub(crate) fields: Vec<FacetField>,
     pub(crate) limit: usize,
+    pub(crate) histogram: Option<Histogram>,
 }
 
 struct FieldCounter {
@@ -48,10 +90,16 @@ pub struct FacetSegmentCollector {
     counters: Vec<FieldCounter>,
     event_time: Column<i64>,
     time_range: Option<(i64, i64)>,
+    histogram: Option<(Histogram, Vec<u64>)>,
 }
 
-/// Per segment: for each field, value → count, and events covered; and the time range.
-type SegmentFruit = (Vec<(HashMap<String, u64>, u64)>, Option<(i64, i64)>);
+/// Per segment: for each field, value → count, and events covered; the time range; the
+/// histogram's counts.
+type SegmentFruit = (
+    Vec<(HashMap<String, u64>, u64)>,
+    Option<(i64, i64)>,
+    Option<Vec<u64>>,
+);
 
 impl Collector for FacetCollector {
     type Fruit = FacetFruit;
@@ -79,6 +127,9 @@ impl Collector for FacetCollector {
             counters,
             event_time,
             time_range: None,
+            histogram: self
+                .histogram
+                .map(|histogram| (histogram, vec![0; histogram.buckets])),
         })
     }
 
@@ -90,7 +141,13 @@ impl Collector for FacetCollector {
         let mut merged: Vec<(HashMap<String, u64>, u64)> =
             vec![(HashMap::new(), 0); self.fields.len()];
         let mut time_range: Option<(i64, i64)> = None;
-        for (fields, range) in segments {
+        let mut histogram = self.histogram.map(|h| vec![0u64; h.buckets]);
+        for (fields, range, counts) in segments {
+            if let (Some(total), Some(counts)) = (&mut histogram, counts) {
+                for (sum, count) in total.iter_mut().zip(counts) {
+                    *sum += count;
+                }
+            }
             for (index, (values, events)) in fields.into_iter().enumerate() {
                 let target = &mut merged[index];
                 target.1 += events;
@@ -117,7 +174,11 @@ impl Collector for FacetCollector {
                 }
             })
             .collect();
-        Ok(FacetFruit { facets, time_range })
+        Ok(FacetFruit {
+            facets,
+            time_range,
+            histogram,
+        })
     }
 }
 
@@ -145,6 +206,11 @@ impl SegmentCollector for FacetSegmentCollector {
         }
         if let Some(time) = self.event_time.first(doc) {
             self.time_range = merge_range(self.time_range, Some((time, time)));
+            if let Some((histogram, counts)) = &mut self.histogram
+                && let Some(bucket) = histogram.bucket(time)
+            {
+                counts[bucket] += 1;
+            }
         }
     }
 
@@ -177,6 +243,10 @@ impl SegmentCollector for FacetSegmentCollector {
                 (values, counter.events)
             })
             .collect();
-        (fields, self.time_range)
+        (
+            fields,
+            self.time_range,
+            self.histogram.map(|(_, counts)| counts),
+        )
     }
 }

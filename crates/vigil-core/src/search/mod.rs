@@ -18,7 +18,7 @@ use tantivy::query::{QueryParser, RangeQuery};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use vigil_model::UamEvent;
 
-pub use facets::{FacetCounts, FacetFruit};
+pub use facets::{FacetCounts, FacetFruit, Histogram};
 pub use query::{Cursor, MAX_OFFSET, MAX_PAGE_SIZE, SearchRequest, TimeField};
 pub use schema::{FacetField, PAIR_SEPARATOR, SCHEMA_VERSION};
 
@@ -367,6 +367,7 @@ impl SearchIndex {
         let facet_collector = FacetCollector {
             fields: request.facets.clone(),
             limit: request.facet_limit,
+            histogram: request.histogram,
         };
         let (total, top, facets): (usize, Vec<(SortKey, DocAddress)>, FacetFruit) =
             searcher.search(&query, &(Count, top, facet_collector))?;

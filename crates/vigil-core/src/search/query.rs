@@ -73,6 +73,8 @@ pub struct SearchRequest {
     pub facets: Vec<FacetField>,
     /// Values per facet.
     pub facet_limit: usize,
+    /// Events per time bucket (by event time), when wanted.
+    pub histogram: Option<super::Histogram>,
 }
 
 impl Default for SearchRequest {
@@ -89,6 +91,7 @@ impl Default for SearchRequest {
             after: None,
             facets: Vec::new(),
             facet_limit: 100,
+            histogram: None,
         }
     }
 }

@@ -8,8 +8,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use vigil_core::search::{
-    Cursor, FacetCounts, FacetField, MAX_OFFSET, MAX_PAGE_SIZE, PAIR_SEPARATOR, SearchRequest,
-    SearchResult, TimeField,
+    Cursor, FacetCounts, FacetField, Histogram, MAX_OFFSET, MAX_PAGE_SIZE, PAIR_SEPARATOR,
+    SearchRequest, SearchResult, TimeField,
 };
 use vigil_core::{EventLog, OwnEvent, keys::ApiKeyInfo, keys::Permission};
 use vigil_model::{Timestamp, UamEvent};
@@ -20,6 +20,8 @@ use crate::state::AppState;
 
 /// The most facet values one facet may list.
 const MAX_FACET_LIMIT: usize = 1_000;
+/// The most buckets a histogram may have.
+const MAX_HISTOGRAM_BUCKETS: usize = 1_000;
 
 /// The query string as name/value pairs; every parameter must be taken, or it is reported.
 struct Params {
@@ -263,7 +265,15 @@ pub async fn search_events(
             })
             .collect::<Result<_, _>>()?,
     };
+    let buckets = params.number("histogram", 0, MAX_HISTOGRAM_BUCKETS)?;
+    if buckets > 0 {
+        let (Some(from), Some(to)) = (request.from, request.to) else {
+            return Err(invalid("histogram", "needs both `from` and `to`"));
+        };
+        request.histogram = Some(Histogram::covering(from, to, buckets));
+    }
     params.finish()?;
+    let histogram_spec = request.histogram;
     let result = run_search(&state, request).await?;
     record_audit_query(
         state.log.clone(),
@@ -274,14 +284,33 @@ pub async fn search_events(
     );
     // Hits are the stored JSON, spliced in as is.
     let hits: Vec<&str> = result.hits.iter().map(|hit| hit.json.as_str()).collect();
+    let histogram = match (&histogram_spec, &result.facets.histogram) {
+        (Some(spec), Some(counts)) => format!(",\"histogram\":{}", histogram_json(spec, counts)),
+        _ => String::new(),
+    };
     let body = format!(
-        "{{\"total\":{},\"hits\":[{}],\"facets\":{},\"nextCursor\":{}}}",
+        "{{\"total\":{},\"hits\":[{}],\"facets\":{},\"nextCursor\":{}{histogram}}}",
         result.total,
         hits.join(","),
         facets_json(&result.facets.facets),
         json!(result.next_cursor.map(|cursor| cursor.encode())),
     );
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The histogram: each bucket's start and count, and the bucket width in milliseconds.
+fn histogram_json(spec: &Histogram, counts: &[u64]) -> Value {
+    let buckets: Vec<Value> = counts
+        .iter()
+        .enumerate()
+        .map(|(index, count)| {
+            json!({
+                "start": millis_to_iso(spec.from + spec.width * index as i64),
+                "count": count,
+            })
+        })
+        .collect();
+    json!({ "bucketMillis": spec.width / 1_000, "buckets": buckets })
 }
 
 /// Legacy facet entries: `{name, id, count}` with the count as a string, as in seed 002.
