@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: house rules, formatting, lints and all tests. Installs what the tests
 # need beyond the Rust toolchain: the S3/STS emulator moto (PyPI) and the Azure Blob emulator
-# Azurite (npm), into a cache outside the clone. Tests start vigil and the emulators themselves, on
+# Azurite (npm), into a cache outside the clone, and Debian's chromium and chromium-driver for the
+# web UI tests. Tests start vigil and the emulators themselves, on
 # loopback ports, and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,15 @@ if [ ! -x "$tools/azurite/node_modules/.bin/azurite-blob" ]; then
     echo "installing Azurite (Azure Blob emulator) into $tools/azurite" >&2
     mkdir -p "$tools/azurite"
     (cd "$tools/azurite" && npm install --silent --no-audit --no-fund 'azurite@3' >/dev/null)
+fi
+# The web UI tests drive Debian's Chromium through ChromeDriver.
+if [ -z "${VIGIL_TEST_CHROMEDRIVER:-}" ] && { [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; }; then
+    echo "installing Debian's chromium and chromium-driver (for the web UI tests)" >&2
+    as_root=""
+    if [ "$(id -u)" -ne 0 ]; then as_root="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $as_root apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null ||
+        { $as_root apt-get update -qq && $as_root apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null; }
 fi
 export VIGIL_TEST_MOTO_SERVER="$tools/venv/bin/moto_server"
 export VIGIL_TEST_AZURITE_BLOB="$tools/azurite/node_modules/.bin/azurite-blob"

@@ -9,12 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::{ADMIN_KEY, Server, client, fakes};
+use common::fakes::{self, TEST_KEY_FINGERPRINT, TEST_KEY_PEM, snowflake_row};
+use common::{ADMIN_KEY, Server, client};
 use serde_json::{Value, json};
-
-const TEST_KEY_PEM: &str = include_str!("fixtures/snowflake-test-key.pem");
-/// `openssl rsa -in fixtures/snowflake-test-key.pem -pubout -outform DER | openssl dgst -sha256 -binary | base64`
-const TEST_KEY_FINGERPRINT: &str = "SHA256:/+3RIpGUUD2aLtgWgN2NOn/alxtO1JnnXFpFYcfQTkk=";
 
 async fn send(
     method: reqwest::Method,
@@ -400,37 +397,6 @@ async fn spark_plugin_events_keep_every_field() {
         "{stored}"
     );
     server.terminate();
-}
-
-fn snowflake_row(
-    query_id: &str,
-    user: &str,
-    end: chrono::DateTime<Utc>,
-    base_objects: &str,
-) -> Value {
-    let start = end - chrono::Duration::milliseconds(557);
-    let epoch = |time: chrono::DateTime<Utc>| {
-        format!("{}.{:09}", time.timestamp(), time.timestamp_subsec_nanos())
-    };
-    json!({
-        "QUERY_ID": query_id,
-        "QUERY_TEXT": format!("SELECT * FROM DB.PUBLIC.CASE /* {query_id} */"),
-        "START_TIME": epoch(start),
-        "END_TIME": epoch(end),
-        "TOTAL_ELAPSED_TIME": "557",
-        "USER_NAME": user,
-        "ROLE_NAME": "ACCOUNTADMIN",
-        "WAREHOUSE_ID": "3",
-        "WAREHOUSE_NAME": "DETECT_WH",
-        "CLUSTER_NUMBER": "1",
-        "ROWS_PRODUCED": "3",
-        "EXECUTION_STATUS": "SUCCESS",
-        "ERROR_CODE": null,
-        "ERROR_MESSAGE": null,
-        "SESSION_ID": "18245308848957358",
-        "DIRECT_OBJECTS_ACCESSED": base_objects,
-        "BASE_OBJECTS_ACCESSED": base_objects,
-    })
 }
 
 const CASE_AND_OTHER: &str = r#"[{"objectDomain":"Table","objectId":1,"objectName":"DB.PUBLIC.CASE","columns":[{"columnId":1,"columnName":"DOB"},{"columnId":2,"columnName":"SSN"}]},{"objectDomain":"TABLE","objectId":"2","objectName":"DB.PUBLIC.OTHER","columns":[{"columnId":3,"columnName":"ID"}]},{"objectDomain":"Table","objectId":9,"objectName":"DB.PUBLIC.UNREGISTERED","columns":[]},{"objectDomain":"Stage","objectId":5,"objectName":"DB.PUBLIC.STAGE1"}]"#;

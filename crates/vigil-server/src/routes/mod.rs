@@ -1,4 +1,5 @@
-//! HTTP routes: the UAM API under `/api/audit/…`, the legacy API at the seed's paths, health.
+//! HTTP routes: the UAM API under `/api/audit/…`, the legacy API at the seed's paths, health,
+//! and the web UI at `/`.
 
 mod events;
 mod graphql;
@@ -6,6 +7,8 @@ mod legacy;
 mod query_audit;
 mod reports;
 mod search;
+mod status;
+mod ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -19,7 +22,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(ui::index))
+        .route("/ui/app.js", get(ui::script))
+        .route("/ui/app.css", get(ui::style))
         .route("/healthz", get(health))
+        .route("/api/audit/session", get(status::session))
+        .route("/api/audit/status", get(status::status))
         .route(
             "/api/audit/events",
             post(events::ingest_events).get(search::search_events),

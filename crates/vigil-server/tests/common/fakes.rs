@@ -20,6 +20,11 @@ use serde_json::{Value, json};
 /// Running statements by id: polls so far, and the result's pages of rows.
 type Statements = Mutex<HashMap<String, (usize, Vec<Vec<Vec<Value>>>)>>;
 
+/// The key pair the Snowflake fake accepts.
+pub const TEST_KEY_PEM: &str = include_str!("../fixtures/snowflake-test-key.pem");
+/// `openssl rsa -in fixtures/snowflake-test-key.pem -pubout -outform DER | openssl dgst -sha256 -binary | base64`
+pub const TEST_KEY_FINGERPRINT: &str = "SHA256:/+3RIpGUUD2aLtgWgN2NOn/alxtO1JnnXFpFYcfQTkk=";
+
 /// Rows per Snowflake partition and per Databricks chunk, unless a fake is told otherwise.
 const PAGE_ROWS: usize = 2;
 
@@ -541,4 +546,36 @@ pub async fn databricks(token: &str) -> Fake<DatabricksState> {
         )
         .with_state(state.clone());
     serve(router, state).await
+}
+
+/// A row of Snowflake's `QUERY_HISTORY` joined with `ACCESS_HISTORY`, as the pull reads it.
+pub fn snowflake_row(
+    query_id: &str,
+    user: &str,
+    end: chrono::DateTime<chrono::Utc>,
+    base_objects: &str,
+) -> Value {
+    let start = end - chrono::Duration::milliseconds(557);
+    let epoch = |time: chrono::DateTime<chrono::Utc>| {
+        format!("{}.{:09}", time.timestamp(), time.timestamp_subsec_nanos())
+    };
+    json!({
+        "QUERY_ID": query_id,
+        "QUERY_TEXT": format!("SELECT * FROM DB.PUBLIC.CASE /* {query_id} */"),
+        "START_TIME": epoch(start),
+        "END_TIME": epoch(end),
+        "TOTAL_ELAPSED_TIME": "557",
+        "USER_NAME": user,
+        "ROLE_NAME": "ACCOUNTADMIN",
+        "WAREHOUSE_ID": "3",
+        "WAREHOUSE_NAME": "DETECT_WH",
+        "CLUSTER_NUMBER": "1",
+        "ROWS_PRODUCED": "3",
+        "EXECUTION_STATUS": "SUCCESS",
+        "ERROR_CODE": null,
+        "ERROR_MESSAGE": null,
+        "SESSION_ID": "18245308848957358",
+        "DIRECT_OBJECTS_ACCESSED": base_objects,
+        "BASE_OBJECTS_ACCESSED": base_objects,
+    })
 }

@@ -1,0 +1,806 @@
+//! The web UI end to end, in a real headless Chromium: sign-in (and its errors), the audit page's
+//! time range, facet filters, keywords, paging and empty state, an event and its exact JSON, both
+//! dashboards and their links into the audit page, the report builder and its CSV download, the
+//! exports page, a narrow window, labels and keyboard use. Screenshots of every page are saved
+//! under the cargo target's tmp directory (`ui-screenshots/`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+use common::browser::{Browser, ENTER};
+use common::emulators::Emulator;
+use common::fakes::{self, TEST_KEY_FINGERPRINT, TEST_KEY_PEM, snowflake_row};
+use common::{ADMIN_KEY, Server, client};
+use serde_json::{Value, json};
+
+fn ago(minutes: i64) -> String {
+    (Utc::now() - chrono::Duration::minutes(minutes)).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn screenshots() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots")
+}
+
+/// A query event. Jordan's read the sensitive column EMAIL of Visitors on Databricks; the rest
+/// read Exhibitions on Snowflake.
+fn query(id: &str, who: Option<(&str, &str)>, minutes_ago: i64, status: &str, text: &str) -> Value {
+    let jordan = who.is_some_and(|(id, _)| id.starts_with("jordan"));
+    let (ds_id, ds_name, technology) = if jordan {
+        ("2035", "Visitors", "DATABRICKS")
+    } else {
+        ("2034", "Exhibitions", "SNOWFLAKE")
+    };
+    let actor = match who {
+        Some((id, name)) => json!({ "type": "USER_ACTOR", "id": id, "name": name }),
+        None => json!({ "type": "UNKNOWN", "id": "Unknown", "name": "Unknown" }),
+    };
+    let context = if jordan {
+        json!({ "type": "DatabricksContext", "account": { "username": "jordan.dbx" } })
+    } else {
+        json!({ "type": "SnowflakeContext", "snowflakeUsername": if who.is_none() { "SVC_LOADER" } else { "TAYLOR_SF" } })
+    };
+    let score = if jordan { "SENSITIVE" } else { "NONSENSITIVE" };
+    json!({
+        "id": id, "action": "QUERY", "actor": actor, "actionStatus": status,
+        "eventTimestamp": ago(minutes_ago), "targetType": "DATASOURCE",
+        "targets": [{ "type": "DATASOURCE", "id": ds_id, "name": ds_name, "technology": technology }],
+        "auditPayload": {
+            "type": "QueryAuditPayload", "queryId": id, "query": text,
+            "technologyContext": context,
+            "objectsAccessed": [{
+                "name": format!("DB.PUBLIC.{}", ds_name.to_uppercase()), "datasourceId": ds_id, "type": "TABLE",
+                "columns": [{ "name": if jordan { "EMAIL" } else { "THEME" }, "tags": [],
+                              "securityProfile": { "sensitivity": { "score": score } } }],
+                "tags": [], "securityProfile": { "sensitivity": { "score": score } }
+            }]
+        }
+    })
+}
+
+fn user_created(id: &str, name: &str) -> Value {
+    json!({
+        "id": format!("create-{id}"), "action": "CREATE", "targetType": "USER", "eventTimestamp": ago(3 * 24 * 60),
+        "actor": { "type": "SYSTEM_ACCOUNT", "id": "immuta_system_account", "name": "Immuta System Account" },
+        "targets": [{ "type": "USER", "id": id, "name": name }],
+        "auditPayload": { "type": "UserCreatedAuditPayload", "version": 1, "name": name, "email": id },
+    })
+}
+
+/// The fixture history. In the last 24 hours: 45 QUERY events (Taylor 30, Jordan 10 + 4
+/// unauthorized, one by an unknown Snowflake user); in the last 2 hours 4 of them.
+fn fixtures() -> Vec<Value> {
+    let taylor = Some(("taylor@acme.example", "Taylor"));
+    let jordan = Some(("jordan@acme.example", "Jordan"));
+    let mut events = vec![
+        user_created("taylor@acme.example", "Taylor"),
+        user_created("jordan@acme.example", "Jordan"),
+        user_created("pat@acme.example", "Smith, \"Pat\""),
+    ];
+    for i in 0..30 {
+        let text = if i == 7 {
+            "SELECT theme FROM exhibitions WHERE theme = 'zebracorn'".to_owned()
+        } else {
+            format!("SELECT theme FROM exhibitions WHERE id = {i}")
+        };
+        events.push(query(
+            &format!("taylor-{i}"),
+            taylor,
+            30 + 40 * i,
+            "SUCCESS",
+            &text,
+        ));
+    }
+    for i in 0..10 {
+        events.push(query(
+            &format!("jordan-{i}"),
+            jordan,
+            45 + 100 * i,
+            "SUCCESS",
+            "SELECT email FROM visitors",
+        ));
+    }
+    for i in 0..4 {
+        events.push(query(
+            &format!("jordan-denied-{i}"),
+            jordan,
+            200 + 60 * i,
+            "UNAUTHORIZED",
+            "SELECT * FROM visitors",
+        ));
+    }
+    events.push(query(
+        "unknown-0",
+        None,
+        300,
+        "SUCCESS",
+        "COPY INTO exhibitions",
+    ));
+    for i in 0..3 {
+        events.push(query(
+            &format!("old-{i}"),
+            taylor,
+            3 * 24 * 60 + i,
+            "SUCCESS",
+            "SELECT 1",
+        ));
+    }
+    events
+}
+
+async fn ingest(server: &Server, events: &[Value]) {
+    let response = client()
+        .post(server.url("/api/audit/events"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+async fn api_get(server: &Server, path: &str) -> reqwest::Response {
+    client()
+        .get(server.url(path))
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Waits until search and the projection have every stored event.
+async fn wait_until_derived(server: &Server) {
+    let started = Instant::now();
+    loop {
+        let status: Value = api_get(server, "/api/audit/status")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let last = status["lastSequence"].as_u64().unwrap();
+        if status["indexedSequence"].as_u64().unwrap() >= last
+            && status["projectedSequence"].as_u64().unwrap() >= last
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "not derived: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn graphql(server: &Server, query: &str) -> Value {
+    let response = client()
+        .post(server.url("/api/audit/graphql"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn text_of(browser: &Browser, selector: &str) -> String {
+    let element = browser.find(selector).await;
+    browser.text(&element).await
+}
+
+/// Waits until `#total` reads `expected`.
+async fn wait_total(browser: &Browser, expected: &str) {
+    browser
+        .wait_for(
+            &format!("a total of `{expected}`"),
+            &format!(
+                "const m = document.getElementById('main'); const t = document.getElementById('total'); \
+                 return m.dataset.ready === 'audit' && t && t.textContent.startsWith('{expected}')"
+            ),
+        )
+        .await;
+}
+
+/// Fails when an input or select of the page has no label.
+async fn assert_labelled(browser: &Browser, page: &str) {
+    let unlabelled = browser
+        .script(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select')] \
+               .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')) \
+               .map(e => e.outerHTML)",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        unlabelled,
+        json!([]),
+        "inputs without a label on the {page} page"
+    );
+}
+
+/// Clicks the facet value button of `field` whose value is `value`.
+async fn click_facet(browser: &Browser, field: &str, value: &str) {
+    let found = browser
+        .wait_for(
+            &format!("the facet value {field}={value}"),
+            &format!(
+                "const b = [...document.querySelectorAll('details[data-facet={field}] li button')] \
+                   .find(b => b.querySelector('.value').textContent === {value:?}); \
+                 if (b) {{ b.click(); return true; }} return false"
+            ),
+        )
+        .await;
+    assert_eq!(found, json!(true));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_ui_works_end_to_end_in_a_real_browser() {
+    let moto = Emulator::moto();
+    let bucket = client()
+        .put(format!("{}/ui-bucket", moto.url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(bucket.status().is_success());
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    ingest(&server, &fixtures()).await;
+    wait_until_derived(&server).await;
+    let shots = screenshots();
+    let downloads = tempfile::tempdir().unwrap();
+    let browser = Browser::start(downloads.path(), 1280, 800).await;
+
+    // Without a key, any page shows the sign-in form, never a blank page.
+    browser.open(&server.url("/#/audit")).await;
+    let key = browser.find("#api-key").await;
+    assert_labelled(&browser, "sign-in").await;
+    browser.click(&browser.find("#sign-in").await).await;
+    // An empty key is refused by the form itself (required), and a wrong one by the server.
+    browser.type_into(&key, "not-a-key").await;
+    browser.click(&browser.find("#sign-in").await).await;
+    let error = text_of(&browser, "#sign-in-error .error").await;
+    assert!(error.contains("not accepted"), "{error}");
+    browser
+        .screenshot(&shots.join("01-sign-in-error.png"))
+        .await;
+    // The key never shows up in a URL.
+    let url = browser.script("return location.href", vec![]).await;
+    assert!(!url.as_str().unwrap().contains("not-a-key"));
+
+    // Sign in with the keyboard: type the key and press Enter.
+    browser.type_into(&key, ADMIN_KEY).await;
+    browser.press(ENTER).await;
+    browser.wait_ready("audit").await;
+    let who = text_of(&browser, "#who").await;
+    assert!(who.contains("Signed in as"), "{who}");
+    assert_labelled(&browser, "audit").await;
+    let rows = browser.find_all("#events tbody tr").await;
+    assert!(!rows.is_empty());
+    // Newest first: the first row is the newest QUERY (Taylor's, 30 minutes ago) or a newer own event.
+    let times = browser
+        .script(
+            "return [...document.querySelectorAll('#events tbody tr')].map(r => r.textContent)",
+            vec![],
+        )
+        .await;
+    assert!(times.to_string().contains("Taylor"), "{times}");
+    // The unknown user is shown as Unknown with the platform username.
+    let unknown = browser
+        .script("return [...document.querySelectorAll('#events tbody tr td:nth-child(2)')].map(c => c.textContent).find(t => t.startsWith('Unknown'))", vec![])
+        .await;
+    assert!(
+        unknown.as_str().is_some_and(|t| t.contains("SVC_LOADER")),
+        "{unknown}"
+    );
+    browser.screenshot(&shots.join("02-audit.png")).await;
+
+    // Filter by a facet, then a second one; remove it with its ×.
+    click_facet(&browser, "action", "QUERY").await;
+    wait_total(&browser, "45 events").await;
+    click_facet(&browser, "actorName", "Jordan").await;
+    wait_total(&browser, "14 events").await;
+    let chips = text_of(&browser, ".chips").await;
+    assert!(
+        chips.contains("User: Jordan") && chips.contains("Action: QUERY"),
+        "{chips}"
+    );
+    let users = browser
+        .script("return [...document.querySelectorAll('#events tbody tr td:nth-child(2)')].map(c => c.textContent)", vec![])
+        .await;
+    assert_eq!(users.as_array().unwrap().len(), 14);
+    assert!(
+        users.as_array().unwrap().iter().all(|u| u == "Jordan"),
+        "{users}"
+    );
+    browser
+        .screenshot(&shots.join("03-audit-filtered.png"))
+        .await;
+    browser
+        .click(
+            &browser
+                .find("button[aria-label='Remove filter User: Jordan']")
+                .await,
+        )
+        .await;
+    wait_total(&browser, "45 events").await;
+
+    // Paging: 45 events, 50 a page: no older page. Keywords, typed and submitted with Enter.
+    let next = browser
+        .script("return document.getElementById('next').disabled", vec![])
+        .await;
+    assert_eq!(next, json!(true));
+    let keywords = browser.find("#q").await;
+    browser.type_into(&keywords, "zebracorn").await;
+    browser.press(ENTER).await;
+    wait_total(&browser, "1 event").await;
+
+    // Open the event: its fields, then its exact stored JSON.
+    browser
+        .click(&browser.find("#events a.event-link").await)
+        .await;
+    browser.wait_ready("event").await;
+    let fields = text_of(&browser, "#event-fields").await;
+    assert!(
+        fields.contains("taylor-7") && fields.contains("QUERY") && fields.contains("Taylor"),
+        "{fields}"
+    );
+    let details = text_of(&browser, "#event-details").await;
+    assert!(
+        details.contains("zebracorn") && details.contains("TAYLOR_SF"),
+        "{details}"
+    );
+    assert!(
+        !browser
+            .text(&browser.find("#main").await)
+            .await
+            .contains("[object")
+    );
+    browser.click(&browser.find("#view-json").await).await;
+    let shown = browser
+        .wait_for(
+            "the event's JSON",
+            "const j = document.getElementById('event-json'); return !j.hidden && j.textContent",
+        )
+        .await;
+    let stored = api_get(&server, "/api/audit/events/taylor-7")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(shown.as_str().unwrap(), stored);
+    browser.screenshot(&shots.join("04-event-json.png")).await;
+
+    // An empty result shows an empty state.
+    browser
+        .open(&server.url("/#/audit?q=nothingmatchesthisword"))
+        .await;
+    browser.wait_ready("audit").await;
+    let empty = text_of(&browser, "#empty").await;
+    assert!(empty.contains("No events match"), "{empty}");
+
+    // A custom number of hours: the last 2 hours hold 4 queries.
+    browser.open(&server.url("/#/audit?f=action:QUERY")).await;
+    browser.wait_ready("audit").await;
+    browser.choose(&browser.find("#range").await, "hours").await;
+    let hours = browser.find("#hours").await;
+    browser.type_into(&hours, "2").await;
+    browser.click(&browser.find("#search").await).await;
+    wait_total(&browser, "4 events").await;
+    // A custom date range: the day three days ago holds the 3 old queries and 3 user creations.
+    let from = (Utc::now() - chrono::Duration::days(4))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let to = (Utc::now() - chrono::Duration::days(2))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    browser
+        .choose(&browser.find("#range").await, "custom")
+        .await;
+    // datetime-local takes local time; the browser's zone is the machine's, as chrono's Local.
+    let local = |text: &str| {
+        let utc = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+            .unwrap()
+            .and_utc();
+        utc.with_timezone(&chrono::Local)
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    browser
+        .script(
+            "document.getElementById('from').value = arguments[0]; document.getElementById('to').value = arguments[1]",
+            vec![json!(local(&from)), json!(local(&to))],
+        )
+        .await;
+    browser.click(&browser.find("#search").await).await;
+    wait_total(&browser, "3 events").await;
+
+    // User activity dashboard: four charts; a bar leads to the filtered audit page.
+    browser.open(&server.url("/#/dashboards/user")).await;
+    browser.wait_ready("dashboard").await;
+    assert_labelled(&browser, "user activity").await;
+    for chart in [
+        "#chart-events svg",
+        "#chart-datasources svg",
+        "#chart-purposes",
+        "#chart-failures svg",
+    ] {
+        browser.find(chart).await;
+    }
+    let bars = browser.find_all("#chart-events svg a").await;
+    assert_eq!(bars.len(), 48);
+    let failures = text_of(&browser, "#chart-failures").await;
+    assert!(
+        failures.contains("insufficientAuthorizations"),
+        "{failures}"
+    );
+    browser
+        .screenshot(&shots.join("05-dashboard-user.png"))
+        .await;
+    browser
+        .click(
+            &browser
+                .find("#chart-datasources a[aria-label^='Visitors']")
+                .await,
+        )
+        .await;
+    wait_total(&browser, "14 events").await;
+    assert!(
+        text_of(&browser, ".chips")
+            .await
+            .contains("Data source: Visitors")
+    );
+
+    // One user's activity.
+    browser
+        .open(&server.url("/#/dashboards/user?user=Taylor"))
+        .await;
+    browser.wait_ready("dashboard").await;
+    let sources = text_of(&browser, "#chart-datasources").await;
+    assert!(
+        sources.contains("Exhibitions") && !sources.contains("Visitors"),
+        "{sources}"
+    );
+
+    // Data activity dashboard.
+    browser.open(&server.url("/#/dashboards/data")).await;
+    browser.wait_ready("dashboard").await;
+    let users = text_of(&browser, "#chart-users").await;
+    assert!(
+        users.contains("Taylor") && users.contains("Jordan"),
+        "{users}"
+    );
+    let columns = text_of(&browser, "#chart-columns").await;
+    assert!(
+        columns.contains("EMAIL") && !columns.contains("THEME"),
+        "{columns}"
+    );
+    let technologies = text_of(&browser, "#chart-technologies").await;
+    assert!(
+        technologies.contains("SNOWFLAKE") && technologies.contains("DATABRICKS"),
+        "{technologies}"
+    );
+    browser
+        .screenshot(&shots.join("06-dashboard-data.png"))
+        .await;
+    browser
+        .click(&browser.find("#chart-queries svg a:last-of-type").await)
+        .await;
+    browser.wait_ready("audit").await;
+    assert!(text_of(&browser, ".chips").await.contains("Action: QUERY"));
+
+    // Report builder: a report about every user, its rows, its CSV.
+    browser.open(&server.url("/#/reports")).await;
+    browser.wait_ready("reports").await;
+    assert_labelled(&browser, "report builder").await;
+    browser
+        .screenshot(&shots.join("07-report-builder.png"))
+        .await;
+    browser
+        .click(
+            &browser
+                .find(".tile[data-report='status'][data-scope='all']")
+                .await,
+        )
+        .await;
+    browser.wait_ready("report").await;
+    let rows = text_of(&browser, "#report-rows").await;
+    assert!(
+        rows.contains("Smith, \"Pat\"") && rows.contains("jordan@acme.example"),
+        "{rows}"
+    );
+    browser.screenshot(&shots.join("08-report.png")).await;
+    browser.click(&browser.find("#export-csv").await).await;
+    let csv_path = downloads.path().join("user-status.csv");
+    let started = Instant::now();
+    while !csv_path.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the CSV was not downloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let downloaded = std::fs::read_to_string(&csv_path).unwrap();
+    let expected = api_get(
+        &server,
+        "/api/audit/reports/run?entityType=user&report=status&format=csv",
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert_eq!(downloaded, expected);
+    assert!(
+        downloaded.contains("\"Smith, \"\"Pat\"\"\""),
+        "{downloaded}"
+    );
+
+    // Back to the builder; a report about one user, typed in the name box, that has no rows.
+    browser.click(&browser.find("#back-to-builder").await).await;
+    browser.wait_ready("reports").await;
+    let name = browser.find("#entity-name").await;
+    browser.type_into(&name, "Jordan").await;
+    browser
+        .click(
+            &browser
+                .find(".tile[data-report='groups'][data-scope='one']")
+                .await,
+        )
+        .await;
+    browser.wait_ready("report").await;
+    assert!(text_of(&browser, "#empty").await.contains("no rows"));
+    // An unknown name says so, with suggestions.
+    browser
+        .open(&server.url("/#/reports?entity=user&report=groups&scope=one&name=Jordn"))
+        .await;
+    let error = text_of(&browser, "#main .error").await;
+    assert!(
+        error.contains("Jordn") && error.contains("Jordan"),
+        "{error}"
+    );
+
+    // Exports: the configuration's state, an export now, then disabling it.
+    let created = graphql(
+        &server,
+        &format!(
+            r#"mutation {{ createS3AccessKeyExportConfiguration(data: {{ interval: EVERY_2_HOURS, bucket: "ui-bucket", path: "audit", region: "us-east-1", accessKeyId: "AKID", secretAccessKey: "SECRET/KEY", endpoint: "{}" }}) {{ id connectionStatus }} }}"#,
+            moto.url()
+        ),
+    )
+    .await;
+    assert_eq!(
+        created["data"]["createS3AccessKeyExportConfiguration"]["connectionStatus"], "SUCCESS",
+        "{created}"
+    );
+    browser.open(&server.url("/#/exports")).await;
+    browser.wait_ready("exports").await;
+    let table = text_of(&browser, "#exports").await;
+    assert!(
+        table.contains("s3://ui-bucket/audit")
+            && table.contains("Enabled")
+            && table.contains("SUCCESS"),
+        "{table}"
+    );
+    assert!(!table.contains("SECRET"), "the secret is never shown");
+    browser
+        .click(&browser.find("#exports .export-now").await)
+        .await;
+    browser.wait_ready("exports").await;
+    // Refresh until the run has finished and its time shows.
+    browser
+        .wait_for(
+            "a finished export",
+            "const cell = document.querySelector('#exports tbody tr td:nth-child(5)'); \
+             if (cell && cell.textContent !== '—') return true; \
+             if (document.getElementById('main').dataset.ready === 'exports') { location.hash = '#/exports?r=' + Date.now(); } \
+             return false",
+        )
+        .await;
+    browser.screenshot(&shots.join("09-exports.png")).await;
+    browser.click(&browser.find("#exports .toggle").await).await;
+    browser
+        .wait_for("the disabled state", "const t = document.getElementById('exports'); return t && t.textContent.includes('Disabled')")
+        .await;
+
+    // A narrow window: the audit page fits without sideways scrolling.
+    browser.set_size(420, 860).await;
+    browser.open(&server.url("/#/audit")).await;
+    browser.wait_ready("audit").await;
+    let fits = browser
+        .script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            vec![],
+        )
+        .await;
+    assert!(
+        fits[0].as_u64() <= fits[1].as_u64().map(|w| w + 1),
+        "the page is wider than the window: {fits}"
+    );
+    browser.screenshot(&shots.join("10-audit-narrow.png")).await;
+
+    // Nothing was loaded from anywhere but vigil.
+    let foreign = browser
+        .script("return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin))", vec![])
+        .await;
+    assert_eq!(foreign, json!([]));
+
+    // Signing out forgets the key: the next page asks for it again.
+    browser.click(&browser.find("#sign-out").await).await;
+    browser.find("#api-key").await;
+    let stored = browser
+        .script("return sessionStorage.getItem('vigil.apiKey')", vec![])
+        .await;
+    assert_eq!(stored, Value::Null);
+}
+
+/// "Load Audit Events" starts the pull integrations, shows their progress, and the pulled
+/// queries appear on the audit page.
+#[tokio::test(flavor = "multi_thread")]
+async fn load_audit_events_pulls_the_integrations_and_shows_the_new_queries() {
+    let fake = fakes::snowflake(TEST_KEY_PEM, TEST_KEY_FINGERPRINT, "ACME.VIGIL_AUDIT").await;
+    let case = r#"[{"objectDomain":"Table","objectId":1,"objectName":"DB.PUBLIC.CASE","columns":[{"columnId":1,"columnName":"DOB"}]}]"#;
+    *fake.state.rows.lock().unwrap() = vec![
+        snowflake_row(
+            "01a9c8f5-0000-0000-0000-0000000000a1",
+            "TAYLOR_SF",
+            Utc::now() - chrono::Duration::minutes(20),
+            case,
+        ),
+        snowflake_row(
+            "01a9c8f5-0000-0000-0000-0000000000a2",
+            "TAYLOR_SF",
+            Utc::now() - chrono::Duration::minutes(10),
+            case,
+        ),
+    ];
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    ingest(&server, &[
+        user_created("taylor@acme.example", "Taylor"),
+        json!({
+            "id": "datasource-created-3", "action": "CREATE", "targetType": "DATASOURCE", "eventTimestamp": ago(60),
+            "actor": { "type": "USER_ACTOR", "id": "taylor@acme.example", "name": "Taylor" },
+            "targets": [{ "type": "DATASOURCE", "id": "3", "name": "Case", "technology": "SNOWFLAKE" }],
+            "auditPayload": { "type": "DatasourceCreatedAuditPayload", "version": 1, "technology": "SNOWFLAKE",
+                              "connectionId": "4", "database": "DB", "schema": "PUBLIC", "table": "CASE" }
+        }),
+    ])
+    .await;
+    let mapped = client()
+        .put(server.url("/api/audit/registry/users/taylor@acme.example/external-ids/SNOWFLAKE"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&json!({ "username": "TAYLOR_SF" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mapped.status(), 200);
+    let created = client()
+        .post(server.url("/api/audit/integrations"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&json!({
+            "type": "SNOWFLAKE", "name": "prod", "accountUrl": fake.base, "account": "acme",
+            "user": "vigil_audit", "warehouse": "AUDIT_WH", "role": "AUDITOR",
+            "authentication": { "type": "KEY_PAIR", "privateKey": TEST_KEY_PEM }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    wait_until_derived(&server).await;
+
+    let downloads = tempfile::tempdir().unwrap();
+    let browser = Browser::start(downloads.path(), 1280, 800).await;
+    browser.open(&server.url("/#/audit?f=action:QUERY")).await;
+    browser
+        .type_into(&browser.find("#api-key").await, ADMIN_KEY)
+        .await;
+    browser.press(ENTER).await;
+    browser.wait_ready("audit").await;
+    assert!(
+        text_of(&browser, "#empty")
+            .await
+            .contains("No events match")
+    );
+    browser.click(&browser.find("#load").await).await;
+    let status = browser
+        .wait_for(
+            "the load to finish",
+            "const s = document.getElementById('load-status'); \
+             return document.getElementById('main').dataset.ready === 'audit' && s && s.textContent.startsWith('Loaded') && s.textContent",
+        )
+        .await;
+    assert_eq!(status, json!("Loaded 2 new events."));
+    wait_total(&browser, "2 events").await;
+    let users = browser
+        .script("return [...document.querySelectorAll('#events tbody tr td:nth-child(2)')].map(c => c.textContent)", vec![])
+        .await;
+    assert_eq!(users, json!(["Taylor", "Taylor"]));
+    browser
+        .screenshot(&screenshots().join("12-audit-loaded.png"))
+        .await;
+}
+
+/// The audit page over many events: how long until its first results show. Loads
+/// `VIGIL_UI_EVENTS` query events (20,000 by default; the README's figure is for 1,000,000) and
+/// prints the time from navigation to the first rendered page of results.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_page_shows_its_first_results_over_many_events() {
+    let count: usize = std::env::var("VIGIL_UI_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let users = [
+        ("taylor@acme.example", "Taylor"),
+        ("jordan@acme.example", "Jordan"),
+        ("sam@acme.example", "Sam"),
+    ];
+    let started = Instant::now();
+    let mut batch = Vec::new();
+    for n in 0..count {
+        let minutes = (n as i64 * 23 * 60 / count.max(1) as i64) + 1;
+        let who = users[n % users.len()];
+        batch.push(query(
+            &format!("bulk-{n}"),
+            Some(who),
+            minutes,
+            "SUCCESS",
+            &format!("SELECT theme FROM exhibitions WHERE id = {n}"),
+        ));
+        if batch.len() == 5_000 {
+            ingest(&server, &batch).await;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        ingest(&server, &batch).await;
+    }
+    wait_until_derived(&server).await;
+    println!(
+        "{count} events stored and indexed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let downloads = tempfile::tempdir().unwrap();
+    let browser = Browser::start(downloads.path(), 1280, 800).await;
+    browser.open(&server.url("/")).await;
+    browser
+        .type_into(&browser.find("#api-key").await, ADMIN_KEY)
+        .await;
+    browser.press(ENTER).await;
+    browser.wait_ready("audit").await;
+    // Measure a fresh load of the page, signed in.
+    let mut timings = Vec::new();
+    for _ in 0..3 {
+        browser.open("about:blank").await;
+        browser.open(&server.url("/#/audit")).await;
+        browser.wait_ready("audit").await;
+        let timing = browser
+            .script(
+                "const m = document.getElementById('main').dataset; return [Number(m.renderedAtMs), Number(m.firstResultsMs)]",
+                vec![],
+            )
+            .await;
+        timings.push(timing);
+    }
+    let rows = browser.find_all("#events tbody tr").await;
+    assert_eq!(rows.len(), 50);
+    let total = text_of(&browser, "#total").await;
+    let shown: u64 = total
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .replace([',', '.', '\u{a0}', '\u{202f}'], "")
+        .parse()
+        .unwrap();
+    assert!(shown >= count as u64, "{total}");
+    browser
+        .screenshot(&screenshots().join("11-audit-many-events.png"))
+        .await;
+    println!(
+        "audit page over {count} events: [ms since navigation, ms for the search and rendering] per load: {}",
+        Value::from(timings)
+    );
+}

@@ -1,0 +1,974 @@
+// vigil web UI: one page with hash routes. Every view calls the same HTTP API a script would;
+// the API key is kept in this browser session and sent as the Authorization header, never in a
+// URL. Event data is untrusted: it is only ever put into the page as text.
+
+const KEY = "vigil.apiKey";
+const PAGE_SIZE = 50;
+const MAX_OFFSET = 100000;
+const main = document.getElementById("main");
+
+// ------------------------------------------------------------------------------------------
+// Helpers
+
+/** Creates an element: h("a", {href: "#/x"}, "text", child…). */
+function h(tag, attrs = {}, ...children) {
+  const svg = ["svg", "g", "rect", "line", "text", "title", "a"].includes(tag) && attrs.svg;
+  const el = svg
+    ? document.createElementNS("http://www.w3.org/2000/svg", tag)
+    : document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "svg" || value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+    else if (name === "text") el.textContent = value;
+    else el.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** An SVG element. */
+function s(tag, attrs = {}, ...children) {
+  return h(tag, { ...attrs, svg: true }, ...children);
+}
+
+const number = new Intl.NumberFormat();
+
+function formatTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso || "";
+  return date.toLocaleString(undefined, {
+    year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+}
+
+function errorBox(message) {
+  return h("div", { class: "error", role: "alert" }, message);
+}
+
+class ApiError extends Error {
+  constructor(status, message, body) {
+    super(message);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** Calls the API with the session's key; non-2xx answers become ApiError with the server's message. */
+async function api(path, options = {}) {
+  const key = sessionStorage.getItem(KEY);
+  const headers = new Headers(options.headers || {});
+  if (key) headers.set("Authorization", "Bearer " + key);
+  const init = { method: options.method || "GET", headers };
+  if (options.json !== undefined) {
+    headers.set("Content-Type", "application/json");
+    init.body = JSON.stringify(options.json);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    throw new ApiError(0, "vigil could not be reached: " + error.message);
+  }
+  if (!response.ok) {
+    let body = null;
+    let message = response.status + " " + response.statusText;
+    try {
+      body = await response.json();
+      message = body.error || body.message || message;
+    } catch (_) { /* not JSON */ }
+    if (response.status === 401 && !options.signingIn) {
+      signOut("Your API key is no longer accepted (" + message + "). Sign in again.");
+    }
+    throw new ApiError(response.status, message, body);
+  }
+  return response;
+}
+
+async function apiJson(path, options) {
+  return (await api(path, options)).json();
+}
+
+async function graphql(query, variables = {}) {
+  const body = await apiJson("/api/audit/graphql", { method: "POST", json: { query, variables } });
+  if (body.errors && body.errors.length) throw new ApiError(200, body.errors.map((e) => e.message).join("; "));
+  return body.data;
+}
+
+/** Saves a blob as a file through a temporary link. */
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+/** Waits until the search index has every stored event, so new events show up in a search. */
+async function waitUntilIndexed(limit = 60) {
+  for (let i = 0; i < limit; i++) {
+    const status = await apiJson("/api/audit/status");
+    if (status.indexedSequence >= status.lastSequence) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Time ranges, shared by the audit page and the dashboards (kept in the URL).
+
+const PRESETS = [
+  ["1h", "Last hour", 1],
+  ["24h", "Last 24 hours", 24],
+  ["7d", "Last 7 days", 24 * 7],
+  ["30d", "Last 30 days", 24 * 30],
+  ["hours", "Custom number of hours", null],
+  ["custom", "Custom date range", null],
+];
+
+/** The range of the URL's parameters as ISO times: {from, to, label}. */
+function timeRange(params) {
+  const range = params.get("range") || "24h";
+  const now = Date.now();
+  if (range === "custom") {
+    const from = params.get("from");
+    const to = params.get("to");
+    return { from, to, label: `${formatTime(from)} – ${formatTime(to)}` };
+  }
+  let hours = PRESETS.find((p) => p[0] === range)?.[2];
+  if (range === "hours") hours = Math.max(1, Number(params.get("hours")) || 24);
+  if (!hours) hours = 24;
+  return {
+    from: new Date(now - hours * 3600e3).toISOString(),
+    to: new Date(now).toISOString(),
+    label: PRESETS.find((p) => p[0] === range)?.[1] || "Last 24 hours",
+  };
+}
+
+/** "2024-03-21T13:39" for a datetime-local input, in local time. */
+function localInput(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/** The time-range controls; `read(params)` copies the choice into URL parameters. */
+function timeControls(params) {
+  const range = params.get("range") || "24h";
+  const select = h("select", { name: "range", id: "range" },
+    PRESETS.map(([value, label]) => h("option", { value, selected: value === range }, label)));
+  const hours = h("input", { type: "number", min: 1, max: 87600, name: "hours", id: "hours", value: params.get("hours") || "24" });
+  const from = h("input", { type: "datetime-local", name: "from", id: "from", value: localInput(params.get("from")) });
+  const to = h("input", { type: "datetime-local", name: "to", id: "to", value: localInput(params.get("to")) });
+  const hoursLabel = h("label", {}, "Hours", hours);
+  const fromLabel = h("label", {}, "From", from);
+  const toLabel = h("label", {}, "To", to);
+  const sync = () => {
+    hoursLabel.hidden = select.value !== "hours";
+    fromLabel.hidden = toLabel.hidden = select.value !== "custom";
+  };
+  select.addEventListener("change", sync);
+  sync();
+  return {
+    elements: [h("label", {}, "Time range", select), hoursLabel, fromLabel, toLabel],
+    read(next) {
+      next.set("range", select.value);
+      if (select.value === "hours") next.set("hours", hours.value || "24");
+      if (select.value === "custom") {
+        if (!from.value || !to.value) throw new Error("Give both ends of the custom date range.");
+        const start = new Date(from.value);
+        const end = new Date(to.value);
+        if (start > end) throw new Error("The custom date range starts after it ends.");
+        next.set("from", start.toISOString());
+        next.set("to", end.toISOString());
+      }
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// Facets and events
+
+const FACETS = [
+  ["actorName", "User"],
+  ["action", "Action"],
+  ["actionStatus", "Status"],
+  ["targetType", "Target type"],
+  ["dataSourceName", "Data source"],
+  ["technology", "Technology"],
+  ["projectName", "Project"],
+  ["purpose", "Purpose"],
+  ["tag", "Tag"],
+  ["sensitivity", "Sensitivity"],
+  ["eventType", "Event type"],
+  ["platformUser", "Platform user"],
+  ["outcome", "Outcome"],
+];
+const FACET_LABEL = Object.fromEntries(FACETS);
+
+/** The filters of the URL: [[field, value]…] from `f=field:value`. */
+function filtersOf(params) {
+  return params.getAll("f").map((f) => {
+    const at = f.indexOf(":");
+    return [f.slice(0, at), f.slice(at + 1)];
+  }).filter(([field]) => field);
+}
+
+/** A search query string for the API. */
+function searchQuery({ from, to, q, filters = [], extra = {} }) {
+  const query = new URLSearchParams();
+  if (from) query.set("from", from);
+  if (to) query.set("to", to);
+  if (q) query.set("q", q);
+  for (const [field, value] of filters) query.append(field, value);
+  for (const [name, value] of Object.entries(extra)) query.set(name, value);
+  return query;
+}
+
+function platformUsername(event) {
+  const context = event.auditPayload?.technologyContext || {};
+  return context.snowflakeUsername || context.trinoUsername || context.account?.username
+    || context.username || context.userName || null;
+}
+
+/** The actor as shown: unknown users as "Unknown", with the platform username beside. */
+function actorCell(event) {
+  const actor = event.actor || {};
+  if (actor.type === "UNKNOWN" || actor.id === "Unknown" || !actor.name && !actor.id) {
+    const platform = platformUsername(event);
+    return h("span", {}, "Unknown", platform ? h("span", { class: "sub" }, " (platform user ", h("code", {}, platform), ")") : null);
+  }
+  return h("span", {}, actor.name || actor.id);
+}
+
+function targetsText(event) {
+  return (event.targets || []).map((t) => t.name || t.id).filter(Boolean).join(", ");
+}
+
+// ------------------------------------------------------------------------------------------
+// Pages
+
+let generation = 0;
+
+/** Renders a page into main; async work checks `current()` before touching the page. */
+function page(title, ...children) {
+  document.title = title + " · vigil";
+  main.replaceChildren(h("h1", {}, title), ...children);
+}
+
+function signInPage(message) {
+  document.getElementById("nav").hidden = true;
+  document.getElementById("sign-out").hidden = true;
+  document.getElementById("who").textContent = "";
+  const input = h("input", { type: "password", id: "api-key", name: "apiKey", autocomplete: "off", required: true });
+  const error = h("div", { id: "sign-in-error", "aria-live": "assertive" });
+  if (message) error.append(errorBox(message));
+  const button = h("button", { type: "submit", class: "primary", id: "sign-in" }, "Sign in");
+  const form = h("form", {
+    class: "signin",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      error.replaceChildren();
+      const key = input.value.trim();
+      if (!key) {
+        error.append(errorBox("Enter an API key."));
+        return;
+      }
+      button.disabled = true;
+      sessionStorage.setItem(KEY, key);
+      try {
+        const session = await apiJson("/api/audit/session", { signingIn: true });
+        if (!session.permissions.includes("AUDIT")) {
+          sessionStorage.removeItem(KEY);
+          error.append(errorBox(`The key “${session.name}” does not have the AUDIT permission the audit pages need.`));
+          return;
+        }
+        document.getElementById("who").textContent = "Signed in as " + session.name;
+        route();
+      } catch (e) {
+        sessionStorage.removeItem(KEY);
+        error.append(errorBox(e.status === 401 ? "That API key was not accepted: " + e.message : e.message));
+      } finally {
+        button.disabled = false;
+      }
+    },
+  }, h("p", {}, "Sign in with a vigil API key that has the AUDIT permission. It is kept only for this browser tab."),
+  h("label", {}, "API key", input), button, error);
+  main.replaceChildren(h("h1", {}, "Sign in to vigil"), form);
+  document.title = "Sign in · vigil";
+  input.focus();
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(KEY);
+  signInPage(message);
+}
+
+// ----- Audit page
+
+async function auditPage(params) {
+  const mine = ++generation;
+  const range = timeRange(params);
+  const filters = filtersOf(params);
+  const q = params.get("q") || "";
+  const offset = Math.min(Number(params.get("offset")) || 0, MAX_OFFSET);
+  const controls = timeControls(params);
+  const keywords = h("input", { type: "search", name: "q", id: "q", value: q, placeholder: "Words in queries, names, ids" });
+  const formError = h("div", { "aria-live": "assertive" });
+  const loadStatus = h("div", { id: "load-status", role: "status", "aria-live": "polite" });
+  const form = h("form", {
+    class: "toolbar",
+    id: "audit-form",
+    onsubmit: (event) => {
+      event.preventDefault();
+      const next = new URLSearchParams();
+      try {
+        controls.read(next);
+      } catch (e) {
+        formError.replaceChildren(errorBox(e.message));
+        return;
+      }
+      if (keywords.value.trim()) next.set("q", keywords.value.trim());
+      for (const [field, value] of filters) next.append("f", field + ":" + value);
+      go("audit", next);
+    },
+  }, controls.elements, h("label", { class: "grow" }, "Keywords", keywords),
+  h("button", { type: "submit", class: "primary", id: "search" }, "Search"),
+  h("button", { type: "button", id: "load", onclick: () => loadEvents(loadStatus, mine) }, "Load Audit Events"));
+
+  const chips = h("ul", { class: "chips", "aria-label": "Active filters" },
+    filters.map(([field, value]) => h("li", {},
+      h("span", {}, (FACET_LABEL[field] || field) + ": ", h("span", { class: "value" }, value)),
+      h("button", {
+        type: "button",
+        "aria-label": `Remove filter ${FACET_LABEL[field] || field}: ${value}`,
+        title: "Remove this filter",
+        onclick: () => {
+          const next = new URLSearchParams(params);
+          next.delete("f");
+          next.delete("offset");
+          for (const [f, v] of filters) if (!(f === field && v === value)) next.append("f", f + ":" + v);
+          go("audit", next);
+        },
+      }, "×"))));
+  const aside = h("aside", { class: "facets", "aria-label": "Filters" }, h("p", { class: "muted" }, "Loading filters…"));
+  const results = h("section", { "aria-label": "Results", id: "results" }, h("p", { class: "muted" }, "Searching…"));
+  page("Audit events", form, formError, loadStatus, chips, h("div", { class: "layout" }, aside, results));
+
+  const started = performance.now();
+  let body;
+  try {
+    const query = searchQuery({
+      from: range.from, to: range.to, q, filters,
+      extra: {
+        size: PAGE_SIZE, offset,
+        facets: FACETS.map((f) => f[0]).join(","), facetLimit: 100,
+      },
+    });
+    body = await apiJson("/api/audit/events?" + query);
+  } catch (e) {
+    if (mine !== generation) return;
+    results.replaceChildren(errorBox("The search failed: " + e.message));
+    aside.replaceChildren();
+    return;
+  }
+  if (mine !== generation) return;
+  renderFacets(aside, body.facets, params, filters);
+  renderResults(results, body, params, offset, range);
+  const elapsed = performance.now() - started;
+  main.dataset.firstResultsMs = String(Math.round(elapsed));
+  main.dataset.renderedAtMs = String(Math.round(performance.now()));
+  main.dataset.ready = "audit";
+}
+
+function renderFacets(aside, facets, params, filters) {
+  aside.replaceChildren();
+  for (const [field, label] of FACETS) {
+    const facet = facets[field];
+    if (!facet) continue;
+    const listId = "suggest-" + field;
+    const input = h("input", { type: "text", list: listId, name: field, "aria-label": `Filter by ${label}`, placeholder: "Type a value" });
+    const add = (value) => {
+      if (!value) return;
+      const next = new URLSearchParams(params);
+      next.delete("offset");
+      if (!filters.some(([f, v]) => f === field && v === value)) next.append("f", field + ":" + value);
+      go("audit", next);
+    };
+    const values = facet.values || [];
+    const body = h("div", { class: "facet-body" },
+      h("form", { onsubmit: (e) => { e.preventDefault(); add(input.value.trim()); } },
+        input, h("button", { type: "submit", "aria-label": `Add ${label} filter` }, "Add")),
+      h("datalist", { id: listId }, values.map((v) => h("option", { value: v.value, label: `${v.value} (${number.format(v.count)})` }))),
+      values.length
+        ? h("ul", { "aria-label": `Most active ${label} values` }, values.map((v) => h("li", {},
+          h("button", { type: "button", onclick: () => add(v.value), "aria-label": `Filter by ${label} ${v.value}, ${v.count} events` },
+            h("span", { class: "value" }, v.value), h("span", { class: "count" }, number.format(v.count))))))
+        : h("p", { class: "muted" }, "No values"));
+    const open = filters.some(([f]) => f === field) || ["actorName", "action", "dataSourceName"].includes(field);
+    aside.append(h("details", { open, "data-facet": field },
+      h("summary", {}, label, h("span", { class: "count" }, ` (${number.format(facet.distinct)})`)), body));
+  }
+}
+
+function renderResults(results, body, params, offset, range) {
+  const total = body.total;
+  const hits = body.hits;
+  const summary = h("p", { id: "total", role: "status" },
+    total === 0 ? "No events" : `${number.format(total)} event${total === 1 ? "" : "s"}`,
+    h("span", { class: "muted" }, " · " + range.label));
+  if (!hits.length) {
+    results.replaceChildren(summary, h("div", { class: "empty", id: "empty" },
+      offset > 0 ? "No more events on this page." : "No events match this time range, these keywords and filters. Widen the time range or remove a filter."));
+    return;
+  }
+  const rows = hits.map((event) => h("tr", {},
+    h("td", {}, h("a", { href: "#/event/" + encodeURIComponent(event.id), class: "event-link" }, formatTime(event.eventTimestamp))),
+    h("td", {}, actorCell(event)),
+    h("td", {}, event.action || ""),
+    h("td", {}, targetsText(event), event.targetType ? h("div", { class: "sub" }, event.targetType) : null),
+    h("td", { class: "status-" + (event.actionStatus || "") }, event.actionStatus || "")));
+  const table = h("div", { class: "table-wrap" }, h("table", { id: "events" },
+    h("caption", { class: "muted", hidden: true }, "Matching events, newest first"),
+    h("thead", {}, h("tr", {}, ["Time", "User", "Action", "Target", "Status"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rows)));
+  const move = (to) => {
+    const next = new URLSearchParams(params);
+    if (to > 0) next.set("offset", String(to)); else next.delete("offset");
+    go("audit", next);
+  };
+  const last = offset + hits.length;
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" },
+    h("button", { type: "button", id: "previous", disabled: offset === 0, onclick: () => move(Math.max(0, offset - PAGE_SIZE)) }, "← Newer"),
+    h("span", {}, `${number.format(offset + 1)}–${number.format(last)} of ${number.format(total)}`),
+    h("button", { type: "button", id: "next", disabled: last >= total || offset + PAGE_SIZE > MAX_OFFSET, onclick: () => move(offset + PAGE_SIZE) }, "Older →"));
+  results.replaceChildren(summary, table, pager);
+}
+
+/** "Load Audit Events": starts the pull integrations and follows them until the events are searchable. */
+async function loadEvents(status, mine) {
+  const button = document.getElementById("load");
+  button.disabled = true;
+  const progress = h("progress", { "aria-label": "Loading audit events" });
+  const text = h("span", {}, " Starting the integrations…");
+  status.replaceChildren(h("div", { class: "notice" }, progress, text));
+  try {
+    let job = await apiJson("/api/audit/load", { method: "POST", json: {} });
+    const total = job.integrations.length;
+    if (total === 0) {
+      status.replaceChildren(h("div", { class: "notice" }, "No pull integrations are configured: there is nothing to load."));
+      return;
+    }
+    progress.max = total;
+    while (job.state === "RUNNING") {
+      const done = job.integrations.filter((i) => i.state === "SUCCEEDED" || i.state === "FAILED").length;
+      const stored = job.integrations.reduce((n, i) => n + (i.run?.eventsStored || 0), 0);
+      progress.value = done;
+      text.textContent = ` Loading from ${total} integration${total === 1 ? "" : "s"}: ${done} done, ${number.format(stored)} new events so far…`;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      job = await apiJson("/api/audit/load/" + encodeURIComponent(job.id));
+    }
+    const stored = job.integrations.reduce((n, i) => n + (i.run?.eventsStored || 0), 0);
+    const failed = job.integrations.filter((i) => i.state === "FAILED").map((i) => i.name);
+    text.textContent = " Indexing the new events…";
+    progress.value = total;
+    await waitUntilIndexed();
+    const message = `Loaded ${number.format(stored)} new event${stored === 1 ? "" : "s"}.` +
+      (failed.length ? ` These integrations failed: ${failed.join(", ")}; see their last run for the error.` : "");
+    sessionStorage.setItem("vigil.loadMessage", message);
+    if (mine === generation) route();
+  } catch (e) {
+    status.replaceChildren(errorBox("Loading audit events failed: " + e.message));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ----- Event page
+
+async function eventPage(id) {
+  const mine = ++generation;
+  const back = h("p", {}, h("a", { href: "#/audit", onclick: (e) => { if (history.length > 1) { e.preventDefault(); history.back(); } } }, "← Back to the audit events"));
+  page("Event", back, h("p", { class: "muted" }, "Loading…"));
+  let text;
+  try {
+    text = await (await api("/api/audit/events/" + encodeURIComponent(id))).text();
+  } catch (e) {
+    if (mine !== generation) return;
+    page("Event", back, errorBox(e.status === 404 ? `No event has the id “${id}”.` : e.message));
+    return;
+  }
+  if (mine !== generation) return;
+  const event = JSON.parse(text);
+  const json = h("pre", { class: "json", id: "event-json", hidden: true }, text);
+  const toggle = h("button", {
+    type: "button", id: "view-json", "aria-expanded": "false", "aria-controls": "event-json",
+    onclick: () => {
+      json.hidden = !json.hidden;
+      toggle.setAttribute("aria-expanded", String(!json.hidden));
+      toggle.textContent = json.hidden ? "View JSON" : "Hide JSON";
+    },
+  }, "View JSON");
+  const actor = event.actor || {};
+  const summary = h("dl", { class: "fields", id: "event-fields" },
+    field("Event id", event.id),
+    field("Time", formatTime(event.eventTimestamp) + " (" + event.eventTimestamp + ")"),
+    event.receivedTimestamp ? field("Received", formatTime(event.receivedTimestamp)) : null,
+    field("Action", event.action),
+    field("Status", event.actionStatus),
+    field("User", actorCell(event)),
+    actor.type ? field("Actor type", actor.type) : null,
+    actor.identityProvider ? field("Identity provider", actor.identityProvider) : null,
+    field("Target type", event.targetType),
+    event.eventType ? field("Event type", event.eventType) : null,
+    event.tenantId ? field("Tenant", event.tenantId) : null);
+  const targets = (event.targets || []).length
+    ? h("div", { class: "table-wrap" }, h("table", { id: "event-targets" },
+      h("thead", {}, h("tr", {}, ["Type", "Id", "Name", "Technology"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, event.targets.map((t) => h("tr", {}, h("td", {}, t.type || ""), h("td", {}, t.id ?? ""), h("td", {}, t.name || ""), h("td", {}, t.technology || ""))))))
+    : h("p", { class: "muted" }, "No targets.");
+  const payload = event.auditPayload ? tree(event.auditPayload) : h("p", { class: "muted" }, "No payload.");
+  page(`${event.action || "Event"} by ${actor.name || actor.id || "Unknown"}`, back, summary,
+    h("h2", {}, "Targets"), targets,
+    h("h2", {}, "Details"), h("div", { id: "event-details" }, payload),
+    h("p", {}, toggle), json);
+  main.dataset.ready = "event";
+}
+
+function field(name, value) {
+  if (value === undefined || value === null || value === "") return null;
+  return [h("dt", {}, name), h("dd", {}, value instanceof Node ? value : String(value))];
+}
+
+/** Any JSON value laid out for reading. */
+function tree(value, depth = 0) {
+  if (Array.isArray(value)) {
+    if (!value.length) return h("span", { class: "muted" }, "none");
+    if (value.every((v) => v === null || typeof v !== "object")) return h("span", {}, value.join(", "));
+    return h("ol", {}, value.map((v) => h("li", {}, tree(v, depth + 1))));
+  }
+  if (value && typeof value === "object") {
+    return h("dl", { class: "fields" }, Object.entries(value).map(([k, v]) =>
+      [h("dt", {}, humanize(k)), h("dd", {}, tree(v, depth + 1))]));
+  }
+  if (value === null) return h("span", { class: "muted" }, "—");
+  return h(typeof value === "string" && value.length > 120 ? "pre" : "span", { class: "value" }, String(value));
+}
+
+function humanize(key) {
+  return key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/^./, (c) => c.toUpperCase());
+}
+
+// ----- Dashboards
+
+/** A vertical bar chart over time buckets; each bar links to the audit page for its bucket. */
+function timeChart(id, title, histogram, link, noun) {
+  const buckets = histogram?.buckets || [];
+  const width = 640, height = 220, left = 44, bottom = 28, top = 10;
+  const max = Math.max(1, ...buckets.map((b) => b.count));
+  const total = buckets.reduce((n, b) => n + b.count, 0);
+  const step = (width - left) / Math.max(1, buckets.length);
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${title}: ${total} ${noun} in all, at most ${max} in one bucket` },
+    s("line", { class: "axis", x1: left, y1: height - bottom, x2: width, y2: height - bottom }),
+    s("text", { class: "axis", x: left - 6, y: top + 10, "text-anchor": "end" }, number.format(max)),
+    s("text", { class: "axis", x: left - 6, y: height - bottom, "text-anchor": "end" }, "0"));
+  buckets.forEach((bucket, i) => {
+    const barHeight = bucket.count ? Math.max(2, (bucket.count / max) * (height - bottom - top)) : 0;
+    const start = new Date(bucket.start);
+    const end = new Date(start.getTime() + histogram.bucketMillis - 1);
+    const label = `${formatTime(start.toISOString())}: ${number.format(bucket.count)} ${noun}`;
+    const bar = s("a", { href: link(start.toISOString(), end.toISOString()), "aria-label": label },
+      s("title", {}, label),
+      s("rect", { x: left + i * step + 1, y: height - bottom - barHeight, width: Math.max(1, step - 2), height: barHeight }),
+      // An invisible full-height target makes thin bars easy to click.
+      s("rect", { x: left + i * step, y: top, width: step, height: height - bottom - top, opacity: 0 }));
+    svg.append(bar);
+  });
+  if (buckets.length) {
+    const first = buckets[0].start;
+    const last = buckets[buckets.length - 1].start;
+    svg.append(
+      s("text", { class: "axis", x: left, y: height - 8 }, formatTime(first)),
+      s("text", { class: "axis", x: width, y: height - 8, "text-anchor": "end" }, formatTime(last)));
+  }
+  return chartBox(id, title, total ? svg : h("div", { class: "empty" }, `No ${noun} in this time range.`));
+}
+
+/** A horizontal bar chart of facet values; each bar links to the audit page filtered by it. */
+function barChart(id, title, values, link, empty) {
+  if (!values.length) return chartBox(id, title, h("div", { class: "empty" }, empty));
+  const rowHeight = 26, width = 640, labelWidth = 230;
+  const max = Math.max(1, ...values.map((v) => v.count));
+  const svg = s("svg", { viewBox: `0 0 ${width} ${values.length * rowHeight + 4}`, role: "img", "aria-label": title });
+  values.forEach((v, i) => {
+    const y = i * rowHeight + 2;
+    const barWidth = Math.max(2, (v.count / max) * (width - labelWidth - 70));
+    const name = v.value.length > 32 ? v.value.slice(0, 31) + "…" : v.value;
+    const label = `${v.value}: ${number.format(v.count)}`;
+    svg.append(s("a", { href: link(v.value), "aria-label": label },
+      s("title", {}, label),
+      s("rect", { x: 0, y, width, height: rowHeight - 4, opacity: 0 }),
+      s("text", { x: labelWidth - 8, y: y + 16, "text-anchor": "end" }, name),
+      s("rect", { x: labelWidth, y: y + 2, width: barWidth, height: rowHeight - 8 }),
+      s("text", { x: labelWidth + barWidth + 6, y: y + 16 }, number.format(v.count))));
+  });
+  return chartBox(id, title, svg);
+}
+
+function chartBox(id, title, content) {
+  return h("section", { class: "chart", id, "aria-labelledby": id + "-title" }, h("h2", { id: id + "-title" }, title), content);
+}
+
+/** A link to the audit page: this time range and these filters. */
+function auditLink(from, to, filters) {
+  const next = new URLSearchParams({ range: "custom", from, to });
+  for (const [field, value] of filters) next.append("f", field + ":" + value);
+  return "#/audit?" + next;
+}
+
+async function dashboard(kind, params) {
+  const mine = ++generation;
+  const user = kind === "user";
+  const subjectField = user ? "actorName" : "dataSourceName";
+  const subject = params.get(user ? "user" : "datasource") || "";
+  const range = timeRange(params);
+  const controls = timeControls(params);
+  const subjectInput = h("input", { type: "text", id: "subject", name: "subject", list: "subjects", value: subject, placeholder: user ? "All users" : "All data sources" });
+  const formError = h("div", { "aria-live": "assertive" });
+  const form = h("form", {
+    class: "toolbar", id: "dashboard-form",
+    onsubmit: (e) => {
+      e.preventDefault();
+      const next = new URLSearchParams();
+      try { controls.read(next); } catch (error) { formError.replaceChildren(errorBox(error.message)); return; }
+      if (subjectInput.value.trim()) next.set(user ? "user" : "datasource", subjectInput.value.trim());
+      go(user ? "dashboards/user" : "dashboards/data", next);
+    },
+  }, h("label", { class: "grow" }, user ? "User (empty for all users)" : "Data source (empty for all)", subjectInput),
+  h("datalist", { id: "subjects" }), controls.elements, h("button", { type: "submit", class: "primary" }, "Show"));
+  const charts = h("div", { class: "charts", id: "charts" }, h("p", { class: "muted" }, "Loading…"));
+  const title = user ? "User activity" : "Data activity";
+  page(subject ? `${title}: ${subject}` : `${title}: all ${user ? "users" : "data sources"}`, form, formError, charts);
+
+  const base = subject ? [[subjectField, subject]] : [];
+  const scope = user ? base : [...base, ["action", "QUERY"]];
+  const link = (filters, from = range.from, to = range.to) => auditLink(from, to, [...scope, ...filters]);
+  try {
+    const facets = user
+      ? "actorName,dataSourceName,purpose,outcome"
+      : "dataSourceName,actorName,technology,sensitivity";
+    const body = await apiJson("/api/audit/events?" + searchQuery({
+      from: range.from, to: range.to, filters: scope,
+      extra: { size: 1, facets, facetLimit: 10, histogram: 48 },
+    }));
+    if (mine !== generation) return;
+    const values = (name) => body.facets[name]?.values || [];
+    document.getElementById("subjects").replaceChildren(
+      ...values(subjectField).map((v) => h("option", { value: v.value })));
+    if (user) {
+      charts.replaceChildren(
+        timeChart("chart-events", "Events over time", body.histogram, (from, to) => link([], from, to), "events"),
+        barChart("chart-datasources", "Data sources accessed", values("dataSourceName"), (v) => link([["dataSourceName", v]]), "No data source was touched."),
+        barChart("chart-purposes", "Purposes", values("purpose"), (v) => link([["purpose", v]]), "No purposes recorded."),
+        barChart("chart-failures", "Failed and unauthorized attempts", values("outcome").filter((v) => v.value !== "success"),
+          (v) => link([["outcome", v]]), "No failed or unauthorized attempts."));
+    } else {
+      // Sensitive columns: the columns of queries that read data scored sensitive.
+      const sensitive = values("sensitivity").map((v) => v.value).filter((v) => !["NONSENSITIVE", "INDETERMINATE"].includes(v));
+      let columns = [];
+      if (sensitive.length) {
+        const more = await apiJson("/api/audit/events?" + searchQuery({
+          from: range.from, to: range.to, filters: [...scope, ...sensitive.map((v) => ["sensitivity", v])],
+          extra: { size: 1, facets: "column", facetLimit: 10 },
+        }));
+        if (mine !== generation) return;
+        columns = more.facets.column?.values || [];
+      }
+      charts.replaceChildren(
+        timeChart("chart-queries", "Queries over time", body.histogram, (from, to) => link([], from, to), "queries"),
+        barChart("chart-users", "Top users", values("actorName"), (v) => link([["actorName", v]]), "No queries in this time range."),
+        barChart("chart-columns", "Sensitive columns accessed", columns,
+          (v) => link([["column", v], ...sensitive.map((x) => ["sensitivity", x])]), "No query read a column scored sensitive."),
+        barChart("chart-technologies", "Technologies", values("technology"), (v) => link([["technology", v]]), "No queries in this time range."));
+    }
+    main.dataset.ready = "dashboard";
+  } catch (e) {
+    if (mine !== generation) return;
+    charts.replaceChildren(errorBox("The dashboard could not be loaded: " + e.message));
+  }
+}
+
+// ----- Report builder
+
+let catalog = null;
+
+async function reportsPage(params) {
+  const mine = ++generation;
+  page("Report builder", h("p", { class: "muted" }, "Loading the report catalog…"));
+  try {
+    catalog = catalog || await apiJson("/api/audit/reports");
+  } catch (e) {
+    if (mine === generation) page("Report builder", errorBox("The report catalog could not be loaded: " + e.message));
+    return;
+  }
+  if (mine !== generation) return;
+  if (params.get("report")) return runReport(params, mine);
+  const entity = params.get("entity") || "user";
+  const name = params.get("name") || "";
+  const select = h("select", { id: "entity-type", name: "entityType" },
+    catalog.entityTypes.map((t) => h("option", { value: t, selected: t === entity }, entityLabel(t))));
+  const nameInput = h("input", { type: "text", id: "entity-name", name: "name", list: "entity-suggestions", value: name, autocomplete: "off", placeholder: "Enter a name for reports about one" });
+  const suggestions = h("datalist", { id: "entity-suggestions" });
+  const from = h("input", { type: "date", id: "report-from", value: params.get("from") || "" });
+  const to = h("input", { type: "date", id: "report-to", value: params.get("to") || "" });
+  const tiles = h("div", { id: "tiles" });
+  const formError = h("div", { "aria-live": "assertive" });
+  let timer = null;
+  const suggest = () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      try {
+        const found = await apiJson("/api/audit/reports/entities?" + new URLSearchParams({ entityType: select.value, q: nameInput.value, limit: 20 }));
+        suggestions.replaceChildren(...found.entities.map((e) => h("option", { value: e.name, label: e.name === e.id ? e.name : `${e.name} (${e.id})` })));
+      } catch (_) { /* suggestions are a convenience */ }
+    }, 150);
+  };
+  const drawTiles = () => {
+    const type = select.value;
+    const reports = catalog.reports.filter((r) => r.entityType === type);
+    const tile = (r) => h("button", {
+      type: "button", class: "tile", "data-report": r.report, "data-scope": r.scope,
+      disabled: r.scope === "one" && !nameInput.value.trim(),
+      onclick: () => {
+        const next = new URLSearchParams({ entity: type, report: r.report, scope: r.scope });
+        if (r.scope === "one") next.set("name", nameInput.value.trim());
+        if (r.dateRange && from.value) next.set("from", from.value);
+        if (r.dateRange && to.value) next.set("to", to.value);
+        if (from.value && to.value && from.value > to.value) {
+          formError.replaceChildren(errorBox("The date range starts after it ends."));
+          return;
+        }
+        go("reports", next);
+      },
+    }, h("strong", {}, r.report.replace(/-/g, " ")), h("span", {}, r.title), r.dateRange ? h("span", {}, "Takes the date range.") : null);
+    const all = reports.filter((r) => r.scope === "all");
+    const one = reports.filter((r) => r.scope === "one");
+    tiles.replaceChildren(
+      all.length ? h("h2", {}, `About every ${entityLabel(type).toLowerCase()}`) : null,
+      all.length ? h("div", { class: "tiles" }, all.map(tile)) : null,
+      one.length ? h("h2", {}, nameInput.value.trim() ? `About ${entityLabel(type).toLowerCase()} “${nameInput.value.trim()}”` : `About one ${entityLabel(type).toLowerCase()}: enter its name`) : null,
+      one.length ? h("div", { class: "tiles" }, one.map(tile)) : null);
+  };
+  select.addEventListener("change", () => { nameInput.value = ""; drawTiles(); suggest(); });
+  nameInput.addEventListener("input", () => { drawTiles(); suggest(); });
+  page("Report builder",
+    h("div", { class: "toolbar" },
+      h("label", {}, "Entity type", select),
+      h("label", { class: "grow" }, "Name", nameInput), suggestions,
+      h("label", {}, "Access from (default: a month before “to”)", from),
+      h("label", {}, "Access to (default: now)", to)),
+    formError, tiles);
+  drawTiles();
+  suggest();
+  main.dataset.ready = "reports";
+}
+
+function entityLabel(type) {
+  return {
+    user: "User", group: "Group", project: "Project", datasource: "Data source", purpose: "Purpose",
+    "policy-type": "Policy type", "global-policy": "Global policy", connection: "Connection", tag: "Tag", sdd: "Sensitive data discovery",
+  }[type] || type;
+}
+
+function reportQuery(params, extra) {
+  const query = new URLSearchParams({ entityType: params.get("entity"), report: params.get("report") });
+  if (params.get("name")) query.set("name", params.get("name"));
+  if (params.get("from")) query.set("from", params.get("from"));
+  if (params.get("to")) query.set("to", params.get("to"));
+  for (const [k, v] of Object.entries(extra)) query.set(k, v);
+  return query;
+}
+
+async function runReport(params, mine) {
+  const builder = new URLSearchParams({ entity: params.get("entity") });
+  if (params.get("name")) builder.set("name", params.get("name"));
+  const back = h("button", { type: "button", id: "back-to-builder", onclick: () => go("reports", builder) }, "Back to Report Builder");
+  const kind = catalog.reports.find((r) => r.entityType === params.get("entity") && r.report === params.get("report") && (!params.get("scope") || r.scope === params.get("scope")));
+  const title = kind ? kind.report.replace(/-/g, " ") : params.get("report");
+  const subject = params.get("name") ? `${entityLabel(params.get("entity"))} “${params.get("name")}”` : `every ${entityLabel(params.get("entity")).toLowerCase()}`;
+  page(`Report: ${title}`, h("p", {}, back), h("p", { class: "muted" }, `Running the report about ${subject}…`));
+  let body;
+  try {
+    body = await apiJson("/api/audit/reports/run?" + reportQuery(params, { limit: 100 }));
+  } catch (e) {
+    if (mine !== generation) return;
+    const hint = e.body?.suggestions?.length ? ` Did you mean: ${e.body.suggestions.map((s) => s.name).join(", ")}?`
+      : e.body?.candidates?.length ? ` It could be: ${e.body.candidates.map((c) => `${c.name} (${c.id})`).join(", ")}.` : "";
+    page(`Report: ${title}`, h("p", {}, back), errorBox(e.message + hint));
+    return;
+  }
+  if (mine !== generation) return;
+  const csvStatus = h("span", { role: "status", "aria-live": "polite" });
+  const csv = h("button", {
+    type: "button", id: "export-csv", class: "primary",
+    onclick: async () => {
+      csv.disabled = true;
+      csvStatus.textContent = " Preparing the CSV…";
+      try {
+        const blob = await (await api("/api/audit/reports/run?" + reportQuery(params, { format: "csv" }))).blob();
+        saveBlob(blob, `${params.get("entity")}-${params.get("report")}.csv`);
+        csvStatus.textContent = " CSV downloaded.";
+      } catch (e) {
+        csvStatus.replaceChildren(errorBox("The CSV export failed: " + e.message));
+      } finally {
+        csv.disabled = false;
+      }
+    },
+  }, "Export to CSV");
+  const notes = (body.notes || []).map((n) => h("li", {}, typeof n === "string" ? n : `${n.column}: ${n.reason}`));
+  const range = body.from ? h("p", { class: "muted" }, `Access from ${body.from} to ${body.to}.`) : null;
+  const table = body.rows.length
+    ? h("div", { class: "table-wrap" }, h("table", { id: "report-rows" },
+      h("thead", {}, h("tr", {}, body.columns.map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, body.rows.map((row) => h("tr", {}, row.map((cell) => h("td", {}, cell === null ? "" : typeof cell === "boolean" ? (cell ? "True" : "False") : String(cell))))))))
+    : h("div", { class: "empty", id: "empty" }, "This report has no rows.");
+  page(`Report: ${title}`, h("p", { class: "toolbar" }, back, csv, csvStatus),
+    h("p", {}, kind ? kind.title : "", " ", h("span", { class: "muted" }, `About ${subject}.`)), range,
+    body.truncated ? h("div", { class: "notice", id: "truncated" }, `Showing the first ${body.rows.length} rows. Export to CSV for the whole report.`) : null,
+    notes.length ? h("details", {}, h("summary", {}, "Columns the audit trail cannot supply"), h("ul", {}, notes)) : null,
+    table);
+  main.dataset.ready = "report";
+}
+
+// ----- Exports
+
+const EXPORTS_QUERY = `{ getAllExportConfigurations {
+  id interval enabled connectionStatus updatedAt
+  endpointConfiguration {
+    __typename
+    ... on S3AccessKeyEndpointConfiguration { bucket path region }
+    ... on S3AssumedRoleEndpointConfiguration { bucket path region }
+    ... on AdlsSasTokenEndpointConfiguration { storageAccount fileSystem path }
+  }
+  exportStatus { lastExportedSequence exportedEvents lastExportedAt lastAttemptAt lastError attempts pendingFromSequence }
+} }`;
+
+async function exportsPage() {
+  const mine = ++generation;
+  page("Exports", h("p", { class: "muted" }, "Loading the export configurations…"));
+  let data, status;
+  try {
+    [data, status] = await Promise.all([graphql(EXPORTS_QUERY), apiJson("/api/audit/status")]);
+  } catch (e) {
+    if (mine === generation) page("Exports", errorBox("The export configurations could not be loaded: " + e.message));
+    return;
+  }
+  if (mine !== generation) return;
+  const configs = data.getAllExportConfigurations;
+  const message = h("div", { role: "status", "aria-live": "polite", id: "export-message" });
+  if (!configs.length) {
+    page("Exports", h("div", { class: "empty", id: "empty" }, "No export configurations yet. Create one with the GraphQL API (see the README)."));
+    main.dataset.ready = "exports";
+    return;
+  }
+  const act = async (mutation, id, done) => {
+    try {
+      await graphql(`mutation($id: String!) { ${mutation}(id: $id) { id } }`, { id });
+      sessionStorage.setItem("vigil.exportMessage", done);
+      if (mine === generation) route();
+    } catch (e) {
+      message.replaceChildren(errorBox(e.message));
+    }
+  };
+  const rows = configs.map((c) => {
+    const e = c.endpointConfiguration;
+    const where = e.__typename.startsWith("S3") ? `s3://${e.bucket}/${e.path || ""}` : `adls://${e.storageAccount}/${e.fileSystem}/${e.path || ""}`;
+    const x = c.exportStatus;
+    const behind = Math.max(0, status.lastSequence - (x.lastExportedSequence || 0));
+    const since = x.lastExportedAt ? ago(x.lastExportedAt) : "never exported";
+    return h("tr", { "data-id": c.id },
+      h("td", {}, h("code", {}, where), h("div", { class: "sub" }, c.id)),
+      h("td", {}, c.interval.replace(/^EVERY_(\d+)_HOURS$/, "Every $1 hours")),
+      h("td", {}, c.enabled ? "Enabled" : "Disabled"),
+      h("td", { class: c.connectionStatus === "SUCCESS" ? "" : "status-FAILURE" }, c.connectionStatus),
+      h("td", {}, x.lastExportedAt ? formatTime(x.lastExportedAt) : "—"),
+      h("td", {}, `${number.format(behind)} event${behind === 1 ? "" : "s"} behind`, h("div", { class: "sub" }, since)),
+      h("td", { class: x.lastError ? "status-FAILURE" : "" }, x.lastError ? `${x.lastError} (${x.attempts} failed attempt${x.attempts === 1 ? "" : "s"})` : "—"),
+      h("td", {},
+        h("button", { type: "button", class: "toggle", onclick: () => act(c.enabled ? "disableExportConfiguration" : "enableExportConfiguration", c.id, `${c.enabled ? "Disabled" : "Enabled"} ${where}.`) }, c.enabled ? "Disable" : "Enable"),
+        " ",
+        h("button", { type: "button", class: "export-now", onclick: () => act("exportNow", c.id, `Started an export to ${where}.`) }, "Export now")));
+  });
+  const done = sessionStorage.getItem("vigil.exportMessage");
+  sessionStorage.removeItem("vigil.exportMessage");
+  if (done) message.append(h("div", { class: "notice" }, done));
+  page("Exports", message,
+    h("div", { class: "table-wrap" }, h("table", { id: "exports" },
+      h("thead", {}, h("tr", {}, ["Destination", "Interval", "State", "Connection", "Last export", "Lag", "Last error", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows))),
+    h("p", { class: "muted" }, `The log holds ${number.format(status.lastSequence)} events. `, h("button", { type: "button", onclick: () => route() }, "Refresh")));
+  main.dataset.ready = "exports";
+}
+
+function ago(iso) {
+  const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  if (seconds < 90) return `${Math.round(seconds)} s ago`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 129600) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} days ago`;
+}
+
+// ------------------------------------------------------------------------------------------
+// Routing
+
+function go(path, params) {
+  const query = params && [...params.keys()].length ? "?" + params : "";
+  location.hash = "#/" + path + query;
+}
+
+async function route() {
+  delete main.dataset.ready;
+  if (!sessionStorage.getItem(KEY)) return signInPage();
+  const hash = location.hash || "#/audit";
+  const at = hash.indexOf("?");
+  const path = at < 0 ? hash.slice(2) : hash.slice(2, at);
+  const params = new URLSearchParams(at < 0 ? "" : hash.slice(at + 1));
+  document.getElementById("nav").hidden = false;
+  document.getElementById("sign-out").hidden = false;
+  const section = path.startsWith("event/") ? "audit" : path === "dashboards/user" ? "user" : path === "dashboards/data" ? "data" : path;
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (link.dataset.page === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  const loaded = sessionStorage.getItem("vigil.loadMessage");
+  sessionStorage.removeItem("vigil.loadMessage");
+  if (path.startsWith("event/")) await eventPage(decodeURIComponent(path.slice(6)));
+  else if (path === "dashboards/user") await dashboard("user", params);
+  else if (path === "dashboards/data") await dashboard("data", params);
+  else if (path === "reports") await reportsPage(params);
+  else if (path === "exports") await exportsPage();
+  else await auditPage(params);
+  if (loaded) document.getElementById("load-status")?.replaceChildren(h("div", { class: "notice" }, loaded));
+}
+
+async function start() {
+  document.getElementById("sign-out").addEventListener("click", () => signOut());
+  window.addEventListener("hashchange", () => route());
+  if (sessionStorage.getItem(KEY)) {
+    try {
+      const session = await apiJson("/api/audit/session");
+      document.getElementById("who").textContent = "Signed in as " + session.name;
+    } catch (e) {
+      if (e.status !== 401) main.replaceChildren(errorBox(e.message));
+      return;
+    }
+  }
+  route();
+}
+
+start();
