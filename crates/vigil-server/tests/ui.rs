@@ -452,6 +452,30 @@ async fn the_web_ui_works_end_to_end_in_a_real_browser() {
             .contains("Data source: Visitors")
     );
 
+    // The dashboards take the audit page's time range and filters, through the navigation.
+    browser
+        .open(&server.url("/#/audit?range=7d&f=actionStatus:UNAUTHORIZED"))
+        .await;
+    browser.wait_ready("audit").await;
+    browser
+        .click(&browser.find("#nav a[data-page=user]").await)
+        .await;
+    browser.wait_ready("dashboard").await;
+    assert!(
+        text_of(&browser, ".chips")
+            .await
+            .contains("Status: UNAUTHORIZED")
+    );
+    let range = browser
+        .script("return document.getElementById('range').value", vec![])
+        .await;
+    assert_eq!(range, json!("7d"));
+    let sources = text_of(&browser, "#chart-datasources").await;
+    assert!(
+        sources.contains("Visitors") && !sources.contains("Exhibitions"),
+        "{sources}"
+    );
+
     // One user's activity.
     browser
         .open(&server.url("/#/dashboards/user?user=Taylor"))

@@ -311,6 +311,25 @@ function signOut(message) {
 
 // ----- Audit page
 
+/** The active filters as chips, each removed with its × (on the page `path`). */
+function filterChips(path, params, filters) {
+  return h("ul", { class: "chips", "aria-label": "Active filters" },
+    filters.map(([field, value]) => h("li", {},
+      h("span", {}, (FACET_LABEL[field] || field) + ": ", h("span", { class: "value" }, value)),
+      h("button", {
+        type: "button",
+        "aria-label": `Remove filter ${FACET_LABEL[field] || field}: ${value}`,
+        title: "Remove this filter",
+        onclick: () => {
+          const next = new URLSearchParams(params);
+          next.delete("f");
+          next.delete("offset");
+          for (const [f, v] of filters) if (!(f === field && v === value)) next.append("f", f + ":" + v);
+          go(path, next);
+        },
+      }, "×"))));
+}
+
 async function auditPage(params) {
   const mine = ++generation;
   const range = timeRange(params);
@@ -341,21 +360,7 @@ async function auditPage(params) {
   h("button", { type: "submit", class: "primary", id: "search" }, "Search"),
   h("button", { type: "button", id: "load", onclick: () => loadEvents(loadStatus, mine) }, "Load Audit Events"));
 
-  const chips = h("ul", { class: "chips", "aria-label": "Active filters" },
-    filters.map(([field, value]) => h("li", {},
-      h("span", {}, (FACET_LABEL[field] || field) + ": ", h("span", { class: "value" }, value)),
-      h("button", {
-        type: "button",
-        "aria-label": `Remove filter ${FACET_LABEL[field] || field}: ${value}`,
-        title: "Remove this filter",
-        onclick: () => {
-          const next = new URLSearchParams(params);
-          next.delete("f");
-          next.delete("offset");
-          for (const [f, v] of filters) if (!(f === field && v === value)) next.append("f", f + ":" + v);
-          go("audit", next);
-        },
-      }, "×"))));
+  const chips = filterChips("audit", params, filters);
   const aside = h("aside", { class: "facets", "aria-label": "Filters" }, h("p", { class: "muted" }, "Loading filters…"));
   const results = h("section", { "aria-label": "Results", id: "results" }, h("p", { class: "muted" }, "Searching…"));
   page("Audit events", form, formError, loadStatus, chips, h("div", { class: "layout" }, aside, results));
@@ -636,6 +641,8 @@ async function dashboard(kind, params) {
   const user = kind === "user";
   const subjectField = user ? "actorName" : "dataSourceName";
   const subject = params.get(user ? "user" : "datasource") || "";
+  // The audit page's filters come along (the navigation links carry them).
+  const extra = filtersOf(params);
   const range = timeRange(params);
   const controls = timeControls(params);
   const subjectInput = h("input", { type: "text", id: "subject", name: "subject", list: "subjects", value: subject, placeholder: user ? "All users" : "All data sources" });
@@ -647,15 +654,17 @@ async function dashboard(kind, params) {
       const next = new URLSearchParams();
       try { controls.read(next); } catch (error) { formError.replaceChildren(errorBox(error.message)); return; }
       if (subjectInput.value.trim()) next.set(user ? "user" : "datasource", subjectInput.value.trim());
+      for (const [field, value] of extra) next.append("f", field + ":" + value);
       go(user ? "dashboards/user" : "dashboards/data", next);
     },
   }, h("label", { class: "grow" }, user ? "User (empty for all users)" : "Data source (empty for all)", subjectInput),
   h("datalist", { id: "subjects" }), controls.elements, h("button", { type: "submit", class: "primary" }, "Show"));
   const charts = h("div", { class: "charts", id: "charts" }, h("p", { class: "muted" }, "Loading…"));
   const title = user ? "User activity" : "Data activity";
-  page(subject ? `${title}: ${subject}` : `${title}: all ${user ? "users" : "data sources"}`, form, formError, charts);
+  page(subject ? `${title}: ${subject}` : `${title}: all ${user ? "users" : "data sources"}`, form, formError,
+    filterChips(user ? "dashboards/user" : "dashboards/data", params, extra), charts);
 
-  const base = subject ? [[subjectField, subject]] : [];
+  const base = [...(subject ? [[subjectField, subject]] : []), ...extra];
   const scope = user ? base : [...base, ["action", "QUERY"]];
   const link = (filters, from = range.from, to = range.to) => auditLink(from, to, [...scope, ...filters]);
   try {
@@ -926,6 +935,9 @@ function ago(iso) {
 // ------------------------------------------------------------------------------------------
 // Routing
 
+/** The time range and filters the audit page and the dashboards share. */
+let shared = new URLSearchParams();
+
 function go(path, params) {
   const query = params && [...params.keys()].length ? "?" + params : "";
   location.hash = "#/" + path + query;
@@ -941,6 +953,16 @@ async function route() {
   document.getElementById("nav").hidden = false;
   document.getElementById("sign-out").hidden = false;
   const section = path.startsWith("event/") ? "audit" : path === "dashboards/user" ? "user" : path === "dashboards/data" ? "data" : path;
+  if (["audit", "user", "data"].includes(section) && !path.startsWith("event/")) {
+    // The audit page and the dashboards share the time range and the filters.
+    shared = new URLSearchParams();
+    for (const name of ["range", "hours", "from", "to"]) if (params.get(name)) shared.set(name, params.get(name));
+    for (const f of params.getAll("f")) shared.append("f", f);
+  }
+  const suffix = [...shared.keys()].length ? "?" + shared : "";
+  document.querySelector("#nav a[data-page=audit]").setAttribute("href", "#/audit" + suffix);
+  document.querySelector("#nav a[data-page=user]").setAttribute("href", "#/dashboards/user" + suffix);
+  document.querySelector("#nav a[data-page=data]").setAttribute("href", "#/dashboards/data" + suffix);
   for (const link of document.querySelectorAll("#nav a")) {
     if (link.dataset.page === section) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
