@@ -15,6 +15,8 @@ use serde_json::Value;
 
 use super::{Governance, ProjectionError, schema};
 
+mod bulk;
+
 /// The kinds of entity a report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -121,11 +123,13 @@ enum Source {
     /// with the outer row's first column bound as `:outer`. A row is the outer row's next `lead`
     /// columns, the inner row, then the outer row's remaining columns: what belongs to the
     /// entity is read once per entity, not once per row. The first rows come at once, and the
-    /// whole costs a few indexed lookups per entity.
+    /// whole costs a few indexed lookups per entity. A full run (no limit) calls `whole`
+    /// instead, which reads each table once and gives the same rows.
     PerEntity {
         outer: &'static str,
         inner: &'static str,
         lead: usize,
+        whole: fn(&Connection) -> rusqlite::Result<Rows>,
     },
     /// Code (a pivot), returning its columns and rows.
     Custom(fn(&Ctx<'_>) -> Built),
@@ -715,8 +719,16 @@ pub fn run(
     let outcome = match &kind.source {
         Source::Sql(sql) => sql_rows(&ctx, sql)
             .map(|rows| (kind.columns.iter().map(|c| (*c).to_owned()).collect(), rows)),
-        Source::PerEntity { outer, inner, lead } => per_entity_rows(&ctx, outer, inner, *lead)
-            .map(|rows| (kind.columns.iter().map(|c| (*c).to_owned()).collect(), rows)),
+        Source::PerEntity {
+            outer,
+            inner,
+            lead,
+            whole,
+        } => match ctx.limit {
+            Some(_) => per_entity_rows(&ctx, outer, inner, *lead),
+            None => whole(ctx.conn),
+        }
+        .map(|rows| (kind.columns.iter().map(|c| (*c).to_owned()).collect(), rows)),
         Source::Custom(build) => build(&ctx),
     };
     drop(done);
@@ -800,6 +812,16 @@ fn users_subscribed_any_tag(ctx: &Ctx<'_>) -> Built {
         .enumerate()
         .map(|(i, t)| (t.as_str(), i))
         .collect();
+    let mut columns = vec![
+        "User".to_owned(),
+        "Email".to_owned(),
+        "Subscription type".to_owned(),
+    ];
+    if ctx.limit.is_none() {
+        let rows = bulk::users_subscribed_any_tag(ctx.conn, &index)?;
+        columns.extend(tags);
+        return Ok((columns, rows));
+    }
     // Each user's current data source subscriptions and their tags, user by user in report
     // order; a row ends when the (user, subscription type) changes.
     let wanted = ctx.limit.map_or(usize::MAX, |limit| limit + 1);
@@ -840,11 +862,6 @@ fn users_subscribed_any_tag(ctx: &Ctx<'_>) -> Built {
             Ok(true)
         },
     )?;
-    let mut columns = vec![
-        "User".to_owned(),
-        "Email".to_owned(),
-        "Subscription type".to_owned(),
-    ];
     columns.extend(tags);
     Ok((columns, rows))
 }
@@ -908,6 +925,7 @@ pub static CATALOG: &[ReportKind] = &[
                      WHERE us.user_key = :outer AND us.model_type = 'DATASOURCE' AND ds.deleted IS NULL
                      ORDER BY coalesce(ds.name, ds.id), ds.id, us.subscription_type",
             lead: 3,
+            whole: bulk::user_data_sources_subscribed,
         },
         post: None,
     },
@@ -1173,6 +1191,7 @@ pub static CATALOG: &[ReportKind] = &[
                   ORDER BY coalesce(u.name, u.id), u.id, us.subscription_type"
             ),
             lead: 1,
+            whole: bulk::datasource_subscribers,
         },
         post: None,
     },
