@@ -256,12 +256,19 @@ async fn the_web_ui_works_end_to_end_in_a_real_browser() {
     browser.open(&server.url("/#/audit")).await;
     let key = browser.find("#api-key").await;
     assert_labelled(&browser, "sign-in").await;
-    browser.click(&browser.find("#sign-in").await).await;
-    // An empty key is refused by the form itself (required), and a wrong one by the server.
-    browser.type_into(&key, "not-a-key").await;
+    // No key says so; a wrong one is refused by the server.
     browser.click(&browser.find("#sign-in").await).await;
     let error = text_of(&browser, "#sign-in-error .error").await;
-    assert!(error.contains("not accepted"), "{error}");
+    assert!(error.contains("Enter an API key"), "{error}");
+    browser.type_into(&key, "not-a-key").await;
+    browser.click(&browser.find("#sign-in").await).await;
+    let error = browser
+        .wait_for(
+            "the refusal",
+            "const e = document.querySelector('#sign-in-error .error'); return e && e.textContent.includes('not accepted') && e.textContent",
+        )
+        .await;
+    assert!(error.as_str().unwrap().contains("not accepted"), "{error}");
     browser
         .screenshot(&shots.join("01-sign-in-error.png"))
         .await;

@@ -265,7 +265,7 @@ function signInPage(message) {
   document.getElementById("nav").hidden = true;
   document.getElementById("sign-out").hidden = true;
   document.getElementById("who").textContent = "";
-  const input = h("input", { type: "password", id: "api-key", name: "apiKey", autocomplete: "off", required: true });
+  const input = h("input", { type: "password", id: "api-key", name: "apiKey", autocomplete: "off" });
   const error = h("div", { id: "sign-in-error", "aria-live": "assertive" });
   if (message) error.append(errorBox(message));
   const button = h("button", { type: "submit", class: "primary", id: "sign-in" }, "Sign in");
