@@ -300,10 +300,19 @@ fn main() {
                 limit,
                 timeout: Duration::from_secs(540),
             };
+            // As the UI runs it (rows collected), or whole as the CSV export runs it (rows handed
+            // on one by one; formatting them is left out).
             let started = Instant::now();
-            let table = reports::run(&governance, &request).unwrap();
+            let rows = match limit {
+                Some(_) => reports::run(&governance, &request).unwrap().rows.len(),
+                None => {
+                    reports::run_each(&governance, &request, &mut |_| {}, &mut drop)
+                        .unwrap()
+                        .rows
+                }
+            };
             let ms = started.elapsed().as_secs_f64() * 1000.0;
-            timings.push((table.rows.len(), ms));
+            timings.push((rows, ms));
             if ms > slowest.0 {
                 slowest = (ms, format!("{} {}", kind.entity.as_str(), kind.key));
             }

@@ -24,24 +24,35 @@ fn cell_text(value: &Value) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The whole table: the header, then one record per row.
-pub fn table(columns: &[String], rows: &[Vec<Value>]) -> String {
-    let mut out = String::new();
+/// Appends the header record.
+pub fn header(out: &mut String, columns: &[String]) {
     for (i, column) in columns.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        field(&mut out, column);
+        field(out, column);
     }
     out.push_str("\r\n");
-    for row in rows {
-        for (i, value) in row.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            field(&mut out, &cell_text(value));
+}
+
+/// Appends one record.
+pub fn record(out: &mut String, row: &[Value]) {
+    for (i, value) in row.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        out.push_str("\r\n");
+        field(out, &cell_text(value));
+    }
+    out.push_str("\r\n");
+}
+
+/// The whole table: the header, then one record per row.
+#[cfg(test)]
+pub fn table(columns: &[String], rows: &[Vec<Value>]) -> String {
+    let mut out = String::new();
+    header(&mut out, columns);
+    for row in rows {
+        record(&mut out, row);
     }
     out
 }

@@ -106,10 +106,10 @@ pub enum Scope {
     One,
 }
 
-/// Rows of JSON cells.
-type Rows = Vec<Vec<Value>>;
-/// What a report built in code returns: its columns and rows.
-type Built = rusqlite::Result<(Vec<String>, Rows)>;
+/// Takes the rows of a report, in order, one at a time; returns whether to go on.
+type Emit<'e> = dyn FnMut(Vec<Value>) -> bool + 'e;
+/// Takes the column names of a report built in code, before its first row.
+type Header<'h> = dyn FnMut(Vec<String>) + 'h;
 /// Rewrites rows after the query.
 type Post = fn(&Ctx<'_>, &mut [Vec<Value>]) -> Result<(), ProjectionError>;
 
@@ -129,10 +129,10 @@ enum Source {
         outer: &'static str,
         inner: &'static str,
         lead: usize,
-        whole: fn(&Connection) -> rusqlite::Result<Rows>,
+        whole: fn(&Connection, &mut Emit<'_>) -> rusqlite::Result<()>,
     },
-    /// Code (a pivot), returning its columns and rows.
-    Custom(fn(&Ctx<'_>) -> Built),
+    /// Code (a pivot): it gives its columns, then its rows.
+    Custom(fn(&Ctx<'_>, &mut Header<'_>, &mut Emit<'_>) -> rusqlite::Result<()>),
 }
 
 /// One report kind of the catalog.
@@ -588,7 +588,7 @@ fn json_value(value: ValueRef<'_>) -> Value {
 }
 
 /// Runs one statement, with `LIMIT` one past the limit to tell whether rows were cut.
-fn sql_rows(ctx: &Ctx<'_>, sql: &str) -> rusqlite::Result<Vec<Vec<Value>>> {
+fn sql_rows(ctx: &Ctx<'_>, sql: &str, emit: &mut Emit<'_>) -> rusqlite::Result<()> {
     let sql = match ctx.limit {
         Some(limit) => format!("{sql}\nLIMIT {}", limit + 1),
         None => sql.to_owned(),
@@ -597,15 +597,16 @@ fn sql_rows(ctx: &Ctx<'_>, sql: &str) -> rusqlite::Result<Vec<Vec<Value>>> {
     bind(&mut statement, ctx)?;
     let width = statement.column_count();
     let mut rows = statement.raw_query();
-    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(
+        if !emit(
             (0..width)
                 .map(|i| json_value(row.get_ref_unwrap(i)))
                 .collect(),
-        );
+        ) {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Walks the entities `outer` lists, in its order, and the rows `inner` gives for each (with
@@ -637,10 +638,14 @@ fn per_entity(
     Ok(())
 }
 
-/// The rows of a [`Source::PerEntity`] report, stopping one past the limit.
-fn per_entity_rows(ctx: &Ctx<'_>, outer: &str, inner: &str, lead: usize) -> rusqlite::Result<Rows> {
-    let wanted = ctx.limit.map_or(usize::MAX, |limit| limit + 1);
-    let mut out = Vec::new();
+/// The rows of a [`Source::PerEntity`] report.
+fn per_entity_rows(
+    ctx: &Ctx<'_>,
+    outer: &str,
+    inner: &str,
+    lead: usize,
+    emit: &mut Emit<'_>,
+) -> rusqlite::Result<()> {
     let mut entity_key: Option<rusqlite::types::Value> = None;
     let mut entity_cells: Vec<Value> = Vec::new();
     per_entity(ctx, outer, inner, |entity, row| {
@@ -657,10 +662,8 @@ fn per_entity_rows(ctx: &Ctx<'_>, outer: &str, inner: &str, lead: usize) -> rusq
         cells.extend_from_slice(&entity_cells[..lead]);
         cells.extend((0..width).map(|i| json_value(row.get_ref_unwrap(i))));
         cells.extend_from_slice(&entity_cells[lead..]);
-        out.push(cells);
-        Ok(out.len() < wanted)
-    })?;
-    Ok(out)
+        Ok(emit(cells))
+    })
 }
 
 /// Runs a report. Blocking: call it from a blocking context. The SQL is interrupted when the
@@ -669,6 +672,42 @@ pub fn run(
     governance: &Governance,
     request: &ReportRequest<'_>,
 ) -> Result<ReportTable, ReportError> {
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    let summary = run_each(
+        governance,
+        request,
+        &mut |names: &[String]| columns = names.to_vec(),
+        &mut |row| rows.push(row),
+    )?;
+    Ok(ReportTable {
+        columns,
+        rows,
+        truncated: summary.truncated,
+        notes: summary.notes,
+    })
+}
+
+/// What [`run_each`] tells besides the rows.
+#[derive(Debug, Clone)]
+pub struct ReportSummary {
+    /// Rows handed on.
+    pub rows: usize,
+    /// Whether more rows exist than the limit let through.
+    pub truncated: bool,
+    /// What the audit trail cannot supply, column by column.
+    pub notes: Vec<String>,
+}
+
+/// Runs a report, handing its column names to `header` and then each row, in order, to `row`,
+/// instead of holding them all: a whole report for CSV can be large. On an error the rows handed
+/// on so far are not the report. Blocking, with the timeout of [`run`].
+pub fn run_each(
+    governance: &Governance,
+    request: &ReportRequest<'_>,
+    header: &mut dyn FnMut(&[String]),
+    row: &mut dyn FnMut(Vec<Value>),
+) -> Result<ReportSummary, ReportError> {
     let kind = request.kind;
     match (kind.scope, &request.entity) {
         (Scope::One, None) => {
@@ -716,54 +755,72 @@ pub fn run(
             false
         }
     });
+    let mut count = 0;
+    let mut truncated = false;
+    // Rows a post-processing step rewrites are held until it has run; the others go on at once.
+    let mut held: Vec<Vec<Value>> = Vec::new();
+    let hold = kind.post.is_some();
+    let mut emit = |cells: Vec<Value>| {
+        if request.limit.is_some_and(|limit| count >= limit) {
+            truncated = true;
+            return false;
+        }
+        count += 1;
+        if hold {
+            held.push(cells);
+        } else {
+            row(cells);
+        }
+        true
+    };
+    let fixed: Vec<String> = kind.columns.iter().map(|c| (*c).to_owned()).collect();
     let outcome = match &kind.source {
-        Source::Sql(sql) => sql_rows(&ctx, sql)
-            .map(|rows| (kind.columns.iter().map(|c| (*c).to_owned()).collect(), rows)),
+        Source::Sql(sql) => {
+            header(&fixed);
+            sql_rows(&ctx, sql, &mut emit)
+        }
         Source::PerEntity {
             outer,
             inner,
             lead,
             whole,
-        } => match ctx.limit {
-            Some(_) => per_entity_rows(&ctx, outer, inner, *lead),
-            None => whole(ctx.conn),
+        } => {
+            header(&fixed);
+            match ctx.limit {
+                Some(_) => per_entity_rows(&ctx, outer, inner, *lead, &mut emit),
+                None => whole(ctx.conn, &mut emit),
+            }
         }
-        .map(|rows| (kind.columns.iter().map(|c| (*c).to_owned()).collect(), rows)),
-        Source::Custom(build) => build(&ctx),
+        Source::Custom(build) => build(&ctx, &mut |names| header(&names), &mut emit),
     };
     drop(done);
     let timed_out = watchdog.join().unwrap_or(false);
-    let (columns, mut rows) = match outcome {
-        Ok(result) => result,
+    match outcome {
+        Ok(()) => {}
         Err(rusqlite::Error::SqliteFailure(error, _))
             if timed_out && error.code == rusqlite::ErrorCode::OperationInterrupted =>
         {
             return Err(ReportError::TimedOut(timeout));
         }
         Err(error) => return Err(error.into()),
-    };
-    let truncated = request.limit.is_some_and(|limit| rows.len() > limit);
-    if let Some(limit) = request.limit {
-        rows.truncate(limit);
     }
     if let Some(post) = kind.post {
-        post(&ctx, &mut rows)?;
+        post(&ctx, &mut held)?;
+        for cells in held {
+            row(cells);
+        }
     }
     let notes = kind
         .gaps
         .iter()
         .map(|(column, reason)| format!("{column}: {reason}"))
         .collect();
-    Ok(ReportTable {
-        columns,
-        rows,
+    Ok(ReportSummary {
+        rows: count,
         truncated,
         notes,
     })
 }
-
-// ---------------------------------------------------------------------------------------------
-// Post-processing and pivots
 
 /// Replaces the sequence number in column `column` with the query text of that event.
 fn query_text_at(
@@ -800,7 +857,11 @@ fn latest_query_in_column_3(ctx: &Ctx<'_>, rows: &mut [Vec<Value>]) -> Result<()
 
 /// Users × every tag: whether each user (per subscription type) is subscribed to at least one
 /// data source with that tag.
-fn users_subscribed_any_tag(ctx: &Ctx<'_>) -> Built {
+fn users_subscribed_any_tag(
+    ctx: &Ctx<'_>,
+    header: &mut Header<'_>,
+    emit: &mut Emit<'_>,
+) -> rusqlite::Result<()> {
     let mut tags_statement = ctx.conn.prepare(
         "SELECT name FROM tags WHERE deleted IS NULL UNION SELECT tag FROM ds_tags ORDER BY 1",
     )?;
@@ -817,16 +878,15 @@ fn users_subscribed_any_tag(ctx: &Ctx<'_>) -> Built {
         "Email".to_owned(),
         "Subscription type".to_owned(),
     ];
+    columns.extend(tags.iter().cloned());
+    header(columns);
     if ctx.limit.is_none() {
-        let rows = bulk::users_subscribed_any_tag(ctx.conn, &index)?;
-        columns.extend(tags);
-        return Ok((columns, rows));
+        return bulk::users_subscribed_any_tag(ctx.conn, &index, emit);
     }
     // Each user's current data source subscriptions and their tags, user by user in report
-    // order; a row ends when the (user, subscription type) changes.
-    let wanted = ctx.limit.map_or(usize::MAX, |limit| limit + 1);
-    let mut rows: Vec<Vec<Value>> = Vec::new();
-    let mut last: Option<(i64, String)> = None;
+    // order; a row is complete when the (user, subscription type) changes.
+    let mut current: Option<(i64, String, Vec<Value>)> = None;
+    let mut going = true;
     per_entity(
         ctx,
         "SELECT key, coalesce(name, id), email FROM users WHERE deleted IS NULL
@@ -839,31 +899,36 @@ fn users_subscribed_any_tag(ctx: &Ctx<'_>) -> Built {
         |user_row, row| {
             let user: i64 = user_row.get(0)?;
             let subscription_type: String = row.get(0)?;
-            if last
+            if current
                 .as_ref()
-                .is_none_or(|(u, s)| *u != user || *s != subscription_type)
+                .is_none_or(|(u, s, _)| *u != user || *s != subscription_type)
             {
-                if rows.len() == wanted {
+                if let Some((_, _, done)) = current.take()
+                    && !emit(done)
+                {
+                    going = false;
                     return Ok(false);
                 }
-                let mut out = Vec::with_capacity(3 + tags.len());
-                out.push(json_value(user_row.get_ref(1)?));
-                out.push(json_value(user_row.get_ref(2)?));
-                out.push(Value::from(subscription_type.clone()));
-                out.resize(3 + tags.len(), Value::Bool(false));
-                rows.push(out);
-                last = Some((user, subscription_type));
+                let mut cells = Vec::with_capacity(3 + tags.len());
+                cells.push(json_value(user_row.get_ref(1)?));
+                cells.push(json_value(user_row.get_ref(2)?));
+                cells.push(Value::from(subscription_type.clone()));
+                cells.resize(3 + tags.len(), Value::Bool(false));
+                current = Some((user, subscription_type, cells));
             }
             if let Some(tag) = row.get_ref(1)?.as_str_or_null()?
                 && let Some(i) = index.get(tag)
+                && let Some((_, _, cells)) = current.as_mut()
             {
-                rows.last_mut().expect("a row")[3 + i] = Value::Bool(true);
+                cells[3 + i] = Value::Bool(true);
             }
             Ok(true)
         },
     )?;
-    columns.extend(tags);
-    Ok((columns, rows))
+    if going && let Some((_, _, done)) = current {
+        emit(done);
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -260,6 +260,12 @@ fn date_range(from: Option<i64>, to: Option<i64>) -> Result<(i64, i64), ReportEr
     Ok((from, to))
 }
 
+/// A report's answer: rows for JSON, or the CSV text with its row count.
+enum Output {
+    Table(ReportTable),
+    Csv { body: String, rows: usize },
+}
+
 async fn run(
     state: AppState,
     key: ApiKeyInfo,
@@ -293,21 +299,34 @@ async fn run(
             Some(name) => Some(reports::resolve(&governance, input.entity_type, name)?),
             None => None,
         };
-        let table = reports::run(
-            &governance,
-            &ReportRequest {
-                kind,
-                entity: entity.clone(),
-                from,
-                to,
-                limit: input.limit,
-                timeout,
-            },
-        )?;
-        Ok::<_, ReportError>((kind, entity, from, to, table, governance.projected_seq()))
+        let request = ReportRequest {
+            kind,
+            entity: entity.clone(),
+            from,
+            to,
+            limit: input.limit,
+            timeout,
+        };
+        let output = if input.csv {
+            // Written as the rows come: a whole report is never held as rows.
+            let body = std::cell::RefCell::new(String::new());
+            let summary = reports::run_each(
+                &governance,
+                &request,
+                &mut |columns| crate::csv::header(&mut body.borrow_mut(), columns),
+                &mut |row| crate::csv::record(&mut body.borrow_mut(), &row),
+            )?;
+            Output::Csv {
+                body: body.into_inner(),
+                rows: summary.rows,
+            }
+        } else {
+            Output::Table(reports::run(&governance, &request)?)
+        };
+        Ok::<_, ReportError>((kind, entity, from, to, output, governance.projected_seq()))
     })
     .await?;
-    let (kind, entity, from, to, table, as_of) = match outcome {
+    let (kind, entity, from, to, output, as_of) = match outcome {
         Ok(result) => result,
         Err(error) => return Ok(report_error(error)),
     };
@@ -324,26 +343,31 @@ async fn run(
             "entityName": entity.as_ref().map(|e| e.name.clone()),
             "from": range.as_ref().map(|r| r.0.clone()),
             "to": range.as_ref().map(|r| r.1.clone()),
-            "rowCount": table.rows.len(),
+            "rowCount": match &output {
+                Output::Table(table) => table.rows.len(),
+                Output::Csv { rows, .. } => *rows,
+            },
             "format": if csv { "csv" } else { "json" },
         }),
         entity.as_ref(),
     );
-    if csv {
-        let body = crate::csv::table(&table.columns, &table.rows);
-        let file = format!("{}-{}.csv", kind.entity.as_str(), kind.key);
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{file}\""),
-                ),
-            ],
-            body,
-        )
-            .into_response());
-    }
+    let table = match output {
+        Output::Table(table) => table,
+        Output::Csv { body, .. } => {
+            let file = format!("{}-{}.csv", kind.entity.as_str(), kind.key);
+            return Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{file}\""),
+                    ),
+                ],
+                body,
+            )
+                .into_response());
+        }
+    };
     let ReportTable {
         columns,
         rows,

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::{Rows, iso};
+use super::{Emit, iso};
 
 struct User {
     id: String,
@@ -260,60 +260,68 @@ impl Snapshot {
 }
 
 /// User / all / data-sources-subscribed, whole.
-pub(super) fn user_data_sources_subscribed(conn: &Connection) -> rusqlite::Result<Rows> {
+pub(super) fn user_data_sources_subscribed(
+    conn: &Connection,
+    emit: &mut Emit<'_>,
+) -> rusqlite::Result<()> {
     in_snapshot(conn, || {
         let snapshot = load(conn)?;
         let attributes = user_attributes(conn)?;
         let groups = snapshot.user_groups();
         let order =
             snapshot.sorted(|users, datasources, s| (users[&s.user], datasources[s.datasource]));
-        Ok(order
-            .into_iter()
-            .map(|s| {
-                let user = snapshot.user(s);
-                vec![
-                    Value::from(user.display.clone()),
-                    Value::from(user.id.clone()),
-                    text(user.email.clone()),
-                    Value::from(snapshot.datasource(s).display.clone()),
-                    text(s.role.clone()),
-                    Value::from(s.subscription_type.clone()),
-                    text(s.subscribed.map(iso)),
-                    text(s.approved_by.clone()),
-                    Value::Null,
-                    text(attributes.get(&user.id).cloned()),
-                    text(groups.get(&s.user).cloned()),
-                ]
-            })
-            .collect())
+        for s in order {
+            let user = snapshot.user(s);
+            let row = vec![
+                Value::from(user.display.clone()),
+                Value::from(user.id.clone()),
+                text(user.email.clone()),
+                Value::from(snapshot.datasource(s).display.clone()),
+                text(s.role.clone()),
+                Value::from(s.subscription_type.clone()),
+                text(s.subscribed.map(iso)),
+                text(s.approved_by.clone()),
+                Value::Null,
+                text(attributes.get(&user.id).cloned()),
+                text(groups.get(&s.user).cloned()),
+            ];
+            if !emit(row) {
+                break;
+            }
+        }
+        Ok(())
     })
 }
 
 /// Data source / all / subscribers, whole.
-pub(super) fn datasource_subscribers(conn: &Connection) -> rusqlite::Result<Rows> {
+pub(super) fn datasource_subscribers(
+    conn: &Connection,
+    emit: &mut Emit<'_>,
+) -> rusqlite::Result<()> {
     in_snapshot(conn, || {
         let snapshot = load(conn)?;
         let attributes = user_attributes(conn)?;
         let order =
             snapshot.sorted(|users, datasources, s| (datasources[s.datasource], users[&s.user]));
-        Ok(order
-            .into_iter()
-            .map(|s| {
-                let user = snapshot.user(s);
-                vec![
-                    Value::from(snapshot.datasource(s).display.clone()),
-                    Value::from(user.display.clone()),
-                    Value::from(user.id.clone()),
-                    text(user.email.clone()),
-                    Value::from(s.subscription_type.clone()),
-                    text(s.role.clone()),
-                    text(s.subscribed.map(iso)),
-                    text(s.approved_by.clone()),
-                    Value::Null,
-                    text(attributes.get(&user.id).cloned()),
-                ]
-            })
-            .collect())
+        for s in order {
+            let user = snapshot.user(s);
+            let row = vec![
+                Value::from(snapshot.datasource(s).display.clone()),
+                Value::from(user.display.clone()),
+                Value::from(user.id.clone()),
+                text(user.email.clone()),
+                Value::from(s.subscription_type.clone()),
+                text(s.role.clone()),
+                text(s.subscribed.map(iso)),
+                text(s.approved_by.clone()),
+                Value::Null,
+                text(attributes.get(&user.id).cloned()),
+            ];
+            if !emit(row) {
+                break;
+            }
+        }
+        Ok(())
     })
 }
 
@@ -322,7 +330,8 @@ pub(super) fn datasource_subscribers(conn: &Connection) -> rusqlite::Result<Rows
 pub(super) fn users_subscribed_any_tag(
     conn: &Connection,
     columns: &BTreeMap<&str, usize>,
-) -> rusqlite::Result<Rows> {
+    emit: &mut Emit<'_>,
+) -> rusqlite::Result<()> {
     in_snapshot(conn, || {
         let snapshot = load(conn)?;
         let mut tags: HashMap<i64, Vec<usize>> = HashMap::new();
@@ -343,17 +352,17 @@ pub(super) fn users_subscribed_any_tag(
                 flags[column] = true;
             }
         }
-        Ok(cells
-            .into_iter()
-            .map(|((_, subscription_type), (user, flags))| {
-                let user = &snapshot.users[&user];
-                let mut row = Vec::with_capacity(3 + flags.len());
-                row.push(Value::from(user.display.clone()));
-                row.push(text(user.email.clone()));
-                row.push(Value::from(subscription_type));
-                row.extend(flags.into_iter().map(Value::Bool));
-                row
-            })
-            .collect())
+        for ((_, subscription_type), (user, flags)) in cells {
+            let user = &snapshot.users[&user];
+            let mut row = Vec::with_capacity(3 + flags.len());
+            row.push(Value::from(user.display.clone()));
+            row.push(text(user.email.clone()));
+            row.push(Value::from(subscription_type));
+            row.extend(flags.into_iter().map(Value::Bool));
+            if !emit(row) {
+                break;
+            }
+        }
+        Ok(())
     })
 }
