@@ -536,6 +536,11 @@ async fn the_web_ui_works_end_to_end_in_a_real_browser() {
         )
         .await;
     browser.wait_ready("report").await;
+    let page = text_of(&browser, "#main").await;
+    assert!(
+        !page.contains("null") && !page.contains("[object"),
+        "{page}"
+    );
     let rows = text_of(&browser, "#report-rows").await;
     assert!(
         rows.contains("Smith, \"Pat\"") && rows.contains("jordan@acme.example"),

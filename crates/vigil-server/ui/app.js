@@ -258,7 +258,8 @@ let generation = 0;
 /** Renders a page into main; async work checks `current()` before touching the page. */
 function page(title, ...children) {
   document.title = title + " · vigil";
-  main.replaceChildren(h("h1", {}, title), ...children);
+  main.replaceChildren(h("h1", {}, title),
+    ...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
 }
 
 function signInPage(message) {

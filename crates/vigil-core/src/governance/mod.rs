@@ -119,7 +119,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // A derived view: after a crash it resumes from its last durable checkpoint.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // The access tables take inserts all over their B-trees: pages are read through the map
+    // instead of copied into the cache first.
     conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     Ok(())
 }
