@@ -10,24 +10,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::emulators::{AZURITE_ACCOUNT, Emulator, azurite_account_sas};
-use common::{ADMIN_KEY, Server, client, event};
+use common::{ADMIN_KEY, Server, client, event, graphql};
 use object_store::ObjectStore;
 use serde_json::{Value, json};
 
 /// How long an export may take to show up.
 const EXPORT_WAIT: Duration = Duration::from_secs(120);
-
-async fn graphql(server: &Server, query: &str) -> Value {
-    let response = client()
-        .post(server.url("/api/audit/graphql"))
-        .header("Authorization", ADMIN_KEY)
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
 
 async fn ingest(server: &Server, ids: &[String]) {
     let body: Vec<Value> = ids.iter().map(|id| event(id)).collect();

@@ -13,7 +13,7 @@ use chrono::{SecondsFormat, Utc};
 use common::browser::{Browser, ENTER};
 use common::emulators::Emulator;
 use common::fakes::{self, TEST_KEY_FINGERPRINT, TEST_KEY_PEM, snowflake_row};
-use common::{ADMIN_KEY, Server, client};
+use common::{ADMIN_KEY, Server, client, graphql};
 use serde_json::{Value, json};
 
 fn ago(minutes: i64) -> String {
@@ -171,18 +171,6 @@ async fn wait_until_derived(server: &Server) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn graphql(server: &Server, query: &str) -> Value {
-    let response = client()
-        .post(server.url("/api/audit/graphql"))
-        .header("Authorization", ADMIN_KEY)
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
 }
 
 async fn text_of(browser: &Browser, selector: &str) -> String {

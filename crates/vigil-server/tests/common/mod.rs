@@ -136,3 +136,16 @@ pub fn event(id: &str) -> serde_json::Value {
         "auditPayload": { "type": "QueryAuditPayload", "queryId": id, "query": "SELECT 1" }
     })
 }
+
+/// Sends a GraphQL query with the admin key; the answer must be 200.
+pub async fn graphql(server: &Server, query: &str) -> serde_json::Value {
+    let response = client()
+        .post(server.url("/api/audit/graphql"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&serde_json::json!({ "query": query }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}

@@ -259,6 +259,19 @@ impl Snapshot {
     }
 }
 
+/// Hands on one row per subscription, in order, until `emit` has enough.
+fn emit_each(
+    order: Vec<&Subscription>,
+    emit: &mut Emit<'_>,
+    row: impl Fn(&Subscription) -> Vec<Value>,
+) {
+    for s in order {
+        if !emit(row(s)) {
+            break;
+        }
+    }
+}
+
 /// User / all / data-sources-subscribed, whole.
 pub(super) fn user_data_sources_subscribed(
     conn: &Connection,
@@ -270,9 +283,9 @@ pub(super) fn user_data_sources_subscribed(
         let groups = snapshot.user_groups();
         let order =
             snapshot.sorted(|users, datasources, s| (users[&s.user], datasources[s.datasource]));
-        for s in order {
+        emit_each(order, emit, |s| {
             let user = snapshot.user(s);
-            let row = vec![
+            vec![
                 Value::from(user.display.clone()),
                 Value::from(user.id.clone()),
                 text(user.email.clone()),
@@ -284,11 +297,8 @@ pub(super) fn user_data_sources_subscribed(
                 Value::Null,
                 text(attributes.get(&user.id).cloned()),
                 text(groups.get(&s.user).cloned()),
-            ];
-            if !emit(row) {
-                break;
-            }
-        }
+            ]
+        });
         Ok(())
     })
 }
@@ -303,9 +313,9 @@ pub(super) fn datasource_subscribers(
         let attributes = user_attributes(conn)?;
         let order =
             snapshot.sorted(|users, datasources, s| (datasources[s.datasource], users[&s.user]));
-        for s in order {
+        emit_each(order, emit, |s| {
             let user = snapshot.user(s);
-            let row = vec![
+            vec![
                 Value::from(snapshot.datasource(s).display.clone()),
                 Value::from(user.display.clone()),
                 Value::from(user.id.clone()),
@@ -316,11 +326,8 @@ pub(super) fn datasource_subscribers(
                 text(s.approved_by.clone()),
                 Value::Null,
                 text(attributes.get(&user.id).cloned()),
-            ];
-            if !emit(row) {
-                break;
-            }
-        }
+            ]
+        });
         Ok(())
     })
 }
