@@ -20,17 +20,25 @@ const SECRET_PREFIX: &str = "vgl_";
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Permission {
-    /// Read audit data, manage exports.
+    /// Read audit data, including export configurations.
     Audit,
     /// Write events.
     Ingest,
-    /// Manage keys and integrations.
+    /// Manage keys and integrations (and, like EXPORT_ADMIN, export configurations).
     Admin,
+    /// Create, change, delete, enable, disable, test and run export configurations: where the
+    /// whole log is sent, so more than reading it.
+    ExportAdmin,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 3] = [Permission::Audit, Permission::Ingest, Permission::Admin];
+    pub const ALL: [Permission; 4] = [
+        Permission::Audit,
+        Permission::Ingest,
+        Permission::Admin,
+        Permission::ExportAdmin,
+    ];
 
     /// The name, as in `--permission AUDIT`.
     pub fn as_str(self) -> &'static str {
@@ -38,6 +46,7 @@ impl Permission {
             Permission::Audit => "AUDIT",
             Permission::Ingest => "INGEST",
             Permission::Admin => "ADMIN",
+            Permission::ExportAdmin => "EXPORT_ADMIN",
         }
     }
 
@@ -189,7 +198,7 @@ pub fn create_key(
     }
     if permissions.is_empty() {
         return Err(KeyError::Invalid(
-            "a key needs at least one permission (AUDIT, INGEST, ADMIN)".into(),
+            "a key needs at least one permission (AUDIT, INGEST, ADMIN, EXPORT_ADMIN)".into(),
         ));
     }
     if let Some(secret) = &secret
@@ -245,6 +254,10 @@ pub fn create_key(
             "INSERT INTO api_keys (id, name, secret_hash, permissions, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![row.0, row.1, hash, row.2, row.3],
         )?;
+        transaction.execute(
+            "INSERT OR IGNORE INTO key_history (id, first_key_at) VALUES (1, ?1)",
+            [&row.3],
+        )?;
         Ok(())
     });
     match log.append_blocking(vec![event], Some(side_write)) {
@@ -292,19 +305,35 @@ pub fn delete_key(
     }
 }
 
-/// Creates the first admin key when there is none. Returns the secret when it was generated
-/// (to be printed once); `None` when keys exist or the operator gave the secret.
-pub fn bootstrap(
-    log: &EventLog,
-    operator_secret: Option<String>,
-) -> Result<Option<String>, KeyError> {
-    let count = log.read(|connection| {
-        connection.query_row("SELECT count(*) FROM api_keys", [], |row| {
-            row.get::<_, i64>(0)
-        })
+/// What [`bootstrap`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// The log has keys, or had some: nothing was created.
+    NotNeeded,
+    /// Every key of this log was deleted; a deleted key stays deleted, so none was created.
+    AllKeysDeleted,
+    /// The first key was created with the operator's secret.
+    Created,
+    /// The first key was created with this generated secret (to be printed once).
+    Generated(String),
+}
+
+/// Creates the first admin key, only in a log that never had a key.
+pub fn bootstrap(log: &EventLog, operator_secret: Option<String>) -> Result<Bootstrap, KeyError> {
+    let (had_keys, keys_now) = log.read(|connection| {
+        let had: bool =
+            connection.query_row("SELECT EXISTS (SELECT 1 FROM key_history)", [], |row| {
+                row.get(0)
+            })?;
+        let now: i64 =
+            connection.query_row("SELECT count(*) FROM api_keys", [], |row| row.get(0))?;
+        Ok((had, now))
     })?;
-    if count > 0 {
-        return Ok(None);
+    if keys_now > 0 {
+        return Ok(Bootstrap::NotNeeded);
+    }
+    if had_keys || created_keys_before(log)? {
+        return Ok(Bootstrap::AllKeysDeleted);
     }
     let generated = operator_secret.is_none();
     let actor = KeyActor {
@@ -313,7 +342,39 @@ pub fn bootstrap(
         name: "vigil bootstrap".into(),
     };
     let created = create_key(log, "admin", &Permission::ALL, operator_secret, &actor)?;
-    Ok(generated.then_some(created.secret))
+    Ok(if generated {
+        Bootstrap::Generated(created.secret)
+    } else {
+        Bootstrap::Created
+    })
+}
+
+/// Whether the log holds an `ApiKeyCreated` event of vigil's own, for logs written before
+/// `key_history` existed; it records the answer there, so the log is read through at most once.
+fn created_keys_before(log: &EventLog) -> Result<bool, LogError> {
+    let found: Option<String> = log.read(|connection| {
+        connection
+            .query_row(
+                "SELECT received_time FROM events
+                 WHERE body LIKE '%\"type\":\"ApiKeyCreatedAuditPayload\"%' LIMIT 1",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|found| found.map(|micros| micros.to_string()))
+    })?;
+    let Some(at) = found else {
+        return Ok(false);
+    };
+    let side_write: SideWrite = Box::new(move |transaction| {
+        transaction.execute(
+            "INSERT OR IGNORE INTO key_history (id, first_key_at) VALUES (1, ?1)",
+            [&at],
+        )?;
+        Ok(())
+    });
+    log.append_blocking(Vec::new(), Some(side_write))?;
+    Ok(true)
 }
 
 fn key_event(

@@ -15,7 +15,7 @@ use crate::error::LogError;
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "vigil.db";
 /// The schema version this vigil writes.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 /// A group commit takes at most this many events (from several requests) into one transaction.
 const GROUP_MAX_EVENTS: usize = 20_000;
 /// Above this WAL size the writer checkpoints itself (blocking) instead of leaving it to the
@@ -522,6 +522,23 @@ fn migrate(connection: &Connection) -> Result<(), LogError> {
                  interval_minutes INTEGER NOT NULL
              );
              PRAGMA user_version = 3;
+             COMMIT;",
+        )?;
+    }
+    if version < 4 {
+        // Whether this log ever had an API key: `VIGIL_BOOTSTRAP_API_KEY` creates the first key
+        // only in a log that never had one, so deleting every key cannot be undone by a restart.
+        // A log whose keys were all deleted before this table existed is recognised by its
+        // `ApiKeyCreated` events when the server next bootstraps (`keys::bootstrap`).
+        connection.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS key_history (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 first_key_at TEXT NOT NULL
+             );
+             INSERT OR IGNORE INTO key_history (id, first_key_at)
+                 SELECT 1, min(created_at) FROM api_keys HAVING count(*) > 0;
+             PRAGMA user_version = 4;
              COMMIT;",
         )?;
     }

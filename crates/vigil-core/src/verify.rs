@@ -1,4 +1,4 @@
-//! `vigil verify`: recomputes the hash chain of a data directory and finds the first break.
+//! `vigil verify`: recomputes the hash chain of a data directory and finds every break.
 
 use std::path::Path;
 
@@ -7,6 +7,10 @@ use serde::Deserialize;
 use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash};
 use crate::error::LogError;
 use crate::log::{DATABASE_FILE, Seq, open_connection};
+
+/// Breaks listed one by one; past this many they are only counted (a wholly rewritten log would
+/// otherwise need memory for one entry per event).
+pub const MAX_LISTED_BREAKS: usize = 10_000;
 
 /// The result of a verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,14 +21,35 @@ pub struct VerifyReport {
     pub first_seq: Seq,
     /// Last sequence number checked.
     pub last_seq: Seq,
-    /// The first place where the chain breaks, if any.
-    pub first_break: Option<ChainBreak>,
+    /// Every place where the chain breaks, in log order (the first [`MAX_LISTED_BREAKS`]).
+    pub breaks: Vec<ChainBreak>,
+    /// How many breaks there are in all, listed or not.
+    pub break_count: u64,
+}
+
+impl VerifyReport {
+    /// The first break, if any.
+    pub fn first_break(&self) -> Option<&ChainBreak> {
+        self.breaks.first()
+    }
+
+    /// Whether the chain verified from end to end.
+    pub fn is_intact(&self) -> bool {
+        self.break_count == 0
+    }
+
+    fn record(&mut self, seq: Seq, reason: String) {
+        self.break_count += 1;
+        if self.breaks.len() < MAX_LISTED_BREAKS {
+            self.breaks.push(ChainBreak { seq, reason });
+        }
+    }
 }
 
 /// Where and why the chain breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainBreak {
-    /// The sequence number of the first event that does not verify.
+    /// The sequence number of the event that does not verify.
     pub seq: Seq,
     /// Why.
     pub reason: String,
@@ -35,7 +60,20 @@ struct IdProbe {
     id: Option<serde_json::Value>,
 }
 
-/// Recomputes the chain of the log in `data_dir` from its first event.
+/// Whether the stored body's `id` is the id the event is indexed under. Earlier versions accepted
+/// integer ids and indexed them by their decimal text; such events are not tampering.
+fn id_matches(id: &serde_json::Value, event_id: &str) -> bool {
+    match id {
+        serde_json::Value::String(id) => id == event_id,
+        serde_json::Value::Number(number) if number.is_i64() || number.is_u64() => {
+            number.to_string() == event_id
+        }
+        _ => false,
+    }
+}
+
+/// Recomputes the chain of the log in `data_dir` from its first event. It goes on past a break,
+/// linking the next event to the stored hash, so every break is found, each once.
 pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
     let path = data_dir.join(DATABASE_FILE);
     if !path.exists() {
@@ -55,7 +93,8 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
         events: 0,
         first_seq,
         last_seq: first_seq - 1,
-        first_break: None,
+        breaks: Vec::new(),
+        break_count: 0,
     };
     let mut previous: ChainHash = anchor.map_or(GENESIS, |anchor| anchor.previous_hash);
     while let Some(row) = rows.next()? {
@@ -65,16 +104,19 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
         let stored_hash: Vec<u8> = row.get(3)?;
         let expected_seq = report.last_seq + 1;
         let problem = if seq != expected_seq {
-            Some(format!(
-                "sequence gap: expected {expected_seq}, found {seq}"
-            ))
+            Some(if seq > expected_seq {
+                format!(
+                    "sequence gap: expected {expected_seq}, found {seq} ({} events missing)",
+                    seq - expected_seq
+                )
+            } else {
+                format!("sequence out of order: expected {expected_seq}, found {seq}")
+            })
         } else if chain_hash(&previous, seq, &body_digest(&body))[..] != stored_hash[..] {
             Some("hash mismatch: the stored bytes or the chain hash were altered".to_owned())
         } else {
             match serde_json::from_slice::<IdProbe>(&body) {
-                Ok(IdProbe {
-                    id: Some(serde_json::Value::String(id)),
-                }) if id == event_id => None,
+                Ok(IdProbe { id: Some(id) }) if id_matches(&id, &event_id) => None,
                 Ok(_) => Some(format!(
                     "the event's id does not match the indexed id `{event_id}`"
                 )),
@@ -82,15 +124,11 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
             }
         };
         if let Some(reason) = problem {
-            report.first_break = Some(ChainBreak {
-                seq: expected_seq.min(seq),
-                reason,
-            });
-            return Ok(report);
+            report.record(expected_seq.min(seq), reason);
         }
         previous = stored_hash.try_into().unwrap_or(GENESIS);
         report.events += 1;
-        report.last_seq = seq;
+        report.last_seq = report.last_seq.max(seq);
     }
     Ok(report)
 }

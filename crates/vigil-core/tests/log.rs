@@ -50,8 +50,8 @@ fn appends_get_gap_free_sequence_numbers_and_a_verifiable_chain() {
     log.shutdown();
     let report = verify(dir.path()).unwrap();
     assert_eq!(
-        (report.events, report.last_seq, report.first_break),
-        (4, 4, None)
+        (report.events, report.last_seq, report.break_count),
+        (4, 4, 0)
     );
 }
 
@@ -149,7 +149,7 @@ fn concurrent_batches_with_overlapping_ids_store_each_id_once() {
         }
     );
     log.shutdown();
-    assert_eq!(verify(dir.path()).unwrap().first_break, None);
+    assert!(verify(dir.path()).unwrap().is_intact());
 }
 
 #[test]
@@ -168,14 +168,14 @@ fn a_failing_side_write_stores_nothing_and_later_appends_continue_the_chain() {
         vec![AppendResult::Stored(2)]
     );
     log.shutdown();
-    assert_eq!(verify(dir.path()).unwrap().first_break, None);
+    assert!(verify(dir.path()).unwrap().is_intact());
 }
 
 #[test]
-fn verify_names_the_first_altered_event() {
+fn verify_names_every_altered_or_missing_event() {
     let dir = tempfile::tempdir().unwrap();
     let log = EventLog::open(dir.path()).unwrap();
-    let entries = (0..10).map(|i| entry(&format!("e{i}"), "")).collect();
+    let entries = (0..12).map(|i| entry(&format!("e{i}"), "")).collect();
     log.append_blocking(entries, None).unwrap();
     log.shutdown();
     drop(log);
@@ -183,20 +183,66 @@ fn verify_names_the_first_altered_event() {
         rusqlite::Connection::open(dir.path().join(vigil_core::DATABASE_FILE)).unwrap();
     connection
         .execute(
-            "UPDATE events SET body = replace(body, 'QUERY', 'QUERX') WHERE seq = 7",
+            "UPDATE events SET body = replace(body, 'QUERY', 'QUERX') WHERE seq IN (3, 7)",
             [],
         )
         .unwrap();
+    connection
+        .execute("DELETE FROM events WHERE seq IN (9, 10)", [])
+        .unwrap();
     drop(connection);
     let report = verify(dir.path()).unwrap();
-    let first_break = report.first_break.expect("the chain must break");
-    assert_eq!(first_break.seq, 7);
-    assert!(
-        first_break.reason.contains("hash mismatch"),
-        "{}",
-        first_break.reason
+    let found: Vec<(u64, bool)> = report
+        .breaks
+        .iter()
+        .map(|chain_break| {
+            (
+                chain_break.seq,
+                chain_break.reason.contains("hash mismatch"),
+            )
+        })
+        .collect();
+    // Each break is reported once: the events after an altered one link to its stored hash.
+    assert_eq!(
+        found,
+        vec![(3, true), (7, true), (9, false)],
+        "{:?}",
+        report.breaks
     );
-    assert_eq!(report.events, 6);
+    assert!(
+        report.breaks[2]
+            .reason
+            .contains("sequence gap: expected 9, found 11 (2 events missing)"),
+        "{}",
+        report.breaks[2].reason
+    );
+    assert_eq!(
+        (report.break_count, report.events, report.last_seq),
+        (3, 10, 12)
+    );
+}
+
+#[test]
+fn integer_ids_stored_by_earlier_versions_verify() {
+    // Before ids had to be strings, `{"id": 12345}` was stored under the id text `12345`.
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let old = |id: &str| {
+        let json = format!(
+            r#"{{"id":{id},"action":"QUERY","actor":{{}},"eventTimestamp":"2024-01-01T00:00:00Z"}}"#
+        );
+        LogEntry::new(id.into(), json.clone(), json.len(), 0, 0)
+    };
+    log.append_blocking(
+        vec![entry("a", ""), old("12345"), old("-7"), entry("b", "")],
+        None,
+    )
+    .unwrap();
+    log.shutdown();
+    drop(log);
+    let report = verify(dir.path()).unwrap();
+    assert!(report.is_intact(), "{:?}", report.breaks);
+    assert_eq!(report.events, 4);
 }
 
 fn event_at(id: &str, micros: i64) -> LogEntry {
@@ -244,7 +290,7 @@ fn retention_removes_the_oldest_events_and_the_rest_still_verifies() {
     log.shutdown();
 
     let report = verify(dir.path()).unwrap();
-    assert_eq!(report.first_break, None);
+    assert!(report.is_intact());
     assert_eq!(report.first_seq, 7);
     // recent-0, late-old, recent-1, the EventsRemoved event, after.
     assert_eq!((report.events, report.last_seq), (5, 11));
@@ -288,7 +334,49 @@ fn a_removal_larger_than_one_chunk_is_recorded_once_and_verifies() {
     log.shutdown();
     let report = verify(dir.path()).unwrap();
     assert_eq!(
-        (report.first_seq, report.events, report.first_break),
-        (25_001, 2, None)
+        (report.first_seq, report.events, report.break_count),
+        (25_001, 2, 0)
     );
+}
+
+#[test]
+fn the_bootstrap_key_is_created_only_in_a_log_that_never_had_a_key() {
+    use vigil_core::keys::{self, Bootstrap};
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let secret = || Some("operator-secret-0123456789".to_owned());
+    assert_eq!(keys::bootstrap(&log, secret()).unwrap(), Bootstrap::Created);
+    assert_eq!(
+        keys::bootstrap(&log, secret()).unwrap(),
+        Bootstrap::NotNeeded
+    );
+    let actor = keys::KeyActor {
+        actor_type: "SYSTEM_ACCOUNT",
+        id: "test".into(),
+        name: "test".into(),
+    };
+    keys::delete_key(&log, "admin", &actor).unwrap();
+    assert_eq!(
+        keys::bootstrap(&log, secret()).unwrap(),
+        Bootstrap::AllKeysDeleted
+    );
+    assert!(keys::list_keys(&log).unwrap().is_empty());
+    log.shutdown();
+    drop(log);
+
+    // A log whose keys were all deleted by a version without `key_history` is recognised by
+    // its `ApiKeyCreated` events.
+    let connection =
+        rusqlite::Connection::open(dir.path().join(vigil_core::DATABASE_FILE)).unwrap();
+    connection
+        .execute_batch("DROP TABLE key_history; PRAGMA user_version = 3;")
+        .unwrap();
+    drop(connection);
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(
+        keys::bootstrap(&log, secret()).unwrap(),
+        Bootstrap::AllKeysDeleted
+    );
+    assert!(keys::list_keys(&log).unwrap().is_empty());
+    log.shutdown();
 }

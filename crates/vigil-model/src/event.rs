@@ -122,8 +122,8 @@ pub struct Resource {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Envelope<'a> {
-    #[serde(default, deserialize_with = "present")]
-    id: Option<Option<Id>>,
+    #[serde(default, deserialize_with = "event_id")]
+    id: Option<Option<String>>,
     action: Option<Action>,
     actor: Option<Actor>,
     target_type: Option<TargetType>,
@@ -148,6 +148,33 @@ struct Envelope<'a> {
     version: Option<SchemaVersion>,
     #[serde(borrow)]
     audit_payload: Option<&'a RawValue>,
+}
+
+/// `id`: a JSON string or `null`, never a number or an object. A number would be stored under its
+/// text while the stored JSON keeps the number, so the two could never be matched again.
+fn event_id<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    struct EventIdVisitor;
+    impl<'de> serde::de::Visitor<'de> for EventIdVisitor {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an event id as a JSON string")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(Some(text.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Self::Value, E> {
+            Ok(Some(text))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    deserializer.deserialize_any(EventIdVisitor).map(Some)
 }
 
 /// Tells a key that is present with `null` (`Some(None)`) from a missing key (`None`).
@@ -178,7 +205,7 @@ fn parse(text: &str) -> Result<(UamEvent, KeyPresence), ModelError> {
         id: envelope.id.is_some(),
         received_timestamp: envelope.received_timestamp.is_some(),
     };
-    let id = envelope.id.flatten().map(|id| id.0);
+    let id = envelope.id.flatten();
     if let Some(id) = &id {
         validate_event_id(id)?;
     }
@@ -227,10 +254,23 @@ fn parse(text: &str) -> Result<(UamEvent, KeyPresence), ModelError> {
     Ok((event, presence))
 }
 
-/// Checks an event id: not empty, not too long, no control characters.
+/// Checks an event id: not blank, no surrounding whitespace, not `.` or `..` (which cannot name
+/// an event in a URL path), not too long, no control characters.
 pub fn validate_event_id(id: &str) -> Result<(), ModelError> {
-    if id.is_empty() {
-        return Err(ModelError::invalid("id", "must not be empty"));
+    if id.trim().is_empty() {
+        return Err(ModelError::invalid("id", "must not be empty or blank"));
+    }
+    if id.trim() != id {
+        return Err(ModelError::invalid(
+            "id",
+            "must not begin or end with whitespace",
+        ));
+    }
+    if id == "." || id == ".." {
+        return Err(ModelError::invalid(
+            "id",
+            format!("`{id}` cannot be used as an id: it cannot be read back by URL"),
+        ));
     }
     if id.chars().count() > MAX_EVENT_ID_CHARS {
         return Err(ModelError::invalid(
@@ -436,5 +476,32 @@ mod tests {
             event.audit_payload,
             Some(AuditPayload::Unknown { type_name: Some(ref name) }) if name == "FutureAuditPayload"
         ));
+    }
+
+    #[test]
+    fn ids_are_non_blank_strings_that_a_url_can_name() {
+        let event = |id: &str| {
+            format!(
+                r#"{{"id":{id},"action":"QUERY","actor":{{}},"eventTimestamp":"2024-01-01T00:00:00Z"}}"#
+            )
+        };
+        for bad in [
+            "12345", "-7", "1.5", "{}", "[]", "true", r#""""#, r#"" ""#, r#"" x""#, r#""x ""#,
+            r#"".""#, r#""..""#,
+        ] {
+            let error = UamEvent::from_json(&event(bad)).unwrap_err().to_string();
+            assert!(error.starts_with("invalid value at `id`"), "{bad}: {error}");
+        }
+        let error = UamEvent::from_json(&event("12345"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("expected an event id as a JSON string"),
+            "{error}"
+        );
+        for good in [r#""12345""#, r#""a b""#, r#"".x""#, r#""...""#] {
+            assert!(UamEvent::from_json(&event(good)).is_ok(), "{good}");
+        }
+        assert_eq!(UamEvent::from_json(&event("null")).unwrap().id, None);
     }
 }

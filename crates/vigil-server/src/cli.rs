@@ -18,27 +18,41 @@ const IMPORT_MAX_PRINTED_REJECTIONS: usize = 20;
 /// `vigil verify`: prints the outcome; returns whether the chain is intact.
 pub fn verify_command(data_dir: &Path) -> anyhow::Result<bool> {
     let report = verify(data_dir).with_context(|| format!("verifying {}", data_dir.display()))?;
-    match report.first_break {
-        None => {
-            let range = if report.first_seq > 1 {
-                format!(
-                    "from sequence number {} (earlier events removed by retention) through {}",
-                    report.first_seq, report.last_seq
-                )
-            } else {
-                format!("through sequence number {}", report.last_seq)
-            };
-            println!("OK: {} events, hash chain intact {range}", report.events);
-            Ok(true)
-        }
-        Some(first_break) => {
-            println!(
-                "BROKEN at sequence number {}: {} ({} events before it verified)",
-                first_break.seq, first_break.reason, report.events
-            );
-            Ok(false)
-        }
+    if report.is_intact() {
+        let range = if report.first_seq > 1 {
+            format!(
+                "from sequence number {} (earlier events removed by retention) through {}",
+                report.first_seq, report.last_seq
+            )
+        } else {
+            format!("through sequence number {}", report.last_seq)
+        };
+        println!("OK: {} events, hash chain intact {range}", report.events);
+        return Ok(true);
     }
+    for chain_break in &report.breaks {
+        println!(
+            "BROKEN at sequence number {}: {}",
+            chain_break.seq, chain_break.reason
+        );
+    }
+    let unlisted = report.break_count - report.breaks.len() as u64;
+    if unlisted > 0 {
+        println!("… and {unlisted} more breaks not listed");
+    }
+    println!(
+        "BROKEN: {} {} in {} events (sequence numbers {} through {})",
+        report.break_count,
+        if report.break_count == 1 {
+            "break"
+        } else {
+            "breaks"
+        },
+        report.events,
+        report.first_seq,
+        report.last_seq
+    );
+    Ok(false)
 }
 
 fn local_actor() -> KeyActor {

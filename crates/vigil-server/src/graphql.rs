@@ -2,6 +2,7 @@
 //! and shapes (`createS3AccessKeyExportConfiguration`, `getAllExportConfigurations`, …).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::{
     Context, EmptySubscription, ErrorExtensions, InputObject, InputValueError, InputValueResult,
@@ -15,10 +16,21 @@ use vigil_core::keys::KeyActor;
 /// The schema served at `/api/audit/graphql`.
 pub type AuditSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
+/// The deepest selection accepted (the deepest useful query, `exportStatus` of every
+/// configuration, is 4 levels deep).
+const MAX_QUERY_DEPTH: usize = 12;
+/// The most fields one request may select, aliases counted one by one: about ten configurations
+/// with every field. It bounds the work and the size of one answer.
+const MAX_QUERY_COMPLEXITY: usize = 500;
+/// The most calls to destinations one request may cause (connection tests, export runs started).
+pub const MAX_OUTBOUND_CALLS_PER_REQUEST: usize = 3;
+
 /// Builds the schema over the export service.
 pub fn schema(exports: Arc<ExportService>) -> AuditSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(exports)
+        .limit_depth(MAX_QUERY_DEPTH)
+        .limit_complexity(MAX_QUERY_COMPLEXITY)
         .finish()
 }
 
@@ -286,15 +298,63 @@ struct UpdateAdlsSasTokenExportConfigurationInput {
 }
 
 /// Who is calling: set per request from the API key.
-#[derive(Clone)]
-pub struct GraphqlCaller(pub KeyActor);
+pub struct GraphqlCaller {
+    /// The actor of the events the request records.
+    pub actor: KeyActor,
+    /// Whether the key may change export configurations (EXPORT_ADMIN or ADMIN), not only read
+    /// them (AUDIT).
+    pub may_manage_exports: bool,
+    /// Calls to destinations this request has caused so far.
+    outbound_calls: AtomicUsize,
+}
+
+impl GraphqlCaller {
+    /// The caller of one request.
+    pub fn new(actor: KeyActor, may_manage_exports: bool) -> GraphqlCaller {
+        GraphqlCaller {
+            actor,
+            may_manage_exports,
+            outbound_calls: AtomicUsize::new(0),
+        }
+    }
+}
 
 fn service<'a>(context: &Context<'a>) -> async_graphql::Result<&'a Arc<ExportService>> {
     context.data::<Arc<ExportService>>()
 }
 
-fn caller<'a>(context: &Context<'a>) -> async_graphql::Result<&'a KeyActor> {
-    Ok(&context.data::<GraphqlCaller>()?.0)
+fn coded_error(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
+}
+
+/// The actor of a change to export configurations, once the key is known to be allowed it. A
+/// change decides where the whole log is sent, which is more than reading it.
+fn manager<'a>(context: &Context<'a>) -> async_graphql::Result<&'a KeyActor> {
+    let caller = context.data::<GraphqlCaller>()?;
+    if caller.may_manage_exports {
+        Ok(&caller.actor)
+    } else {
+        Err(coded_error(
+            "FORBIDDEN",
+            "this API key may read export configurations but not change them: that needs the EXPORT_ADMIN or ADMIN permission",
+        ))
+    }
+}
+
+/// Counts one call to a destination against the request's budget, so that one request (with
+/// aliases) cannot fan out into many outbound calls.
+fn spend_outbound_call(context: &Context<'_>) -> async_graphql::Result<()> {
+    let caller = context.data::<GraphqlCaller>()?;
+    let spent = caller.outbound_calls.fetch_add(1, Ordering::Relaxed);
+    if spent >= MAX_OUTBOUND_CALLS_PER_REQUEST {
+        return Err(coded_error(
+            "TOO_MANY_OUTBOUND_CALLS",
+            format!(
+                "one request may test or run at most {MAX_OUTBOUND_CALLS_PER_REQUEST} export configurations; send the rest in another request"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn to_graphql(error: ExportError) -> async_graphql::Error {
@@ -307,7 +367,7 @@ fn to_graphql(error: ExportError) -> async_graphql::Error {
             ("INTERNAL", "internal error".to_owned())
         }
     };
-    async_graphql::Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
+    coded_error(code, message)
 }
 
 /// Queries.
@@ -356,8 +416,10 @@ async fn create(
     context: &Context<'_>,
     input: ConfigInput,
 ) -> async_graphql::Result<ExportConfiguration> {
+    let actor = manager(context)?;
+    spend_outbound_call(context)?;
     let created = service(context)?
-        .create(input, caller(context)?)
+        .create(input, actor)
         .await
         .map_err(to_graphql)?;
     Ok(created.into())
@@ -369,13 +431,12 @@ async fn update(
     id: &str,
     change: impl FnOnce(&ExportConfig) -> Result<ConfigInput, ExportError>,
 ) -> async_graphql::Result<ExportConfiguration> {
+    let actor = manager(context)?;
+    spend_outbound_call(context)?;
     let exports = service(context)?;
     let (current, _) = exports.get(id).await.map_err(to_graphql)?;
     let input = change(&current).map_err(to_graphql)?;
-    let updated = exports
-        .update(id, input, caller(context)?)
-        .await
-        .map_err(to_graphql)?;
+    let updated = exports.update(id, input, actor).await.map_err(to_graphql)?;
     Ok(updated.into())
 }
 
@@ -562,7 +623,7 @@ impl MutationRoot {
         id: String,
     ) -> async_graphql::Result<ExportConfiguration> {
         let config = service(context)?
-            .set_enabled(&id, true, caller(context)?)
+            .set_enabled(&id, true, manager(context)?)
             .await
             .map_err(to_graphql)?;
         Ok(config.into())
@@ -574,7 +635,7 @@ impl MutationRoot {
         id: String,
     ) -> async_graphql::Result<ExportConfiguration> {
         let config = service(context)?
-            .set_enabled(&id, false, caller(context)?)
+            .set_enabled(&id, false, manager(context)?)
             .await
             .map_err(to_graphql)?;
         Ok(config.into())
@@ -586,7 +647,7 @@ impl MutationRoot {
         id: String,
     ) -> async_graphql::Result<ExportConfiguration> {
         let config = service(context)?
-            .delete(&id, caller(context)?)
+            .delete(&id, manager(context)?)
             .await
             .map_err(to_graphql)?;
         Ok(ExportConfiguration {
@@ -601,8 +662,10 @@ impl MutationRoot {
         context: &Context<'_>,
         id: String,
     ) -> async_graphql::Result<ExportConfiguration> {
+        let actor = manager(context)?;
+        spend_outbound_call(context)?;
         let config = service(context)?
-            .retest(&id, caller(context)?)
+            .retest(&id, actor)
             .await
             .map_err(to_graphql)?;
         Ok(config.into())
@@ -614,6 +677,8 @@ impl MutationRoot {
         context: &Context<'_>,
         id: String,
     ) -> async_graphql::Result<ExportConfiguration> {
+        manager(context)?;
+        spend_outbound_call(context)?;
         let config = service(context)?
             .export_now(&id)
             .await

@@ -94,15 +94,21 @@ pub async fn serve(
     );
     let bootstrap_log = log.clone();
     let operator_secret = config.bootstrap_api_key.clone();
-    let generated =
+    let bootstrapped =
         tokio::task::spawn_blocking(move || keys::bootstrap(&bootstrap_log, operator_secret))
             .await?
             .context("creating the first API key")?;
-    if let Some(secret) = generated {
-        println!(
-            "created the first API key `admin` (AUDIT, INGEST, ADMIN); it is shown only this once:"
-        );
-        println!("{secret}");
+    match bootstrapped {
+        keys::Bootstrap::Generated(secret) => {
+            println!(
+                "created the first API key `admin` (AUDIT, INGEST, ADMIN, EXPORT_ADMIN); it is shown only this once:"
+            );
+            println!("{secret}");
+        }
+        keys::Bootstrap::AllKeysDeleted => tracing::warn!(
+            "every API key of this log was deleted, and a deleted key stays deleted: no key was created (VIGIL_BOOTSTRAP_API_KEY applies only to a log that never had one); create one with `vigil keys create --data-dir …`"
+        ),
+        keys::Bootstrap::Created | keys::Bootstrap::NotNeeded => {}
     }
     if config.demo {
         load_demo(&log).await?;

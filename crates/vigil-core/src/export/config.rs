@@ -140,6 +140,31 @@ impl Destination {
         path.unwrap_or("").trim_matches('/')
     }
 
+    /// Whether `other` sends to the same place with the same credential as this destination:
+    /// every field but `path` is equal. Only then may an update keep the stored secret; a
+    /// secret is never sent to a host, account, bucket, container or region it was not given for.
+    pub fn same_place(&self, other: &Destination) -> bool {
+        let without_path = |destination: &Destination| {
+            let mut destination = destination.clone();
+            match &mut destination {
+                Destination::S3AccessKey { path, .. }
+                | Destination::S3AssumedRole { path, .. }
+                | Destination::AdlsSasToken { path, .. } => *path = None,
+            }
+            destination
+        };
+        without_path(self) == without_path(other)
+    }
+
+    /// The fields that must not change while a stored secret is kept, for messages.
+    fn place_fields(&self) -> &'static str {
+        match self {
+            Destination::S3AccessKey { .. } => "bucket, region, endpoint or accessKeyId",
+            Destination::S3AssumedRole { .. } => "bucket, region, endpoint or roleArn",
+            Destination::AdlsSasToken { .. } => "storageAccount, fileSystem or endpoint",
+        }
+    }
+
     /// Checks every field; the message names the field.
     pub fn validate(&self) -> Result<(), ExportError> {
         match self {
@@ -395,7 +420,8 @@ pub fn validate_new(input: &ConfigInput) -> Result<(), ExportError> {
     check_secret(input, true)
 }
 
-/// Checks a replacement of `current`: same kind, valid fields.
+/// Checks a replacement of `current`: same kind, valid fields, and the secret given again when
+/// the destination moves (a kept secret never follows a changed destination).
 pub fn validate_update(current: &ExportConfig, input: &ConfigInput) -> Result<(), ExportError> {
     if current.destination.kind() != input.destination.kind() {
         return Err(ExportError::Invalid(format!(
@@ -406,7 +432,16 @@ pub fn validate_update(current: &ExportConfig, input: &ConfigInput) -> Result<()
         )));
     }
     input.destination.validate()?;
-    check_secret(input, false)
+    let moved = !current.destination.same_place(&input.destination);
+    check_secret(input, moved).map_err(|error| match error {
+        ExportError::Invalid(message) if moved && input.secret.is_none() => {
+            ExportError::Invalid(format!(
+                "{message} when {} change: the stored secret is never sent to a new destination",
+                input.destination.place_fields()
+            ))
+        }
+        other => other,
+    })
 }
 
 /// Stores a new configuration (already validated and tested) with its `…Created` event.
@@ -564,6 +599,100 @@ mod tests {
             "arn:aws:iam::123:role/",
         ] {
             assert!(validate_role_arn(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn config(destination: Destination) -> ExportConfig {
+        ExportConfig {
+            id: "c1".into(),
+            interval: Interval::Every24Hours,
+            enabled: true,
+            destination,
+            connection_status: "SUCCESS".into(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_kept_secret_never_follows_a_changed_destination() {
+        let adls = Destination::AdlsSasToken {
+            storage_account: "acme".into(),
+            file_system: "audit".into(),
+            path: Some("vigil".into()),
+            endpoint: None,
+        };
+        let current = config(adls.clone());
+        let update = |destination: Destination, secret: Option<&str>| ConfigInput {
+            interval: Interval::Every2Hours,
+            destination,
+            secret: secret.map(str::to_owned),
+        };
+        // The interval and the folder may change with the stored secret kept.
+        let mut moved_folder = adls.clone();
+        if let Destination::AdlsSasToken { path, .. } = &mut moved_folder {
+            *path = Some("elsewhere".into());
+        }
+        assert!(validate_update(&current, &update(moved_folder, None)).is_ok());
+        // Another host, account or container needs the secret again.
+        for change in 0..3 {
+            let mut moved = adls.clone();
+            if let Destination::AdlsSasToken {
+                storage_account,
+                file_system,
+                endpoint,
+                ..
+            } = &mut moved
+            {
+                match change {
+                    0 => *endpoint = Some("https://attacker.example/acme".into()),
+                    1 => *storage_account = "other".into(),
+                    _ => *file_system = "other".into(),
+                }
+            }
+            let error = validate_update(&current, &update(moved.clone(), None))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with(
+                    "sasToken: is required when storageAccount, fileSystem or endpoint change"
+                ),
+                "{error}"
+            );
+            assert!(validate_update(&current, &update(moved, Some("sv=new"))).is_ok());
+        }
+        let s3 = Destination::S3AccessKey {
+            bucket: "audit".into(),
+            path: None,
+            region: "us-east-1".into(),
+            access_key_id: "AKIA1".into(),
+            endpoint: None,
+        };
+        let current = config(s3.clone());
+        for change in 0..4 {
+            let mut moved = s3.clone();
+            if let Destination::S3AccessKey {
+                bucket,
+                region,
+                access_key_id,
+                endpoint,
+                ..
+            } = &mut moved
+            {
+                match change {
+                    0 => *bucket = "exfiltrate".into(),
+                    1 => *region = "eu-west-1".into(),
+                    2 => *access_key_id = "AKIA2".into(),
+                    _ => *endpoint = Some("http://127.0.0.1:9".into()),
+                }
+            }
+            let error = validate_update(&current, &update(moved, None))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with("secretAccessKey: is required when"),
+                "{error}"
+            );
         }
     }
 

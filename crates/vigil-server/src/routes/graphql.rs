@@ -1,4 +1,5 @@
-//! `POST /api/audit/graphql`: runs a GraphQL request as the calling API key (permission AUDIT).
+//! `POST /api/audit/graphql`: runs a GraphQL request as the calling API key (permission AUDIT to
+//! read; EXPORT_ADMIN or ADMIN besides to change export configurations).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -24,11 +25,7 @@ pub async fn graphql(
             "the body is not a GraphQL request ({{\"query\": \"…\", \"variables\": {{…}}}}): {error}"
         ))
     })?;
-    let actor = key.actor();
-    Ok(Json(
-        state
-            .graphql
-            .execute(request.data(GraphqlCaller(actor)))
-            .await,
-    ))
+    let may_manage_exports = key.allows(Permission::ExportAdmin) || key.allows(Permission::Admin);
+    let caller = GraphqlCaller::new(key.actor(), may_manage_exports);
+    Ok(Json(state.graphql.execute(request.data(caller)).await))
 }

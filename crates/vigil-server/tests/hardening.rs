@@ -1,0 +1,370 @@
+//! Hardening against the real binary: event ids that `vigil verify` can always follow, export
+//! secrets that never follow a changed destination, permissions for export management, the
+//! bootstrap key, CSV cells that cannot become formulas, and consistent answers to edge input.
+
+mod common;
+
+use common::{ADMIN_KEY, Server, client, event, vigil};
+use serde_json::{Value, json};
+
+async fn post_events(server: &Server, key: &str, body: String) -> (u16, Value) {
+    let response = client()
+        .post(server.url("/api/audit/events"))
+        .header("Authorization", key)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn get_json(server: &Server, key: &str, path: &str) -> (u16, Value) {
+    let response = client()
+        .get(server.url(path))
+        .header("Authorization", key)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn event_ids_are_strings_and_verify_sees_past_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (status, report) = post_events(&server, ADMIN_KEY, event("before").to_string()).await;
+    assert_eq!(status, 200, "{report}");
+    // Numbers, objects, blank ids, ids with surrounding spaces and the two path segments that a
+    // URL cannot name: each is refused with a 400 naming `id`, alone or in a batch.
+    for id in [
+        json!(12345),
+        json!(-7),
+        json!({"a": 1}),
+        json!(""),
+        json!("  "),
+        json!(" x"),
+        json!(".."),
+        json!("."),
+    ] {
+        let mut bad = event("ignored");
+        bad["id"] = id.clone();
+        let (status, error) = post_events(&server, ADMIN_KEY, bad.to_string()).await;
+        assert_eq!(
+            (status, error["path"].clone()),
+            (400, json!("id")),
+            "{id}: {error}"
+        );
+        let batch = json!([bad, event(&format!("kept-{}", id.to_string().len()))]);
+        let (status, report) = post_events(&server, ADMIN_KEY, batch.to_string()).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["rejected"][0]["index"], 0, "{report}");
+        assert!(
+            report["rejected"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("`id`"),
+            "{report}"
+        );
+    }
+    let (status, report) = post_events(&server, ADMIN_KEY, event("after").to_string()).await;
+    assert_eq!(status, 200, "{report}");
+    // The numeric id was never stored under its text.
+    assert_eq!(
+        get_json(&server, ADMIN_KEY, "/api/audit/events/12345")
+            .await
+            .0,
+        404
+    );
+    assert!(server.terminate().success());
+    let output = vigil(&["verify", "--data-dir", dir.path().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.starts_with("OK: "), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_lists_every_break_with_a_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let batch: Vec<Value> = (0..10).map(|i| event(&format!("chain-{i}"))).collect();
+    let (status, report) = post_events(&server, ADMIN_KEY, json!(batch).to_string()).await;
+    assert_eq!(status, 200, "{report}");
+    let seqs: Vec<u64> = report["stored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["seq"].as_u64().unwrap())
+        .collect();
+    assert!(server.terminate().success());
+    let connection =
+        rusqlite::Connection::open(dir.path().join(vigil_core::DATABASE_FILE)).unwrap();
+    for seq in [seqs[2], seqs[6]] {
+        connection
+            .execute(
+                "UPDATE events SET body = replace(body, 'SELECT 1', 'SELECT 2') WHERE seq = ?1",
+                [seq as i64],
+            )
+            .unwrap();
+    }
+    connection
+        .execute("DELETE FROM events WHERE seq = ?1", [seqs[8] as i64])
+        .unwrap();
+    drop(connection);
+    let output = vigil(&["verify", "--data-dir", dir.path().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "BROKEN at sequence number {}: hash mismatch",
+            seqs[2]
+        )),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "BROKEN at sequence number {}: hash mismatch",
+            seqs[6]
+        )),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "BROKEN at sequence number {}: sequence gap",
+            seqs[8]
+        )),
+        "{stdout}"
+    );
+    assert!(lines[3].starts_with("BROKEN: 3 breaks in "), "{stdout}");
+}
+
+async fn graphql_as(server: &Server, key: &str, query: &str) -> Value {
+    let response = client()
+        .post(server.url("/api/audit/graphql"))
+        .header("Authorization", key)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Creates a key with these permissions through the CLI beside the running server.
+fn create_key(server: &Server, name: &str, permissions: &[&str]) -> String {
+    let mut args = vec![
+        "keys",
+        "create",
+        "--data-dir",
+        server.data_dir.to_str().unwrap(),
+        "--name",
+        name,
+    ];
+    for permission in permissions {
+        args.extend(["--permission", permission]);
+    }
+    let output = vigil(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("vgl_"))
+        .unwrap_or_else(|| panic!("no secret in {stdout}"))
+        .to_owned()
+}
+
+/// A host that records every byte sent to it and answers 403: where a redirected export would go.
+struct CapturingHost {
+    address: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl CapturingHost {
+    fn start() -> CapturingHost {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = received.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                stream
+                    .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+                    .unwrap();
+                let mut buffer = [0u8; 4096];
+                // The request line and headers carry the URL (with a SAS token) and any keys.
+                if let Ok(read) = stream.read(&mut buffer) {
+                    sink.lock().unwrap().extend_from_slice(&buffer[..read]);
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        CapturingHost { address, received }
+    }
+
+    fn saw(&self, text: &str) -> bool {
+        let received = self.received.lock().unwrap();
+        String::from_utf8_lossy(&received).contains(text)
+    }
+}
+
+fn update_adls(id: &str, fields: &str) -> String {
+    format!(
+        r#"mutation {{ updateAdlsSasTokenExportConfiguration(data: {{id: "{id}", {fields}}}) {{
+             id connectionStatus endpointConfiguration {{ ... on AdlsSasTokenEndpointConfiguration {{ endpoint path }} }} }} }}"#
+    )
+}
+
+fn error_code(answer: &Value) -> &str {
+    answer["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_export_secret_never_follows_a_changed_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let created = graphql_as(
+        &server,
+        ADMIN_KEY,
+        &format!(
+            r#"mutation {{ createAdlsSasTokenEndpointConfiguration(data: {{interval: EVERY_24_HOURS,
+                storageAccount: "devstoreaccount1", fileSystem: "audit", path: "vigil",
+                sasToken: "sv=2024-01-01&sig=KEPTSECRET123",
+                endpoint: "http://127.0.0.1:{closed_port}/devstoreaccount1"}}) {{ id connectionStatus }} }}"#
+        ),
+    )
+    .await;
+    let id = created["data"]["createAdlsSasTokenEndpointConfiguration"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let attacker = CapturingHost::start();
+    let attacker_endpoint = format!("http://{}/devstoreaccount1", attacker.address);
+
+    // A reader may list configurations but not change or run them.
+    let reader = create_key(&server, "reader", &["AUDIT"]);
+    let listed = graphql_as(&server, &reader, "{ getAllExportConfigurations { id } }").await;
+    assert_eq!(
+        listed["data"]["getAllExportConfigurations"][0]["id"], id,
+        "{listed}"
+    );
+    for mutation in [
+        update_adls(&id, &format!(r#"endpoint: "{attacker_endpoint}""#)),
+        format!(r#"mutation {{ exportNow(id: "{id}") {{ id }} }}"#),
+        format!(r#"mutation {{ disableExportConfiguration(id: "{id}") {{ id }} }}"#),
+        format!(r#"mutation {{ deleteExportConfiguration(id: "{id}") {{ id }} }}"#),
+        format!(r#"mutation {{ testExportConfigurationConnection(id: "{id}") {{ id }} }}"#),
+    ] {
+        let answer = graphql_as(&server, &reader, &mutation).await;
+        assert_eq!(error_code(&answer), "FORBIDDEN", "{mutation}: {answer}");
+        assert!(
+            answer["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("EXPORT_ADMIN"),
+            "{answer}"
+        );
+    }
+
+    // Even an export administrator cannot move the stored token to another host without giving
+    // it again.
+    let manager = create_key(&server, "exports", &["AUDIT", "EXPORT_ADMIN"]);
+    let answer = graphql_as(
+        &server,
+        &manager,
+        &update_adls(&id, &format!(r#"endpoint: "{attacker_endpoint}""#)),
+    )
+    .await;
+    assert_eq!(error_code(&answer), "BAD_USER_INPUT", "{answer}");
+    let message = answer["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("sasToken: is required when"),
+        "{message}"
+    );
+    for fields in [r#"storageAccount: "other""#, r#"fileSystem: "other""#] {
+        let answer = graphql_as(&server, &manager, &update_adls(&id, fields)).await;
+        assert_eq!(error_code(&answer), "BAD_USER_INPUT", "{fields}: {answer}");
+    }
+    // The folder may change with the token kept.
+    let answer = graphql_as(&server, &manager, &update_adls(&id, r#"path: "moved""#)).await;
+    assert_eq!(
+        answer["data"]["updateAdlsSasTokenExportConfiguration"]["endpointConfiguration"]["path"],
+        "moved",
+        "{answer}"
+    );
+    // With a token given for the new host, the move is the manager's decision.
+    let answer = graphql_as(
+        &server,
+        &manager,
+        &update_adls(
+            &id,
+            &format!(
+                r#"endpoint: "{attacker_endpoint}", sasToken: "sv=2024-01-01&sig=NEWTOKEN456""#
+            ),
+        ),
+    )
+    .await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    assert!(
+        attacker.saw("NEWTOKEN456"),
+        "the connection test reached the new host"
+    );
+    assert!(
+        !attacker.saw("KEPTSECRET123"),
+        "the kept token reached another host"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_bootstrap_key_stays_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let server = Server::start(dir.path());
+    let operator = create_key(&server, "operator", &["ADMIN", "AUDIT"]);
+    let deleted = vigil(&["keys", "delete", "admin", "--data-dir", data_dir]);
+    assert!(deleted.status.success(), "{deleted:?}");
+    assert!(server.terminate().success());
+
+    // The restart still has VIGIL_BOOTSTRAP_API_KEY set (the harness always sets it).
+    let server = Server::start(dir.path());
+    assert_eq!(
+        get_json(&server, ADMIN_KEY, "/api/audit/session").await.0,
+        401
+    );
+    assert_eq!(
+        get_json(&server, &operator, "/api/audit/session").await.0,
+        200
+    );
+    let deleted = vigil(&["keys", "delete", "operator", "--data-dir", data_dir]);
+    assert!(deleted.status.success(), "{deleted:?}");
+    assert!(server.terminate().success());
+
+    // With no key left at all, a restart creates none either.
+    let server = Server::start(dir.path());
+    assert_eq!(
+        get_json(&server, ADMIN_KEY, "/api/audit/session").await.0,
+        401
+    );
+    let listed = vigil(&["keys", "list", "--data-dir", data_dir]);
+    assert!(listed.status.success(), "{listed:?}");
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(!stdout.contains("admin"), "{stdout}");
+}
