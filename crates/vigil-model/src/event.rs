@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 
 use crate::enums::{Action, ActionStatus, ActorType, TargetType, Technology};
 use crate::error::{ModelError, parse_with_path};
-use crate::json::{minify, string_literal};
+use crate::json::{MAX_NESTING, minify, string_literal, too_deep};
 use crate::payload::{AuditPayload, EventType, parse_audit_payload};
 use crate::values::{Id, SchemaVersion, Timestamp, nullable_vec};
 
@@ -199,6 +199,16 @@ struct KeyPresence {
 }
 
 fn parse(text: &str) -> Result<(UamEvent, KeyPresence), ModelError> {
+    // Unknown fields are skipped without a depth limit; refuse what the other routes refuse.
+    if let Some((line, column)) = too_deep(text) {
+        return Err(ModelError::Syntax {
+            line,
+            column,
+            message: format!(
+                "recursion limit exceeded: arrays and objects nest deeper than {MAX_NESTING} levels"
+            ),
+        });
+    }
     let envelope: Envelope<'_> = parse_with_path(text, "")?;
 
     let presence = KeyPresence {

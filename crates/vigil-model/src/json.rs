@@ -36,6 +36,51 @@ pub fn minify(text: &str) -> String {
     String::from_utf8(out).expect("minify keeps UTF-8 intact")
 }
 
+/// The deepest nesting of arrays and objects accepted in a document: serde_json's own recursion
+/// limit, which every other route meets while parsing, so every route answers alike.
+pub const MAX_NESTING: usize = 128;
+
+/// Where (1-based line and byte column) the first array or object opens that nests deeper than
+/// [`MAX_NESTING`], if one does. Strings are skipped; the text need not be valid JSON.
+pub fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut line, mut line_start) = (0usize, 1usize, 0usize);
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                at += 1;
+                while at < bytes.len() {
+                    match bytes[at] {
+                        b'\\' => at += 2,
+                        b'"' => break,
+                        b'\n' => {
+                            line += 1;
+                            line_start = at + 1;
+                            at += 1;
+                        }
+                        _ => at += 1,
+                    }
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some((line, at - line_start + 1));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' => {
+                line += 1;
+                line_start = at + 1;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    None
+}
+
 /// Encodes `text` as a JSON string literal.
 pub(crate) fn string_literal(text: &str) -> String {
     serde_json::to_string(text).expect("a string always serializes")
@@ -43,7 +88,7 @@ pub(crate) fn string_literal(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::minify;
+    use super::{MAX_NESTING, minify, too_deep};
 
     #[test]
     fn minify_keeps_strings_numbers_and_order() {
@@ -52,5 +97,15 @@ mod tests {
         assert_eq!(minify(r#"{"a":"\\","b":"é ü"}"#), r#"{"a":"\\","b":"é ü"}"#);
         assert_eq!(minify("  [ ]  "), "[]");
         assert_eq!(minify(r#"{"k":"v"}"#), r#"{"k":"v"}"#);
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_found_where_it_starts() {
+        let at_limit = format!("{}{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
+        assert_eq!(too_deep(&at_limit), None);
+        let deep = format!("{{\"a\":\"[[[\",\n\"b\":{}", "[".repeat(100_000));
+        // The outer object is the first level, so the 128th `[` (at column 5 + 127) is too deep.
+        assert_eq!(too_deep(&deep), Some((2, 5 + MAX_NESTING - 1)));
+        assert_eq!(too_deep(r#"{"s":"{{{{\"{{{{"}"#), None);
     }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_KEY, Server, client, vigil};
+use common::{ADMIN_KEY, Server, client, member_added, user_created, vigil};
 use serde_json::{Value, json};
 
 /// Parses RFC 4180 CSV: quoted fields may hold commas, doubled quotes and line breaks.
@@ -39,25 +39,6 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
         "the CSV ends with CRLF"
     );
     records
-}
-
-fn user_created(id: &str, name: &str, time: &str) -> Value {
-    json!({
-        "id": format!("create-{id}"), "action": "CREATE", "targetType": "USER", "eventTimestamp": time,
-        "actor": { "type": "SYSTEM_ACCOUNT", "id": "immuta_system_account", "name": "Immuta System Account" },
-        "targets": [{ "type": "USER", "id": id, "name": name }],
-        "auditPayload": { "type": "UserCreatedAuditPayload", "version": 1, "name": name, "email": id },
-    })
-}
-
-fn member_added(id: &str, name: &str, time: &str) -> Value {
-    json!({
-        "id": format!("join-{id}"), "action": "MEMBER_ADD", "targetType": "GROUP", "eventTimestamp": time,
-        "actor": { "type": "USER_ACTOR", "id": "admin@acme.example", "name": "Admin" },
-        "targets": [{ "type": "GROUP", "id": "g1", "name": "Audit, \"Core\"" }],
-        "relatedResources": [{ "type": "USER", "id": id, "name": name }],
-        "auditPayload": { "type": "GroupMemberAddedAuditPayload", "version": 1, "groupId": "g1", "userId": id },
-    })
 }
 
 async fn get(server: &Server, path: &str) -> (u16, Value) {

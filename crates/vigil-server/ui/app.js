@@ -503,7 +503,8 @@ async function eventPage(id) {
   page("Event", back, h("p", { class: "muted" }, "Loading…"));
   let text;
   try {
-    text = await (await api("/api/audit/events/" + encodeURIComponent(id))).text();
+    // The query form reads every id, even those a URL path cannot carry (`.`, `..`).
+    text = await (await api("/api/audit/event?id=" + encodeURIComponent(id))).text();
   } catch (e) {
     if (mine !== generation) return;
     page("Event", back, errorBox(e.status === 404 ? `No event has the id “${id}”.` : e.message));

@@ -340,7 +340,22 @@ impl SearchIndex {
             TimeField::Received => "receivedTime",
         };
         let descending = request.descending;
-        let size = request.size.clamp(1, MAX_PAGE_SIZE);
+        let facet_collector = FacetCollector {
+            fields: request.facets.clone(),
+            limit: request.facet_limit,
+            histogram: request.histogram,
+        };
+        // No hits asked for: the count and facets alone.
+        if request.size == 0 {
+            let (total, facets) = searcher.search(&query, &(Count, facet_collector))?;
+            return Ok(SearchResult {
+                total: total as u64,
+                hits: Vec::new(),
+                facets,
+                next_cursor: None,
+            });
+        }
+        let size = request.size.min(MAX_PAGE_SIZE);
         let top = TopDocs::with_limit(size)
             .and_offset(request.offset.min(MAX_OFFSET))
             .custom_score(move |segment: &tantivy::SegmentReader| {
@@ -364,11 +379,6 @@ impl SearchIndex {
                     }
                 }
             });
-        let facet_collector = FacetCollector {
-            fields: request.facets.clone(),
-            limit: request.facet_limit,
-            histogram: request.histogram,
-        };
         let (total, top, facets): (usize, Vec<(SortKey, DocAddress)>, FacetFruit) =
             searcher.search(&query, &(Count, top, facet_collector))?;
         let keys: Vec<(i64, Seq)> = top.iter().map(|(key, _)| key.time_and_seq()).collect();

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -116,6 +116,29 @@ pub async fn get_event(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    read_event(state, caller, id).await
+}
+
+/// `GET /api/audit/event?id=…`: the same read with the id in the query, which can carry every id
+/// a path cannot (`.` and `..`, stored by earlier versions, are resolved away by URL clients).
+pub async fn get_event_by_query(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut ids: Vec<String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(name, _)| name == "id")
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    let id = match (ids.pop(), ids.is_empty()) {
+        (Some(id), true) => id,
+        (None, _) => return Err(ApiError::Invalid("id: is required".into())),
+        (Some(_), false) => return Err(ApiError::Invalid("id: is given more than once".into())),
+    };
+    read_event(state, caller, id).await
+}
+
+async fn read_event(state: AppState, caller: Caller, id: String) -> Result<Response, ApiError> {
     caller.require(Permission::Audit)?;
     let log = state.log.clone();
     let lookup_id = id.clone();

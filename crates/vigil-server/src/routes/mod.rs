@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
             post(events::ingest_events).get(search::search_events),
         )
         .route("/api/audit/events/{id}", get(events::get_event))
+        .route("/api/audit/event", get(events::get_event_by_query))
         .route("/api/audit/graphql", post(graphql::graphql))
         .route("/api/audit/ingest/trino", post(query_audit::ingest_trino))
         .route("/api/audit/registry/users", get(query_audit::list_users))

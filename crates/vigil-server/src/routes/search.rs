@@ -62,13 +62,23 @@ impl Params {
     }
 
     fn number(&mut self, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+        Ok(self.optional_number(name, 0, max)?.unwrap_or(default))
+    }
+
+    /// A number from `min` to `max`, when the parameter is given.
+    fn optional_number(
+        &mut self,
+        name: &str,
+        min: usize,
+        max: usize,
+    ) -> Result<Option<usize>, ApiError> {
         match self.one(name)? {
-            None => Ok(default),
+            None => Ok(None),
             Some(text) => match text.parse::<usize>() {
-                Ok(number) if number <= max => Ok(number),
+                Ok(number) if (min..=max).contains(&number) => Ok(Some(number)),
                 _ => Err(invalid(
                     name,
-                    &format!("must be a whole number from 0 to {max}, not `{text}`"),
+                    &format!("must be a whole number from {min} to {max}, not `{text}`"),
                 )),
             },
         }
@@ -238,7 +248,7 @@ pub async fn search_events(
     request.descending = params.descending("order")?;
     (request.from, request.to) = params.time_range("from", "to")?;
     request.keywords = params.one("q")?;
-    request.size = params.number("size", 50, MAX_PAGE_SIZE)?.max(1);
+    request.size = params.number("size", 50, MAX_PAGE_SIZE)?;
     request.offset = params.number("offset", 0, MAX_OFFSET)?;
     if let Some(cursor) = params.one("cursor")? {
         request.after = Some(
@@ -265,8 +275,7 @@ pub async fn search_events(
             })
             .collect::<Result<_, _>>()?,
     };
-    let buckets = params.number("histogram", 0, MAX_HISTOGRAM_BUCKETS)?;
-    if buckets > 0 {
+    if let Some(buckets) = params.optional_number("histogram", 1, MAX_HISTOGRAM_BUCKETS)? {
         let (Some(from), Some(to)) = (request.from, request.to) else {
             return Err(invalid("histogram", "needs both `from` and `to`"));
         };
@@ -396,7 +405,7 @@ pub async fn legacy_search(
         ));
     }
     (request.from, request.to) = params.time_range("minDate", "maxDate")?;
-    request.size = params.number("size", 50, MAX_PAGE_SIZE)?.max(1);
+    request.size = params.number("size", 50, MAX_PAGE_SIZE)?;
     request.offset = params.number("offset", 0, MAX_OFFSET)?;
     match params.one("sortField")?.as_deref() {
         None | Some("dateTime") => {}

@@ -1,6 +1,7 @@
 //! Test harness: runs the real `vigil` binary on a loopback port with a temporary data directory.
 #![allow(dead_code)]
 
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -134,6 +135,27 @@ pub fn event(id: &str) -> serde_json::Value {
         "actionStatus": "SUCCESS",
         "eventTimestamp": "2024-03-21T13:39:45.040Z",
         "auditPayload": { "type": "QueryAuditPayload", "queryId": id, "query": "SELECT 1" }
+    })
+}
+
+/// A `UserCreated` event for the governance projection.
+pub fn user_created(id: &str, name: &str, time: &str) -> Value {
+    json!({
+        "id": format!("create-{id}"), "action": "CREATE", "targetType": "USER", "eventTimestamp": time,
+        "actor": { "type": "SYSTEM_ACCOUNT", "id": "immuta_system_account", "name": "Immuta System Account" },
+        "targets": [{ "type": "USER", "id": id, "name": name }],
+        "auditPayload": { "type": "UserCreatedAuditPayload", "version": 1, "name": name, "email": id },
+    })
+}
+
+/// A `GroupMemberAdded` event: the user joins group `g1`, named `Audit, "Core"`.
+pub fn member_added(id: &str, name: &str, time: &str) -> Value {
+    json!({
+        "id": format!("join-{id}"), "action": "MEMBER_ADD", "targetType": "GROUP", "eventTimestamp": time,
+        "actor": { "type": "USER_ACTOR", "id": "admin@acme.example", "name": "Admin" },
+        "targets": [{ "type": "GROUP", "id": "g1", "name": "Audit, \"Core\"" }],
+        "relatedResources": [{ "type": "USER", "id": id, "name": name }],
+        "auditPayload": { "type": "GroupMemberAddedAuditPayload", "version": 1, "groupId": "g1", "userId": id },
     })
 }
 
