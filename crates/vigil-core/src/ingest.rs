@@ -4,7 +4,7 @@
 use vigil_model::{ModelError, NormalizedEvent, Timestamp, normalize};
 
 use crate::error::LogError;
-use crate::log::{AppendResult, EventLog, LogEntry, Seq};
+use crate::log::{AppendResult, EventLog, LogEntry, Seq, Submitter};
 
 /// How a body holds its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,13 +62,18 @@ pub fn split_body(body: &str, format: BodyFormat) -> Result<Vec<RawItem<'_>>, Mo
 /// An item ready for the log, or why it is not.
 pub type PreparedItem = Result<LogEntry, ModelError>;
 
-/// Validates, normalizes and hashes every item. CPU-bound: run it off the async workers.
-pub fn prepare(items: Vec<RawItem<'_>>, arrival: Timestamp) -> Vec<PreparedItem> {
+/// Validates, normalizes and hashes every item, each recorded as sent by `submitter`. CPU-bound:
+/// run it off the async workers.
+pub fn prepare(
+    items: Vec<RawItem<'_>>,
+    arrival: Timestamp,
+    submitter: &Submitter,
+) -> Vec<PreparedItem> {
     items
         .into_iter()
         .map(|item| {
             normalize(item?, || uuid::Uuid::new_v4().to_string(), arrival)
-                .map(LogEntry::from_normalized)
+                .map(|event| LogEntry::from_normalized(event).submitted_by(submitter.clone()))
         })
         .collect()
 }

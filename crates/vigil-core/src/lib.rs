@@ -19,6 +19,7 @@ pub use chain::{ChainHash, GENESIS, body_digest, chain_hash};
 pub use error::LogError;
 pub use log::{
     AppendResult, DATABASE_FILE, EventLog, LogEntry, LogStats, Seq, SideWrite, StoredEvent,
+    Submitter,
 };
 pub use own_events::OwnEvent;
 pub use retention::{ChainAnchor, Removal, apply_retention, chain_anchor};

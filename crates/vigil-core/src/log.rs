@@ -9,13 +9,13 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash};
+use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
 use crate::error::LogError;
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "vigil.db";
 /// The schema version this vigil writes.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 /// A group commit takes at most this many events (from several requests) into one transaction.
 const GROUP_MAX_EVENTS: usize = 20_000;
 /// Above this WAL size the writer checkpoints itself (blocking) instead of leaving it to the
@@ -46,8 +46,50 @@ pub struct LogEntry {
     pub event_time_micros: i64,
     /// `receivedTimestamp` in microseconds since the epoch.
     pub received_time_micros: i64,
+    /// Who submitted the event (see [`Submitter`]); `None` only where no one can be named.
+    pub submitter: Option<Submitter>,
     /// `sha256(stored_json)`, computed by [`LogEntry::new`] before the entry reaches the writer.
     body_digest: ChainHash,
+}
+
+/// Who submitted an event, recorded beside it and covered by the chain (it is not part of the
+/// stored JSON, which stays as sent). `vigil` marks the events vigil records about itself and can
+/// be made only inside this crate, so no caller can store an event that passes for vigil's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitter(String);
+
+impl Submitter {
+    /// The mark of vigil's own events.
+    pub(crate) const VIGIL: &'static str = "vigil";
+
+    pub(crate) fn vigil() -> Submitter {
+        Submitter(Self::VIGIL.to_owned())
+    }
+
+    /// An API key, by its id: `key:<id>`.
+    pub fn api_key(key_id: &str) -> Submitter {
+        Submitter(format!("key:{key_id}"))
+    }
+
+    /// `vigil import` run by a local user: `cli:<user>`.
+    pub fn cli(user: &str) -> Submitter {
+        Submitter(format!("cli:{user}"))
+    }
+
+    /// A pull integration of vigil's, by its id: `integration:<id>`.
+    pub fn integration(integration_id: &str) -> Submitter {
+        Submitter(format!("integration:{integration_id}"))
+    }
+
+    /// The seed's example events loaded by `vigil serve --demo`.
+    pub fn demo() -> Submitter {
+        Submitter("demo".to_owned())
+    }
+
+    /// The recorded text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl LogEntry {
@@ -66,8 +108,23 @@ impl LogEntry {
             submitted_len,
             event_time_micros,
             received_time_micros,
+            submitter: None,
             body_digest,
         }
+    }
+
+    /// The same entry, recorded as submitted by `submitter`.
+    pub fn submitted_by(mut self, submitter: Submitter) -> LogEntry {
+        self.submitter = Some(submitter);
+        self
+    }
+
+    /// The digest the chain links for this entry.
+    fn link_digest(&self) -> ChainHash {
+        link_digest(
+            &self.body_digest,
+            self.submitter.as_ref().map(Submitter::as_str),
+        )
     }
 }
 
@@ -104,6 +161,9 @@ pub struct StoredEvent {
     pub json: String,
     /// Chain hash after this event.
     pub chain_hash: ChainHash,
+    /// Who submitted it (`vigil`, `key:<id>`, `cli:<user>`, `integration:<id>`, `demo`); `None`
+    /// for events stored before submitters were recorded.
+    pub submitter: Option<String>,
 }
 
 /// The last committed sequence number, with a condition to wait for a newer one.
@@ -273,7 +333,7 @@ impl EventLog {
         self.read(|connection| {
             connection
                 .prepare_cached(
-                    "SELECT seq, event_id, body, chain_hash FROM events WHERE event_id = ?1",
+                    "SELECT seq, event_id, body, chain_hash, submitter FROM events WHERE event_id = ?1",
                 )?
                 .query_row([event_id], stored_event_from_row)
                 .optional()
@@ -284,7 +344,7 @@ impl EventLog {
     pub fn read_after(&self, after: Seq, limit: usize) -> Result<Vec<StoredEvent>, LogError> {
         self.read(|connection| {
             let mut statement = connection.prepare_cached(
-                "SELECT seq, event_id, body, chain_hash FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, event_id, body, chain_hash, submitter FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
             let rows = statement.query_map(params![after as i64, limit as i64], stored_event_from_row)?;
             rows.collect()
@@ -295,7 +355,7 @@ impl EventLog {
     pub fn get_many(&self, seqs: &[Seq]) -> Result<Vec<StoredEvent>, LogError> {
         let mut events = self.read(|connection| {
             let mut statement = connection.prepare_cached(
-                "SELECT seq, event_id, body, chain_hash FROM events WHERE seq = ?1",
+                "SELECT seq, event_id, body, chain_hash, submitter FROM events WHERE seq = ?1",
             )?;
             let mut events = Vec::with_capacity(seqs.len());
             for seq in seqs {
@@ -387,6 +447,7 @@ fn stored_event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEven
         event_id: row.get(1)?,
         json: row.get(2)?,
         chain_hash: hash.try_into().unwrap_or([0; 32]),
+        submitter: row.get(4)?,
     })
 }
 
@@ -539,6 +600,16 @@ fn migrate(connection: &Connection) -> Result<(), LogError> {
              INSERT OR IGNORE INTO key_history (id, first_key_at)
                  SELECT 1, min(created_at) FROM api_keys HAVING count(*) > 0;
              PRAGMA user_version = 4;
+             COMMIT;",
+        )?;
+    }
+    if version < 5 {
+        // Who submitted each event (an API key, the CLI, an integration, or vigil itself),
+        // covered by the chain; NULL for events stored before it was recorded.
+        connection.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE events ADD COLUMN submitter TEXT;
+             PRAGMA user_version = 5;
              COMMIT;",
         )?;
     }
@@ -697,13 +768,13 @@ fn append_job(
         side_write(transaction)?;
     }
     let mut insert = transaction.prepare_cached(
-        "INSERT INTO events (seq, event_id, event_time, received_time, submitted_len, body, chain_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (event_id) DO NOTHING",
+        "INSERT INTO events (seq, event_id, event_time, received_time, submitted_len, body, chain_hash, submitter)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING",
     )?;
     let mut results = Vec::with_capacity(entries.len());
     for entry in entries {
         let seq = *last_seq + 1;
-        let hash = chain_hash(last_hash, seq, &entry.body_digest);
+        let hash = chain_hash(last_hash, seq, &entry.link_digest());
         let inserted = insert.execute(params![
             seq as i64,
             entry.event_id,
@@ -712,6 +783,7 @@ fn append_job(
             entry.submitted_len as i64,
             entry.stored_json,
             &hash[..],
+            entry.submitter.as_ref().map(Submitter::as_str),
         ])?;
         if inserted == 1 {
             *last_seq = seq;

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use vigil_model::Timestamp;
 
-use crate::log::LogEntry;
+use crate::log::{LogEntry, Submitter};
 
 /// An event vigil records about its own use.
 pub struct OwnEvent {
@@ -42,5 +42,6 @@ impl OwnEvent {
         .to_string();
         let length = json.len();
         LogEntry::new(id, json, length, now.unix_micros(), now.unix_micros())
+            .submitted_by(Submitter::vigil())
     }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash};
+use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
 use crate::error::LogError;
 use crate::log::{DATABASE_FILE, Seq, open_connection};
 
@@ -83,8 +83,9 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
         });
     }
     let connection = open_connection(&path, true)?;
-    let mut statement = connection
-        .prepare("SELECT seq, event_id, CAST(body AS BLOB), chain_hash FROM events ORDER BY seq")?;
+    let mut statement = connection.prepare(
+        "SELECT seq, event_id, CAST(body AS BLOB), chain_hash, submitter FROM events ORDER BY seq",
+    )?;
     let mut rows = statement.query([])?;
     // After retention, the chain starts at the anchor instead of at the genesis.
     let anchor = crate::retention::chain_anchor(&connection)?;
@@ -102,6 +103,8 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
         let event_id: String = row.get(1)?;
         let body: Vec<u8> = row.get(2)?;
         let stored_hash: Vec<u8> = row.get(3)?;
+        let submitter: Option<String> = row.get(4)?;
+        let link = link_digest(&body_digest(&body), submitter.as_deref());
         let expected_seq = report.last_seq + 1;
         let problem = if seq != expected_seq {
             Some(if seq > expected_seq {
@@ -112,8 +115,11 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
             } else {
                 format!("sequence out of order: expected {expected_seq}, found {seq}")
             })
-        } else if chain_hash(&previous, seq, &body_digest(&body))[..] != stored_hash[..] {
-            Some("hash mismatch: the stored bytes or the chain hash were altered".to_owned())
+        } else if chain_hash(&previous, seq, &link)[..] != stored_hash[..] {
+            Some(
+                "hash mismatch: the stored bytes, the submitter or the chain hash were altered"
+                    .to_owned(),
+            )
         } else {
             match serde_json::from_slice::<IdProbe>(&body) {
                 Ok(IdProbe { id: Some(id) }) if id_matches(&id, &event_id) => None,

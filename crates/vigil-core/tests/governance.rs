@@ -590,6 +590,7 @@ fn store(log: &EventLog, body: &str) -> usize {
             prepare(
                 split_body(body, BodyFormat::Json).unwrap(),
                 Timestamp::now(),
+                &vigil_core::Submitter::cli("test"),
             ),
         ))
         .unwrap();

@@ -95,6 +95,7 @@ fn a_duplicate_that_only_differs_in_key_order_or_spacing_is_still_a_duplicate() 
         let items = prepare(
             split_body(text, BodyFormat::Json).unwrap(),
             Timestamp::now(),
+            &vigil_core::Submitter::cli("test"),
         );
         let report = runtime.block_on(ingest(&log, items)).unwrap();
         assert_eq!(

@@ -89,6 +89,7 @@ fn setup() -> (tempfile::TempDir, Arc<EventLog>, Vec<Value>) {
             prepare(
                 split_body(&body, BodyFormat::Json).unwrap(),
                 Timestamp::now(),
+                &vigil_core::Submitter::cli("test"),
             ),
         ))
         .unwrap();

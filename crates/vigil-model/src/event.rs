@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use crate::enums::{Action, ActionStatus, ActorType, TargetType, Technology};
 use crate::error::{ModelError, parse_with_path};
 use crate::json::{MAX_NESTING, minify, string_literal, too_deep};
-use crate::payload::{AuditPayload, EventType, parse_audit_payload};
+use crate::payload::{AuditPayload, EventType, parse_audit_payload, refuse_own_payload_type};
 use crate::values::{Id, SchemaVersion, Timestamp, nullable_vec};
 
 /// The longest event `id` accepted.
@@ -189,7 +189,7 @@ where
 impl UamEvent {
     /// Parses and validates one event from its JSON text.
     pub fn from_json(text: &str) -> Result<UamEvent, ModelError> {
-        Ok(parse(text)?.0)
+        Ok(parse(text, Origin::Stored)?.0)
     }
 }
 
@@ -198,7 +198,14 @@ struct KeyPresence {
     received_timestamp: bool,
 }
 
-fn parse(text: &str) -> Result<(UamEvent, KeyPresence), ModelError> {
+/// Whether an event is being submitted (and so may not pass for vigil's own) or read back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Submitted,
+    Stored,
+}
+
+fn parse(text: &str, origin: Origin) -> Result<(UamEvent, KeyPresence), ModelError> {
     // Unknown fields are skipped without a depth limit; refuse what the other routes refuse.
     if let Some((line, column)) = too_deep(text) {
         return Err(ModelError::Syntax {
@@ -230,6 +237,9 @@ fn parse(text: &str) -> Result<(UamEvent, KeyPresence), ModelError> {
         .ok_or_else(|| ModelError::invalid("eventTimestamp", "is required"))?;
     let (event_type, audit_payload) = match envelope.audit_payload {
         Some(raw) => {
+            if origin == Origin::Submitted {
+                refuse_own_payload_type(raw)?;
+            }
             let parsed = parse_audit_payload(raw, envelope.type_name.as_deref())?;
             (parsed.event_type, Some(parsed.payload))
         }
@@ -349,7 +359,7 @@ pub fn normalize(
     new_id: impl FnOnce() -> String,
     arrival: Timestamp,
 ) -> Result<NormalizedEvent, ModelError> {
-    let (mut event, presence) = parse(text)?;
+    let (mut event, presence) = parse(text, Origin::Submitted)?;
     let submitted = minify(text);
     let mut filled = FilledFields::default();
     let mut prefix = String::new();

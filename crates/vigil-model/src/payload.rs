@@ -169,6 +169,38 @@ event_types! {
     EventsRemoved(EventsRemovedPayload) => [];
 }
 
+/// The payload types of the events vigil records about itself. None is in the specification, so
+/// no producer has a reason to send one; refusing them on ingest keeps vigil's own records
+/// unmistakable (the `vigil` submitter mark beside each event is the proof).
+pub const VIGIL_OWN_PAYLOAD_TYPES: [&str; 11] = [
+    "AuditQueryAuditPayload",
+    "GovernanceReportRunAuditPayload",
+    "EventsRemovedAuditPayload",
+    "AuditExportCompletedAuditPayload",
+    "ExportConfigurationCreatedAuditPayload",
+    "ExportConfigurationUpdatedAuditPayload",
+    "ExportConfigurationDeletedAuditPayload",
+    "QueryAuditIntegrationCreatedAuditPayload",
+    "QueryAuditIntegrationUpdatedAuditPayload",
+    "QueryAuditIntegrationDeletedAuditPayload",
+    "QueryAuditScheduleUpdatedAuditPayload",
+];
+
+/// Refuses a submitted payload whose `type` is one of [`VIGIL_OWN_PAYLOAD_TYPES`].
+pub(crate) fn refuse_own_payload_type(raw: &RawValue) -> Result<(), ModelError> {
+    let probe: PayloadTypeProbe<'_> = match serde_json::from_str(raw.get()) {
+        Ok(probe) => probe,
+        Err(_) => return Ok(()),
+    };
+    match probe.type_name.as_deref() {
+        Some(name) if VIGIL_OWN_PAYLOAD_TYPES.contains(&name) => Err(ModelError::invalid(
+            "auditPayload.type",
+            format!("`{name}` is reserved for the events vigil records about itself"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Where payload errors point.
 const PAYLOAD_PATH: &str = "auditPayload";
 

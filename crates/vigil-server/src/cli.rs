@@ -55,8 +55,13 @@ pub fn verify_command(data_dir: &Path) -> anyhow::Result<bool> {
     Ok(false)
 }
 
+/// The local user running the CLI (`$USER`).
+fn local_user() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+}
+
 fn local_actor() -> KeyActor {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let user = local_user();
     KeyActor {
         actor_type: "SYSTEM_ACCOUNT",
         id: format!("vigil-cli:{user}"),
@@ -301,6 +306,7 @@ pub fn import_command(data_dir: &Path, file: &Path) -> anyhow::Result<bool> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let submitter = vigil_core::Submitter::cli(&local_user());
     let progress = std::io::stderr().is_terminal();
     let mut reader = std::io::BufReader::new(input);
     let mut totals = ImportTotals::default();
@@ -328,7 +334,7 @@ pub fn import_command(data_dir: &Path, file: &Path) -> anyhow::Result<bool> {
                 || uuid::Uuid::new_v4().to_string(),
                 arrival,
             )
-            .map(LogEntry::from_normalized)
+            .map(|event| LogEntry::from_normalized(event).submitted_by(submitter.clone()))
             .map_err(|error| match error {
                 ModelError::Syntax {
                     column, message, ..

@@ -7,6 +7,7 @@ mod csv;
 mod error;
 pub mod export_cli;
 mod graphql;
+mod listener;
 mod metrics;
 pub mod query_audit_cli;
 pub mod report_cli;
@@ -194,9 +195,9 @@ pub async fn serve(
         report_timeout: config.report_timeout,
         graphql: graphql::schema(exports.clone()),
     });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let max_connections = listener::connection_cap();
+    tracing::info!(max_connections, "accepting connections");
+    listener::serve(listener, app, max_connections, shutdown).await;
     // In-flight requests are done: exporters stop (a cut-off run resumes at the next start),
     // retention stops, the indexer commits, then the writer finishes what it was given.
     exports.shutdown().await;
@@ -212,14 +213,14 @@ pub async fn serve(
     })
     .await?;
     tracing::info!("vigil stopped");
-    served.context("serving HTTP")
+    Ok(())
 }
 
 /// Loads the seed's example events through the normal ingest path.
 async fn load_demo(log: &EventLog) -> anyhow::Result<()> {
     let items = ingest::split_body(vigil_model::fixtures::SEED_EXAMPLE_EVENTS, BodyFormat::Json)
         .map_err(|error| anyhow::anyhow!("the embedded seed examples are invalid: {error}"))?;
-    let prepared = ingest::prepare(items, Timestamp::now());
+    let prepared = ingest::prepare(items, Timestamp::now(), &vigil_core::Submitter::demo());
     let report = ingest::ingest(log, prepared).await?;
     tracing::info!(
         stored = report.stored.len(),

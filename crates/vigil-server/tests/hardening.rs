@@ -548,3 +548,311 @@ async fn edge_input_gets_consistent_answers() {
     .await;
     assert_eq!(status, 400, "{error}");
 }
+
+/// Raises this test process's soft limit on open files to its hard limit (it opens many sockets).
+fn raise_own_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+}
+
+fn address(server: &Server) -> String {
+    server.base.trim_start_matches("http://").to_owned()
+}
+
+/// Waits until the server closes `stream` (a read returns end of file or an error).
+fn closed_by_server_within(stream: &mut std::net::TcpStream, limit: std::time::Duration) -> bool {
+    use std::io::Read;
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buffer = [0u8; 1024];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(error) => {
+                return !matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_and_slow_connections_cannot_starve_the_service() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    raise_own_open_file_limit();
+    let dir = tempfile::tempdir().unwrap();
+    // As a service manager may start it: a soft limit of 1,024 open files.
+    let server = Server::start_with_open_file_limit(dir.path(), 1_024);
+    let target: std::net::SocketAddr = address(&server).parse().unwrap();
+    let idle: Vec<std::net::TcpStream> = (0..1_100)
+        .filter_map(|_| std::net::TcpStream::connect_timeout(&target, Duration::from_secs(2)).ok())
+        .collect();
+    assert!(
+        idle.len() >= 1_000,
+        "only {} connections opened",
+        idle.len()
+    );
+
+    // With 1,100 idle connections open, health and ingest still answer.
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let health = quick.get(server.url("/healthz")).send().await;
+    assert_eq!(
+        health.map(|response| response.status().as_u16()).ok(),
+        Some(200)
+    );
+    let stored = quick
+        .post(server.url("/api/audit/events"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&event("during-flood"))
+        .send()
+        .await;
+    assert_eq!(
+        stored.map(|response| response.status().as_u16()).ok(),
+        Some(200)
+    );
+
+    // A slowloris connection (one header byte at a time) and an idle one are closed by the server.
+    let mut slow = std::net::TcpStream::connect(target).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: vigil\r\n")
+        .unwrap();
+    let dripping = {
+        let mut writer = slow.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(40) {
+                if writer.write_all(b"X").is_err() {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            false
+        })
+    };
+    let mut idle = idle;
+    let mut first_idle = idle.swap_remove(0);
+    assert!(
+        closed_by_server_within(&mut first_idle, Duration::from_secs(30)),
+        "an idle connection stayed open"
+    );
+    assert!(
+        closed_by_server_within(&mut slow, Duration::from_secs(30)),
+        "a slowloris connection stayed open"
+    );
+    drop(dripping);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declared_oversize_body_is_refused_before_it_is_read() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut stream = std::net::TcpStream::connect(address(&server)).unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /api/audit/events HTTP/1.1\r\nHost: vigil\r\nAuthorization: {ADMIN_KEY}\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n[{{"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = stream
+        .read(&mut answer)
+        .expect("an answer without sending the body");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // The service keeps serving.
+    let (status, _) = post_events(&server, ADMIN_KEY, event("after-413").to_string()).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graphql_requests_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    // 100,000 aliases: refused at once by the complexity limit, with a short answer.
+    let aliases: String = (0..100_000)
+        .map(|i| format!("a{i}: exportPublicKey "))
+        .collect();
+    let started = std::time::Instant::now();
+    let response = client()
+        .post(server.url("/api/audit/graphql"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&json!({ "query": format!("{{ {aliases} }}") }))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    assert!(text.len() < 10_000, "an answer of {} bytes", text.len());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert!(answer["data"].is_null(), "{answer}");
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("complex"),
+        "{answer}"
+    );
+
+    // One request may not fan out into many outbound calls.
+    let created = graphql_as(
+        &server,
+        ADMIN_KEY,
+        r#"mutation { createS3AssumedRoleExportConfiguration(data: {interval: EVERY_24_HOURS,
+            bucket: "audit", region: "us-east-1", roleArn: "arn:aws:iam::123456789012:role/export",
+            endpoint: "http://127.0.0.1:9"}) { id } }"#,
+    )
+    .await;
+    let id = created["data"]["createS3AssumedRoleExportConfiguration"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let tests: String = (0..6)
+        .map(|i| format!(r#"t{i}: testExportConfigurationConnection(id: "{id}") {{ id }} "#))
+        .collect();
+    let answer = graphql_as(&server, ADMIN_KEY, &format!("mutation {{ {tests} }}")).await;
+    let refused: Vec<&Value> = answer["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .iter()
+        .filter(|error| error["extensions"]["code"] == "TOO_MANY_OUTBOUND_CALLS")
+        .collect();
+    assert_eq!(refused.len(), 3, "{answer}");
+}
+
+/// Waits until the search index has caught up with the log.
+async fn wait_until_indexed(server: &Server) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, status) = get_json(server, ADMIN_KEY, "/api/audit/status").await;
+        if status["indexedSequence"] == status["lastSequence"] {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not indexed: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vigils_own_events_cannot_be_forged_and_every_event_names_its_submitter() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let writer = create_key(&server, "writer", &["INGEST"]);
+    let (_, session) = get_json(&server, &writer, "/api/audit/session").await;
+    let writer_id = session["id"].as_str().unwrap().to_owned();
+
+    // Payload types only vigil writes are refused, naming the field.
+    for payload_type in [
+        "EventsRemovedAuditPayload",
+        "AuditQueryAuditPayload",
+        "AuditExportCompletedAuditPayload",
+    ] {
+        let mut forged = event(&format!("forged-{payload_type}"));
+        forged["auditPayload"] = json!({ "type": payload_type, "fromSeq": 1, "toSeq": 99 });
+        let (status, error) = post_events(&server, &writer, forged.to_string()).await;
+        assert_eq!(
+            (status, error["path"].clone()),
+            (400, json!("auditPayload.type")),
+            "{error}"
+        );
+        assert!(
+            error["error"].as_str().unwrap().contains("reserved"),
+            "{error}"
+        );
+    }
+
+    // An event of a type the specification gives producers (ApiKeyCreated) is stored, but it is
+    // recorded as the writer's, never as vigil's.
+    let lookalike = json!({
+        "id": "lookalike-key-created", "action": "CREATE", "targetType": "APIKEY",
+        "actor": { "type": "SYSTEM_ACCOUNT", "id": "vigil", "name": "vigil bootstrap" },
+        "targets": [{ "type": "APIKEY", "id": "k1", "name": "admin" }],
+        "eventTimestamp": "2026-01-01T00:00:00.000Z",
+        "auditPayload": { "type": "ApiKeyCreatedAuditPayload", "apiKeyId": "k1", "name": "admin", "version": 1 }
+    });
+    let (status, report) = post_events(&server, &writer, lookalike.to_string()).await;
+    assert_eq!(status, 200, "{report}");
+    let submitted_by = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("vigil-submitted-by")
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    let response = client()
+        .get(server.url("/api/audit/events/lookalike-key-created"))
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted_by(&response), Some(format!("key:{writer_id}")));
+
+    // vigil's own record of the writer key's creation carries the mark.
+    wait_until_indexed(&server).await;
+    let (status, own) = get_json(
+        &server,
+        ADMIN_KEY,
+        "/api/audit/events?submittedBy=vigil&eventType=ApiKeyCreated&facets=submittedBy",
+    )
+    .await;
+    assert_eq!(status, 200, "{own}");
+    let ids: Vec<&str> = own["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["auditPayload"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["writer", "admin"], "{own}");
+    let own_id = own["hits"][0]["id"].as_str().unwrap().to_owned();
+    let response = client()
+        .get(server.url(&format!("/api/audit/events/{own_id}")))
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted_by(&response).as_deref(), Some("vigil"));
+    let (_, forged) = get_json(
+        &server,
+        ADMIN_KEY,
+        &format!("/api/audit/events?submittedBy=key:{writer_id}&facets=none"),
+    )
+    .await;
+    assert_eq!(forged["total"], 1, "{forged}");
+
+    // The record of who submitted an event is covered by the chain.
+    assert!(server.terminate().success());
+    let connection =
+        rusqlite::Connection::open(dir.path().join(vigil_core::DATABASE_FILE)).unwrap();
+    let changed = connection
+        .execute(
+            "UPDATE events SET submitter = 'vigil' WHERE event_id = 'lookalike-key-created'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(connection);
+    let output = vigil(&["verify", "--data-dir", dir.path().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("hash mismatch"), "{stdout}");
+}

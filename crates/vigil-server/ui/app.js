@@ -501,10 +501,12 @@ async function eventPage(id) {
   const mine = ++generation;
   const back = h("p", {}, h("a", { href: "#/audit", onclick: (e) => { if (history.length > 1) { e.preventDefault(); history.back(); } } }, "← Back to the audit events"));
   page("Event", back, h("p", { class: "muted" }, "Loading…"));
-  let text;
+  let text, submitter;
   try {
     // The query form reads every id, even those a URL path cannot carry (`.`, `..`).
-    text = await (await api("/api/audit/event?id=" + encodeURIComponent(id))).text();
+    const response = await api("/api/audit/event?id=" + encodeURIComponent(id));
+    submitter = response.headers.get("vigil-submitted-by");
+    text = await response.text();
   } catch (e) {
     if (mine !== generation) return;
     page("Event", back, errorBox(e.status === 404 ? `No event has the id “${id}”.` : e.message));
@@ -533,7 +535,8 @@ async function eventPage(id) {
     actor.identityProvider ? field("Identity provider", actor.identityProvider) : null,
     field("Target type", event.targetType),
     event.eventType ? field("Event type", event.eventType) : null,
-    event.tenantId ? field("Tenant", event.tenantId) : null);
+    event.tenantId ? field("Tenant", event.tenantId) : null,
+    field("Submitted by", submitterText(submitter)));
   const targets = (event.targets || []).length
     ? h("div", { class: "table-wrap" }, h("table", { id: "event-targets" },
       h("thead", {}, h("tr", {}, ["Type", "Id", "Name", "Technology"].map((c) => h("th", { scope: "col" }, c)))),
@@ -545,6 +548,17 @@ async function eventPage(id) {
     h("h2", {}, "Details"), h("div", { id: "event-details" }, payload),
     h("p", {}, toggle), json);
   main.dataset.ready = "event";
+}
+
+/** Who submitted an event, from the `vigil-submitted-by` header, in words. */
+function submitterText(submitter) {
+  if (!submitter) return null;
+  if (submitter === "vigil") return "vigil itself";
+  if (submitter.startsWith("key:")) return "API key " + submitter.slice(4);
+  if (submitter.startsWith("cli:")) return "vigil import by " + submitter.slice(4);
+  if (submitter.startsWith("integration:")) return "integration " + submitter.slice(12);
+  if (submitter === "demo") return "the demo's example events";
+  return submitter;
 }
 
 function field(name, value) {

@@ -20,7 +20,7 @@ use super::{QueryEvent, iso, store_events};
 use crate::error::LogError;
 use crate::export::MasterKey;
 use crate::keys::KeyActor;
-use crate::log::{EventLog, LogEntry, SideWrite};
+use crate::log::{EventLog, LogEntry, SideWrite, Submitter};
 use crate::own_events::OwnEvent;
 use crate::registry::Registry;
 
@@ -1174,7 +1174,9 @@ impl PullService {
                         for event in events {
                             let id = event.id.clone();
                             match event.into_entry(arrival) {
-                                Ok(entry) => entries.push(entry),
+                                Ok(entry) => entries.push(
+                                    entry.submitted_by(Submitter::integration(&integration.id)),
+                                ),
                                 Err(error) => {
                                     counts.malformed += 1;
                                     tracing::warn!(integration = %integration.id, event = %id, %error, "skipping a query event that does not validate");

@@ -156,7 +156,7 @@ fn commit(writer: &mut IndexWriter, seq: Seq) -> tantivy::Result<()> {
 
 fn index_document(fields: &Fields, event: &StoredEvent) -> TantivyDocument {
     match UamEvent::from_json(&event.json) {
-        Ok(parsed) => document(fields, event.seq, &parsed),
+        Ok(parsed) => document(fields, event.seq, &parsed, event.submitter.as_deref()),
         Err(error) => {
             // Stored events were validated on the way in; keep even an unreadable one findable by seq.
             tracing::warn!(seq = event.seq, %error, "stored event could not be read for indexing");

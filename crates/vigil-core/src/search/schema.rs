@@ -9,7 +9,7 @@ use vigil_model::legacy::{legacy_record_types, outcome};
 use vigil_model::{AuditPayload, Resource, TargetType, TechnologyContext, UamEvent};
 
 /// Bumped whenever the schema or the extraction changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Separates an id from its name in the paired facet values of the legacy API (`"3\u{1f}Sales"`).
 pub const PAIR_SEPARATOR: char = '\u{1f}';
@@ -79,6 +79,9 @@ pub enum FacetField {
     LegacyUser,
     /// The event id.
     EventId,
+    /// Who submitted the event: `vigil` (vigil's own), `key:<id>`, `cli:<user>`,
+    /// `integration:<id>`, `demo`.
+    SubmittedBy,
 }
 
 impl FacetField {
@@ -115,6 +118,7 @@ impl FacetField {
         FacetField::LegacyProject,
         FacetField::LegacyUser,
         FacetField::EventId,
+        FacetField::SubmittedBy,
     ];
 
     /// The facets the audit page shows.
@@ -180,6 +184,7 @@ impl FacetField {
             FacetField::LegacyProject => "legacyProject",
             FacetField::LegacyUser => "legacyUser",
             FacetField::EventId => "eventId",
+            FacetField::SubmittedBy => "submittedBy",
         }
     }
 
@@ -369,10 +374,17 @@ fn sensitivity(profile: &vigil_model::SecurityProfile) -> Option<String> {
     )
 }
 
-/// The index document of a stored event.
-pub fn document(fields: &Fields, seq: u64, event: &UamEvent) -> TantivyDocument {
+/// The index document of a stored event, submitted by `submitter` (`None` before submitters were
+/// recorded).
+pub fn document(
+    fields: &Fields,
+    seq: u64,
+    event: &UamEvent,
+    submitter: Option<&str>,
+) -> TantivyDocument {
     let mut values = Values::default();
     values.add_opt(FacetField::EventId, event.id.as_deref());
+    values.add_opt(FacetField::SubmittedBy, submitter);
     values.add(FacetField::Action, event.action.as_str());
     values.add_opt(
         FacetField::TargetType,

@@ -5,9 +5,10 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use vigil_core::Submitter;
 use vigil_core::ingest::{self, BodyFormat, IngestReport, MAX_EVENTS_PER_REQUEST};
 use vigil_core::keys::Permission;
 use vigil_model::Timestamp;
@@ -38,6 +39,10 @@ fn body_format(headers: &HeaderMap) -> BodyFormat {
     }
 }
 
+/// The response header naming who submitted an event: `vigil` for vigil's own events, else
+/// `key:<API key id>`, `cli:<user>`, `integration:<id>` or `demo`.
+pub const SUBMITTED_BY_HEADER: &str = "vigil-submitted-by";
+
 /// Stores events. Each valid item is durable before the answer; invalid items are listed with
 /// their index and reason and nothing of them is stored.
 pub async fn ingest_events(
@@ -46,7 +51,7 @@ pub async fn ingest_events(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Ingest)?;
+    let submitter = Submitter::api_key(&caller.require(Permission::Ingest)?.id);
     let text = body_text(body)?;
     let format = body_format(&headers);
     let single_object = format == BodyFormat::Json && !text.trim_start().starts_with('[');
@@ -59,7 +64,7 @@ pub async fn ingest_events(
                 items.len()
             )));
         }
-        Ok(ingest::prepare(items, arrival))
+        Ok(ingest::prepare(items, arrival, &submitter))
     })
     .await??;
     if prepared.is_empty() {
@@ -144,7 +149,17 @@ async fn read_event(state: AppState, caller: Caller, id: String) -> Result<Respo
     let lookup_id = id.clone();
     let stored = tokio::task::spawn_blocking(move || log.get(&lookup_id)).await??;
     match stored {
-        Some(event) => Ok(([(CONTENT_TYPE, "application/json")], event.json).into_response()),
+        Some(event) => {
+            let mut response = ([(CONTENT_TYPE, "application/json")], event.json).into_response();
+            // Who submitted it travels beside the stored JSON, which stays as sent.
+            if let Some(value) = event
+                .submitter
+                .and_then(|submitter| HeaderValue::from_str(&submitter).ok())
+            {
+                response.headers_mut().insert(SUBMITTED_BY_HEADER, value);
+            }
+            Ok(response)
+        }
         None => Err(ApiError::NotFound(format!("no event with id `{id}`"))),
     }
 }

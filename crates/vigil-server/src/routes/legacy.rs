@@ -8,9 +8,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use vigil_core::LogEntry;
 use vigil_core::ingest::{BodyFormat, split_body};
 use vigil_core::keys::Permission;
+use vigil_core::{LogEntry, Submitter};
 use vigil_model::Timestamp;
 use vigil_model::legacy::LegacyRecord;
 
@@ -41,13 +41,16 @@ pub async fn create_record(
                     let event = record.to_uam(&event_id, now, &key.name);
                     let stored_json = event.to_string();
                     let submitted_len = stored_json.len();
-                    entries.push(LogEntry::new(
-                        event_id.clone(),
-                        stored_json,
-                        submitted_len,
-                        now.unix_micros(),
-                        now.unix_micros(),
-                    ));
+                    entries.push(
+                        LogEntry::new(
+                            event_id.clone(),
+                            stored_json,
+                            submitted_len,
+                            now.unix_micros(),
+                            now.unix_micros(),
+                        )
+                        .submitted_by(Submitter::api_key(&key.id)),
+                    );
                     let mut answer = record.original.clone();
                     if let Value::Object(fields) = &mut answer {
                         fields.insert("id".into(), json!(event_id));

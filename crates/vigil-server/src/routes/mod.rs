@@ -71,11 +71,33 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/createRecord", post(legacy::create_record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::telemetry::log_request,
         ))
         .with_state(state)
+}
+
+/// Answers 413 at once when a request declares a `Content-Length` over [`MAX_BODY_BYTES`], before
+/// any of the body is read and before the key is checked.
+async fn refuse_declared_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return crate::error::ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        }
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Prometheus metrics (permission AUDIT).

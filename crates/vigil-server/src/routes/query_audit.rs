@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use vigil_core::Submitter;
 use vigil_core::keys::Permission;
 use vigil_core::query_audit::pull::{IntegrationInput, PullError, parse_schedule, schedule_json};
 use vigil_core::query_audit::{store_events, trino};
@@ -39,7 +40,7 @@ pub async fn ingest_trino(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Ingest)?;
+    let submitter = Submitter::api_key(&caller.require(Permission::Ingest)?.id);
     let text = body_text(body)?;
     let registry = state.registry.clone();
     let log = state.log.clone();
@@ -69,9 +70,12 @@ pub async fn ingest_trino(
                 other => other,
             };
             match trino::translate(item.get(), &snapshot).map_err(at)? {
-                trino::TrinoEvent::Completed(event) => {
-                    entries.push(event.into_entry(arrival).map_err(at)?)
-                }
+                trino::TrinoEvent::Completed(event) => entries.push(
+                    event
+                        .into_entry(arrival)
+                        .map_err(at)?
+                        .submitted_by(submitter.clone()),
+                ),
                 trino::TrinoEvent::Ignored(kind) => ignored.push(kind),
             }
         }

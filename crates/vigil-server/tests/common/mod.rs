@@ -55,11 +55,41 @@ impl Server {
 
     /// Starts `vigil serve` with extra flags and environment variables.
     pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        command.envs(env.iter().copied());
+        Server::spawn(command, data_dir, extra)
+    }
+
+    /// Starts `vigil serve` with a soft limit of `soft_limit` open files (the hard limit stays),
+    /// as a service manager may start it.
+    pub fn start_with_open_file_limit(data_dir: &Path, soft_limit: u64) -> Server {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        // SAFETY: only async-signal-safe calls (getrlimit, setrlimit) between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let mut limit = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                limit.rlim_cur = soft_limit.min(limit.rlim_max);
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Server::spawn(command, data_dir, &[])
+    }
+
+    fn spawn(mut command: Command, data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
-            .envs(env.iter().copied())
             .env("VIGIL_BOOTSTRAP_API_KEY", ADMIN_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
