@@ -30,7 +30,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 for _ in $(seq 150); do curl -s "http://127.0.0.1:$port" >/dev/null && break; sleep 0.2; done
 curl -s -X PUT "http://127.0.0.1:$port/bench-bucket" >/dev/null
 AWS_ENDPOINT_URL="http://127.0.0.1:$port" VIGIL_BOOTSTRAP_API_KEY=bench-key-0123456789 RUST_LOG=warn \
-    "$vigil" serve --listen 127.0.0.1:0 --data-dir "$work/data" > "$work/serve.log" 2>&1 &
+    "$vigil" serve --listen 127.0.0.1:0 --allow-private-endpoints --data-dir "$work/data" > "$work/serve.log" 2>&1 &
 until grep -q "listening on" "$work/serve.log"; do sleep 0.2; done
 url=$(sed -n 's/^vigil listening on //p' "$work/serve.log")
 gql() { curl -s -H "Authorization: bench-key-0123456789" "$url/api/audit/graphql" -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$1")"; }

@@ -8,6 +8,7 @@ pub mod governance;
 pub mod ingest;
 pub mod keys;
 mod log;
+pub mod outbound;
 mod own_events;
 pub mod query_audit;
 pub mod registry;

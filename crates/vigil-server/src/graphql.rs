@@ -362,6 +362,7 @@ fn to_graphql(error: ExportError) -> async_graphql::Error {
         ExportError::Invalid(_) => ("BAD_USER_INPUT", error.to_string()),
         ExportError::NotFound(_) => ("NOT_FOUND", error.to_string()),
         ExportError::Key(_) | ExportError::Destination(_) => ("EXPORT_ERROR", error.to_string()),
+        ExportError::RateLimited(_) => ("RATE_LIMITED", error.to_string()),
         _ => {
             tracing::error!(%error, "export configuration request failed");
             ("INTERNAL", "internal error".to_owned())

@@ -25,6 +25,7 @@ use vigil_core::EventLog;
 use vigil_core::export::{ExportEnvironment, ExportService, ExportSettings};
 use vigil_core::ingest::{self, BodyFormat};
 use vigil_core::keys;
+use vigil_core::outbound::OutboundPolicy;
 use vigil_core::query_audit::pull::PullService;
 use vigil_core::registry::Registry;
 use vigil_core::search::SearchIndex;
@@ -53,6 +54,8 @@ pub struct ServeConfig {
     pub export_object_events: u64,
     /// A governance report running longer than this is cancelled.
     pub report_timeout: std::time::Duration,
+    /// Let export endpoints and integration hosts be loopback, private or link-local addresses.
+    pub allow_private_endpoints: bool,
 }
 
 /// How often retention looks for events to remove.
@@ -133,10 +136,14 @@ pub async fn serve(
     };
     let export_log = log.clone();
     let export_dir = config.data_dir.clone();
+    let outbound = OutboundPolicy {
+        allow_private: config.allow_private_endpoints,
+    };
     let export_settings = ExportSettings {
         master_key: config.master_key.clone(),
         environment: ExportEnvironment::from_env(),
         events_per_object: config.export_object_events,
+        outbound,
     };
     let exports = tokio::task::spawn_blocking(move || {
         ExportService::open(export_log, &export_dir, export_settings)
@@ -166,7 +173,13 @@ pub async fn serve(
         config.master_key.clone(),
     );
     let pulls = tokio::task::spawn_blocking(move || {
-        PullService::open(pull_log, pull_registry, &pull_dir, pull_key.as_deref())
+        PullService::open(
+            pull_log,
+            pull_registry,
+            &pull_dir,
+            pull_key.as_deref(),
+            outbound,
+        )
     })
     .await?
     .context("opening the query-audit integrations")?;

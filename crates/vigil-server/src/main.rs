@@ -67,8 +67,12 @@ enum Command {
         /// Cancel a governance report that runs longer than this many seconds (the seed's 9 minutes).
         #[arg(long, env = "VIGIL_REPORT_TIMEOUT_SECS", default_value_t = 540, value_parser = clap::value_parser!(u64).range(1..))]
         report_timeout_secs: u64,
+        /// Let export endpoints and integration hosts be loopback, private or link-local
+        /// addresses (emulators, MinIO on the same network); refused by default.
+        #[arg(long, env = "VIGIL_ALLOW_PRIVATE_ENDPOINTS")]
+        allow_private_endpoints: bool,
     },
-    /// Recompute the hash chain of the event log and report the first break.
+    /// Recompute the hash chain of the event log and report every break.
     Verify {
         #[command(flatten)]
         data_dir: DataDir,
@@ -403,6 +407,7 @@ fn main() -> ExitCode {
             retention_days,
             export_object_events,
             report_timeout_secs,
+            allow_private_endpoints,
         } => {
             let config = ServeConfig {
                 listen,
@@ -417,6 +422,7 @@ fn main() -> ExitCode {
                     .filter(|s| !s.is_empty()),
                 export_object_events,
                 report_timeout: std::time::Duration::from_secs(report_timeout_secs),
+                allow_private_endpoints,
             };
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -713,20 +713,27 @@ async fn graphql_requests_are_bounded() {
     );
 
     // One request may not fan out into many outbound calls.
-    let created = graphql_as(
-        &server,
-        ADMIN_KEY,
-        r#"mutation { createS3AssumedRoleExportConfiguration(data: {interval: EVERY_24_HOURS,
-            bucket: "audit", region: "us-east-1", roleArn: "arn:aws:iam::123456789012:role/export",
-            endpoint: "http://127.0.0.1:9"}) { id } }"#,
-    )
-    .await;
-    let id = created["data"]["createS3AssumedRoleExportConfiguration"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{created}"))
-        .to_owned();
-    let tests: String = (0..6)
-        .map(|i| format!(r#"t{i}: testExportConfigurationConnection(id: "{id}") {{ id }} "#))
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let created = graphql_as(
+            &server,
+            ADMIN_KEY,
+            r#"mutation { createS3AssumedRoleExportConfiguration(data: {interval: EVERY_24_HOURS,
+                bucket: "audit", region: "us-east-1", roleArn: "arn:aws:iam::123456789012:role/export",
+                endpoint: "http://127.0.0.1:9"}) { id } }"#,
+        )
+        .await;
+        ids.push(
+            created["data"]["createS3AssumedRoleExportConfiguration"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{created}"))
+                .to_owned(),
+        );
+    }
+    let tests: String = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| format!(r#"t{i}: testExportConfigurationConnection(id: "{id}") {{ id }} "#))
         .collect();
     let answer = graphql_as(&server, ADMIN_KEY, &format!("mutation {{ {tests} }}")).await;
     let refused: Vec<&Value> = answer["errors"]
@@ -736,6 +743,98 @@ async fn graphql_requests_are_bounded() {
         .filter(|error| error["extensions"]["code"] == "TOO_MANY_OUTBOUND_CALLS")
         .collect();
     assert_eq!(refused.len(), 3, "{answer}");
+
+    // A connection tested moments ago is not tested again at once.
+    let again = graphql_as(
+        &server,
+        ADMIN_KEY,
+        &format!(
+            r#"mutation {{ testExportConfigurationConnection(id: "{}") {{ id }} }}"#,
+            ids[0]
+        ),
+    )
+    .await;
+    assert_eq!(error_code(&again), "RATE_LIMITED", "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outbound_calls_go_only_where_the_operator_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_strict(dir.path());
+    // Loopback, link-local (cloud metadata) and private endpoints are refused by default.
+    for endpoint in [
+        "http://127.0.0.1:9000",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.5:9000",
+        "http://localhost:10000/devstoreaccount1",
+    ] {
+        let answer = graphql_as(
+            &server,
+            ADMIN_KEY,
+            &format!(
+                r#"mutation {{ createS3AccessKeyExportConfiguration(data: {{interval: EVERY_24_HOURS,
+                    bucket: "audit", region: "us-east-1", accessKeyId: "AKIA", secretAccessKey: "s",
+                    endpoint: "{endpoint}"}}) {{ id }} }}"#
+            ),
+        )
+        .await;
+        assert_eq!(
+            error_code(&answer),
+            "BAD_USER_INPUT",
+            "{endpoint}: {answer}"
+        );
+        assert!(
+            answer["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("--allow-private-endpoints"),
+            "{answer}"
+        );
+    }
+    // Credentials in an endpoint URL are refused (they belong in sealed fields).
+    let answer = graphql_as(
+        &server,
+        ADMIN_KEY,
+        r#"mutation { createAdlsSasTokenEndpointConfiguration(data: {interval: EVERY_24_HOURS,
+            storageAccount: "acme", fileSystem: "audit", sasToken: "sv=1",
+            endpoint: "https://user:password@acme.blob.core.windows.net"}) { id } }"#,
+    )
+    .await;
+    assert_eq!(error_code(&answer), "BAD_USER_INPUT", "{answer}");
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("credentials"),
+        "{answer}"
+    );
+    let listed = graphql_as(&server, ADMIN_KEY, "{ getAllExportConfigurations { id } }").await;
+    assert_eq!(
+        listed["data"]["getAllExportConfigurations"],
+        json!([]),
+        "{listed}"
+    );
+
+    // The same rule holds for integration hosts.
+    let response = client()
+        .post(server.url("/api/audit/integrations"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&json!({
+            "type": "DATABRICKS_UNITY_CATALOG", "name": "uc", "host": "http://169.254.169.254",
+            "warehouseId": "w", "token": "dapi-secret", "workspaceIds": ["1"]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-private-endpoints"),
+        "{error}"
+    );
 }
 
 /// Waits until the search index has caught up with the log.

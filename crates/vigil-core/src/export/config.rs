@@ -156,6 +156,15 @@ impl Destination {
         without_path(self) == without_path(other)
     }
 
+    /// The endpoint given instead of the cloud's own, if any.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            Destination::S3AccessKey { endpoint, .. }
+            | Destination::S3AssumedRole { endpoint, .. }
+            | Destination::AdlsSasToken { endpoint, .. } => endpoint.as_deref(),
+        }
+    }
+
     /// The fields that must not change while a stored secret is kept, for messages.
     fn place_fields(&self) -> &'static str {
         match self {
@@ -248,14 +257,12 @@ fn validate_path(path: &Option<String>) -> Result<(), ExportError> {
 }
 
 fn validate_endpoint(endpoint: &Option<String>) -> Result<(), ExportError> {
-    if let Some(endpoint) = endpoint
-        && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
-    {
-        return Err(ExportError::Invalid(format!(
-            "endpoint: `{endpoint}` must be an http:// or https:// URL"
-        )));
+    match endpoint {
+        Some(endpoint) => crate::outbound::validate_url("endpoint", endpoint)
+            .map(|_| ())
+            .map_err(ExportError::Invalid),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `arn:<partition>:iam::<account>:role/<name>`.

@@ -31,6 +31,7 @@ pub use sink::{ExportEnvironment, Sink, open_sink};
 use crate::error::LogError;
 use crate::keys::KeyActor;
 use crate::log::EventLog;
+use crate::outbound::{self, OutboundPolicy};
 
 /// Errors of export configuration and export runs.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,9 @@ pub enum ExportError {
     /// Writing to the destination failed (the text carries no secret).
     #[error("{0}")]
     Destination(String),
+    /// Asked again too soon (a connection test); the message says when to retry.
+    #[error("{0}")]
+    RateLimited(String),
     /// Storage failed.
     #[error(transparent)]
     Log(#[from] LogError),
@@ -73,7 +77,13 @@ pub struct ExportSettings {
     pub environment: ExportEnvironment,
     /// Events per exported object.
     pub events_per_object: u64,
+    /// Which hosts a configuration's `endpoint` may name.
+    pub outbound: OutboundPolicy,
 }
+
+/// The shortest time between two connection tests of one configuration: each is a call to the
+/// destination, which one caller should not be able to repeat at will.
+pub const MIN_CONNECTION_TEST_INTERVAL: Duration = Duration::from_secs(5);
 
 struct ExportTask {
     wake: Arc<Notify>,
@@ -88,6 +98,8 @@ pub struct ExportService {
     signing: SigningKey,
     settings: ExportSettings,
     tasks: std::sync::Mutex<HashMap<String, ExportTask>>,
+    /// When each configuration's connection was last tested on request.
+    connection_tests: std::sync::Mutex<HashMap<String, std::time::Instant>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -106,6 +118,7 @@ impl ExportService {
             signing,
             settings,
             tasks: Default::default(),
+            connection_tests: Default::default(),
             shutdown: watch::channel(false).0,
         }))
     }
@@ -153,6 +166,9 @@ impl ExportService {
         actor: &KeyActor,
     ) -> Result<ExportConfig, ExportError> {
         config::validate_new(&input)?;
+        self.check_endpoint(&input.destination)
+            .await
+            .map_err(ExportError::Invalid)?;
         let now = config::now_text();
         let mut config = ExportConfig {
             id: uuid::Uuid::new_v4().to_string(),
@@ -183,6 +199,9 @@ impl ExportService {
     ) -> Result<ExportConfig, ExportError> {
         let (current, _) = self.get(id).await?;
         config::validate_update(&current, &input)?;
+        self.check_endpoint(&input.destination)
+            .await
+            .map_err(ExportError::Invalid)?;
         let secret = match input.secret.clone() {
             Some(secret) => Some(secret),
             None => self.secret_of(id).await?,
@@ -210,6 +229,7 @@ impl ExportService {
         actor: &KeyActor,
     ) -> Result<ExportConfig, ExportError> {
         let (current, _) = self.get(id).await?;
+        self.throttle_connection_test(id)?;
         let secret = self.secret_of(id).await?;
         let connection_status = self.test_connection(&current, secret).await;
         self.change(id, actor, move |config| {
@@ -294,7 +314,41 @@ impl ExportService {
         }
     }
 
+    /// Refuses an `endpoint` the outbound policy does not allow (a loopback, private or link-local
+    /// host, unless the operator allowed those). Without one, the cloud's own endpoint (or the
+    /// operator's `AWS_ENDPOINT_URL`) is used.
+    async fn check_endpoint(&self, destination: &Destination) -> Result<(), String> {
+        match destination.endpoint() {
+            Some(endpoint) => {
+                outbound::check_destination("endpoint", endpoint, self.settings.outbound).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn throttle_connection_test(&self, id: &str) -> Result<(), ExportError> {
+        let now = std::time::Instant::now();
+        let mut tests = self.connection_tests.lock().expect("connection tests lock");
+        if let Some(last) = tests.get(id) {
+            let since = now.duration_since(*last);
+            if since < MIN_CONNECTION_TEST_INTERVAL {
+                let wait = (MIN_CONNECTION_TEST_INTERVAL - since).as_secs() + 1;
+                return Err(ExportError::RateLimited(format!(
+                    "the connection of export configuration {id} was tested moments ago; test it again in {wait} s"
+                )));
+            }
+        }
+        tests.insert(id.to_owned(), now);
+        Ok(())
+    }
+
     async fn test_connection(&self, config: &ExportConfig, secret: Option<String>) -> String {
+        if let Err(refused) = self.check_endpoint(&config.destination).await {
+            return format!(
+                "Error testing access to {} - {refused}",
+                sink::access_label(&config.destination)
+            );
+        }
         let secrets: Vec<String> = secret.iter().cloned().collect();
         match open_sink(config, secret, &self.settings.environment) {
             Ok(sink) => sink.test_connection(config).await,
@@ -360,6 +414,9 @@ impl ExportService {
     /// One run of configuration `id`, now.
     async fn run(self: &Arc<Self>, id: &str) -> Result<Option<RunSummary>, ExportError> {
         let (config, _) = self.get(id).await?;
+        self.check_endpoint(&config.destination)
+            .await
+            .map_err(ExportError::Destination)?;
         let secret = self.secret_of(id).await?;
         let sink = open_sink(&config, secret, &self.settings.environment)?;
         run_once(

@@ -289,7 +289,7 @@ pub fn open_sink(
 
 /// Removes every secret and every URL query string from `text`.
 pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
-    let mut text = text.to_owned();
+    let mut text = crate::outbound::without_response_body(text);
     for secret in secrets {
         text = text.replace(secret.as_str(), "***");
         let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();

@@ -38,7 +38,7 @@ fn default_settle_minutes() -> u32 {
 impl DatabricksSettings {
     /// Checks every field; the message names the field.
     pub fn validate(&self, overlap_minutes: u32) -> Result<(), String> {
-        super::pull::validate_url("host", &self.host)?;
+        crate::outbound::validate_url("host", &self.host)?;
         if self.warehouse_id.trim().is_empty() {
             return Err("warehouseId: is required".into());
         }
@@ -278,7 +278,8 @@ async fn send<T: for<'de> Deserialize<'de>>(
                     value["message"].as_str()?
                 ))
             })
-            .unwrap_or_else(|| text.chars().take(200).collect());
+            // A body in any other shape is never shown or stored: it may not come from Databricks.
+            .unwrap_or_else(|| "the answer is not the API's error format (body not shown)".into());
         return Err(PullError::Source(format!(
             "{what}: Databricks answered {status}: {}",
             message.trim()

@@ -21,6 +21,7 @@ use crate::error::LogError;
 use crate::export::MasterKey;
 use crate::keys::KeyActor;
 use crate::log::{EventLog, LogEntry, SideWrite, Submitter};
+use crate::outbound::{self, OutboundPolicy};
 use crate::own_events::OwnEvent;
 use crate::registry::Registry;
 
@@ -57,23 +58,6 @@ impl From<crate::export::ExportError> for PullError {
     fn from(error: crate::export::ExportError) -> Self {
         PullError::Config(error.to_string())
     }
-}
-
-/// Checks an `http(s)://host` URL field.
-pub fn validate_url(field: &str, text: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(text)
-        .map_err(|error| format!("{field}: `{text}` is not a URL ({error})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!(
-            "{field}: `{text}` must be an http(s) URL with a host"
-        ));
-    }
-    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return Err(format!(
-            "{field}: must not carry credentials or a query string"
-        ));
-    }
-    Ok(())
 }
 
 /// A transport error without its URL's query string.
@@ -718,6 +702,7 @@ pub struct PullService {
     jobs: Mutex<Vec<Arc<Mutex<LoadJob>>>>,
     shutdown: watch::Sender<bool>,
     scheduler: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    outbound: OutboundPolicy,
 }
 
 impl PullService {
@@ -727,6 +712,7 @@ impl PullService {
         registry: Arc<Registry>,
         data_dir: &Path,
         master_key: Option<&str>,
+        outbound: OutboundPolicy,
     ) -> Result<Arc<PullService>, PullError> {
         let master = MasterKey::load(data_dir, master_key)?;
         let client = reqwest::Client::builder()
@@ -746,6 +732,7 @@ impl PullService {
             jobs: Default::default(),
             shutdown: watch::channel(false).0,
             scheduler: Mutex::new(None),
+            outbound,
         }))
     }
 
@@ -800,6 +787,9 @@ impl PullService {
         input: IntegrationInput,
         actor: KeyActor,
     ) -> Result<Integration, PullError> {
+        self.check_host(&input.source)
+            .await
+            .map_err(PullError::Invalid)?;
         let now = now_text();
         let integration = Integration {
             id: uuid::Uuid::new_v4().to_string(),
@@ -848,6 +838,9 @@ impl PullService {
         actor: KeyActor,
     ) -> Result<Integration, PullError> {
         let (current, _) = self.get(id).await?;
+        self.check_host(&input.source)
+            .await
+            .map_err(PullError::Invalid)?;
         if current.source.kind() != input.source.kind() {
             return Err(PullError::Invalid(format!(
                 "type: integration {id} is {}, not {}; delete it and create a new one to change the type",
@@ -976,7 +969,19 @@ impl PullService {
             .clone()
     }
 
-    /// Starts a manual load of every enabled pull integration; returns at once with the job.
+    /// Refuses a host the outbound policy does not allow (loopback, private or link-local, unless
+    /// the operator allowed those).
+    async fn check_host(&self, source: &Source) -> Result<(), String> {
+        let (field, url) = match source {
+            Source::Snowflake(settings) => ("accountUrl", settings.account_url.as_str()),
+            Source::DatabricksUnityCatalog(settings) => ("host", settings.host.as_str()),
+        };
+        outbound::check_destination(field, url, self.outbound).await
+    }
+
+    /// Starts a manual load of every enabled pull integration; returns at once with the job. While
+    /// one is running, asking again answers that job instead of starting another: one load in
+    /// flight at a time.
     pub async fn load(self: &Arc<Self>) -> Result<LoadJob, PullError> {
         let integrations: Vec<Integration> = self
             .blocking(list_integrations)
@@ -1002,6 +1007,13 @@ impl PullService {
         }));
         {
             let mut jobs = self.jobs.lock().expect("load jobs");
+            let running = jobs
+                .iter()
+                .map(|job| job.lock().expect("load job").clone())
+                .find(|job| job.state == "RUNNING");
+            if let Some(running) = running {
+                return Ok(running);
+            }
             jobs.push(job.clone());
             let excess = jobs.len().saturating_sub(KEPT_LOAD_JOBS);
             jobs.drain(..excess);
@@ -1063,7 +1075,10 @@ impl PullService {
         let integration = self.blocking(move |log| get_integration(log, &id)).await?;
         let started = now_text();
         progress.lock().expect("run progress").started_at = Some(started.clone());
-        let result = self.run_locked(&integration, progress, on_progress).await;
+        let result = match self.check_host(&integration.source).await {
+            Ok(()) => self.run_locked(&integration, progress, on_progress).await,
+            Err(refused) => Err(PullError::Source(refused)),
+        };
         let mut summary = progress.lock().expect("run progress").clone();
         summary.finished_at = Some(now_text());
         if let Err(error) = &result {

@@ -60,7 +60,7 @@ pub struct SnowflakeSettings {
 impl SnowflakeSettings {
     /// Checks every field; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
-        super::pull::validate_url("accountUrl", &self.account_url)?;
+        crate::outbound::validate_url("accountUrl", &self.account_url)?;
         for (field, value) in [("user", &self.user), ("warehouse", &self.warehouse)] {
             if value.trim().is_empty() {
                 return Err(format!("{field}: is required"));
@@ -352,7 +352,8 @@ async fn send(
                 answer.code.unwrap_or_default()
             )
         })
-        .unwrap_or_else(|| text.chars().take(200).collect());
+        // A body in any other shape is never shown or stored: it may not come from Snowflake.
+        .unwrap_or_else(|| "the answer is not the SQL API's error format (body not shown)".into());
     Err(PullError::Source(format!(
         "{what}: Snowflake answered {status}: {detail}"
     )))

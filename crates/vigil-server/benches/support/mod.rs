@@ -163,6 +163,8 @@ pub fn start_server(data_dir: &Path) -> (Child, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        // The query-audit benchmark pulls from fakes on loopback.
+        .arg("--allow-private-endpoints")
         .env("VIGIL_BOOTSTRAP_API_KEY", KEY)
         .env(
             "RUST_LOG",

@@ -53,11 +53,20 @@ impl Server {
         Server::start_with_env(data_dir, extra, &[])
     }
 
-    /// Starts `vigil serve` with extra flags and environment variables.
+    /// Starts `vigil serve` with extra flags and environment variables. Test servers call the
+    /// emulators and fakes on loopback, so they allow private endpoints.
     pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
         command.envs(env.iter().copied());
-        Server::spawn(command, data_dir, extra)
+        let mut args = vec!["--allow-private-endpoints"];
+        args.extend_from_slice(extra);
+        Server::spawn(command, data_dir, &args)
+    }
+
+    /// Starts `vigil serve` as it runs by default: loopback, private and link-local endpoints
+    /// are refused.
+    pub fn start_strict(data_dir: &Path) -> Server {
+        Server::spawn(Command::new(env!("CARGO_BIN_EXE_vigil")), data_dir, &[])
     }
 
     /// Starts `vigil serve` with a soft limit of `soft_limit` open files (the hard limit stays),
