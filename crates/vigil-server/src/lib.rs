@@ -6,6 +6,8 @@ pub mod cli;
 mod csv;
 mod error;
 pub mod export_cli;
+#[doc(hidden)]
+pub mod fuzzing;
 mod graphql;
 mod listener;
 mod metrics;

@@ -16,6 +16,8 @@ use axum::routing::{get, post, put};
 
 use crate::state::AppState;
 
+pub(crate) use search::{parse_legacy_search, parse_search};
+
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
@@ -79,8 +81,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How much of a refused body is still read and dropped after the 413, so that a client still
+/// sending it can finish and read the answer (a "lingering close", as nginx does).
+const LINGER_BYTES: usize = MAX_BODY_BYTES + 1024 * 1024;
+/// How long a refused body is read at most.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Answers 413 at once when a request declares a `Content-Length` over [`MAX_BODY_BYTES`], before
-/// any of the body is read and before the key is checked.
+/// the body is read and before the key is checked. The body that may still arrive is dropped, up
+/// to [`LINGER_BYTES`] and [`LINGER_TIME`], then the connection closes.
 async fn refuse_declared_oversize(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -92,12 +101,30 @@ async fn refuse_declared_oversize(
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        let body = request.into_body();
+        tokio::spawn(tokio::time::timeout(
+            LINGER_TIME,
+            drop_body(body, LINGER_BYTES),
+        ));
         return crate::error::ApiError::PayloadTooLarge {
             limit: MAX_BODY_BYTES,
         }
         .into_response();
     }
     next.run(request).await
+}
+
+/// Reads and drops up to `limit` bytes of `body`, holding none of them.
+async fn drop_body(mut body: axum::body::Body, limit: usize) {
+    use axum::body::HttpBody;
+    let mut dropped = 0;
+    while dropped <= limit {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        match frame {
+            Some(Ok(frame)) => dropped += frame.data_ref().map_or(0, |data| data.len()),
+            _ => return,
+        }
+    }
 }
 
 /// Prometheus metrics (permission AUDIT).

@@ -24,7 +24,7 @@ const MAX_FACET_LIMIT: usize = 1_000;
 const MAX_HISTOGRAM_BUCKETS: usize = 1_000;
 
 /// The query string as name/value pairs; every parameter must be taken, or it is reported.
-struct Params {
+pub(crate) struct Params {
     pairs: Vec<(String, String)>,
     taken: Vec<bool>,
 }
@@ -212,15 +212,9 @@ fn facets_json(facets: &[FacetCounts]) -> Value {
     Value::Object(map)
 }
 
-/// Searches UAM events: filters on every indexed field, a time range, keywords, sorting, paging
-/// and facet counts.
-pub async fn search_events(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let key = caller.require(Permission::Audit)?.clone();
-    let mut params = Params::parse(query.as_deref());
+/// The search of a `GET /api/audit/events` query string, or a 400 naming the parameter.
+pub(crate) fn parse_search(query: Option<&str>) -> Result<(SearchRequest, Params), ApiError> {
+    let mut params = Params::parse(query);
     let mut request = SearchRequest::default();
     for field in FacetField::ALL {
         let values = params.all(field.name());
@@ -282,6 +276,18 @@ pub async fn search_events(
         request.histogram = Some(Histogram::covering(from, to, buckets));
     }
     params.finish()?;
+    Ok((request, params))
+}
+
+/// Searches UAM events: filters on every indexed field, a time range, keywords, sorting, paging
+/// and facet counts.
+pub async fn search_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let key = caller.require(Permission::Audit)?.clone();
+    let (request, params) = parse_search(query.as_deref())?;
     let histogram_spec = request.histogram;
     let result = run_search(&state, request).await?;
     record_audit_query(
@@ -352,14 +358,12 @@ fn millis_to_iso(micros: i64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// The legacy `GET /audit`: the same parameters and response shape as the original service.
-pub async fn legacy_search(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let key = caller.require(Permission::Audit)?.clone();
-    let mut params = Params::parse(query.as_deref());
+/// The search of a legacy `GET /audit` query string (seeds 002/003), or a 400 naming the
+/// parameter.
+pub(crate) fn parse_legacy_search(
+    query: Option<&str>,
+) -> Result<(SearchRequest, Params), ApiError> {
+    let mut params = Params::parse(query);
     let mut request = SearchRequest::default();
     let filters = [
         ("dataSourceId", FacetField::DataSourceId),
@@ -425,6 +429,17 @@ pub async fn legacy_search(
         FacetField::Outcome,
     ];
     params.finish()?;
+    Ok((request, params))
+}
+
+/// The legacy `GET /audit`: the same parameters and response shape as the original service.
+pub async fn legacy_search(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let key = caller.require(Permission::Audit)?.clone();
+    let (request, params) = parse_legacy_search(query.as_deref())?;
     let result = run_search(&state, request).await?;
     record_audit_query(
         state.log.clone(),
