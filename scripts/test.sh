@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: house rules, formatting, lints and all tests. Installs what the tests
-# need beyond the Rust toolchain: the S3/STS emulator moto (PyPI) and the Azure Blob emulator
-# Azurite (npm), into a cache outside the clone, and Debian's chromium and chromium-driver for the
-# web UI tests. Tests start vigil and the emulators themselves, on
-# loopback ports, and stop them.
+# Runs every check CI runs: house rules, formatting, lints, a short fuzzing run and all tests.
+# Installs what the tests need beyond the Rust toolchain: the S3/STS emulator moto (PyPI) and the
+# Azure Blob emulator Azurite (npm), into a cache outside the clone, Debian's chromium and
+# chromium-driver for the web UI tests, and cargo-fuzz (crates.io). Tests start vigil and the
+# emulators themselves, on loopback ports, and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +32,7 @@ export VIGIL_TEST_MOTO_SERVER="$tools/venv/bin/moto_server"
 export VIGIL_TEST_AZURITE_BLOB="$tools/azurite/node_modules/.bin/azurite-blob"
 
 # House rule: every Rust file opens with a `//!` line saying what it holds.
-missing=$(find crates -name '*.rs' -print0 | xargs -0 -n1 sh -c 'head -n1 "$0" | grep -q "^//!" || echo "$0"')
+missing=$(find crates fuzz/fuzz_targets -name '*.rs' -print0 | xargs -0 -n1 sh -c 'head -n1 "$0" | grep -q "^//!" || echo "$0"')
 if [ -n "$missing" ]; then
     echo "these files do not open with a //! line:" >&2
     echo "$missing" >&2
@@ -40,7 +40,10 @@ if [ -n "$missing" ]; then
 fi
 
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The parsers of untrusted input under libFuzzer, briefly (a longer run: bash scripts/fuzz.sh 600).
+bash scripts/fuzz.sh "${VIGIL_FUZZ_SECONDS:-10}"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
 else

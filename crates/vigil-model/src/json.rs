@@ -10,17 +10,7 @@ pub fn minify(text: &str) -> String {
     let mut at = 0;
     while at < bytes.len() {
         match bytes[at] {
-            b'"' => {
-                at += 1;
-                while at < bytes.len() {
-                    match bytes[at] {
-                        b'\\' => at += 2,
-                        b'"' => break,
-                        _ => at += 1,
-                    }
-                }
-                at += 1;
-            }
+            b'"' => at = after_string(bytes, at),
             b' ' | b'\n' | b'\r' | b'\t' => {
                 out.extend_from_slice(&bytes[run_start..at]);
                 while at < bytes.len() && matches!(bytes[at], b' ' | b'\n' | b'\r' | b'\t') {
@@ -48,20 +38,10 @@ pub fn too_deep(text: &str) -> Option<(usize, usize)> {
     let mut at = 0;
     while at < bytes.len() {
         match bytes[at] {
+            // A line break inside a string is invalid JSON, which the parser reports itself.
             b'"' => {
-                at += 1;
-                while at < bytes.len() {
-                    match bytes[at] {
-                        b'\\' => at += 2,
-                        b'"' => break,
-                        b'\n' => {
-                            line += 1;
-                            line_start = at + 1;
-                            at += 1;
-                        }
-                        _ => at += 1,
-                    }
-                }
+                at = after_string(bytes, at);
+                continue;
             }
             b'[' | b'{' => {
                 depth += 1;
@@ -79,6 +59,19 @@ pub fn too_deep(text: &str) -> Option<(usize, usize)> {
         at += 1;
     }
     None
+}
+
+/// The index just past the string that opens at `bytes[open]` (a `"`), escapes skipped.
+fn after_string(bytes: &[u8], open: usize) -> usize {
+    let mut at = open + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => break,
+            _ => at += 1,
+        }
+    }
+    at + 1
 }
 
 /// Encodes `text` as a JSON string literal.

@@ -333,18 +333,29 @@ async fn a_kept_export_secret_never_follows_a_changed_destination() {
     );
 }
 
+/// Deletes key `name` through the CLI, stops the server and starts it again.
+fn delete_key_and_restart(server: Server, name: &str) -> Server {
+    let data_dir = server.data_dir.clone();
+    let deleted = vigil(&[
+        "keys",
+        "delete",
+        name,
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ]);
+    assert!(deleted.status.success(), "{deleted:?}");
+    assert!(server.terminate().success());
+    Server::start(&data_dir)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_bootstrap_key_stays_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_str().unwrap();
     let server = Server::start(dir.path());
     let operator = create_key(&server, "operator", &["ADMIN", "AUDIT"]);
-    let deleted = vigil(&["keys", "delete", "admin", "--data-dir", data_dir]);
-    assert!(deleted.status.success(), "{deleted:?}");
-    assert!(server.terminate().success());
-
-    // The restart still has VIGIL_BOOTSTRAP_API_KEY set (the harness always sets it).
-    let server = Server::start(dir.path());
+    // Each restart still has VIGIL_BOOTSTRAP_API_KEY set (the harness always sets it).
+    let server = delete_key_and_restart(server, "admin");
     assert_eq!(
         get_json(&server, ADMIN_KEY, "/api/audit/session").await.0,
         401
@@ -353,12 +364,8 @@ async fn a_deleted_bootstrap_key_stays_deleted() {
         get_json(&server, &operator, "/api/audit/session").await.0,
         200
     );
-    let deleted = vigil(&["keys", "delete", "operator", "--data-dir", data_dir]);
-    assert!(deleted.status.success(), "{deleted:?}");
-    assert!(server.terminate().success());
-
     // With no key left at all, a restart creates none either.
-    let server = Server::start(dir.path());
+    let server = delete_key_and_restart(server, "operator");
     assert_eq!(
         get_json(&server, ADMIN_KEY, "/api/audit/session").await.0,
         401
