@@ -2,6 +2,7 @@
 //! not know about HTTP, GraphQL or HTML.
 
 mod chain;
+pub mod checkpoint;
 mod error;
 pub mod export;
 pub mod governance;
@@ -16,7 +17,7 @@ mod retention;
 pub mod search;
 mod verify;
 
-pub use chain::{ChainHash, GENESIS, body_digest, chain_hash};
+pub use chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
 pub use error::LogError;
 pub use log::{
     AppendResult, DATABASE_FILE, EventLog, LogEntry, LogStats, Seq, SideWrite, StoredEvent,
@@ -24,4 +25,4 @@ pub use log::{
 };
 pub use own_events::OwnEvent;
 pub use retention::{ChainAnchor, Removal, apply_retention, chain_anchor};
-pub use verify::{ChainBreak, VerifyReport, verify};
+pub use verify::{ChainBreak, VerifyOptions, VerifyReport, verify, verify_with};

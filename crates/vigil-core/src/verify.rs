@@ -1,12 +1,25 @@
-//! `vigil verify`: recomputes the hash chain of a data directory and finds every break.
+//! `vigil verify`: recomputes the hash chain of a data directory, finds every break, and checks
+//! the chain against the signed checkpoints in the log and in the files it is given.
 
 use std::path::Path;
 
+use rusqlite::OptionalExtension;
 use serde::Deserialize;
 
 use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
+use crate::checkpoint::{CHECKPOINT_PAYLOAD_TYPE, Checkpoint};
 use crate::error::LogError;
-use crate::log::{DATABASE_FILE, Seq, open_connection};
+use crate::log::{DATABASE_FILE, Seq, Submitter, open_connection};
+
+/// What `verify` checks the chain against, beyond itself.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Checkpoints from outside the log (a file, a downloaded export), with where each came from.
+    pub checkpoints: Vec<(String, Checkpoint)>,
+    /// The public key (hex) that signs checkpoints; by default the data directory's own
+    /// (`export-signing.key`). A copy kept elsewhere is the stronger check.
+    pub public_key: Option<String>,
+}
 
 /// Breaks listed one by one; past this many they are only counted (a wholly rewritten log would
 /// otherwise need memory for one entry per event).
@@ -25,6 +38,12 @@ pub struct VerifyReport {
     pub breaks: Vec<ChainBreak>,
     /// How many breaks there are in all, listed or not.
     pub break_count: u64,
+    /// Signed checkpoints the chain was checked against (from the log and from outside).
+    pub checkpoints_checked: usize,
+    /// The newest checkpoint checked: its sequence number, when it was signed, where it came from.
+    pub latest_checkpoint: Option<(Seq, String, String)>,
+    /// Why checkpoints could not be checked, when they could not (no public key).
+    pub checkpoint_note: Option<String>,
 }
 
 impl VerifyReport {
@@ -72,9 +91,16 @@ fn id_matches(id: &serde_json::Value, event_id: &str) -> bool {
     }
 }
 
-/// Recomputes the chain of the log in `data_dir` from its first event. It goes on past a break,
-/// linking the next event to the stored hash, so every break is found, each once.
+/// [`verify_with`] the checkpoints in the log and the data directory's public key.
 pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
+    verify_with(data_dir, &VerifyOptions::default())
+}
+
+/// Recomputes the chain of the log in `data_dir` from its first event. It goes on past a break,
+/// linking the next event to the stored hash, so every break is found, each once. Then it checks
+/// the chain against every signed checkpoint: one whose sequence number is past the end of the
+/// log shows a cut; one whose hash differs from the stored one shows a rewrite.
+pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyReport, LogError> {
     let path = data_dir.join(DATABASE_FILE);
     if !path.exists() {
         return Err(LogError::DataDir {
@@ -96,7 +122,11 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
         last_seq: first_seq - 1,
         breaks: Vec::new(),
         break_count: 0,
+        checkpoints_checked: 0,
+        latest_checkpoint: None,
+        checkpoint_note: None,
     };
+    let mut checkpoints: Vec<(String, Checkpoint)> = Vec::new();
     let mut previous: ChainHash = anchor.map_or(GENESIS, |anchor| anchor.previous_hash);
     while let Some(row) = rows.next()? {
         let seq = row.get::<_, i64>(0)? as u64;
@@ -132,9 +162,105 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, LogError> {
         if let Some(reason) = problem {
             report.record(expected_seq.min(seq), reason);
         }
+        if submitter.as_deref() == Some(Submitter::VIGIL)
+            && let Some(checkpoint) = checkpoint_in(&body)
+        {
+            checkpoints.push((format!("the log (sequence number {seq})"), checkpoint));
+        }
         previous = stored_hash.try_into().unwrap_or(GENESIS);
         report.events += 1;
         report.last_seq = report.last_seq.max(seq);
     }
+    drop(rows);
+    checkpoints.extend(options.checkpoints.iter().cloned());
+    check_checkpoints(&connection, data_dir, options, checkpoints, &mut report)?;
     Ok(report)
+}
+
+/// The checkpoint a stored body records, if it is a checkpoint event.
+fn checkpoint_in(body: &[u8]) -> Option<Checkpoint> {
+    let marker = CHECKPOINT_PAYLOAD_TYPE.as_bytes();
+    if !body.windows(marker.len()).any(|window| window == marker) {
+        return None;
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Event {
+        audit_payload: Checkpoint,
+    }
+    serde_json::from_slice::<Event>(body)
+        .ok()
+        .map(|event| event.audit_payload)
+}
+
+fn check_checkpoints(
+    connection: &rusqlite::Connection,
+    data_dir: &Path,
+    options: &VerifyOptions,
+    checkpoints: Vec<(String, Checkpoint)>,
+    report: &mut VerifyReport,
+) -> Result<(), LogError> {
+    if checkpoints.is_empty() {
+        return Ok(());
+    }
+    let public_key = match &options.public_key {
+        Some(key) => key.clone(),
+        None => match crate::export::SigningKey::existing_public_key_hex(data_dir) {
+            Ok(Some(key)) => key,
+            _ => {
+                report.checkpoint_note = Some(format!(
+                    "{} signed checkpoints were not checked: no public key (give --public-key)",
+                    checkpoints.len()
+                ));
+                return Ok(());
+            }
+        },
+    };
+    let mut stored_hash = connection.prepare("SELECT chain_hash FROM events WHERE seq = ?1")?;
+    for (source, checkpoint) in checkpoints {
+        let seq = checkpoint.sequence_number;
+        let signed_at = &checkpoint.signed_at;
+        if let Err(problem) = checkpoint.verify_signature(&public_key) {
+            report.record(
+                seq,
+                format!(
+                    "the checkpoint from {source} signed at {signed_at} is not vigil's: {problem}"
+                ),
+            );
+            continue;
+        }
+        report.checkpoints_checked += 1;
+        if report
+            .latest_checkpoint
+            .as_ref()
+            .is_none_or(|(latest, _, _)| *latest < seq)
+        {
+            report.latest_checkpoint = Some((seq, signed_at.clone(), source.clone()));
+        }
+        if seq < report.first_seq {
+            continue;
+        }
+        if seq > report.last_seq {
+            report.record(
+                report.last_seq + 1,
+                format!(
+                    "truncated: the log ends at sequence number {}, but the checkpoint from {source} signed at {signed_at} covers sequence number {seq}",
+                    report.last_seq
+                ),
+            );
+            continue;
+        }
+        let stored: Option<Vec<u8>> = stored_hash
+            .query_row([seq as i64], |row| row.get(0))
+            .optional()?;
+        if stored.as_deref().map(hex::encode).as_deref() != Some(checkpoint.chain_hash.as_str()) {
+            report.record(
+                seq,
+                format!(
+                    "rewritten: the chain hash after sequence number {seq} is not the one the checkpoint from {source} signed at {signed_at}"
+                ),
+            );
+        }
+    }
+    Ok(())
 }

@@ -172,7 +172,8 @@ event_types! {
 /// The payload types of the events vigil records about itself. None is in the specification, so
 /// no producer has a reason to send one; refusing them on ingest keeps vigil's own records
 /// unmistakable (the `vigil` submitter mark beside each event is the proof).
-pub const VIGIL_OWN_PAYLOAD_TYPES: [&str; 11] = [
+pub const VIGIL_OWN_PAYLOAD_TYPES: [&str; 12] = [
+    "ChainCheckpointAuditPayload",
     "AuditQueryAuditPayload",
     "GovernanceReportRunAuditPayload",
     "EventsRemovedAuditPayload",

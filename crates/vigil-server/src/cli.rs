@@ -5,9 +5,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use vigil_core::checkpoint::read_checkpoint_files;
 use vigil_core::ingest::{self, PreparedItem};
 use vigil_core::keys::{self, KeyActor, Permission};
-use vigil_core::{EventLog, LogEntry, verify};
+use vigil_core::{EventLog, LogEntry, VerifyOptions, verify_with};
 use vigil_model::{ModelError, Timestamp, normalize};
 
 /// Lines per append when importing.
@@ -15,10 +16,31 @@ const IMPORT_BATCH_LINES: usize = 1_000;
 /// Rejected lines printed in full before the rest are only counted.
 const IMPORT_MAX_PRINTED_REJECTIONS: usize = 20;
 
-/// `vigil verify`: prints the outcome; returns whether the chain is intact.
-pub fn verify_command(data_dir: &Path) -> anyhow::Result<bool> {
-    let report = verify(data_dir).with_context(|| format!("verifying {}", data_dir.display()))?;
-    if report.is_intact() {
+/// `vigil verify`: prints the outcome; returns whether the chain is intact and agrees with every
+/// signed checkpoint.
+pub fn verify_command(
+    data_dir: &Path,
+    checkpoint_paths: &[std::path::PathBuf],
+    public_key: Option<String>,
+) -> anyhow::Result<bool> {
+    let mut options = VerifyOptions {
+        public_key,
+        ..VerifyOptions::default()
+    };
+    for path in checkpoint_paths {
+        let found = read_checkpoint_files(path).map_err(anyhow::Error::msg)?;
+        if found.is_empty() {
+            bail!(
+                "no vigil checkpoint file (vigil-checkpoint-*.json) in {}",
+                path.display()
+            );
+        }
+        options.checkpoints.extend(found);
+    }
+    let report = verify_with(data_dir, &options)
+        .with_context(|| format!("verifying {}", data_dir.display()))?;
+    let intact = report.is_intact();
+    if intact {
         let range = if report.first_seq > 1 {
             format!(
                 "from sequence number {} (earlier events removed by retention) through {}",
@@ -28,7 +50,6 @@ pub fn verify_command(data_dir: &Path) -> anyhow::Result<bool> {
             format!("through sequence number {}", report.last_seq)
         };
         println!("OK: {} events, hash chain intact {range}", report.events);
-        return Ok(true);
     }
     for chain_break in &report.breaks {
         println!(
@@ -40,19 +61,27 @@ pub fn verify_command(data_dir: &Path) -> anyhow::Result<bool> {
     if unlisted > 0 {
         println!("… and {unlisted} more breaks not listed");
     }
-    println!(
-        "BROKEN: {} {} in {} events (sequence numbers {} through {})",
-        report.break_count,
-        if report.break_count == 1 {
+    if !intact {
+        let noun = if report.break_count == 1 {
             "break"
         } else {
             "breaks"
-        },
-        report.events,
-        report.first_seq,
-        report.last_seq
-    );
-    Ok(false)
+        };
+        println!(
+            "BROKEN: {} {noun} in {} events (sequence numbers {} through {})",
+            report.break_count, report.events, report.first_seq, report.last_seq
+        );
+    }
+    if let Some((seq, signed_at, source)) = &report.latest_checkpoint {
+        println!(
+            "checked against {} signed checkpoints; the newest covers sequence number {seq} (signed at {signed_at}, from {source})",
+            report.checkpoints_checked
+        );
+    }
+    if let Some(note) = &report.checkpoint_note {
+        println!("note: {note}");
+    }
+    Ok(intact)
 }
 
 /// The local user running the CLI (`$USER`).

@@ -58,6 +58,32 @@ pub struct ServeConfig {
     pub report_timeout: std::time::Duration,
     /// Let export endpoints and integration hosts be loopback, private or link-local addresses.
     pub allow_private_endpoints: bool,
+    /// How often the chain head is signed (when it moved) and copied to the export destinations.
+    pub checkpoint_interval: std::time::Duration,
+}
+
+/// Signs the chain head every `interval` when it has moved, records the checkpoint in the log and
+/// copies it to every enabled export destination; at shutdown, signs it once more (in the log
+/// only: no calls out while stopping).
+async fn checkpoint_loop(
+    exports: Arc<ExportService>,
+    interval: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut covered = 0;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => break,
+        }
+        match exports.checkpoint(covered, true).await {
+            Ok(seq) => covered = seq,
+            Err(error) => tracing::warn!(%error, "could not sign a checkpoint; will retry"),
+        }
+    }
+    if let Err(error) = exports.checkpoint(covered, false).await {
+        tracing::warn!(%error, "could not sign the checkpoint at shutdown");
+    }
 }
 
 /// How often retention looks for events to remove.
@@ -153,6 +179,12 @@ pub async fn serve(
     .await?
     .context("opening the export keys")?;
     exports.start().await.context("starting the exporters")?;
+    let (stop_checkpoints, checkpoints_stopped) = tokio::sync::watch::channel(false);
+    let checkpointer = tokio::spawn(checkpoint_loop(
+        exports.clone(),
+        config.checkpoint_interval,
+        checkpoints_stopped,
+    ));
     let registry_log = log.clone();
     let registry = Arc::new(
         tokio::task::spawn_blocking(move || Registry::open(&registry_log))
@@ -213,8 +245,11 @@ pub async fn serve(
     let max_connections = listener::connection_cap();
     tracing::info!(max_connections, "accepting connections");
     listener::serve(listener, app, max_connections, shutdown).await;
-    // In-flight requests are done: exporters stop (a cut-off run resumes at the next start),
-    // retention stops, the indexer commits, then the writer finishes what it was given.
+    // In-flight requests are done: the head is signed once more, exporters stop (a cut-off run
+    // resumes at the next start), retention stops, the indexer commits, then the writer finishes
+    // what it was given.
+    let _ = stop_checkpoints.send(true);
+    let _ = checkpointer.await;
     exports.shutdown().await;
     pulls.shutdown().await;
     tokio::task::spawn_blocking(move || {

@@ -71,11 +71,23 @@ enum Command {
         /// addresses (emulators, MinIO on the same network); refused by default.
         #[arg(long, env = "VIGIL_ALLOW_PRIVATE_ENDPOINTS")]
         allow_private_endpoints: bool,
+        /// Sign the chain head this often (seconds) when it has moved, and copy the checkpoint to
+        /// every export destination.
+        #[arg(long, env = "VIGIL_CHECKPOINT_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        checkpoint_interval_secs: u64,
     },
     /// Recompute the hash chain of the event log and report every break.
     Verify {
         #[command(flatten)]
         data_dir: DataDir,
+        /// Also check against the signed checkpoints in this file or folder (a downloaded export's
+        /// `checkpoints/`, or the whole download); repeatable. Those in the log are always checked.
+        #[arg(long = "checkpoint", value_name = "PATH")]
+        checkpoints: Vec<std::path::PathBuf>,
+        /// The public key (hex, from `vigil export public-key`, kept elsewhere) that checkpoints must
+        /// verify with; by default the data directory's own.
+        #[arg(long)]
+        public_key: Option<String>,
     },
     /// Search the events of a running server.
     Search {
@@ -408,6 +420,7 @@ fn main() -> ExitCode {
             export_object_events,
             report_timeout_secs,
             allow_private_endpoints,
+            checkpoint_interval_secs,
         } => {
             let config = ServeConfig {
                 listen,
@@ -423,6 +436,7 @@ fn main() -> ExitCode {
                 export_object_events,
                 report_timeout: std::time::Duration::from_secs(report_timeout_secs),
                 allow_private_endpoints,
+                checkpoint_interval: std::time::Duration::from_secs(checkpoint_interval_secs),
             };
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -431,7 +445,11 @@ fn main() -> ExitCode {
                 .and_then(|runtime| runtime.block_on(serve(config, shutdown_signal())))
                 .map(|()| true)
         }
-        Command::Verify { data_dir } => cli::verify_command(&data_dir.data_dir),
+        Command::Verify {
+            data_dir,
+            checkpoints,
+            public_key,
+        } => cli::verify_command(&data_dir.data_dir, &checkpoints, public_key),
         Command::Search {
             url,
             api_key,

@@ -134,8 +134,21 @@ async fn ingest_then_stop(stop: Stop) {
     let output = vigil(&["verify", "--data-dir", dir.path().to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    // Plus the bootstrap key's ApiKeyCreated event.
-    let expected = format!("OK: {} events", all_ids.len() + 1);
+    // Plus the bootstrap key's ApiKeyCreated event and the signed checkpoints (one at each
+    // graceful stop, one a minute while events arrive).
+    let checkpoints: usize = rusqlite::Connection::open(dir.path().join(vigil_core::DATABASE_FILE))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM events WHERE submitter = 'vigil' AND body LIKE '%ChainCheckpointAuditPayload%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(
+        checkpoints >= 1,
+        "no checkpoint was signed at the graceful stop"
+    );
+    let expected = format!("OK: {} events", all_ids.len() + 1 + checkpoints);
     assert!(
         stdout.starts_with(&expected),
         "expected `{expected}`, got `{stdout}`"

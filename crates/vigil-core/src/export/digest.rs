@@ -39,6 +39,16 @@ impl SigningKey {
             .map_err(|error| ExportError::Key(format!("the signing key is unreadable: {error}")))
     }
 
+    /// The public key (hex) of the data directory's signing key, read without creating one;
+    /// `None` when there is none.
+    pub fn existing_public_key_hex(data_dir: &Path) -> Result<Option<String>, ExportError> {
+        let path = data_dir.join(SIGNING_KEY_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        SigningKey::load(data_dir).map(|key| Some(key.public_key_hex()))
+    }
+
     /// The public key, hex.
     pub fn public_key_hex(&self) -> String {
         hex::encode(self.0.public_key().as_ref())

@@ -28,9 +28,10 @@ pub use exporter::{EVENTS_PER_OBJECT, ExportStatus, RunSummary, read_status, run
 pub use secrets::{MASTER_KEY_FILE, MasterKey};
 pub use sink::{ExportEnvironment, Sink, open_sink};
 
+use crate::checkpoint::{self, Checkpoint};
 use crate::error::LogError;
 use crate::keys::KeyActor;
-use crate::log::EventLog;
+use crate::log::{EventLog, Seq};
 use crate::outbound::{self, OutboundPolicy};
 
 /// Errors of export configuration and export runs.
@@ -130,6 +131,56 @@ impl ExportService {
             self.spawn_task(&config.id);
         }
         Ok(())
+    }
+
+    /// Signs the log's head and records the checkpoint in the log when the head has moved past
+    /// `covered_through` (see [`checkpoint::checkpoint_head`]); with `publish`, also writes a copy
+    /// to every enabled destination (a failed copy is logged: the next one may succeed). Returns
+    /// the new `covered_through`.
+    pub async fn checkpoint(
+        self: &Arc<Self>,
+        covered_through: Seq,
+        publish: bool,
+    ) -> Result<Seq, ExportError> {
+        let service = self.clone();
+        let signed = tokio::task::spawn_blocking(move || {
+            checkpoint::checkpoint_head(&service.log, &service.signing, covered_through)
+        })
+        .await??;
+        let Some((checkpoint, covered)) = signed else {
+            return Ok(covered_through);
+        };
+        if publish {
+            for (config, _) in self.list().await? {
+                if !config.enabled {
+                    continue;
+                }
+                if let Err(error) = self.publish_checkpoint(&config, &checkpoint).await {
+                    tracing::warn!(configuration = %config.id, %error, "could not copy the checkpoint to the destination");
+                }
+            }
+        }
+        Ok(covered)
+    }
+
+    async fn publish_checkpoint(
+        self: &Arc<Self>,
+        config: &ExportConfig,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), ExportError> {
+        self.check_endpoint(&config.destination)
+            .await
+            .map_err(ExportError::Destination)?;
+        let secret = self.secret_of(&config.id).await?;
+        let sink = open_sink(config, secret, &self.settings.environment)?;
+        sink.store
+            .put(
+                &sink.key(&checkpoint.object_key()),
+                object_store::PutPayload::from(checkpoint.to_json_bytes()),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|error| ExportError::Destination(sink.redact(&error.to_string())))
     }
 
     /// The public key that verifies digests, hex.
