@@ -26,7 +26,7 @@ for target in ingest legacy_record trino search_params; do
         "$found" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         >"$log" 2>&1 || status=$?
-    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb)' "$log" >&2 || true
+    grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb)' "$log" >&2 || true
     rm -rf "$found"
     if [ "$status" -ne 0 ]; then
         tail -n 60 "$log" >&2
