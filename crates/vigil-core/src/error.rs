@@ -20,6 +20,9 @@ pub enum LogError {
     /// The writer thread is gone (the log was shut down).
     #[error("the event log is shut down")]
     Closed,
+    /// The log's head went back below what was committed: appends are refused.
+    #[error("{0}")]
+    IntegrityAlarm(String),
     /// The database was written by an unknown, newer vigil.
     #[error("the database schema version {found} is newer than this vigil supports ({supported})")]
     SchemaTooNew {

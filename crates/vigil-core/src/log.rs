@@ -171,9 +171,20 @@ pub struct StoredEvent {
 struct CommitSignal {
     last_seq: Mutex<Seq>,
     changed: Condvar,
+    /// Set when the log's head went back below what this process committed: events were removed
+    /// behind its back. Appends are refused from then on.
+    alarm: Mutex<Option<String>>,
 }
 
 impl CommitSignal {
+    fn published(&self) -> Seq {
+        *self.last_seq.lock().expect("commit signal lock")
+    }
+
+    fn alarm(&self) -> Option<String> {
+        self.alarm.lock().expect("alarm lock").clone()
+    }
+
     fn publish(&self, seq: Seq) {
         let mut last = self.last_seq.lock().expect("commit signal lock");
         if seq > *last {
@@ -269,7 +280,7 @@ impl EventLog {
         let receiver = self.submit(entries, side_write)?;
         match receiver.await {
             Ok(Ok(results)) => Ok(results),
-            Ok(Err(message)) => Err(LogError::Append(message)),
+            Ok(Err(message)) => Err(self.append_error(message)),
             Err(_) => Err(LogError::Closed),
         }
     }
@@ -283,7 +294,7 @@ impl EventLog {
         let receiver = self.submit(entries, side_write)?;
         match receiver.blocking_recv() {
             Ok(Ok(results)) => Ok(results),
-            Ok(Err(message)) => Err(LogError::Append(message)),
+            Ok(Err(message)) => Err(self.append_error(message)),
             Err(_) => Err(LogError::Closed),
         }
     }
@@ -293,6 +304,9 @@ impl EventLog {
         entries: Vec<LogEntry>,
         side_write: Option<SideWrite>,
     ) -> Result<oneshot::Receiver<Result<Vec<AppendResult>, String>>, LogError> {
+        if let Some(alarm) = self.commits.alarm() {
+            return Err(LogError::IntegrityAlarm(alarm));
+        }
         let (reply, receiver) = oneshot::channel();
         let sender = self
             .sender
@@ -308,6 +322,20 @@ impl EventLog {
             })
             .map_err(|_| LogError::Closed)?;
         Ok(receiver)
+    }
+
+    /// The error of a failed append: the integrity alarm when that is why.
+    fn append_error(&self, message: String) -> LogError {
+        match self.commits.alarm() {
+            Some(alarm) if alarm == message => LogError::IntegrityAlarm(message),
+            _ => LogError::Append(message),
+        }
+    }
+
+    /// Why appends are refused, when the log's head went back below what this process had
+    /// committed (events removed behind its back).
+    pub fn integrity_alarm(&self) -> Option<String> {
+        self.commits.alarm()
     }
 
     /// Runs `read` on a pooled read-only connection. Blocking: call from a blocking context.
@@ -685,6 +713,19 @@ fn commit_group(
             connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Read the head inside the write lock: another process (the CLI) may have appended.
         let (mut last_seq, mut last_hash) = chain_head(&transaction)?;
+        let published = commits.published();
+        if last_seq < published {
+            // Appending now would reuse sequence numbers and hide the cut: refuse, loudly.
+            let alarm = format!(
+                "integrity alarm: the log's newest sequence number went back from {published} to {last_seq}: events were removed behind vigil's back; appends are refused (run vigil verify with the export checkpoints, then restart vigil)"
+            );
+            tracing::error!(published, found = last_seq, "{alarm}");
+            *commits.alarm.lock().expect("alarm lock") = Some(alarm.clone());
+            for job in jobs {
+                replies.push((job.reply, Err(alarm.clone())));
+            }
+            return Err(rusqlite::Error::UserFunctionError(alarm.into()));
+        }
         for job in jobs {
             let saved = (last_seq, last_hash);
             let mut savepoint = transaction.savepoint()?;

@@ -31,6 +31,9 @@ pub enum ApiError {
     /// Nothing here.
     #[error("{0}")]
     NotFound(String),
+    /// The service cannot answer now (an integrity alarm, a view that does not serve).
+    #[error("{0}")]
+    Unavailable(String),
     /// Storage or another internal failure; details are logged only.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -52,6 +55,7 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -78,7 +82,10 @@ impl IntoResponse for ApiError {
 
 impl From<vigil_core::LogError> for ApiError {
     fn from(error: vigil_core::LogError) -> Self {
-        ApiError::Internal(error.into())
+        match error {
+            vigil_core::LogError::IntegrityAlarm(alarm) => ApiError::Unavailable(alarm),
+            error => ApiError::Internal(error.into()),
+        }
     }
 }
 

@@ -33,7 +33,7 @@ impl Metrics {
     }
 
     /// The exposition text, with the gauges read now.
-    pub fn render(&self, log_last_seq: u64, indexed_seq: u64) -> String {
+    pub fn render(&self, log_last_seq: u64, indexed_seq: u64, integrity_alarms: usize) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
             let _ = writeln!(
@@ -76,6 +76,12 @@ impl Metrics {
             "gauge",
             "Committed events not yet searchable.",
             log_last_seq.saturating_sub(indexed_seq),
+        );
+        metric(
+            "vigil_integrity_alarms",
+            "gauge",
+            "Integrity alarms raised (the log's head went back, or a view is ahead of the log); see /readyz.",
+            integrity_alarms as u64,
         );
         let _ = writeln!(
             out,

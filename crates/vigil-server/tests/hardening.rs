@@ -1124,3 +1124,102 @@ async fn signed_checkpoints_reveal_a_cut_or_a_rewritten_log() {
         "{stdout}"
     );
 }
+
+/// Waits until the search index and the governance projection have caught up with the log.
+async fn wait_until_views_caught_up(server: &Server) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, status) = get_json(server, ADMIN_KEY, "/api/audit/status").await;
+        let last = status["lastSequence"].clone();
+        if status["indexedSequence"] == last && status["projectedSequence"] == last {
+            return last.as_u64().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "views behind: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn delete_events_from(data_dir: &std::path::Path, first: u64) {
+    let connection = rusqlite::Connection::open(data_dir.join(vigil_core::DATABASE_FILE)).unwrap();
+    let removed = connection
+        .execute("DELETE FROM events WHERE seq >= ?1", [first as i64])
+        .unwrap();
+    assert!(removed > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_log_raises_an_integrity_alarm_instead_of_a_quiet_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let batch: Vec<Value> = (0..10).map(|i| event(&format!("cut-{i}"))).collect();
+    let (status, report) = post_events(&server, ADMIN_KEY, json!(batch).to_string()).await;
+    assert_eq!(status, 200, "{report}");
+    let head = wait_until_views_caught_up(&server).await;
+    assert_eq!(get_json(&server, ADMIN_KEY, "/readyz").await.0, 200);
+
+    // Cut behind the running server's back: its next append is refused, not given reused numbers.
+    delete_events_from(dir.path(), head - 2);
+    let (status, error) = post_events(&server, ADMIN_KEY, event("after-cut").to_string()).await;
+    assert_eq!(status, 503, "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("integrity alarm"),
+        "{error}"
+    );
+    let (status, ready) = get_json(&server, ADMIN_KEY, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    let (status, again) = post_events(&server, ADMIN_KEY, event("after-cut-2").to_string()).await;
+    assert_eq!(status, 503, "{again}");
+    drop(server);
+
+    // At the next start, the index and the projection are ahead of the log: they keep what they
+    // hold and do not serve, instead of rebuilding to match the cut log.
+    let server = Server::start(dir.path());
+    let (status, ready) = get_json(&server, ADMIN_KEY, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["alarms"].as_array().unwrap().len(), 2, "{ready}");
+    let (status, error) = get_json(&server, ADMIN_KEY, "/api/audit/events?q=select").await;
+    assert_eq!(status, 503, "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("search index holds events up to"),
+        "{error}"
+    );
+    let (status, error) = get_json(
+        &server,
+        ADMIN_KEY,
+        "/api/audit/reports/run?entityType=user&report=status",
+    )
+    .await;
+    assert_eq!(status, 503, "{error}");
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("vigil_integrity_alarms 2"), "{metrics}");
+    assert!(server.terminate().success());
+
+    // Rebuilt on purpose, the views serve the log as it now is.
+    let data_dir = dir.path().to_str().unwrap();
+    for args in [
+        vec!["reindex", "--data-dir", data_dir],
+        vec!["reindex", "--projection", "--data-dir", data_dir],
+    ] {
+        let output = vigil(&args);
+        assert!(output.status.success(), "{output:?}");
+    }
+    let server = Server::start(dir.path());
+    assert_eq!(get_json(&server, ADMIN_KEY, "/readyz").await.0, 200);
+    let (status, found) =
+        get_json(&server, ADMIN_KEY, "/api/audit/events?q=select&facets=none").await;
+    assert_eq!(status, 200, "{found}");
+}

@@ -85,6 +85,8 @@ pub struct Governance {
     worker: Mutex<Option<JoinHandle<()>>>,
     /// Held while this process maintains the projection.
     _lock: File,
+    /// Set when the projection was found ahead of the log: it does not serve.
+    alarm: Option<String>,
 }
 
 /// Takes the projection's lock, or says who holds it.
@@ -134,18 +136,30 @@ fn meta(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
     .optional()
 }
 
-/// Opens the projection's database if it is usable and not ahead of the log; otherwise creates
-/// it empty. Returns the writer connection and the sequence number projected up to.
-fn open_or_create(path: &Path, log_last: Seq) -> Result<(Connection, Seq), ProjectionError> {
+/// Opens the projection's database if it is usable; otherwise creates it empty. Returns the
+/// writer connection, the sequence number projected up to, and an integrity alarm when that is
+/// past the end of the log.
+fn open_or_create(
+    path: &Path,
+    log_last: Seq,
+) -> Result<(Connection, Seq, Option<String>), ProjectionError> {
     if path.exists() {
         let usable = Connection::open(path).ok().and_then(|conn| {
             let version = meta(&conn, "schema").ok()??;
             let seq = meta(&conn, "seq").ok()?? as Seq;
-            (version == schema::SCHEMA_VERSION && seq <= log_last).then_some((conn, seq))
+            (version == schema::SCHEMA_VERSION).then_some((conn, seq))
         });
         if let Some((conn, seq)) = usable {
             configure(&conn)?;
-            return Ok((conn, seq));
+            let alarm = (seq > log_last).then(|| {
+                crate::search::ahead_of_log_alarm(
+                    "governance projection",
+                    seq,
+                    log_last,
+                    "vigil reindex --projection",
+                )
+            });
+            return Ok((conn, seq, alarm));
         }
         tracing::warn!(path = %path.display(), "the governance projection is missing, outdated or corrupt; rebuilding it from the log");
         remove_database(path)?;
@@ -157,7 +171,7 @@ fn open_or_create(path: &Path, log_last: Seq) -> Result<(Connection, Seq), Proje
         "INSERT INTO meta(name, value) VALUES ('schema', ?1), ('seq', 0)",
         [schema::SCHEMA_VERSION],
     )?;
-    Ok((conn, 0))
+    Ok((conn, 0, None))
 }
 
 /// Applies the next batch of events after `after`; returns the last sequence number applied, or
@@ -188,7 +202,7 @@ impl Governance {
     pub fn open(data_dir: &Path, log: Arc<EventLog>) -> Result<Arc<Governance>, ProjectionError> {
         let lock = lock(data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
-        let (conn, projected) = open_or_create(&path, log.last_seq()?)?;
+        let (conn, projected, alarm) = open_or_create(&path, log.last_seq()?)?;
         let governance = Arc::new(Governance {
             path,
             log,
@@ -199,7 +213,13 @@ impl Governance {
             stop: AtomicBool::new(false),
             worker: Mutex::new(None),
             _lock: lock,
+            alarm,
         });
+        if let Some(alarm) = &governance.alarm {
+            // Not projecting either: nothing is changed until an operator decides.
+            tracing::error!("{alarm}");
+            return Ok(governance);
+        }
         let worker = governance.clone();
         let handle = std::thread::Builder::new()
             .name("vigil-governance".into())
@@ -207,6 +227,11 @@ impl Governance {
             .map_err(file_error(data_dir))?;
         *governance.worker.lock().expect("worker lock") = Some(handle);
         Ok(governance)
+    }
+
+    /// Why the projection does not serve, when it was found ahead of the log.
+    pub fn integrity_alarm(&self) -> Option<&str> {
+        self.alarm.as_deref()
     }
 
     fn project_until_stopped(&self, mut conn: Connection) {
@@ -306,7 +331,7 @@ pub fn rebuild(
     let total = log.last_seq()?;
     let path = data_dir.join(DATABASE_FILE);
     remove_database(&path)?;
-    let (mut conn, mut projected) = open_or_create(&path, total)?;
+    let (mut conn, mut projected, _) = open_or_create(&path, total)?;
     while let Some(last) = apply_batch(&mut conn, &log, projected)? {
         projected = last;
         progress(projected, total);

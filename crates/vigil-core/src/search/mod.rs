@@ -55,6 +55,10 @@ pub enum SearchError {
     /// Another process (a running server) is writing the index.
     #[error("the search index {0} is in use by a running vigil; stop it first")]
     InUse(PathBuf),
+    /// The index holds events the log no longer has: it refuses to serve (see
+    /// [`SearchIndex::integrity_alarm`]).
+    #[error("{0}")]
+    IntegrityAlarm(String),
     /// The index directory could not be prepared.
     #[error("search index directory {path}: {source}")]
     Directory {
@@ -103,6 +107,8 @@ pub struct SearchIndex {
     indexer: Mutex<Option<JoinHandle<()>>>,
     /// Documents with a sequence number below this are to be deleted (retention).
     remove_below: AtomicU64,
+    /// Set when the index was found ahead of the log: it does not serve.
+    alarm: Option<String>,
 }
 
 fn index_dir(data_dir: &Path) -> PathBuf {
@@ -116,29 +122,40 @@ fn directory_error(path: &Path) -> impl FnOnce(std::io::Error) -> SearchError + 
     }
 }
 
-/// Opens the index if it is usable and not ahead of the log; otherwise creates it empty.
-/// Returns the index and the sequence number it has indexed up to.
-fn open_or_create(data_dir: &Path, log_last_seq: Seq) -> Result<(Index, Fields, Seq), SearchError> {
+/// An index or projection that has applied events past the end of the log: the log lost its
+/// newest events (a cut, or a restore of an older copy). Rebuilding would erase the evidence.
+pub fn ahead_of_log_alarm(view: &str, applied: Seq, log_last: Seq, rebuild: &str) -> String {
+    format!(
+        "integrity alarm: the {view} holds events up to sequence number {applied}, but the log ends at {log_last}: events were removed from the log; it does not serve until an operator checks the log (vigil verify with the export checkpoints), stops vigil and rebuilds it on purpose ({rebuild})"
+    )
+}
+
+/// Opens the index if it is usable; otherwise creates it empty. Returns the index, the sequence
+/// number it has indexed up to, and an integrity alarm when that is past the end of the log.
+fn open_or_create(
+    data_dir: &Path,
+    log_last_seq: Seq,
+) -> Result<(Index, Fields, Seq, Option<String>), SearchError> {
     let path = index_dir(data_dir);
     let (schema, fields) = build_schema();
     if path.exists() {
         let usable = Index::open_in_dir(&path).ok().and_then(|index| {
             let payload = index.load_metas().ok()?.payload?;
             let payload: CommitPayload = serde_json::from_str(&payload).ok()?;
-            (payload.schema == SCHEMA_VERSION
-                && payload.seq <= log_last_seq
-                && index.schema() == schema)
+            (payload.schema == SCHEMA_VERSION && index.schema() == schema)
                 .then_some((index, payload.seq))
         });
         if let Some((index, seq)) = usable {
-            return Ok((index, fields, seq));
+            let alarm = (seq > log_last_seq)
+                .then(|| ahead_of_log_alarm("search index", seq, log_last_seq, "vigil reindex"));
+            return Ok((index, fields, seq, alarm));
         }
         tracing::warn!(path = %path.display(), "the search index is missing, outdated or corrupt; rebuilding it from the log");
         std::fs::remove_dir_all(&path).map_err(directory_error(&path))?;
     }
     std::fs::create_dir_all(&path).map_err(directory_error(&path))?;
     let index = Index::create_in_dir(&path, schema)?;
-    Ok((index, fields, 0))
+    Ok((index, fields, 0, None))
 }
 
 fn commit(writer: &mut IndexWriter, seq: Seq) -> tantivy::Result<()> {
@@ -187,7 +204,7 @@ impl SearchIndex {
     /// Opens the index of `data_dir` (rebuilding it when needed) and starts its indexer.
     pub fn open(data_dir: &Path, log: Arc<EventLog>) -> Result<Arc<SearchIndex>, SearchError> {
         let log_last = log.last_seq()?;
-        let (mut index, fields, indexed) = open_or_create(data_dir, log_last)?;
+        let (mut index, fields, indexed, alarm) = open_or_create(data_dir, log_last)?;
         // Searches run over the segments on every core.
         index.set_default_multithread_executor()?;
         let reader = index
@@ -206,7 +223,13 @@ impl SearchIndex {
             stop: Arc::new(AtomicBool::new(false)),
             indexer: Mutex::new(None),
             remove_below: AtomicU64::new(0),
+            alarm,
         });
+        if let Some(alarm) = &search.alarm {
+            // Not indexing either: nothing in the index is changed until an operator decides.
+            tracing::error!("{alarm}");
+            return Ok(search);
+        }
         let worker = search.clone();
         let handle = std::thread::Builder::new()
             .name("vigil-indexer".into())
@@ -329,8 +352,16 @@ impl SearchIndex {
         }
     }
 
+    /// Why the index does not serve, when it was found ahead of the log.
+    pub fn integrity_alarm(&self) -> Option<&str> {
+        self.alarm.as_deref()
+    }
+
     /// Runs a search. Blocking: call it from a blocking context.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResult, SearchError> {
+        if let Some(alarm) = &self.alarm {
+            return Err(SearchError::IntegrityAlarm(alarm.clone()));
+        }
         let searcher = self.reader.searcher();
         let mut parser = QueryParser::for_index(&self.index, vec![self.fields.text]);
         parser.set_conjunction_by_default();
@@ -460,7 +491,7 @@ pub fn reindex(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<u6
     if path.exists() {
         std::fs::remove_dir_all(&path).map_err(directory_error(&path))?;
     }
-    let (index, fields, _) = open_or_create(data_dir, total)?;
+    let (index, fields, _, _) = open_or_create(data_dir, total)?;
     let mut writer: IndexWriter = index.writer(WRITER_MEMORY_BYTES)?;
     let mut indexed = 0;
     while let Some(last) = index_batch(&log, &writer, &fields, indexed)? {

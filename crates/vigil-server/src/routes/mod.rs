@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ui/app.js", get(ui::script))
         .route("/ui/app.css", get(ui::style))
         .route("/healthz", get(health))
+        .route("/readyz", get(ready))
         .route("/api/audit/session", get(status::session))
         .route("/api/audit/status", get(status::status))
         .route(
@@ -133,9 +134,11 @@ async fn metrics(
     caller: crate::auth::Caller,
 ) -> Result<impl axum::response::IntoResponse, crate::error::ApiError> {
     caller.require(vigil_core::keys::Permission::Audit)?;
-    let text = state
-        .metrics
-        .render(state.log.last_committed_seq(), state.search.indexed_seq());
+    let text = state.metrics.render(
+        state.log.last_committed_seq(),
+        state.search.indexed_seq(),
+        integrity_alarms(&state).len(),
+    );
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
@@ -143,6 +146,33 @@ async fn metrics(
         )],
         text,
     ))
+}
+
+/// Every integrity alarm raised: by the log (its head went back) or by a view ahead of the log.
+fn integrity_alarms(state: &AppState) -> Vec<String> {
+    let mut alarms: Vec<String> = state.log.integrity_alarm().into_iter().collect();
+    alarms.extend(state.search.integrity_alarm().map(str::to_owned));
+    alarms.extend(state.governance.integrity_alarm().map(str::to_owned));
+    alarms
+}
+
+/// For load balancers and operators (no key): 200 when the node serves, 503 with the integrity
+/// alarms when it does not.
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    let alarms = integrity_alarms(&state);
+    if alarms.is_empty() {
+        (
+            axum::http::StatusCode::OK,
+            axum::Json(serde_json::json!({ "status": "ready" })),
+        )
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "integrity alarm", "alarms": alarms })),
+        )
+    }
 }
 
 async fn health() -> axum::Json<serde_json::Value> {

@@ -90,6 +90,9 @@ pub async fn entities(
         None => 20,
     };
     let text = params.get("q").cloned().unwrap_or_default();
+    if let Some(alarm) = state.governance.integrity_alarm() {
+        return Err(ApiError::Unavailable(alarm.to_owned()));
+    }
     let governance = state.governance.clone();
     let found = tokio::task::spawn_blocking(move || {
         reports::suggest(&governance, entity_type, &text, limit)
@@ -277,6 +280,9 @@ async fn run(
         Err(refusal) => return Ok(refusal.into_response()),
     };
     let csv = input.csv;
+    if let Some(alarm) = state.governance.integrity_alarm() {
+        return Err(ApiError::Unavailable(alarm.to_owned()));
+    }
     let governance = state.governance.clone();
     let log = state.log.clone();
     let timeout = state.report_timeout;
