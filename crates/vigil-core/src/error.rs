@@ -20,6 +20,9 @@ pub enum LogError {
     /// The writer thread is gone (the log was shut down).
     #[error("the event log is shut down")]
     Closed,
+    /// The disk is full: nothing of the request was stored.
+    #[error("{0}")]
+    StorageFull(String),
     /// The log's head went back below what was committed: appends are refused.
     #[error("{0}")]
     IntegrityAlarm(String),

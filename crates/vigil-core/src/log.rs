@@ -3,6 +3,7 @@
 //! `synchronous=FULL`; one writer thread group-commits concurrent appends into one fsync.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 
@@ -174,6 +175,8 @@ struct CommitSignal {
     /// Set when the log's head went back below what this process committed: events were removed
     /// behind its back. Appends are refused from then on.
     alarm: Mutex<Option<String>>,
+    /// Set while appends fail because the disk is full; cleared by the next commit.
+    storage_full: std::sync::atomic::AtomicBool,
 }
 
 impl CommitSignal {
@@ -324,12 +327,18 @@ impl EventLog {
         Ok(receiver)
     }
 
-    /// The error of a failed append: the integrity alarm when that is why.
+    /// The error of a failed append: the integrity alarm or a full disk when that is why.
     fn append_error(&self, message: String) -> LogError {
         match self.commits.alarm() {
             Some(alarm) if alarm == message => LogError::IntegrityAlarm(message),
+            _ if message.starts_with(STORAGE_FULL) => LogError::StorageFull(message),
             _ => LogError::Append(message),
         }
+    }
+
+    /// Whether the last append failed because the disk is full (until one succeeds again).
+    pub fn storage_full(&self) -> bool {
+        self.commits.storage_full.load(Ordering::SeqCst)
     }
 
     /// Why appends are refused, when the log's head went back below what this process had
@@ -746,7 +755,7 @@ fn commit_group(
                     drop(savepoint);
                     (last_seq, last_hash) = saved;
                     tracing::error!(%error, "append failed; the request stored nothing");
-                    replies.push((job.reply, Err(error.to_string())));
+                    replies.push((job.reply, Err(failure_text(&error, commits))));
                 }
             }
         }
@@ -766,6 +775,7 @@ fn commit_group(
             // Published before anyone is answered: a caller that saw its append succeed also sees
             // it in `last_committed_seq`.
             commits.publish(committed_seq);
+            commits.storage_full.store(false, Ordering::SeqCst);
             for (reply, result) in replies {
                 let _ = reply.send(result);
             }
@@ -773,13 +783,33 @@ fn commit_group(
         }
         Err(error) => {
             tracing::error!(%error, "group commit failed; no event of the group was stored");
-            for (reply, _) in replies {
-                let _ = reply.send(Err(error.to_string()));
+            let text = failure_text(&error, commits);
+            for (reply, result) in replies {
+                // An integrity alarm keeps its own text; every other failure is the group's.
+                let text = match result {
+                    Err(alarm) if commits.alarm().as_deref() == Some(alarm.as_str()) => alarm,
+                    _ => text.clone(),
+                };
+                let _ = reply.send(Err(text));
             }
             None
         }
     }
 }
+
+/// The text a failed append is answered with; a full disk is said in words (and remembered until
+/// the next commit succeeds).
+fn failure_text(error: &rusqlite::Error, commits: &CommitSignal) -> String {
+    if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        commits.storage_full.store(true, Ordering::SeqCst);
+        format!("{STORAGE_FULL}: the disk holding the event log is full ({error})")
+    } else {
+        error.to_string()
+    }
+}
+
+/// How a failure because of a full disk begins.
+const STORAGE_FULL: &str = "storage full";
 
 fn chain_head(connection: &Connection) -> rusqlite::Result<(Seq, ChainHash)> {
     let head = connection

@@ -31,6 +31,9 @@ pub enum ApiError {
     /// Nothing here.
     #[error("{0}")]
     NotFound(String),
+    /// The disk holding the log is full: nothing of the request was stored.
+    #[error("{0}")]
+    StorageFull(String),
     /// The service cannot answer now (an integrity alarm, a view that does not serve).
     #[error("{0}")]
     Unavailable(String),
@@ -56,6 +59,7 @@ impl ApiError {
             }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -84,6 +88,7 @@ impl From<vigil_core::LogError> for ApiError {
     fn from(error: vigil_core::LogError) -> Self {
         match error {
             vigil_core::LogError::IntegrityAlarm(alarm) => ApiError::Unavailable(alarm),
+            vigil_core::LogError::StorageFull(message) => ApiError::StorageFull(message),
             error => ApiError::Internal(error.into()),
         }
     }

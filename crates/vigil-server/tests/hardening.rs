@@ -1223,3 +1223,133 @@ async fn a_cut_log_raises_an_integrity_alarm_instead_of_a_quiet_rebuild() {
         get_json(&server, ADMIN_KEY, "/api/audit/events?q=select&facets=none").await;
     assert_eq!(status, 200, "{found}");
 }
+
+/// A small tmpfs mounted for one test (which needs root, as the test command's installs do),
+/// unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let size = format!("size={megabytes}m");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &size, "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount runs");
+        assert!(
+            status.success(),
+            "this test mounts a {megabytes} MB tmpfs to fill a disk, which needs root"
+        );
+        SmallDisk { dir }
+    }
+
+    fn grow(&self, megabytes: u32) {
+        let options = format!("remount,size={megabytes}m");
+        let status = std::process::Command::new("mount")
+            .args(["-o", &options])
+            .arg(self.dir.path())
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "remounting the tmpfs failed");
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_answers_507_loses_nothing_and_recovers() {
+    let disk = SmallDisk::mount(24);
+    let data_dir = disk.path().join("data");
+    let server = Server::start(&data_dir);
+    let padding = "x".repeat(2_000);
+    let mut acknowledged = 0usize;
+    let mut refusal = None;
+    for request in 0..200 {
+        let batch: Vec<Value> = (0..250)
+            .map(|i| {
+                let mut value = event(&format!("full-{request}-{i}"));
+                value["auditPayload"]["query"] = json!(format!("SELECT '{padding}'"));
+                value
+            })
+            .collect();
+        let (status, answer) = post_events(&server, ADMIN_KEY, json!(batch).to_string()).await;
+        if status == 200 {
+            acknowledged += answer["accepted"].as_u64().unwrap() as usize;
+            continue;
+        }
+        refusal = Some((status, answer));
+        break;
+    }
+    let (status, answer) = refusal.expect("the disk never filled");
+    assert_eq!(
+        (status, answer["code"].clone()),
+        (507, json!("storage_full")),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("storage full"),
+        "{answer}"
+    );
+    assert!(acknowledged > 0);
+    let (status, ready) = get_json(&server, ADMIN_KEY, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert!(
+        ready["storage"]
+            .as_str()
+            .unwrap()
+            .starts_with("storage full"),
+        "{ready}"
+    );
+    let (status, health) = get_json(&server, ADMIN_KEY, "/healthz").await;
+    assert_eq!(status, 200);
+    assert!(health["storage"].is_string(), "{health}");
+    // Reads go on.
+    assert_eq!(
+        get_json(&server, ADMIN_KEY, "/api/audit/events/full-0-0")
+            .await
+            .0,
+        200
+    );
+
+    // Space again: appends succeed and the node is ready.
+    disk.grow(256);
+    let (status, answer) = post_events(&server, ADMIN_KEY, event("after-full").to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(get_json(&server, ADMIN_KEY, "/readyz").await.0, 200);
+    assert!(server.terminate().success());
+
+    // Every acknowledged event is there once, and the chain verifies.
+    let connection = rusqlite::Connection::open(data_dir.join(vigil_core::DATABASE_FILE)).unwrap();
+    let stored: usize = connection
+        .query_row(
+            "SELECT count(*) FROM events WHERE event_id LIKE 'full-%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, acknowledged);
+    drop(connection);
+    let output = vigil(&["verify", "--data-dir", data_dir.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

@@ -156,27 +156,45 @@ fn integrity_alarms(state: &AppState) -> Vec<String> {
     alarms
 }
 
-/// For load balancers and operators (no key): 200 when the node serves, 503 with the integrity
-/// alarms when it does not.
+/// What keeps `/readyz` from 200 when it is full: the last append failed for a full disk.
+const STORAGE_FULL_REASON: &str =
+    "storage full: the disk holding the event log is full; appends fail until space is freed";
+
+/// For load balancers and operators (no key): 200 when the node serves, 503 with the reasons
+/// (integrity alarms, a full disk) when it does not.
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
     let alarms = integrity_alarms(&state);
-    if alarms.is_empty() {
-        (
+    let storage_full = state.log.storage_full();
+    if alarms.is_empty() && !storage_full {
+        return (
             axum::http::StatusCode::OK,
             axum::Json(serde_json::json!({ "status": "ready" })),
-        )
-    } else {
-        (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "status": "integrity alarm", "alarms": alarms })),
-        )
+        );
     }
+    let mut body = serde_json::json!({
+        "status": if alarms.is_empty() { "storage full" } else { "integrity alarm" },
+        "alarms": alarms,
+    });
+    if storage_full {
+        body["storage"] = serde_json::json!(STORAGE_FULL_REASON);
+    }
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(body),
+    )
 }
 
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+/// The process answers (200), and says so when its disk is full.
+async fn health(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::Json<serde_json::Value> {
+    if state.log.storage_full() {
+        axum::Json(serde_json::json!({ "status": "ok", "storage": STORAGE_FULL_REASON }))
+    } else {
+        axum::Json(serde_json::json!({ "status": "ok" }))
+    }
 }
 
 /// Reads a request body as UTF-8 text, turning a too-large body into 413 with a JSON body.
