@@ -265,8 +265,9 @@ fn truncate(text: &str, width: usize) -> String {
 pub fn keys_create(data_dir: &Path, name: &str, permissions: &[String]) -> anyhow::Result<()> {
     let mut parsed = Vec::new();
     for text in permissions.iter().flat_map(|p| p.split(',')) {
-        let permission = Permission::parse(text.trim())
-            .with_context(|| format!("unknown permission `{text}`: use AUDIT, INGEST or ADMIN"))?;
+        let permission = Permission::parse(text.trim()).with_context(|| {
+            format!("unknown permission `{text}`: use AUDIT, INGEST, ADMIN or EXPORT_ADMIN")
+        })?;
         parsed.push(permission);
     }
     let log = EventLog::open(data_dir)?;

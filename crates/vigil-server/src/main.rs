@@ -180,7 +180,7 @@ enum KeysCommand {
         /// A unique name.
         #[arg(long)]
         name: String,
-        /// AUDIT, INGEST or ADMIN; repeat or separate with commas.
+        /// AUDIT, INGEST, ADMIN or EXPORT_ADMIN; repeat or separate with commas.
         #[arg(long = "permission", required = true)]
         permissions: Vec<String>,
     },
