@@ -265,15 +265,7 @@ async fn s3_exports_from_the_seed_examples_arrive_once_and_verify() {
         "a secret was returned"
     );
 
-    let store = object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name("your-s3-bucket")
-        .with_region("us-east-1")
-        .with_endpoint(moto.url())
-        .with_allow_http(true)
-        .with_access_key_id("test")
-        .with_secret_access_key("test")
-        .build()
-        .unwrap();
+    let store = common::emulators::moto_bucket(&moto, "your-s3-bucket");
     let test_object =
         object_store::path::Path::from("your-optional-s3-bucket-path/.immuta.export.log");
     assert!(

@@ -1030,15 +1030,7 @@ async fn signed_checkpoints_reveal_a_cut_or_a_rewritten_log() {
     let head = status["lastSequence"].as_u64().unwrap();
 
     // A copy of a checkpoint covering the head reaches the destination by itself.
-    let store = object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name("audit")
-        .with_region("us-east-1")
-        .with_endpoint(moto.url())
-        .with_allow_http(true)
-        .with_access_key_id("test")
-        .with_secret_access_key("test")
-        .build()
-        .unwrap();
+    let store = common::emulators::moto_bucket(&moto, "audit");
     let copies = tempfile::tempdir().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while download_checkpoints(&store, "vigil/checkpoints", copies.path()).await < head {

@@ -23,6 +23,19 @@ pub struct Emulator {
     args: Vec<String>,
 }
 
+/// A client of moto's bucket `bucket` (moto takes any credentials).
+pub fn moto_bucket(moto: &Emulator, bucket: &str) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region("us-east-1")
+        .with_endpoint(moto.url())
+        .with_allow_http(true)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .build()
+        .unwrap()
+}
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
