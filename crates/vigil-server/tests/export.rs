@@ -75,15 +75,7 @@ async fn wait_for_status(
 
 /// The newest sequence number: the exporter is done when its checkpoint reaches it.
 async fn head_seq(server: &Server) -> u64 {
-    let text = client()
-        .get(server.url("/metrics"))
-        .header("Authorization", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::metrics_text(server).await;
     text.lines()
         .find_map(|line| line.strip_prefix("vigil_log_last_seq "))
         .expect("vigil_log_last_seq in /metrics")

@@ -1188,15 +1188,7 @@ async fn a_cut_log_raises_an_integrity_alarm_instead_of_a_quiet_rebuild() {
     )
     .await;
     assert_eq!(status, 503, "{error}");
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .header("Authorization", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(&server).await;
     assert!(metrics.contains("vigil_integrity_alarms 2"), "{metrics}");
     assert!(server.terminate().success());
 

@@ -198,6 +198,19 @@ pub fn member_added(id: &str, name: &str, time: &str) -> Value {
     })
 }
 
+/// The Prometheus text of `GET /metrics`, read with the admin key.
+pub async fn metrics_text(server: &Server) -> String {
+    client()
+        .get(server.url("/metrics"))
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Sends a GraphQL query with the admin key; the answer must be 200.
 pub async fn graphql(server: &Server, query: &str) -> serde_json::Value {
     let response = client()
