@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::emulators::{AZURITE_ACCOUNT, Emulator, azurite_account_sas};
+use common::emulators::{AZURITE_ACCOUNT, Emulator, azurite_account_sas, download};
 use common::{ADMIN_KEY, Server, client, event, graphql};
 use object_store::ObjectStore;
 use serde_json::{Value, json};
@@ -30,15 +30,7 @@ async fn ingest(server: &Server, ids: &[String]) {
 }
 
 async fn stored_event(server: &Server, id: &str) -> String {
-    client()
-        .get(server.url(&format!("/api/audit/events/{id}")))
-        .header("Authorization", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    common::get_text(server, &format!("/api/audit/events/{id}")).await
 }
 
 async fn export_status(server: &Server, id: &str) -> Value {
@@ -75,33 +67,13 @@ async fn wait_for_status(
 
 /// The newest sequence number: the exporter is done when its checkpoint reaches it.
 async fn head_seq(server: &Server) -> u64 {
-    let text = common::metrics_text(server).await;
+    let text = common::get_text(server, "/metrics").await;
     text.lines()
         .find_map(|line| line.strip_prefix("vigil_log_last_seq "))
         .expect("vigil_log_last_seq in /metrics")
         .trim()
         .parse()
         .unwrap()
-}
-
-/// Copies every object under `prefix` into `dir`, as a user's download would.
-async fn download(store: &dyn ObjectStore, prefix: &str, dir: &Path) {
-    use futures::StreamExt;
-    let mut listing = store.list(Some(&object_store::path::Path::from(prefix)));
-    while let Some(meta) = listing.next().await {
-        let meta = meta.unwrap();
-        let relative = meta.location.as_ref()[prefix.len() + 1..].to_owned();
-        let bytes = store
-            .get(&meta.location)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let path = dir.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
-    }
 }
 
 /// Every exported line, by event id, with how often it appears.

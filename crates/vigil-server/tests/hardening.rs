@@ -973,21 +973,12 @@ async fn download_checkpoints(
     prefix: &str,
     dir: &std::path::Path,
 ) -> u64 {
-    use futures::StreamExt;
+    common::emulators::download(store, prefix, dir).await;
     let mut newest = 0;
-    let mut listing = store.list(Some(&object_store::path::Path::from(prefix)));
-    while let Some(meta) = listing.next().await {
-        let meta = meta.unwrap();
-        let bytes = store
-            .get(&meta.location)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let checkpoint: Value = serde_json::from_slice(&bytes).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let checkpoint: Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
         newest = newest.max(checkpoint["sequenceNumber"].as_u64().unwrap());
-        std::fs::write(dir.join(meta.location.filename().unwrap()), bytes).unwrap();
     }
     newest
 }
@@ -1188,7 +1179,7 @@ async fn a_cut_log_raises_an_integrity_alarm_instead_of_a_quiet_rebuild() {
     )
     .await;
     assert_eq!(status, 503, "{error}");
-    let metrics = common::metrics_text(&server).await;
+    let metrics = common::get_text(&server, "/metrics").await;
     assert!(metrics.contains("vigil_integrity_alarms 2"), "{metrics}");
     assert!(server.terminate().success());
 

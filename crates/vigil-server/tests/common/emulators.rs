@@ -36,6 +36,26 @@ pub fn moto_bucket(moto: &Emulator, bucket: &str) -> object_store::aws::AmazonS3
         .unwrap()
 }
 
+/// Downloads every object under `prefix` of `store` into `dir`, keeping the folders below it.
+pub async fn download(store: &dyn object_store::ObjectStore, prefix: &str, dir: &Path) {
+    use futures::StreamExt;
+    let mut listing = store.list(Some(&object_store::path::Path::from(prefix)));
+    while let Some(meta) = listing.next().await {
+        let meta = meta.unwrap();
+        let relative = meta.location.as_ref()[prefix.len() + 1..].to_owned();
+        let bytes = store
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let path = dir.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

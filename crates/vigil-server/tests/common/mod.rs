@@ -198,10 +198,10 @@ pub fn member_added(id: &str, name: &str, time: &str) -> Value {
     })
 }
 
-/// The Prometheus text of `GET /metrics`, read with the admin key.
-pub async fn metrics_text(server: &Server) -> String {
+/// The body of `GET path`, read as text with the admin key.
+pub async fn get_text(server: &Server, path: &str) -> String {
     client()
-        .get(server.url("/metrics"))
+        .get(server.url(path))
         .header("Authorization", ADMIN_KEY)
         .send()
         .await
