@@ -7,7 +7,6 @@
 
 use std::path::Path;
 
-use ring::signature::{ED25519, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use vigil_model::Timestamp;
@@ -73,14 +72,7 @@ impl Checkpoint {
         if self.format != CHECKPOINT_FORMAT {
             return Err(format!("unknown checkpoint format `{}`", self.format));
         }
-        let key = hex::decode(public_key.trim())
-            .ok()
-            .filter(|key| key.len() == 32)
-            .ok_or("the public key must be 64 hex characters")?;
-        let signature = hex::decode(&self.signature).map_err(|_| "the signature is not hex")?;
-        UnparsedPublicKey::new(&ED25519, key)
-            .verify(&self.signed_message(), &signature)
-            .map_err(|_| "the signature does not verify with the given public key".to_owned())
+        crate::export::verify_hex_signature(public_key, &self.signed_message(), &self.signature)
     }
 
     /// The object name of this checkpoint's copy at a destination, under the configuration's path:

@@ -16,6 +16,7 @@ pub mod registry;
 mod retention;
 pub mod search;
 mod verify;
+pub mod view;
 
 pub use chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
 pub use error::LogError;

@@ -1,13 +1,18 @@
 //! Retention: removes the oldest part of the log — every event up to the first one still within
 //! the retention period — and records where the kept chain starts, so that it still verifies.
-//! The removal is itself recorded as an `EventsRemoved` event, in the same transaction.
+//! The removal is itself recorded as an `EventsRemoved` event, in the same transaction, which
+//! carries the anchor signed with the export signing key: `vigil verify` accepts an anchor only
+//! with the signed event that set it, so a faked anchor (old rows deleted, the anchor table
+//! written by hand) shows as a break.
 
 use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use vigil_model::Timestamp;
 
 use crate::chain::ChainHash;
 use crate::error::LogError;
+use crate::export::SigningKey;
 use crate::log::{EventLog, Seq, SideWrite};
 use crate::own_events::OwnEvent;
 
@@ -27,6 +32,68 @@ pub struct Removal {
     pub from_seq: Seq,
     /// Last removed sequence number.
     pub to_seq: Seq,
+}
+
+/// The format name of a signed removal; also the first line of what is signed.
+pub const REMOVAL_FORMAT: &str = "vigil-retention/1";
+/// The payload type of the event that records a removal.
+pub const REMOVAL_PAYLOAD_TYPE: &str = "EventsRemovedAuditPayload";
+
+/// The signed part of an `EventsRemoved` event: events `from_seq..=to_seq` were removed, and the
+/// kept chain starts after `anchor_hash`, the chain hash of `to_seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedRemoval {
+    /// [`REMOVAL_FORMAT`].
+    pub format: String,
+    /// First removed sequence number.
+    pub from_seq: Seq,
+    /// Last removed sequence number.
+    pub to_seq: Seq,
+    /// The chain hash of `to_seq`, hex: what the first kept event links to.
+    pub anchor_hash: String,
+    /// Events older than this were removed (RFC 3339).
+    pub cutoff: String,
+    /// When it was signed.
+    pub signed_at: String,
+    /// The Ed25519 public key that verifies it, hex.
+    pub public_key: String,
+    /// Ed25519 signature of [`SignedRemoval::signed_message`], hex.
+    pub signature: String,
+}
+
+impl SignedRemoval {
+    fn sign(removal: &Removal, anchor_hash: &[u8], cutoff: String, key: &SigningKey) -> Self {
+        let mut signed = SignedRemoval {
+            format: REMOVAL_FORMAT.to_owned(),
+            from_seq: removal.from_seq,
+            to_seq: removal.to_seq,
+            anchor_hash: hex::encode(anchor_hash),
+            cutoff,
+            signed_at: Timestamp::now().to_rfc3339_utc(),
+            public_key: key.public_key_hex(),
+            signature: String::new(),
+        };
+        signed.signature = key.sign_hex(&signed.signed_message());
+        signed
+    }
+
+    /// What is signed: the format, the range, the anchor hash, the cutoff and the time, one a line.
+    pub fn signed_message(&self) -> Vec<u8> {
+        format!(
+            "{}\n{}\n{}\n{}\n{}\n{}",
+            self.format, self.from_seq, self.to_seq, self.anchor_hash, self.cutoff, self.signed_at
+        )
+        .into_bytes()
+    }
+
+    /// Checks the signature with `public_key` (hex).
+    pub fn verify_signature(&self, public_key: &str) -> Result<(), String> {
+        if self.format != REMOVAL_FORMAT {
+            return Err(format!("unknown removal format `{}`", self.format));
+        }
+        crate::export::verify_hex_signature(public_key, &self.signed_message(), &self.signature)
+    }
 }
 
 /// The anchor of the log, if events were ever removed.
@@ -57,6 +124,7 @@ const DELETE_CHUNK: i64 = 10_000;
 /// run removes the rest.
 pub fn apply_retention(
     log: &EventLog,
+    key: &SigningKey,
     cutoff: Timestamp,
     retention_days: u64,
 ) -> Result<Option<Removal>, LogError> {
@@ -87,20 +155,26 @@ pub fn apply_retention(
         from_seq: first as u64,
         to_seq: first_kept as u64 - 1,
     };
+    // The anchor the removal ends with: the chain hash of the last removed event.
+    let anchor_hash: Vec<u8> = log.read(|connection| {
+        connection.query_row(
+            "SELECT chain_hash FROM events WHERE seq = ?1",
+            [removal.to_seq as i64],
+            |row| row.get(0),
+        )
+    })?;
+    let signed = SignedRemoval::sign(&removal, &anchor_hash, cutoff.to_rfc3339_utc(), key);
+    let mut payload = serde_json::to_value(&signed).expect("a removal serializes");
+    payload["type"] = json!(REMOVAL_PAYLOAD_TYPE);
+    payload["version"] = json!(2);
+    payload["retentionDays"] = json!(retention_days);
     let mut event = Some(
         OwnEvent {
             action: "DELETE",
             target_type: "AUDIT",
             actor: json!({ "type": "SYSTEM_ACCOUNT", "id": "vigil", "name": "vigil retention" }),
             targets: json!([]),
-            payload: json!({
-                "type": "EventsRemovedAuditPayload",
-                "version": 1,
-                "fromSeq": removal.from_seq,
-                "toSeq": removal.to_seq,
-                "cutoff": cutoff.to_rfc3339_utc(),
-                "retentionDays": retention_days,
-            }),
+            payload,
         }
         .into_entry(),
     );

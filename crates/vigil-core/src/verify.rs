@@ -10,6 +10,7 @@ use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
 use crate::checkpoint::{CHECKPOINT_PAYLOAD_TYPE, Checkpoint};
 use crate::error::LogError;
 use crate::log::{DATABASE_FILE, Seq, Submitter, open_connection};
+use crate::retention::{ChainAnchor, REMOVAL_PAYLOAD_TYPE, SignedRemoval};
 
 /// What `verify` checks the chain against, beyond itself.
 #[derive(Debug, Clone, Default)]
@@ -42,8 +43,9 @@ pub struct VerifyReport {
     pub checkpoints_checked: usize,
     /// The newest checkpoint checked: its sequence number, when it was signed, where it came from.
     pub latest_checkpoint: Option<(Seq, String, String)>,
-    /// Why checkpoints could not be checked, when they could not (no public key).
-    pub checkpoint_note: Option<String>,
+    /// What could not be checked, and why (no public key; an anchor from before removals were
+    /// signed).
+    pub notes: Vec<String>,
 }
 
 impl VerifyReport {
@@ -124,10 +126,14 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
         break_count: 0,
         checkpoints_checked: 0,
         latest_checkpoint: None,
-        checkpoint_note: None,
+        notes: Vec::new(),
     };
     let mut checkpoints: Vec<(String, Checkpoint)> = Vec::new();
-    let mut previous: ChainHash = anchor.map_or(GENESIS, |anchor| anchor.previous_hash);
+    let mut removals: Vec<(Seq, SignedRemoval)> = Vec::new();
+    let mut unsigned_removals: Vec<UnsignedRemoval> = Vec::new();
+    let mut previous: ChainHash = anchor
+        .as_ref()
+        .map_or(GENESIS, |anchor| anchor.previous_hash);
     while let Some(row) = rows.next()? {
         let seq = row.get::<_, i64>(0)? as u64;
         let event_id: String = row.get(1)?;
@@ -162,65 +168,157 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
         if let Some(reason) = problem {
             report.record(expected_seq.min(seq), reason);
         }
-        if submitter.as_deref() == Some(Submitter::VIGIL)
-            && let Some(checkpoint) = checkpoint_in(&body)
-        {
-            checkpoints.push((format!("the log (sequence number {seq})"), checkpoint));
+        if submitter.as_deref() == Some(Submitter::VIGIL) {
+            if let Some(checkpoint) = own_payload(&body, CHECKPOINT_PAYLOAD_TYPE) {
+                checkpoints.push((format!("the log (sequence number {seq})"), checkpoint));
+            } else if let Some(removal) =
+                own_payload::<serde_json::Value>(&body, REMOVAL_PAYLOAD_TYPE)
+            {
+                match serde_json::from_value::<SignedRemoval>(removal.clone()) {
+                    Ok(signed) => removals.push((seq, signed)),
+                    Err(_) => unsigned_removals.extend(serde_json::from_value(removal).ok()),
+                }
+            }
         }
         previous = stored_hash.try_into().unwrap_or(GENESIS);
         report.events += 1;
         report.last_seq = report.last_seq.max(seq);
     }
     drop(rows);
+    let public_key = public_key(data_dir, options);
+    if let Some(anchor) = &anchor {
+        check_anchor(
+            &connection,
+            anchor,
+            &removals,
+            &unsigned_removals,
+            public_key.as_deref(),
+            &mut report,
+        )?;
+    }
     checkpoints.extend(options.checkpoints.iter().cloned());
-    check_checkpoints(&connection, data_dir, options, checkpoints, &mut report)?;
+    check_checkpoints(&connection, public_key.as_deref(), checkpoints, &mut report)?;
     Ok(report)
 }
 
-/// The checkpoint a stored body records, if it is a checkpoint event.
-fn checkpoint_in(body: &[u8]) -> Option<Checkpoint> {
-    let marker = CHECKPOINT_PAYLOAD_TYPE.as_bytes();
+/// The `auditPayload` of a stored body of vigil's own, if its payload type is `payload_type`.
+fn own_payload<T: serde::de::DeserializeOwned>(body: &[u8], payload_type: &str) -> Option<T> {
+    let marker = payload_type.as_bytes();
     if !body.windows(marker.len()).any(|window| window == marker) {
         return None;
     }
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
-    struct Event {
-        audit_payload: Checkpoint,
+    struct Event<T> {
+        audit_payload: T,
     }
-    serde_json::from_slice::<Event>(body)
+    serde_json::from_slice::<Event<T>>(body)
         .ok()
         .map(|event| event.audit_payload)
 }
 
+/// A removal recorded by a version that did not sign removals: only its range.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UnsignedRemoval {
+    from_seq: Seq,
+    to_seq: Seq,
+}
+
+/// The public key checkpoints and removals are checked with: the given one, or the data
+/// directory's own.
+fn public_key(data_dir: &Path, options: &VerifyOptions) -> Option<String> {
+    options.public_key.clone().or_else(|| {
+        crate::export::SigningKey::existing_public_key_hex(data_dir)
+            .ok()
+            .flatten()
+    })
+}
+
+/// Checks that the anchor the kept chain starts from was set by a removal vigil signed: one that
+/// ends just before it with the same hash, or (a removal still in progress) one whose range
+/// holds it and whose signed hash is the stored hash of its last event.
+fn check_anchor(
+    connection: &rusqlite::Connection,
+    anchor: &ChainAnchor,
+    removals: &[(Seq, SignedRemoval)],
+    unsigned: &[UnsignedRemoval],
+    public_key: Option<&str>,
+    report: &mut VerifyReport,
+) -> Result<(), LogError> {
+    let last_removed = anchor.first_seq - 1;
+    let Some(public_key) = public_key else {
+        report.notes.push(format!(
+            "the retention anchor at sequence number {} was not checked: no public key (give --public-key)",
+            anchor.first_seq
+        ));
+        return Ok(());
+    };
+    let anchor_hash = hex::encode(anchor.previous_hash);
+    let mut stored_hash = connection.prepare("SELECT chain_hash FROM events WHERE seq = ?1")?;
+    for (recorded_at, removal) in removals {
+        if !(removal.from_seq..=removal.to_seq).contains(&last_removed) {
+            continue;
+        }
+        if let Err(problem) = removal.verify_signature(public_key) {
+            report.record(
+                *recorded_at,
+                format!("the EventsRemoved event is not vigil's: {problem}"),
+            );
+            continue;
+        }
+        let consistent = if removal.to_seq == last_removed {
+            removal.anchor_hash == anchor_hash
+        } else {
+            let stored: Option<Vec<u8>> = stored_hash
+                .query_row([removal.to_seq as i64], |row| row.get(0))
+                .optional()?;
+            stored.map(hex::encode).as_deref() == Some(removal.anchor_hash.as_str())
+        };
+        if consistent {
+            return Ok(());
+        }
+    }
+    if unsigned
+        .iter()
+        .any(|removal| (removal.from_seq..=removal.to_seq).contains(&last_removed))
+    {
+        report.notes.push(format!(
+            "the retention anchor at sequence number {} was set by a version of vigil that did not sign removals; its EventsRemoved event is in the chain but the anchor's hash cannot be proven",
+            anchor.first_seq
+        ));
+        return Ok(());
+    }
+    report.record(
+        anchor.first_seq,
+        format!(
+            "forged anchor: the chain starts after sequence number {last_removed}, but no EventsRemoved event signed by vigil records removing it with this hash"
+        ),
+    );
+    Ok(())
+}
+
 fn check_checkpoints(
     connection: &rusqlite::Connection,
-    data_dir: &Path,
-    options: &VerifyOptions,
+    public_key: Option<&str>,
     checkpoints: Vec<(String, Checkpoint)>,
     report: &mut VerifyReport,
 ) -> Result<(), LogError> {
     if checkpoints.is_empty() {
         return Ok(());
     }
-    let public_key = match &options.public_key {
-        Some(key) => key.clone(),
-        None => match crate::export::SigningKey::existing_public_key_hex(data_dir) {
-            Ok(Some(key)) => key,
-            _ => {
-                report.checkpoint_note = Some(format!(
-                    "{} signed checkpoints were not checked: no public key (give --public-key)",
-                    checkpoints.len()
-                ));
-                return Ok(());
-            }
-        },
+    let Some(public_key) = public_key else {
+        report.notes.push(format!(
+            "{} signed checkpoints were not checked: no public key (give --public-key)",
+            checkpoints.len()
+        ));
+        return Ok(());
     };
     let mut stored_hash = connection.prepare("SELECT chain_hash FROM events WHERE seq = ?1")?;
     for (source, checkpoint) in checkpoints {
         let seq = checkpoint.sequence_number;
         let signed_at = &checkpoint.signed_at;
-        if let Err(problem) = checkpoint.verify_signature(&public_key) {
+        if let Err(problem) = checkpoint.verify_signature(public_key) {
             report.record(
                 seq,
                 format!(

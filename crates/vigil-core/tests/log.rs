@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use vigil_core::export::SigningKey;
 use vigil_core::ingest::{BodyFormat, ingest, prepare, split_body};
 use vigil_core::{AppendResult, EventLog, LogEntry, verify};
 use vigil_model::Timestamp;
@@ -259,6 +260,7 @@ fn event_at(id: &str, micros: i64) -> LogEntry {
 fn retention_removes_the_oldest_events_and_the_rest_still_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let log = EventLog::open(dir.path()).unwrap();
+    let key = SigningKey::load(dir.path()).unwrap();
     let day: i64 = 86_400_000_000;
     let now = Timestamp::now().unix_micros();
     // Six old events, then a recent one, then an old one that arrived late (kept: it is behind
@@ -276,14 +278,14 @@ fn retention_removes_the_oldest_events_and_the_rest_still_verifies() {
             .unwrap()
             .fixed_offset(),
     );
-    let removal = vigil_core::apply_retention(&log, cutoff, 30)
+    let removal = vigil_core::apply_retention(&log, &key, cutoff, 30)
         .unwrap()
         .expect("old events to remove");
     assert_eq!((removal.from_seq, removal.to_seq), (1, 6));
     assert!(log.get("old-3").unwrap().is_none());
     assert!(log.get("late-old").unwrap().is_some());
     assert_eq!(
-        vigil_core::apply_retention(&log, cutoff, 30).unwrap(),
+        vigil_core::apply_retention(&log, &key, cutoff, 30).unwrap(),
         None,
         "nothing more to remove"
     );
@@ -311,6 +313,7 @@ fn retention_removes_the_oldest_events_and_the_rest_still_verifies() {
 fn a_removal_larger_than_one_chunk_is_recorded_once_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let log = EventLog::open(dir.path()).unwrap();
+    let key = SigningKey::load(dir.path()).unwrap();
     let day: i64 = 86_400_000_000;
     let now = Timestamp::now().unix_micros();
     let old: Vec<LogEntry> = (0..25_000)
@@ -324,7 +327,7 @@ fn a_removal_larger_than_one_chunk_is_recorded_once_and_verifies() {
             .unwrap()
             .fixed_offset(),
     );
-    let removal = vigil_core::apply_retention(&log, cutoff, 30)
+    let removal = vigil_core::apply_retention(&log, &key, cutoff, 30)
         .unwrap()
         .unwrap();
     assert_eq!((removal.from_seq, removal.to_seq), (1, 25_000));
@@ -338,6 +341,79 @@ fn a_removal_larger_than_one_chunk_is_recorded_once_and_verifies() {
         (report.first_seq, report.events, report.break_count),
         (25_001, 2, 0)
     );
+}
+
+/// Removes the events `from..=to` and points the anchor past them, by hand, as someone with write
+/// access to `vigil.db` could.
+fn forge_anchor(data_dir: &std::path::Path, from: u64, to: u64) {
+    let connection = rusqlite::Connection::open(data_dir.join(vigil_core::DATABASE_FILE)).unwrap();
+    connection
+        .execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS chain_anchor (id INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, previous_hash BLOB NOT NULL);
+             INSERT INTO chain_anchor (id, first_seq, previous_hash)
+               SELECT 1, {next}, chain_hash FROM events WHERE seq = {to}
+               ON CONFLICT (id) DO UPDATE SET first_seq = excluded.first_seq, previous_hash = excluded.previous_hash;
+             DELETE FROM events WHERE seq BETWEEN {from} AND {to};",
+            next = to + 1
+        ))
+        .unwrap();
+}
+
+#[test]
+fn an_anchor_without_its_signed_removal_is_a_forgery() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let key = SigningKey::load(dir.path()).unwrap();
+    let day: i64 = 86_400_000_000;
+    let now = Timestamp::now().unix_micros();
+    let entries: Vec<LogEntry> = (0..4)
+        .map(|i| event_at(&format!("old-{i}"), now - 100 * day + i))
+        .chain((0..4).map(|i| event_at(&format!("new-{i}"), now - i)))
+        .collect();
+    log.append_blocking(entries, None).unwrap();
+    let cutoff = Timestamp(
+        chrono::DateTime::from_timestamp_micros(now - 30 * day)
+            .unwrap()
+            .fixed_offset(),
+    );
+    vigil_core::apply_retention(&log, &key, cutoff, 30)
+        .unwrap()
+        .expect("old events to remove");
+    log.shutdown();
+    drop(log);
+    assert!(
+        verify(dir.path()).unwrap().is_intact(),
+        "a real removal verifies"
+    );
+
+    // Someone deletes two more of the oldest kept events (new-0, new-1) and moves the anchor.
+    forge_anchor(dir.path(), 5, 6);
+    let report = verify(dir.path()).unwrap();
+    assert_eq!(report.break_count, 1, "{:?}", report.breaks);
+    assert_eq!(report.breaks[0].seq, 7);
+    assert!(
+        report.breaks[0].reason.starts_with("forged anchor"),
+        "{:?}",
+        report.breaks
+    );
+
+    // A log that never had a removal: the forged anchor has no EventsRemoved event at all.
+    let fresh = tempfile::tempdir().unwrap();
+    let log = EventLog::open(fresh.path()).unwrap();
+    SigningKey::load(fresh.path()).unwrap();
+    let entries = (0..5).map(|i| entry(&format!("e-{i}"), "")).collect();
+    log.append_blocking(entries, None).unwrap();
+    log.shutdown();
+    drop(log);
+    forge_anchor(fresh.path(), 1, 2);
+    let report = verify(fresh.path()).unwrap();
+    assert_eq!(
+        (report.break_count, report.first_seq),
+        (1, 3),
+        "{:?}",
+        report.breaks
+    );
+    assert!(report.breaks[0].reason.starts_with("forged anchor"));
 }
 
 #[test]

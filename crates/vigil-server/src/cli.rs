@@ -78,7 +78,7 @@ pub fn verify_command(
             report.checkpoints_checked
         );
     }
-    if let Some(note) = &report.checkpoint_note {
+    for note in &report.notes {
         println!("note: {note}");
     }
     Ok(intact)

@@ -31,12 +31,18 @@ pub enum ApiError {
     /// Nothing here.
     #[error("{0}")]
     NotFound(String),
+    /// The request body stopped arriving.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The disk holding the log is full: nothing of the request was stored.
     #[error("{0}")]
     StorageFull(String),
     /// The service cannot answer now (an integrity alarm, a view that does not serve).
     #[error("{0}")]
     Unavailable(String),
+    /// A derived view cannot answer now: it is rebuilding (with progress) or holds an alarm.
+    #[error(transparent)]
+    View(#[from] vigil_core::view::Unavailable),
     /// Storage or another internal failure; details are logged only.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -58,7 +64,14 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::View(vigil_core::view::Unavailable::Rebuilding { .. }) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "rebuilding")
+            }
+            ApiError::View(vigil_core::view::Unavailable::IntegrityAlarm(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             ApiError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -75,6 +88,18 @@ impl IntoResponse for ApiError {
                 body["column"] = json!(column);
             }
             ApiError::BadRequest(ModelError::Invalid { path, .. }) => body["path"] = json!(path),
+            ApiError::View(vigil_core::view::Unavailable::Rebuilding {
+                view,
+                reached,
+                target,
+            }) => {
+                body["progress"] = json!({
+                    "view": view,
+                    "reachedSequence": reached,
+                    "targetSequence": target,
+                    "percent": vigil_core::view::percent(*reached, *target),
+                });
+            }
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed")
             }

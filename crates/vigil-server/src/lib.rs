@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vigil_core::EventLog;
-use vigil_core::export::{ExportEnvironment, ExportService, ExportSettings};
+use vigil_core::export::{ExportEnvironment, ExportService, ExportSettings, SigningKey};
 use vigil_core::ingest::{self, BodyFormat};
 use vigil_core::keys;
 use vigil_core::outbound::OutboundPolicy;
@@ -93,13 +93,14 @@ const RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3
 fn retention_loop(
     log: Arc<EventLog>,
     search: Arc<SearchIndex>,
+    key: SigningKey,
     days: u64,
     stop: std::sync::mpsc::Receiver<()>,
 ) {
     loop {
         let cutoff =
             Timestamp((chrono::Utc::now() - chrono::Duration::days(days as i64)).fixed_offset());
-        match vigil_core::apply_retention(&log, cutoff, days) {
+        match vigil_core::apply_retention(&log, &key, cutoff, days) {
             Ok(Some(removal)) => search.remove_below(removal.to_seq + 1),
             Ok(None) => {}
             Err(error) => tracing::error!(%error, "retention failed; will retry"),
@@ -154,9 +155,11 @@ pub async fn serve(
         Some(days) => {
             let (stop, stopped) = std::sync::mpsc::channel::<()>();
             let (log, search) = (log.clone(), search.clone());
+            let key = SigningKey::load(&config.data_dir)
+                .context("loading the signing key that signs removals")?;
             let handle = std::thread::Builder::new()
                 .name("vigil-retention".into())
-                .spawn(move || retention_loop(log, search, days, stopped))
+                .spawn(move || retention_loop(log, search, key, days, stopped))
                 .context("starting retention")?;
             Some((stop, handle))
         }

@@ -1,7 +1,7 @@
 //! The HTTP listener: HTTP/1 connections with a header-read timeout (which also closes idle
-//! keep-alive connections), a cap on open connections, and graceful shutdown. Without these, idle
-//! or slow ("slowloris") connections without a key could hold every file descriptor and starve
-//! `/healthz` and ingest.
+//! keep-alive connections), a body-read timeout, a cap on open connections, and graceful
+//! shutdown. Without these, idle or slow ("slowloris") connections without a key could hold every
+//! file descriptor and starve `/healthz` and ingest.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +17,10 @@ use tokio::task::JoinSet;
 /// How long a client may take to send a request's headers, and how long a keep-alive connection
 /// may wait idle for its next request.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request body may pause between two pieces of data.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a whole request body may take to arrive (64 MiB at about 2 Mbit/s).
+pub const BODY_TOTAL_TIMEOUT: Duration = Duration::from_secs(300);
 /// The most connections open at once (fewer when the file-descriptor limit is lower).
 pub const MAX_CONNECTIONS: usize = 4_096;
 /// File descriptors kept for the log, the index, the projection and outbound calls.
@@ -112,4 +116,52 @@ pub async fn serve(
     drop(listener);
     let _ = closing.send(true);
     while connections.join_next().await.is_some() {}
+}
+
+/// A request body that stopped arriving: no data for [`BODY_IDLE_TIMEOUT`], or not all of it
+/// within [`BODY_TOTAL_TIMEOUT`].
+#[derive(Debug, thiserror::Error)]
+#[error("the request body stopped arriving: {0}")]
+pub struct BodyReadTimeout(&'static str);
+
+/// Middleware: the request body fails with [`BodyReadTimeout`] when it pauses longer than
+/// [`BODY_IDLE_TIMEOUT`] or takes longer than [`BODY_TOTAL_TIMEOUT`] in all, so a client that
+/// sends its headers and then trickles (or stops) cannot hold a request open.
+pub async fn body_read_timeout(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use futures::StreamExt;
+    let (parts, body) = request.into_parts();
+    let deadline = tokio::time::Instant::now() + BODY_TOTAL_TIMEOUT;
+    let data = body.into_data_stream();
+    let timed = futures::stream::unfold(Some(data), move |data| async move {
+        let mut data = data?;
+        let idle = tokio::time::Instant::now() + BODY_IDLE_TIMEOUT;
+        let timeout = if idle < deadline {
+            (idle, "no data for 10 s")
+        } else {
+            (deadline, "not all of it within 300 s")
+        };
+        match tokio::time::timeout_at(timeout.0, data.next()).await {
+            Ok(Some(piece)) => Some((piece, Some(data))),
+            Ok(None) => None,
+            Err(_) => Some((Err(axum::Error::new(BodyReadTimeout(timeout.1))), None)),
+        }
+    });
+    let body = axum::body::Body::from_stream(timed);
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
+/// Whether `error` (a body rejection) comes from [`BodyReadTimeout`].
+pub fn is_body_read_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<BodyReadTimeout>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }

@@ -666,6 +666,40 @@ async fn idle_and_slow_connections_cannot_starve_the_service() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_stops_arriving_is_answered_408_and_stores_nothing() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut stream = std::net::TcpStream::connect(address(&server)).unwrap();
+    let body = event("never-complete").to_string();
+    stream
+        .write_all(
+            format!(
+                "POST /api/audit/events HTTP/1.1\r\nHost: vigil\r\nAuthorization: {ADMIN_KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+                body.len(),
+                &body[..body.len() / 2]
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    // Half the body, then nothing: the server gives up after its body timeout (10 s).
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    // Read to the end: the server closes the connection after its answer.
+    let closed = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("stopped arriving"), "{answer}");
+    assert!(closed.is_ok(), "the connection stayed open: {closed:?}");
+    let (status, _) = get_json(&server, ADMIN_KEY, "/api/audit/events/never-complete").await;
+    assert_eq!(status, 404, "nothing of the request is stored");
+    let (status, _) = post_events(&server, ADMIN_KEY, event("after-408").to_string()).await;
+    assert_eq!(status, 200, "the service keeps serving");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_declared_oversize_body_is_refused_before_it_is_read() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
@@ -1125,6 +1159,114 @@ async fn wait_until_views_caught_up(server: &Server) -> u64 {
     }
 }
 
+/// Polls `/readyz` until `done` holds for its body.
+async fn wait_for_readyz(server: &Server, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, ready) = get_json(server, ADMIN_KEY, "/readyz").await;
+        if done(&ready) {
+            return ready;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz stayed {ready}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `path` until `done` holds for a 200 answer. Every answer on the way is either that or
+/// a 503 saying the view is rebuilding, with its progress: never an error, never a partial answer
+/// (`partial` says whether a 200 answer is one).
+async fn wait_through_rebuild(
+    server: &Server,
+    path: &str,
+    partial: impl Fn(&Value) -> bool,
+    done: impl Fn(&Value) -> bool,
+) -> (Value, usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut rebuilding_answers = 0;
+    loop {
+        let (status, body) = get_json(server, ADMIN_KEY, path).await;
+        match status {
+            200 => {
+                assert!(
+                    !partial(&body),
+                    "a partial answer during the rebuild: {body}"
+                );
+                if done(&body) {
+                    return (body, rebuilding_answers);
+                }
+            }
+            503 => {
+                assert_eq!(body["code"], "rebuilding", "{body}");
+                let progress = &body["progress"];
+                assert!(
+                    progress["targetSequence"].as_u64() > Some(0)
+                        && progress["percent"].as_u64() <= Some(100),
+                    "{body}"
+                );
+                rebuilding_answers += 1;
+            }
+            _ => panic!("{path} answered {status} during the rebuild: {body}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "{path} stayed {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_view_deleted_while_the_server_runs_is_rebuilt_and_says_so_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let users: Vec<Value> = (0..300)
+        .map(|i| {
+            common::user_created(
+                &format!("user-{i}"),
+                &format!("User {i}"),
+                "2024-03-01T10:00:00Z",
+            )
+        })
+        .collect();
+    let (status, report) = post_events(&server, ADMIN_KEY, json!(users).to_string()).await;
+    assert_eq!(status, 200, "{report}");
+    wait_until_views_caught_up(&server).await;
+
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("governance.db{suffix}")));
+    }
+    let late = common::user_created("user-late", "User Late", "2024-03-02T10:00:00Z");
+    let (status, report) = post_events(&server, ADMIN_KEY, late.to_string()).await;
+    assert_eq!(status, 200, "{report}");
+
+    // Search: every user, and the one stored after the deletion, once the rebuild is done.
+    let (found, _) = wait_through_rebuild(
+        &server,
+        "/api/audit/events?eventType=UserCreated&facets=none&size=1",
+        |body| body["total"].as_u64() < Some(300),
+        |body| body["total"] == 301,
+    )
+    .await;
+    assert_eq!(found["total"], 301, "{found}");
+    assert!(dir.path().join("index").join("meta.json").exists());
+
+    // Reports: the projection is back, with the late user.
+    let rows = |body: &Value| body["rows"].as_array().map_or(0, Vec::len);
+    let (report, _) = wait_through_rebuild(
+        &server,
+        "/api/audit/reports/run?entityType=user&report=status&limit=1000",
+        |body| rows(body) < 300,
+        |body| rows(body) == 301,
+    )
+    .await;
+    assert!(report.to_string().contains("User Late"), "{report}");
+    assert!(dir.path().join("governance.db").exists());
+    let (status, ready) = get_json(&server, ADMIN_KEY, "/readyz").await;
+    assert_eq!((status, ready.get("rebuilding")), (200, None), "{ready}");
+    assert!(server.terminate().success());
+}
+
 fn delete_events_from(data_dir: &std::path::Path, first: u64) {
     let connection = rusqlite::Connection::open(data_dir.join(vigil_core::DATABASE_FILE)).unwrap();
     let removed = connection
@@ -1155,6 +1297,24 @@ async fn a_cut_log_raises_an_integrity_alarm_instead_of_a_quiet_rebuild() {
     assert_eq!(status, 503, "{ready}");
     let (status, again) = post_events(&server, ADMIN_KEY, event("after-cut-2").to_string()).await;
     assert_eq!(status, 503, "{again}");
+    // The running index and projection notice it too, without a restart, and stop serving.
+    let ready = wait_for_readyz(&server, |ready| {
+        ready["alarms"]
+            .as_array()
+            .is_some_and(|alarms| alarms.len() == 3)
+    })
+    .await;
+    let alarms = ready["alarms"].to_string();
+    assert!(
+        alarms.contains("the search index holds events up to"),
+        "{ready}"
+    );
+    assert!(
+        alarms.contains("the governance projection holds events up to"),
+        "{ready}"
+    );
+    let (status, error) = get_json(&server, ADMIN_KEY, "/api/audit/events?q=select").await;
+    assert_eq!(status, 503, "{error}");
     drop(server);
 
     // At the next start, the index and the projection are ahead of the log: they keep what they

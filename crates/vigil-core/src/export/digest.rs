@@ -60,6 +60,23 @@ impl SigningKey {
     }
 }
 
+/// Checks an Ed25519 `signature` (hex) of `message` with `public_key` (hex), saying in words
+/// what is wrong.
+pub fn verify_hex_signature(
+    public_key: &str,
+    message: &[u8],
+    signature: &str,
+) -> Result<(), String> {
+    let key = hex::decode(public_key.trim())
+        .ok()
+        .filter(|key| key.len() == 32)
+        .ok_or("the public key must be 64 hex characters")?;
+    let signature = hex::decode(signature).map_err(|_| "the signature is not hex")?;
+    UnparsedPublicKey::new(&ED25519, key)
+        .verify(message, &signature)
+        .map_err(|_| "the signature does not verify with the given public key".to_owned())
+}
+
 /// One exported object as its digest lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

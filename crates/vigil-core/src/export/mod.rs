@@ -22,7 +22,7 @@ pub use config::{
 };
 pub use digest::{
     CONNECTION_TEST_OBJECT, DigestObject, ExportVerifyReport, SIGNING_KEY_FILE, SigningKey,
-    verify_export_dir,
+    verify_export_dir, verify_hex_signature,
 };
 pub use exporter::{EVENTS_PER_OBJECT, ExportStatus, RunSummary, read_status, run_once};
 pub use secrets::{MASTER_KEY_FILE, MasterKey};

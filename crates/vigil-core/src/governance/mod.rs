@@ -2,8 +2,9 @@
 //! A projector thread tails the log by sequence number and keeps entity tables in
 //! `governance.db` (users, groups, data sources, projects, purposes, subscriptions, tags,
 //! policies, identifiers, and the access facts of query events); each batch and the checkpoint
-//! commit together. A missing, outdated or corrupt projection, or one ahead of the log, is rebuilt
-//! from the log.
+//! commit together. A missing, outdated or corrupt projection is rebuilt from the log, also when
+//! it is deleted while the server runs (reports answer "rebuilding" meanwhile); one found ahead of
+//! the log, at start or later, raises an integrity alarm instead.
 
 mod apply;
 pub mod reports;
@@ -20,6 +21,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::error::LogError;
 use crate::log::{EventLog, Seq};
+use crate::view::{Unavailable, ViewHealth, ahead_of_log_alarm, check_not_ahead};
 
 pub use reports::{
     CATALOG, Entity, EntityType, ReportError, ReportKind, ReportRequest, ReportTable, Scope,
@@ -39,6 +41,10 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 const PROGRESS_EVERY: u64 = 100_000;
 /// How much of the projection a report connection maps into memory (address space, not RAM).
 const READER_MMAP_BYTES: i64 = 16 << 30;
+/// The view's name in messages.
+const VIEW: &str = "governance projection";
+/// How an operator rebuilds the projection on purpose.
+const REBUILD: &str = "vigil reindex --projection";
 
 /// Errors of the governance projection.
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +91,16 @@ pub struct Governance {
     worker: Mutex<Option<JoinHandle<()>>>,
     /// Held while this process maintains the projection.
     _lock: File,
-    /// Set when the projection was found ahead of the log: it does not serve.
-    alarm: Option<String>,
+    /// Serving, rebuilding, or stopped by an integrity alarm.
+    health: ViewHealth,
+}
+
+/// The identity of the projection's file, to notice it being deleted or replaced.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|metadata| (metadata.dev(), metadata.ino()))
 }
 
 /// Takes the projection's lock, or says who holds it.
@@ -151,14 +165,7 @@ fn open_or_create(
         });
         if let Some((conn, seq)) = usable {
             configure(&conn)?;
-            let alarm = (seq > log_last).then(|| {
-                crate::search::ahead_of_log_alarm(
-                    "governance projection",
-                    seq,
-                    log_last,
-                    "vigil reindex --projection",
-                )
-            });
+            let alarm = (seq > log_last).then(|| ahead_of_log_alarm(VIEW, seq, log_last, REBUILD));
             return Ok((conn, seq, alarm));
         }
         tracing::warn!(path = %path.display(), "the governance projection is missing, outdated or corrupt; rebuilding it from the log");
@@ -202,7 +209,20 @@ impl Governance {
     pub fn open(data_dir: &Path, log: Arc<EventLog>) -> Result<Arc<Governance>, ProjectionError> {
         let lock = lock(data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
-        let (conn, projected, alarm) = open_or_create(&path, log.last_seq()?)?;
+        let log_last = log.last_seq()?;
+        let (mut conn, mut projected, alarm) = open_or_create(&path, log_last)?;
+        let health = ViewHealth::serving(VIEW);
+        match alarm {
+            // Not projecting either: nothing is changed until an operator decides.
+            Some(alarm) => health.raise_alarm(alarm),
+            None if projected == 0 && log_last <= READ_BATCH as Seq => {
+                // A new projection of a small log: filled before the server answers.
+                projected = apply_batch(&mut conn, &log, 0)?.unwrap_or(0);
+            }
+            // A new projection for a log that has events: it answers once it has them all.
+            None if projected == 0 => health.start_rebuild(log_last),
+            None => {}
+        }
         let governance = Arc::new(Governance {
             path,
             log,
@@ -213,11 +233,9 @@ impl Governance {
             stop: AtomicBool::new(false),
             worker: Mutex::new(None),
             _lock: lock,
-            alarm,
+            health,
         });
-        if let Some(alarm) = &governance.alarm {
-            // Not projecting either: nothing is changed until an operator decides.
-            tracing::error!("{alarm}");
+        if governance.health.integrity_alarm().is_some() {
             return Ok(governance);
         }
         let worker = governance.clone();
@@ -230,13 +248,50 @@ impl Governance {
     }
 
     /// Why the projection does not serve, when it was found ahead of the log.
-    pub fn integrity_alarm(&self) -> Option<&str> {
-        self.alarm.as_deref()
+    pub fn integrity_alarm(&self) -> Option<String> {
+        self.health.integrity_alarm()
+    }
+
+    /// Whether reports can be answered now; if not, why (rebuilding, with progress; an alarm).
+    pub fn availability(&self) -> Result<(), Unavailable> {
+        self.health.check()
+    }
+
+    /// The projection's file was deleted or replaced: starts a new one, which the projector
+    /// fills from the start of the log; reports say so until it has caught up.
+    fn recreate(&self) -> Result<Connection, ProjectionError> {
+        let target = self.log.last_seq()?;
+        tracing::warn!(path = %self.path.display(), target, "the governance projection was deleted while vigil ran; rebuilding it from the log");
+        self.health.start_rebuild(target);
+        remove_database(&self.path)?;
+        let (conn, _, _) = open_or_create(&self.path, target)?;
+        *self.progress.seq.lock().expect("progress lock") = 0;
+        Ok(conn)
+    }
+
+    /// When the projector has caught up: whether its file is still the one it writes and the log
+    /// still holds what it applied. Returns a new connection when the file had to be recreated,
+    /// and whether the projector must stop (an integrity alarm).
+    fn check_in_place(
+        &self,
+        identity: &mut Option<(u64, u64)>,
+        projected: Seq,
+    ) -> Result<(Option<Connection>, bool), ProjectionError> {
+        if check_not_ahead(&self.health, &self.log, projected, REBUILD)? {
+            return Ok((None, true));
+        }
+        if file_identity(&self.path) == *identity {
+            return Ok((None, false));
+        }
+        let conn = self.recreate()?;
+        *identity = file_identity(&self.path);
+        Ok((Some(conn), false))
     }
 
     fn project_until_stopped(&self, mut conn: Connection) {
         let started = Instant::now();
         let resumed_at = self.projected_seq();
+        let mut identity = file_identity(&self.path);
         loop {
             let projected = self.projected_seq();
             match apply_batch(&mut conn, &self.log, projected) {
@@ -250,12 +305,25 @@ impl Governance {
                             "governance projection"
                         );
                     }
+                    // Serving again before anyone waiting for this progress is woken.
+                    self.health.reached(last);
                     *self.progress.seq.lock().expect("progress lock") = last;
                     self.progress.changed.notify_all();
                 }
                 Ok(None) => {
                     if self.stop.load(Ordering::SeqCst) {
                         return;
+                    }
+                    match self.check_in_place(&mut identity, projected) {
+                        Ok((_, true)) => return,
+                        Ok((Some(new), false)) => {
+                            conn = new;
+                            continue;
+                        }
+                        Ok((None, false)) => {}
+                        Err(error) => {
+                            tracing::error!(%error, "governance projection check failed; retrying");
+                        }
                     }
                     self.log.wait_for_commit_after(projected, POLL_INTERVAL);
                 }

@@ -1,6 +1,8 @@
 //! The search index: a tantivy index derived from the event log. An indexer thread tails the log
 //! by sequence number and commits at least every second, recording the last indexed sequence
-//! number in the commit payload; a missing, corrupt or outdated index is rebuilt from the log.
+//! number in the commit payload; a missing, corrupt or outdated index is rebuilt from the log,
+//! also when it is deleted while the server runs (searches answer "rebuilding" meanwhile). An
+//! index found ahead of the log, at start or later, raises an integrity alarm instead.
 
 mod facets;
 mod query;
@@ -8,7 +10,7 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,7 @@ pub use schema::{FacetField, PAIR_SEPARATOR, SCHEMA_VERSION};
 
 use crate::error::LogError;
 use crate::log::{EventLog, Seq, StoredEvent};
+use crate::view::{Unavailable, ViewHealth, ahead_of_log_alarm, check_not_ahead};
 use facets::FacetCollector;
 use schema::{Fields, build_schema, document};
 
@@ -55,10 +58,13 @@ pub enum SearchError {
     /// Another process (a running server) is writing the index.
     #[error("the search index {0} is in use by a running vigil; stop it first")]
     InUse(PathBuf),
-    /// The index holds events the log no longer has: it refuses to serve (see
-    /// [`SearchIndex::integrity_alarm`]).
-    #[error("{0}")]
-    IntegrityAlarm(String),
+    /// The index does not answer now: it is being rebuilt, or it holds events the log no longer
+    /// has (see [`SearchIndex::integrity_alarm`]).
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    /// The index directory was deleted while the server ran; the indexer rebuilds it.
+    #[error("the search index directory {0} was deleted")]
+    Deleted(PathBuf),
     /// The index directory could not be prepared.
     #[error("search index directory {path}: {source}")]
     Directory {
@@ -96,10 +102,28 @@ struct Progress {
     changed: Condvar,
 }
 
-/// The search index of a data directory, kept up to date by its indexer thread.
-pub struct SearchIndex {
+/// The tantivy index in use and its reader: replaced when the directory is rebuilt.
+struct Opened {
     index: Index,
     reader: IndexReader,
+}
+
+impl Opened {
+    fn new(mut index: Index) -> Result<Arc<Opened>, SearchError> {
+        // Searches run over the segments on every core.
+        index.set_default_multithread_executor()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Arc::new(Opened { index, reader }))
+    }
+}
+
+/// The search index of a data directory, kept up to date by its indexer thread.
+pub struct SearchIndex {
+    data_dir: PathBuf,
+    opened: RwLock<Arc<Opened>>,
     fields: Fields,
     log: Arc<EventLog>,
     progress: Arc<Progress>,
@@ -107,9 +131,14 @@ pub struct SearchIndex {
     indexer: Mutex<Option<JoinHandle<()>>>,
     /// Documents with a sequence number below this are to be deleted (retention).
     remove_below: AtomicU64,
-    /// Set when the index was found ahead of the log: it does not serve.
-    alarm: Option<String>,
+    /// Serving, rebuilding, or stopped by an integrity alarm.
+    health: ViewHealth,
 }
+
+/// The view's name in messages.
+const VIEW: &str = "search index";
+/// How an operator rebuilds the index on purpose.
+const REBUILD: &str = "vigil reindex";
 
 fn index_dir(data_dir: &Path) -> PathBuf {
     data_dir.join(INDEX_DIR)
@@ -120,14 +149,6 @@ fn directory_error(path: &Path) -> impl FnOnce(std::io::Error) -> SearchError + 
         path: path.to_owned(),
         source,
     }
-}
-
-/// An index or projection that has applied events past the end of the log: the log lost its
-/// newest events (a cut, or a restore of an older copy). Rebuilding would erase the evidence.
-pub fn ahead_of_log_alarm(view: &str, applied: Seq, log_last: Seq, rebuild: &str) -> String {
-    format!(
-        "integrity alarm: the {view} holds events up to sequence number {applied}, but the log ends at {log_last}: events were removed from the log; it does not serve until an operator checks the log (vigil verify with the export checkpoints), stops vigil and rebuilds it on purpose ({rebuild})"
-    )
 }
 
 /// Opens the index if it is usable; otherwise creates it empty. Returns the index, the sequence
@@ -146,16 +167,26 @@ fn open_or_create(
                 .then_some((index, payload.seq))
         });
         if let Some((index, seq)) = usable {
-            let alarm = (seq > log_last_seq)
-                .then(|| ahead_of_log_alarm("search index", seq, log_last_seq, "vigil reindex"));
+            let alarm =
+                (seq > log_last_seq).then(|| ahead_of_log_alarm(VIEW, seq, log_last_seq, REBUILD));
             return Ok((index, fields, seq, alarm));
         }
         tracing::warn!(path = %path.display(), "the search index is missing, outdated or corrupt; rebuilding it from the log");
         std::fs::remove_dir_all(&path).map_err(directory_error(&path))?;
     }
-    std::fs::create_dir_all(&path).map_err(directory_error(&path))?;
-    let index = Index::create_in_dir(&path, schema)?;
+    let index = create_empty(&path)?;
     Ok((index, fields, 0, None))
+}
+
+/// Creates an empty index in `path`.
+fn create_empty(path: &Path) -> Result<Index, SearchError> {
+    std::fs::create_dir_all(path).map_err(directory_error(path))?;
+    Ok(Index::create_in_dir(path, build_schema().0)?)
+}
+
+/// Whether the index directory still holds the index (someone may delete it while we run).
+fn still_on_disk(path: &Path) -> bool {
+    path.join("meta.json").exists()
 }
 
 fn commit(writer: &mut IndexWriter, seq: Seq) -> tantivy::Result<()> {
@@ -204,16 +235,28 @@ impl SearchIndex {
     /// Opens the index of `data_dir` (rebuilding it when needed) and starts its indexer.
     pub fn open(data_dir: &Path, log: Arc<EventLog>) -> Result<Arc<SearchIndex>, SearchError> {
         let log_last = log.last_seq()?;
-        let (mut index, fields, indexed, alarm) = open_or_create(data_dir, log_last)?;
-        // Searches run over the segments on every core.
-        index.set_default_multithread_executor()?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+        let (index, fields, mut indexed, alarm) = open_or_create(data_dir, log_last)?;
+        if indexed == 0 && alarm.is_none() && log_last <= READ_BATCH as Seq {
+            // A new index for a small log (a new data directory, the demo): filled before the
+            // server answers, in one batch.
+            let mut writer: IndexWriter = index.writer(WRITER_MEMORY_BYTES)?;
+            if let Some(last) = index_batch(&log, &writer, &fields, 0)? {
+                commit(&mut writer, last)?;
+                indexed = last;
+            }
+            writer.wait_merging_threads()?;
+        }
+        let health = ViewHealth::serving(VIEW);
+        match alarm {
+            // Not indexing either: nothing in the index is changed until an operator decides.
+            Some(alarm) => health.raise_alarm(alarm),
+            // A new index for a log that has events: it answers once it has them all.
+            None if indexed == 0 => health.start_rebuild(log_last),
+            None => {}
+        }
         let search = Arc::new(SearchIndex {
-            index,
-            reader,
+            data_dir: data_dir.to_owned(),
+            opened: RwLock::new(Opened::new(index)?),
             fields,
             log,
             progress: Arc::new(Progress {
@@ -223,11 +266,9 @@ impl SearchIndex {
             stop: Arc::new(AtomicBool::new(false)),
             indexer: Mutex::new(None),
             remove_below: AtomicU64::new(0),
-            alarm,
+            health,
         });
-        if let Some(alarm) = &search.alarm {
-            // Not indexing either: nothing in the index is changed until an operator decides.
-            tracing::error!("{alarm}");
+        if search.health.integrity_alarm().is_some() {
             return Ok(search);
         }
         let worker = search.clone();
@@ -248,12 +289,26 @@ impl SearchIndex {
         loop {
             // The writer is created on this thread, after lowering its priority, so that tantivy's
             // indexing and merge threads inherit it.
-            let outcome = self
+            let opened = self.opened();
+            let outcome = opened
                 .index
                 .writer::<TantivyDocument>(WRITER_MEMORY_BYTES)
                 .map_err(SearchError::from)
-                .and_then(|writer| self.run_indexer(writer, resume_from));
-            let Err(error) = outcome else { return };
+                .and_then(|writer| self.run_indexer(&opened, writer, resume_from));
+            let error = match outcome {
+                Ok(()) => return,
+                Err(SearchError::Deleted(path)) => match self.recreate(&path) {
+                    Ok(()) => {
+                        resume_from = 0;
+                        continue;
+                    }
+                    Err(error) => error,
+                },
+                Err(error) => error,
+            };
+            if self.health.integrity_alarm().is_some() {
+                return;
+            }
             tracing::error!(%error, "indexing failed; retrying from the last commit");
             // Back off before retrying (a shutdown meanwhile is noticed within this delay).
             std::thread::sleep(RETRY_AFTER);
@@ -264,7 +319,29 @@ impl SearchIndex {
         }
     }
 
-    fn run_indexer(&self, mut writer: IndexWriter, mut indexed: Seq) -> Result<(), SearchError> {
+    fn opened(&self) -> Arc<Opened> {
+        self.opened.read().expect("index lock").clone()
+    }
+
+    /// The index directory was deleted: creates an empty index there, which the indexer fills
+    /// from the start of the log; searches say so until it has caught up.
+    fn recreate(&self, path: &Path) -> Result<(), SearchError> {
+        let target = self.log.last_seq()?;
+        tracing::warn!(path = %path.display(), target, "the search index was deleted while vigil ran; rebuilding it from the log");
+        self.health.start_rebuild(target);
+        let opened = Opened::new(create_empty(path)?)?;
+        *self.opened.write().expect("index lock") = opened;
+        *self.progress.seq.lock().expect("progress lock") = 0;
+        Ok(())
+    }
+
+    fn run_indexer(
+        &self,
+        opened: &Opened,
+        mut writer: IndexWriter,
+        mut indexed: Seq,
+    ) -> Result<(), SearchError> {
+        let path = index_dir(&self.data_dir);
         // Events removed by retention while the index was not running.
         let first_kept = self.log.read(|c| {
             c.query_row("SELECT coalesce(min(seq), 0) FROM events", [], |r| {
@@ -304,10 +381,15 @@ impl SearchIndex {
                 pending += 1;
             }
             if pending > 0 && (caught_up || last_commit.elapsed() >= COMMIT_INTERVAL || stopping) {
+                if !still_on_disk(&path) {
+                    return Err(SearchError::Deleted(path));
+                }
                 commit(&mut writer, indexed)?;
-                self.reader.reload()?;
+                opened.reader.reload()?;
                 pending = 0;
                 last_commit = Instant::now();
+                // Serving again before anyone waiting for this progress is woken.
+                self.health.reached(indexed);
                 *self.progress.seq.lock().expect("progress lock") = indexed;
                 self.progress.changed.notify_all();
             }
@@ -315,6 +397,13 @@ impl SearchIndex {
                 return Ok(());
             }
             if caught_up {
+                // The index must be where it was, and the log must still hold what it indexed.
+                if !still_on_disk(&path) {
+                    return Err(SearchError::Deleted(path));
+                }
+                if check_not_ahead(&self.health, &self.log, indexed, REBUILD)? {
+                    return Err(self.health.check().unwrap_err().into());
+                }
                 // Wake on this process's next commit; the timeout also picks up other writers.
                 self.log.wait_for_commit_after(indexed, COMMIT_INTERVAL);
             }
@@ -353,17 +442,21 @@ impl SearchIndex {
     }
 
     /// Why the index does not serve, when it was found ahead of the log.
-    pub fn integrity_alarm(&self) -> Option<&str> {
-        self.alarm.as_deref()
+    pub fn integrity_alarm(&self) -> Option<String> {
+        self.health.integrity_alarm()
+    }
+
+    /// Whether the index answers now; if not, why (rebuilding, with progress; an alarm).
+    pub fn availability(&self) -> Result<(), Unavailable> {
+        self.health.check()
     }
 
     /// Runs a search. Blocking: call it from a blocking context.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResult, SearchError> {
-        if let Some(alarm) = &self.alarm {
-            return Err(SearchError::IntegrityAlarm(alarm.clone()));
-        }
-        let searcher = self.reader.searcher();
-        let mut parser = QueryParser::for_index(&self.index, vec![self.fields.text]);
+        self.health.check()?;
+        let opened = self.opened();
+        let searcher = opened.reader.searcher();
+        let mut parser = QueryParser::for_index(&opened.index, vec![self.fields.text]);
         parser.set_conjunction_by_default();
         let query = query::build_query(request, &self.fields, &parser);
         let time_name = match request.time_field {
@@ -433,7 +526,7 @@ impl SearchIndex {
 
     /// Documents in the searchable index (for tests and statistics).
     pub fn document_count(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.opened().reader.searcher().num_docs()
     }
 }
 

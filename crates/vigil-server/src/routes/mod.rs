@@ -73,6 +73,9 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(search::legacy_search))
         .route("/audit/createRecord", post(legacy::create_record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(
+            crate::listener::body_read_timeout,
+        ))
         .route("/metrics", get(metrics))
         .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .layer(axum::middleware::from_fn_with_state(
@@ -151,8 +154,8 @@ async fn metrics(
 /// Every integrity alarm raised: by the log (its head went back) or by a view ahead of the log.
 fn integrity_alarms(state: &AppState) -> Vec<String> {
     let mut alarms: Vec<String> = state.log.integrity_alarm().into_iter().collect();
-    alarms.extend(state.search.integrity_alarm().map(str::to_owned));
-    alarms.extend(state.governance.integrity_alarm().map(str::to_owned));
+    alarms.extend(state.search.integrity_alarm());
+    alarms.extend(state.governance.integrity_alarm());
     alarms
 }
 
@@ -161,17 +164,24 @@ const STORAGE_FULL_REASON: &str =
     "storage full: the disk holding the event log is full; appends fail until space is freed";
 
 /// For load balancers and operators (no key): 200 when the node serves, 503 with the reasons
-/// (integrity alarms, a full disk) when it does not.
+/// (integrity alarms, a full disk) when it does not. A view being rebuilt is listed with its
+/// progress, and the node stays ready: it stores events meanwhile.
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
     let alarms = integrity_alarms(&state);
     let storage_full = state.log.storage_full();
     if alarms.is_empty() && !storage_full {
-        return (
-            axum::http::StatusCode::OK,
-            axum::Json(serde_json::json!({ "status": "ready" })),
-        );
+        let rebuilding: Vec<String> =
+            [state.search.availability(), state.governance.availability()]
+                .into_iter()
+                .filter_map(|availability| availability.err().map(|why| why.to_string()))
+                .collect();
+        let mut body = serde_json::json!({ "status": "ready" });
+        if !rebuilding.is_empty() {
+            body["rebuilding"] = serde_json::json!(rebuilding);
+        }
+        return (axum::http::StatusCode::OK, axum::Json(body));
     }
     let mut body = serde_json::json!({
         "status": if alarms.is_empty() { "storage full" } else { "integrity alarm" },
@@ -207,6 +217,8 @@ pub(crate) fn body_text(
             ApiError::PayloadTooLarge {
                 limit: MAX_BODY_BYTES,
             }
+        } else if crate::listener::is_body_read_timeout(&rejection) {
+            ApiError::RequestTimeout(rejection.body_text())
         } else {
             ApiError::Invalid(format!("could not read the request body: {rejection}"))
         }

@@ -90,9 +90,7 @@ pub async fn entities(
         None => 20,
     };
     let text = params.get("q").cloned().unwrap_or_default();
-    if let Some(alarm) = state.governance.integrity_alarm() {
-        return Err(ApiError::Unavailable(alarm.to_owned()));
-    }
+    state.governance.availability()?;
     let governance = state.governance.clone();
     let found = tokio::task::spawn_blocking(move || {
         reports::suggest(&governance, entity_type, &text, limit)
@@ -280,9 +278,7 @@ async fn run(
         Err(refusal) => return Ok(refusal.into_response()),
     };
     let csv = input.csv;
-    if let Some(alarm) = state.governance.integrity_alarm() {
-        return Err(ApiError::Unavailable(alarm.to_owned()));
-    }
+    state.governance.availability()?;
     let governance = state.governance.clone();
     let log = state.log.clone();
     let timeout = state.report_timeout;

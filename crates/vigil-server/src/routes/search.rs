@@ -169,7 +169,7 @@ async fn run_search(state: &AppState, request: SearchRequest) -> Result<SearchRe
     tokio::task::spawn_blocking(move || search.search(&request))
         .await?
         .map_err(|error| match error {
-            vigil_core::search::SearchError::IntegrityAlarm(alarm) => ApiError::Unavailable(alarm),
+            vigil_core::search::SearchError::Unavailable(unavailable) => unavailable.into(),
             error => ApiError::Internal(error.into()),
         })
 }
