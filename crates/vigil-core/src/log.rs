@@ -188,6 +188,19 @@ impl CommitSignal {
         self.alarm.lock().expect("alarm lock").clone()
     }
 
+    /// A page of the database is damaged: appends are refused from now on. Returns the alarm.
+    fn raise_corruption_alarm(&self, problem: &str) -> String {
+        let alarm = format!(
+            "integrity alarm: the log's database {CORRUPT}: {problem}; appends are refused (run vigil verify to see which sequence numbers cannot be read, then restore the data directory from a backup or the export)"
+        );
+        tracing::error!("{alarm}");
+        self.alarm
+            .lock()
+            .expect("alarm lock")
+            .get_or_insert(alarm)
+            .clone()
+    }
+
     fn publish(&self, seq: Seq) {
         let mut last = self.last_seq.lock().expect("commit signal lock");
         if seq > *last {
@@ -345,6 +358,33 @@ impl EventLog {
     /// committed (events removed behind its back).
     pub fn integrity_alarm(&self) -> Option<String> {
         self.commits.alarm()
+    }
+
+    /// Reads every page of the database (`PRAGMA quick_check`) on a thread of its own, so a
+    /// large log does not delay the start. A damaged page raises the integrity alarm: appends are
+    /// refused and `/readyz` says why, until the log is restored. Returns the thread.
+    pub fn check_pages_in_background(&self) -> std::io::Result<JoinHandle<()>> {
+        let path = self.path.clone();
+        let commits = self.commits.clone();
+        std::thread::Builder::new()
+            .name("vigil-log-check".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                let problem = match check_pages(&path) {
+                    Ok(None) => {
+                        let seconds = started.elapsed().as_secs_f64();
+                        tracing::info!(seconds, "the log's pages are intact");
+                        return;
+                    }
+                    Ok(Some(problem)) => problem,
+                    Err(LogError::Database(error)) if is_damage(&error) => error.to_string(),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not check the log's pages");
+                        return;
+                    }
+                };
+                commits.raise_corruption_alarm(&problem);
+            })
     }
 
     /// Runs `read` on a pooled read-only connection. Blocking: call from a blocking context.
@@ -778,12 +818,36 @@ fn commit_group(
 /// The text a failed append is answered with; a full disk is said in words (and remembered until
 /// the next commit succeeds).
 fn failure_text(error: &rusqlite::Error, commits: &CommitSignal) -> String {
-    if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
-        commits.storage_full.store(true, Ordering::SeqCst);
-        format!("{STORAGE_FULL}: the disk holding the event log is full ({error})")
-    } else {
-        error.to_string()
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => {
+            commits.storage_full.store(true, Ordering::SeqCst);
+            format!("{STORAGE_FULL}: the disk holding the event log is full ({error})")
+        }
+        _ if is_damage(error) => commits.raise_corruption_alarm(&error.to_string()),
+        _ => error.to_string(),
     }
+}
+
+/// Whether SQLite says the database file is damaged.
+fn is_damage(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// How the alarm about a damaged database says it.
+const CORRUPT: &str = "has a damaged page";
+
+/// `PRAGMA quick_check` of the database at `path`: `None` when every page is intact, otherwise
+/// what SQLite found (its first lines).
+fn check_pages(path: &Path) -> Result<Option<String>, LogError> {
+    let connection = open_connection(path, true)?;
+    let mut statement = connection.prepare("PRAGMA quick_check(20)")?;
+    let lines: Vec<String> = statement
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((lines != ["ok"]).then(|| lines.join("; ")))
 }
 
 /// How a failure because of a full disk begins.

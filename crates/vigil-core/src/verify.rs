@@ -111,10 +111,6 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
         });
     }
     let connection = open_connection(&path, true)?;
-    let mut statement = connection.prepare(
-        "SELECT seq, event_id, CAST(body AS BLOB), chain_hash, submitter FROM events ORDER BY seq",
-    )?;
-    let mut rows = statement.query([])?;
     // After retention, the chain starts at the anchor instead of at the genesis.
     let anchor = crate::retention::chain_anchor(&connection)?;
     let first_seq = anchor.as_ref().map_or(1, |anchor| anchor.first_seq);
@@ -131,15 +127,25 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
     let mut checkpoints: Vec<(String, Checkpoint)> = Vec::new();
     let mut removals: Vec<(Seq, SignedRemoval)> = Vec::new();
     let mut unsigned_removals: Vec<UnsignedRemoval> = Vec::new();
-    let mut previous: ChainHash = anchor
-        .as_ref()
-        .map_or(GENESIS, |anchor| anchor.previous_hash);
-    while let Some(row) = rows.next()? {
-        let seq = row.get::<_, i64>(0)? as u64;
-        let event_id: String = row.get(1)?;
-        let body: Vec<u8> = row.get(2)?;
-        let stored_hash: Vec<u8> = row.get(3)?;
-        let submitter: Option<String> = row.get(4)?;
+    // `None` right after a stretch that could not be read: the next event is not checked
+    // against a hash nobody could read.
+    let mut previous: Option<ChainHash> = Some(
+        anchor
+            .as_ref()
+            .map_or(GENESIS, |anchor| anchor.previous_hash),
+    );
+    let mut rows = RowReader::new(&connection);
+    while let Some(row) = rows.next_row(&mut report)? {
+        let StoredRow {
+            seq,
+            event_id,
+            body,
+            stored_hash,
+            submitter,
+        } = row;
+        if std::mem::take(&mut rows.resumed_after_hole) {
+            previous = None;
+        }
         let link = link_digest(&body_digest(&body), submitter.as_deref());
         let expected_seq = report.last_seq + 1;
         let problem = if seq != expected_seq {
@@ -151,7 +157,9 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
             } else {
                 format!("sequence out of order: expected {expected_seq}, found {seq}")
             })
-        } else if chain_hash(&previous, seq, &link)[..] != stored_hash[..] {
+        } else if previous
+            .is_some_and(|previous| chain_hash(&previous, seq, &link)[..] != stored_hash[..])
+        {
             Some(
                 "hash mismatch: the stored bytes, the submitter or the chain hash were altered"
                     .to_owned(),
@@ -180,7 +188,7 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
                 }
             }
         }
-        previous = stored_hash.try_into().unwrap_or(GENESIS);
+        previous = Some(stored_hash.try_into().unwrap_or(GENESIS));
         report.events += 1;
         report.last_seq = report.last_seq.max(seq);
     }
@@ -199,6 +207,188 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
     checkpoints.extend(options.checkpoints.iter().cloned());
     check_checkpoints(&connection, public_key.as_deref(), checkpoints, &mut report)?;
     Ok(report)
+}
+
+/// One stored event as verify reads it.
+struct StoredRow {
+    seq: Seq,
+    event_id: String,
+    body: Vec<u8>,
+    stored_hash: Vec<u8>,
+    submitter: Option<String>,
+}
+
+/// The events after a sequence number, in order, a page at a time.
+const ROWS_AFTER: &str = "SELECT seq, event_id, CAST(body AS BLOB), chain_hash, submitter FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+/// Rows read per query: a damaged page ends a query, and reading resumes past it.
+const ROWS_PER_QUERY: i64 = 10_000;
+
+fn stored_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
+    Ok(StoredRow {
+        seq: row.get::<_, i64>(0)? as u64,
+        event_id: row.get(1)?,
+        body: row.get(2)?,
+        stored_hash: row.get(3)?,
+        submitter: row.get(4)?,
+    })
+}
+
+/// Whether reading failed because the stored pages are damaged (not, say, a locked file).
+fn is_unreadable(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt)
+        || matches!(
+            error,
+            rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::Utf8Error(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..)
+        )
+}
+
+/// An unreadable stretch: it starts at `from`; reading resumes at `resume` (none: the rest of
+/// the log could not be read).
+struct Hole {
+    from: Seq,
+    resume: Option<Seq>,
+    error: String,
+}
+
+/// Reads the events in sequence order and steps over what cannot be read (a damaged page),
+/// recording each unreadable stretch as a break that names its sequence numbers.
+struct RowReader<'c> {
+    connection: &'c rusqlite::Connection,
+    /// The last sequence number read (or stepped over).
+    after: i64,
+    buffer: std::collections::VecDeque<StoredRow>,
+    hole: Option<Hole>,
+    done: bool,
+    /// Set when the next row is the first after an unreadable stretch.
+    resumed_after_hole: bool,
+}
+
+impl<'c> RowReader<'c> {
+    fn new(connection: &'c rusqlite::Connection) -> Self {
+        RowReader {
+            connection,
+            after: 0,
+            buffer: std::collections::VecDeque::new(),
+            hole: None,
+            done: false,
+            resumed_after_hole: false,
+        }
+    }
+
+    fn next_row(&mut self, report: &mut VerifyReport) -> Result<Option<StoredRow>, LogError> {
+        loop {
+            if let Some(row) = self.buffer.pop_front() {
+                return Ok(Some(row));
+            }
+            if let Some(Hole {
+                from,
+                resume,
+                error,
+            }) = self.hole.take()
+            {
+                let end = match resume {
+                    Some(next) => format!("through {}", next - 1),
+                    None => "to the end of the log".to_owned(),
+                };
+                report.record(
+                    from,
+                    format!(
+                        "unreadable: the events from sequence number {from} {end} cannot be read ({error}); restore them from a backup or the export"
+                    ),
+                );
+                match resume {
+                    Some(next) => {
+                        // The sequence check counts on from where reading resumes.
+                        report.last_seq = next - 1;
+                        self.after = next as i64 - 1;
+                        self.resumed_after_hole = true;
+                    }
+                    None => self.done = true,
+                }
+                continue;
+            }
+            if self.done {
+                return Ok(None);
+            }
+            self.read_page()?;
+        }
+    }
+
+    /// Buffers the next page of rows; at a damaged page, notes the hole and where reading
+    /// resumes.
+    fn read_page(&mut self) -> Result<(), LogError> {
+        let mut statement = self.connection.prepare_cached(ROWS_AFTER)?;
+        let mut rows = statement.query(rusqlite::params![self.after, ROWS_PER_QUERY])?;
+        let mut read = 0;
+        let failure = loop {
+            match rows.next().and_then(|row| row.map(stored_row).transpose()) {
+                Ok(Some(row)) => {
+                    self.after = row.seq as i64;
+                    self.buffer.push_back(row);
+                    read += 1;
+                }
+                Ok(None) => break None,
+                Err(error) if is_unreadable(&error) => break Some(error),
+                Err(error) => return Err(error.into()),
+            }
+        };
+        drop(rows);
+        match failure {
+            Some(error) => {
+                self.hole = Some(Hole {
+                    from: self.after as u64 + 1,
+                    resume: self.next_readable(self.after)?,
+                    error: error.to_string(),
+                });
+            }
+            None if read < ROWS_PER_QUERY => self.done = true,
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Whether the first event at or after `from` can be read: its sequence number, `None` past
+    /// the end, an error when it cannot.
+    fn first_from(&self, from: i64) -> rusqlite::Result<Option<Seq>> {
+        let mut statement = self.connection.prepare_cached(ROWS_AFTER)?;
+        let mut rows = statement.query(rusqlite::params![from - 1, 1])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(stored_row(row)?.seq)),
+            None => Ok(None),
+        }
+    }
+
+    /// The first readable event after the damage that follows `after`: probes further and further
+    /// ahead, then narrows down to the first position that reads.
+    fn next_readable(&self, after: i64) -> Result<Option<Seq>, LogError> {
+        let mut failed = after + 1;
+        let mut step = 1;
+        let (mut readable, mut found) = loop {
+            let probe = failed.saturating_add(step);
+            match self.first_from(probe) {
+                Ok(Some(seq)) => break (probe, seq),
+                Ok(None) => return Ok(None),
+                Err(error) if is_unreadable(&error) => {
+                    failed = probe;
+                    step = step.saturating_mul(2);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
+        while readable - failed > 1 {
+            let middle = failed + (readable - failed) / 2;
+            match self.first_from(middle) {
+                Ok(Some(seq)) => (readable, found) = (middle, seq),
+                Ok(None) => failed = middle,
+                Err(error) if is_unreadable(&error) => failed = middle,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(Some(found))
+    }
 }
 
 /// The `auditPayload` of a stored body of vigil's own, if its payload type is `payload_type`.

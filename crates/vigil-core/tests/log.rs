@@ -416,6 +416,114 @@ fn an_anchor_without_its_signed_removal_is_a_forgery() {
     assert!(report.breaks[0].reason.starts_with("forged anchor"));
 }
 
+/// A SQLite varint at the start of `bytes`: its value and length.
+fn varint(bytes: &[u8]) -> (u64, usize) {
+    let mut value = 0u64;
+    for (index, byte) in bytes.iter().enumerate().take(9) {
+        if index == 8 {
+            return ((value << 8) | u64::from(*byte), 9);
+        }
+        value = (value << 7) | u64::from(byte & 0x7f);
+        if byte & 0x80 == 0 {
+            return (value, index + 1);
+        }
+    }
+    (value, 9)
+}
+
+/// Damages one leaf page of the events table past the middle of `vigil.db` (its page type byte
+/// becomes invalid) and returns the sequence numbers (row ids) it held.
+fn damage_an_events_page(data_dir: &std::path::Path) -> (u64, u64) {
+    let path = data_dir.join(vigil_core::DATABASE_FILE);
+    let mut file = std::fs::read(&path).unwrap();
+    let page_size = match u16::from_be_bytes([file[16], file[17]]) {
+        1 => 65_536,
+        size => usize::from(size),
+    };
+    let pages = file.len() / page_size;
+    for page in pages / 2..pages {
+        let start = page * page_size;
+        let header = &file[start..start + page_size];
+        if header[0] != 0x0d {
+            continue; // not a table leaf
+        }
+        let cells = usize::from(u16::from_be_bytes([header[3], header[4]]));
+        let rowids: Vec<u64> = (0..cells)
+            .map(|cell| {
+                let pointer = usize::from(u16::from_be_bytes([
+                    header[8 + 2 * cell],
+                    header[9 + 2 * cell],
+                ]));
+                let (_, length) = varint(&header[pointer..]);
+                varint(&header[pointer + length..]).0
+            })
+            .collect();
+        let (Some(first), Some(last)) = (rowids.iter().min(), rowids.iter().max()) else {
+            continue;
+        };
+        let range = (*first, *last);
+        file[start] = 0xff;
+        std::fs::write(&path, file).unwrap();
+        return range;
+    }
+    panic!("no leaf page of the events table found");
+}
+
+#[test]
+fn verify_names_the_sequence_numbers_on_a_damaged_page_and_checks_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let padding = format!(r#","note":"{}""#, "x".repeat(300));
+    let entries = (0..3_000)
+        .map(|i| entry(&format!("page-{i}"), &padding))
+        .collect();
+    log.append_blocking(entries, None).unwrap();
+    log.shutdown();
+    drop(log);
+    let (first, last) = damage_an_events_page(dir.path());
+    assert!(
+        first > 1 && last < 3_000 && first <= last,
+        "{first}..{last}"
+    );
+
+    let report = verify(dir.path()).unwrap();
+    assert_eq!(report.break_count, 1, "{:?}", report.breaks);
+    let unreadable = &report.breaks[0];
+    assert_eq!(unreadable.seq, first);
+    let prefix = format!("unreadable: the events from sequence number {first} through ");
+    let end: u64 = unreadable
+        .reason
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|end| end.parse().ok())
+        .unwrap_or_else(|| panic!("{unreadable:?}"));
+    // The page's rows, and at most the next one: SQLite seeks by the divider key above the page,
+    // which may be one past its last row.
+    assert!(
+        last <= end && end <= last + 1,
+        "{first}..{last}: {unreadable:?}"
+    );
+    assert!(
+        unreadable.reason.contains("cannot be read"),
+        "{unreadable:?}"
+    );
+    // Every other event was read and checked.
+    assert_eq!(report.events, 3_000 - (end - first + 1));
+    assert_eq!(report.last_seq, 3_000);
+
+    // A running log that meets the damage refuses appends with an integrity alarm.
+    let log = EventLog::open(dir.path()).unwrap();
+    log.check_pages_in_background().unwrap().join().unwrap();
+    let alarm = log.integrity_alarm().expect("an alarm");
+    assert!(alarm.contains("has a damaged page"), "{alarm}");
+    let refused = log.append_blocking(vec![entry("after-damage", "")], None);
+    assert!(
+        matches!(refused, Err(vigil_core::LogError::IntegrityAlarm(_))),
+        "{refused:?}"
+    );
+    log.shutdown();
+}
+
 #[test]
 fn the_bootstrap_key_is_created_only_in_a_log_that_never_had_a_key() {
     use vigil_core::keys::{self, Bootstrap};

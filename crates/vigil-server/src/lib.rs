@@ -125,6 +125,9 @@ pub async fn serve(
             .await?
             .with_context(|| format!("opening the event log in {}", config.data_dir.display()))?,
     );
+    // A damaged page raises the integrity alarm (appends refused, /readyz says so) once found.
+    log.check_pages_in_background()
+        .context("starting the check of the log's pages")?;
     let bootstrap_log = log.clone();
     let operator_secret = config.bootstrap_api_key.clone();
     let bootstrapped =

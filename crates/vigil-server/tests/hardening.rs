@@ -1267,6 +1267,53 @@ async fn a_view_deleted_while_the_server_runs_is_rebuilt_and_says_so_meanwhile()
     assert!(server.terminate().success());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_page_refuses_writes_says_so_and_verify_names_what_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut batch = Vec::new();
+    for i in 0..2_000 {
+        let mut item = event(&format!("page-{i}"));
+        item["auditPayload"]["note"] = json!("x".repeat(300));
+        batch.push(item);
+    }
+    let (status, report) = post_events(&server, ADMIN_KEY, json!(batch).to_string()).await;
+    assert_eq!(status, 200, "{report}");
+    assert!(server.terminate().success());
+
+    // One leaf page of the events table, past the middle of the file, gets an invalid type byte.
+    let path = dir.path().join(vigil_core::DATABASE_FILE);
+    let mut file = std::fs::read(&path).unwrap();
+    let page_size = usize::from(u16::from_be_bytes([file[16], file[17]]));
+    let page = (file.len() / page_size / 2..file.len() / page_size)
+        .find(|page| file[page * page_size] == 0x0d)
+        .expect("a table leaf page");
+    file[page * page_size] = 0xff;
+    std::fs::write(&path, file).unwrap();
+
+    let server = Server::start(dir.path());
+    let ready = wait_for_readyz(&server, |ready| {
+        ready["alarms"].to_string().contains("has a damaged page")
+    })
+    .await;
+    assert_eq!(ready["status"], "integrity alarm", "{ready}");
+    let (status, error) = post_events(&server, ADMIN_KEY, event("after-damage").to_string()).await;
+    assert_eq!(status, 503, "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("damaged page"),
+        "{error}"
+    );
+    assert!(server.terminate().success());
+
+    let output = vigil(&["verify", "--data-dir", dir.path().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("unreadable: the events from sequence number"),
+        "{stdout}"
+    );
+}
+
 fn delete_events_from(data_dir: &std::path::Path, first: u64) {
     let connection = rusqlite::Connection::open(data_dir.join(vigil_core::DATABASE_FILE)).unwrap();
     let removed = connection

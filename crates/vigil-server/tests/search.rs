@@ -35,13 +35,18 @@ async fn post(server: &Server, body: String) -> Value {
     response.json().await.unwrap()
 }
 
-/// Polls a search until `done` holds for its answer, or fails after `SEARCHABLE_WITHIN`.
+/// Polls a search until `done` holds for its answer, or fails after `SEARCHABLE_WITHIN`. An
+/// index being rebuilt answers 503 `rebuilding` meanwhile.
 async fn wait_for(server: &Server, path_and_query: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + SEARCHABLE_WITHIN;
     loop {
         let (status, body) = get(server, path_and_query).await;
-        assert_eq!(status, 200, "{body}");
-        if done(&body) {
+        if status == 503 {
+            assert_eq!(body["code"], "rebuilding", "{body}");
+        } else {
+            assert_eq!(status, 200, "{body}");
+        }
+        if status == 200 && done(&body) {
             return body;
         }
         assert!(
