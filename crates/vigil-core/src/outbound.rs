@@ -106,6 +106,78 @@ pub async fn check_destination(
     Ok(())
 }
 
+/// The DNS resolver of vigil's outbound HTTP clients under a strict policy: it drops loopback,
+/// private and link-local addresses from every answer, at every connection. Checking a name once,
+/// when it is configured, is not enough: a name can resolve to a public address then and to a
+/// private one later (DNS rebinding).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let public: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|address| !is_non_public(address.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(format!(
+                    "`{host}` resolves only to loopback, private or link-local addresses, which vigil does not call unless started with --allow-private-endpoints"
+                )
+                .into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// An HTTP client for calls out under `policy`: with the strict policy, every connection goes
+/// only to public addresses ([`PublicOnlyResolver`]).
+pub fn http_client(
+    policy: OutboundPolicy,
+    connect_timeout: std::time::Duration,
+    timeout: std::time::Duration,
+) -> reqwest::Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(timeout);
+    if policy.allow_private {
+        builder.build()
+    } else {
+        builder
+            .dns_resolver(std::sync::Arc::new(PublicOnlyResolver))
+            .build()
+    }
+}
+
+/// object_store's HTTP clients under the strict policy: [`http_client`] with the given timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct PublicOnlyConnector {
+    /// How long a connection may take.
+    pub connect_timeout: std::time::Duration,
+    /// How long a request may take.
+    pub timeout: std::time::Duration,
+}
+
+impl object_store::client::HttpConnector for PublicOnlyConnector {
+    fn connect(
+        &self,
+        _options: &object_store::ClientOptions,
+    ) -> object_store::Result<object_store::client::HttpClient> {
+        let client = http_client(
+            OutboundPolicy::default(),
+            self.connect_timeout,
+            self.timeout,
+        )
+        .map_err(|error| object_store::Error::Generic {
+            store: "vigil",
+            source: Box::new(error),
+        })?;
+        Ok(object_store::client::HttpClient::new(client))
+    }
+}
+
 /// An error text without what the remote server sent in its body: the HTTP clients append the
 /// body after the status (`… status code: 403 Forbidden: <body>`), and a body is neither shown
 /// to callers nor stored. The status and the cause in words stay.
@@ -188,6 +260,47 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn every_connection_of_a_strict_client_goes_to_public_addresses_only() {
+        // A name that resolves to loopback at connection time (as a rebound name would) is not
+        // called, although a server listens there.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let timeout = std::time::Duration::from_secs(5);
+        let strict = http_client(OutboundPolicy::default(), timeout, timeout).unwrap();
+        let error = strict
+            .get(format!("http://localhost:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let chain = format!("{:?}", anyhow_chain(&error));
+        assert!(chain.contains("--allow-private-endpoints"), "{chain}");
+
+        // The same call with the operator's consent connects.
+        let open = OutboundPolicy {
+            allow_private: true,
+        };
+        let client = http_client(open, timeout, timeout).unwrap();
+        let accepted = tokio::spawn(async move { listener.accept().await.is_ok() });
+        let _ = client
+            .get(format!("http://localhost:{port}/"))
+            .timeout(std::time::Duration::from_millis(500))
+            .send()
+            .await;
+        assert!(accepted.await.unwrap(), "the allowed call connected");
+    }
+
+    /// An error and its sources, as text.
+    fn anyhow_chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut texts = Vec::new();
+        let mut cause = Some(error);
+        while let Some(error) = cause {
+            texts.push(error.to_string());
+            cause = error.source();
+        }
+        texts
     }
 
     #[test]

@@ -715,7 +715,7 @@ fn expectations() -> Vec<Expectation> {
                     "ann@acme.example",
                     "ann@acme.example",
                     "Customers",
-                    "-",
+                    "SUBSCRIBED",
                     "Individual User",
                     "2026-10-07T10:00:00.000Z",
                     taylor,
@@ -1002,7 +1002,7 @@ fn expectations() -> Vec<Expectation> {
                     "ann@acme.example",
                     "ann@acme.example",
                     "Individual User",
-                    "-",
+                    "SUBSCRIBED",
                     "2026-10-07T10:00:00.000Z",
                     taylor,
                     "-",
@@ -1054,7 +1054,7 @@ fn expectations() -> Vec<Expectation> {
                     ann,
                     "ann@acme.example",
                     "-",
-                    "-",
+                    "SUBSCRIBED",
                     "ann@acme.example",
                     "2026-10-07T10:00:00.000Z",
                     taylor,
@@ -1772,6 +1772,173 @@ fn every_report_kind_gives_the_rows_worked_out_from_the_history_and_a_rebuild_gi
     log.shutdown();
 }
 
+/// Queries that test when things held: Deepu queries Customers in the Fraud Analytics project
+/// on 10-06 at 11:00 (the project has had Fraud Detection since 08:00 that day; Marketing comes
+/// at 12:00), and Customers before the PII tag was applied to it (10-04 at 11:00). And Taylor
+/// queries Orders in Campaigns, named under `accessControls.entitlements` as seed 001's example
+/// puts a user's entitlements.
+fn queries_at_the_edges() -> Vec<Value> {
+    let mut h = History {
+        events: Vec::new(),
+        minute: 0,
+    };
+    h.query(
+        "2026-10-06T11:00:00.000Z",
+        deepu(),
+        json!([customers()]),
+        Some("pr-1"),
+        "SELECT before_marketing FROM customers",
+        "SUCCESS",
+    );
+    h.query(
+        "2026-10-04T11:00:00.000Z",
+        ann(),
+        json!([customers()]),
+        None,
+        "SELECT before_pii FROM customers",
+        "SUCCESS",
+    );
+    h.query(
+        "2026-10-20T10:00:00.000Z",
+        taylor(),
+        json!([orders()]),
+        None,
+        "SELECT campaign FROM orders",
+        "SUCCESS",
+    );
+    let last = h.events.last_mut().unwrap();
+    last["auditPayload"]["accessControls"] = json!({
+        "entitlements": { "project": { "id": "pr-2", "name": "Campaigns" }, "groups": [], "attributes": [] }
+    });
+    for (index, event) in h.events.iter_mut().enumerate() {
+        event["id"] = json!(format!("edge-{index}"));
+    }
+    h.events
+}
+
+/// Every report, from `events` stored in the order given.
+fn results_of(events: &[Value]) -> BTreeMap<String, (Vec<String>, Vec<Vec<String>>)> {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        assert_eq!(store(&log, &Value::Array(events.to_vec()).to_string()), 0);
+        log.shutdown();
+    }
+    let (log, governance) = open(dir.path());
+    let mut results = all_results(&governance);
+    // Taylor's purposes, which only the edge queries give.
+    let (entity, name, key) = (EntityType::User, Some("Taylor Smith"), "purposes-accessed");
+    let table = run(&governance, entity, name, key).unwrap();
+    results.insert(
+        format!("{}/{key}/{name:?}", entity.as_str()),
+        (table.columns.clone(), rows(&table)),
+    );
+    governance.shutdown();
+    log.shutdown();
+    results
+}
+
+#[test]
+fn reports_do_not_depend_on_the_order_events_arrive_in() {
+    // Seed 000: "purposes ... under which the user accessed data", "users who have accessed data
+    // sources containing this tag": what held when the query ran, not when it was stored.
+    let mut events = history();
+    events.extend(queries_at_the_edges());
+    let time = |event: &Value| event["eventTimestamp"].as_str().unwrap().to_owned();
+    let mut in_time_order = events.clone();
+    in_time_order.sort_by_key(time);
+    let in_order = results_of(&in_time_order);
+
+    // The same history with every query last, shuffled, as pulled query audit delivers them.
+    let (mut queries, admin): (Vec<Value>, Vec<Value>) = in_time_order
+        .iter()
+        .cloned()
+        .partition(|event| event["action"] == "QUERY");
+    let mut state = 7u64;
+    for index in (1..queries.len()).rev() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        queries.swap(index, (state >> 33) as usize % (index + 1));
+    }
+    let queries_last: Vec<Value> = admin.into_iter().chain(queries).collect();
+    let late = results_of(&queries_last);
+    let differences: Vec<String> = in_order
+        .iter()
+        .filter(|(key, result)| late.get(*key) != Some(*result))
+        .map(|(key, result)| {
+            format!(
+                "{key}:\n  in order    {result:?}\n  queries last {:?}",
+                late.get(key)
+            )
+        })
+        .collect();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    // Every report kind with a date range is among them.
+    for kind in CATALOG.iter().filter(|kind| kind.date_range) {
+        assert!(
+            in_order.keys().any(|key| key.starts_with(&format!(
+                "{}/{}/",
+                kind.entity.as_str(),
+                kind.key
+            ))),
+            "{} {} is not compared",
+            kind.entity.as_str(),
+            kind.key
+        );
+    }
+
+    // The query before Marketing was approved ran under Fraud Detection only.
+    let purposes = &in_order[&format!(
+        "{}/purposes-accessed/{:?}",
+        EntityType::User.as_str(),
+        Some("Deepu Murty")
+    )]
+        .1;
+    let marketing_first = purposes
+        .iter()
+        .find(|row| row[0] == "Marketing" && row[1] == "Fraud Analytics" && row[2] == "Customers")
+        .map(|row| row[3].clone());
+    assert_eq!(
+        marketing_first.as_deref(),
+        Some("2026-10-10T10:00:00.000Z"),
+        "{purposes:?}"
+    );
+    let fraud_first = purposes
+        .iter()
+        .find(|row| row[0] == "Fraud Detection" && row[2] == "Customers")
+        .map(|row| row[3].clone());
+    assert_eq!(
+        fraud_first.as_deref(),
+        Some("2026-10-06T11:00:00.000Z"),
+        "{purposes:?}"
+    );
+    // Seed 001: "entitlements ... project: The user's current project."
+    let taylor_purposes = &in_order[&format!(
+        "{}/purposes-accessed/{:?}",
+        EntityType::User.as_str(),
+        Some("Taylor Smith")
+    )]
+        .1;
+    assert!(
+        taylor_purposes
+            .iter()
+            .any(|row| row[..3] == ["Marketing", "Campaigns", "Orders"]),
+        "{taylor_purposes:?}"
+    );
+    // Customers carried no PII tag when Ann queried it on 10-04.
+    let pii_users = &in_order[&format!(
+        "{}/users-accessed/{:?}",
+        EntityType::Tag.as_str(),
+        Some("PII")
+    )]
+        .1;
+    assert!(
+        !pii_users.iter().any(|row| row[1] == "ann@acme.example"),
+        "{pii_users:?}"
+    );
+}
+
 #[test]
 fn names_are_resolved_with_suggestions_and_bad_requests_say_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
@@ -1883,6 +2050,188 @@ fn a_report_past_its_timeout_is_cancelled_and_the_next_one_still_runs() {
     let table = reports::run(&governance, &request(Duration::from_secs(120))).unwrap();
     assert_eq!(table.rows[1][0], "Orders");
     assert_eq!(table.rows[1][3], 2_000_001);
+    governance.shutdown();
+    log.shutdown();
+}
+
+/// Runs a report over `[from, to]`.
+fn run_range(
+    governance: &Governance,
+    entity: EntityType,
+    name: Option<&str>,
+    key: &str,
+    (from, to): (&str, &str),
+) -> Vec<Vec<String>> {
+    let scope = if name.is_some() {
+        Scope::One
+    } else {
+        Scope::All
+    };
+    let entity_ref = name.map(|name| reports::resolve(governance, entity, name).unwrap());
+    let table = reports::run(
+        governance,
+        &ReportRequest {
+            kind: find(entity, scope, key).unwrap(),
+            entity: entity_ref,
+            from: Timestamp::parse(from).unwrap().unix_micros(),
+            to: Timestamp::parse(to).unwrap().unix_micros(),
+            limit: None,
+            timeout: Duration::from_secs(60),
+        },
+    )
+    .unwrap();
+    rows(&table)
+}
+
+#[test]
+fn unregistered_users_and_tables_stay_out_joined_dates_are_true_and_history_is_about_subscriptions()
+{
+    let mut h = History {
+        events: Vec::new(),
+        minute: 0,
+    };
+    // A platform user no admin event names, and a table no admin event registers.
+    let stranger = actor("stranger@acme.example", "Stranger", "999");
+    h.query(
+        "2026-10-14T09:00:00.000Z",
+        stranger,
+        json!([customers()]),
+        None,
+        "SELECT * FROM customers",
+        "SUCCESS",
+    );
+    h.query(
+        "2026-10-14T10:00:00.000Z",
+        deepu(),
+        json!([ds("9999", "Scratch", "SNOWFLAKE")]),
+        None,
+        "SELECT * FROM scratch",
+        "SUCCESS",
+    );
+    // Ann rejoins Analysts on 10-26, after the group joined Fraud Analytics (10-07).
+    let ann_user = user("ann@acme.example", "O'Brien, \"Ann\"", "103");
+    h.push_at("2026-10-26T10:00:00.000Z", "MEMBER_ADD", "GROUP", taylor(), json!([group("g-analysts", "Analysts")]), json!([ann_user]),
+        json!({ "type": "GroupMemberAddedAuditPayload", "version": 1, "groupId": "g-analysts", "userId": "ann@acme.example" }), "SUCCESS");
+    // A data source request that is denied, and one still pending.
+    let request = |id: &str, who: &Value| json!([{ "type": "SUBSCRIPTION", "id": id, "name": id, "subscriber": who, "model": orders() }]);
+    let deepu_user = user("deepu@acme.example", "Deepu Murty", "102");
+    h.push_at("2026-10-20T09:00:00.000Z", "SUBSCRIPTION_REQUESTED", "DATASOURCE", deepu(), json!([orders()]), request("s20", &deepu_user),
+        json!({ "type": "SubscriptionRequestedAuditPayload", "version": 1, "status": "PENDING", "modelId": "5002", "modelType": "DATASOURCE",
+                "subscriberType": "USER", "subscriptionId": "s20" }), "SUCCESS");
+    h.push_at("2026-10-21T09:00:00.000Z", "SUBSCRIPTION_REQUEST_DENY", "SUBSCRIPTION", taylor(), request("s20", &deepu_user), json!([]),
+        json!({ "type": "SubscriptionRequestDeniedAuditPayload", "version": 1, "subscriptionId": "s20", "denialReason": "No" }), "SUCCESS");
+    h.push_at("2026-10-22T09:00:00.000Z", "SUBSCRIPTION_REQUESTED", "DATASOURCE", ann(), json!([orders()]), request("s21", &ann_user),
+        json!({ "type": "SubscriptionRequestedAuditPayload", "version": 1, "status": "PENDING", "modelId": "5002", "modelType": "DATASOURCE",
+                "subscriberType": "USER", "subscriptionId": "s21" }), "SUCCESS");
+    for (index, event) in h.events.iter_mut().enumerate() {
+        event["id"] = json!(format!("more-{index}"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        assert_eq!(store(&log, &Value::Array(history()).to_string()), 0);
+        assert_eq!(store(&log, &Value::Array(h.events).to_string()), 0);
+        log.shutdown();
+    }
+    let (log, governance) = open(dir.path());
+    let october = ("2026-10-01T00:00:00Z", "2026-10-31T23:59:59Z");
+
+    // Seed 000: "Non-registered users' activity will not appear in reports."
+    let status = run_range(&governance, EntityType::User, None, "status", october);
+    assert!(
+        !status.iter().any(|row| row[1] == "stranger@acme.example"),
+        "{status:?}"
+    );
+    let customers_users = run_range(
+        &governance,
+        EntityType::Datasource,
+        Some("5001"),
+        "users-accessed",
+        october,
+    );
+    assert!(
+        !customers_users
+            .iter()
+            .any(|row| row[1] == "stranger@acme.example"),
+        "{customers_users:?}"
+    );
+    assert!(
+        reports::resolve(&governance, EntityType::User, "stranger@acme.example").is_err(),
+        "an unregistered user cannot be chosen"
+    );
+    // "Activity to non-registered tables will not appear in the reports."
+    let deepu_sources = run_range(
+        &governance,
+        EntityType::User,
+        Some("Deepu Murty"),
+        "data-sources-accessed",
+        october,
+    );
+    assert!(
+        !deepu_sources.iter().any(|row| row[0] == "Scratch"),
+        "{deepu_sources:?}"
+    );
+
+    // A member who reached the project through a group joined it when both held.
+    let members = run_range(
+        &governance,
+        EntityType::Project,
+        Some("pr-1"),
+        "members",
+        october,
+    );
+    let ann_via_group = members
+        .iter()
+        .find(|row| row[1] == "ann@acme.example" && row[5] == "Group: Analysts")
+        .unwrap_or_else(|| panic!("{members:?}"));
+    assert_eq!(ann_via_group[4], "2026-10-26T10:00:00.000Z", "{members:?}");
+
+    // Subscription history: subscriptions that began or ended in the range; a denied or pending
+    // request is not a subscription.
+    let orders_history = run_range(
+        &governance,
+        EntityType::Datasource,
+        Some("5002"),
+        "subscription-history",
+        ("2026-10-08T00:00:00Z", "2026-10-31T23:59:59Z"),
+    );
+    assert_eq!(
+        orders_history
+            .iter()
+            .map(|row| (row[0].as_str(), row[9].as_str()))
+            .collect::<Vec<_>>(),
+        [("Deepu Murty", "REMOVED")],
+        "only Deepu's subscription, removed on 10-08: {orders_history:?}"
+    );
+    governance.shutdown();
+    drop(governance);
+    log.shutdown();
+    drop(log);
+
+    // Registered later (the admin event arrives after the queries): the earlier queries count.
+    let log = EventLog::open(dir.path()).unwrap();
+    let registered = json!([{
+        "id": "stranger-created", "action": "CREATE", "targetType": "USER", "eventTimestamp": "2026-10-13T09:00:00.000Z",
+        "actor": system(), "targets": [user("stranger@acme.example", "Stranger", "999")], "relatedResources": [],
+        "auditPayload": { "type": "UserCreatedAuditPayload", "version": 1, "name": "Stranger", "email": "stranger@acme.example" }
+    }]);
+    assert_eq!(store(&log, &registered.to_string()), 0);
+    log.shutdown();
+    drop(log);
+    let (log, governance) = open(dir.path());
+    let customers_users = run_range(
+        &governance,
+        EntityType::Datasource,
+        Some("5001"),
+        "users-accessed",
+        october,
+    );
+    assert!(
+        customers_users
+            .iter()
+            .any(|row| row[1] == "stranger@acme.example"),
+        "{customers_users:?}"
+    );
     governance.shutdown();
     log.shutdown();
 }

@@ -281,3 +281,101 @@ async fn reports_answer_as_json_and_csv_refuse_bad_requests_clearly_and_are_reco
     }
     server.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_csv_export_is_the_full_report_and_reports_without_a_default_range_cover_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let now = chrono::Utc::now();
+    let at = |days_ago: i64| (now - chrono::Duration::days(days_ago)).to_rfc3339();
+    let exhibitions = json!({ "type": "DATASOURCE", "id": "2034", "name": "Exhibitions", "technology": "SNOWFLAKE" });
+    let mut events = vec![
+        user_created("taylor@example.com", "Taylor", &at(200)),
+        user_created("deepu@example.com", "Deepu", &at(200)),
+        json!({
+            "id": "ds-created", "action": "CREATE", "targetType": "DATASOURCE", "eventTimestamp": at(200),
+            "actor": { "type": "USER_ACTOR", "id": "admin@example.com", "name": "Admin" },
+            "targets": [exhibitions],
+            "auditPayload": { "type": "DatasourceCreatedAuditPayload", "version": 1, "technology": "SNOWFLAKE" }
+        }),
+        json!({
+            "id": "tagged", "action": "TAG_APPLY", "targetType": "DATASOURCE", "eventTimestamp": at(150),
+            "actor": { "type": "USER_ACTOR", "id": "admin@example.com", "name": "Admin" },
+            "targets": [exhibitions],
+            "auditPayload": { "type": "TagAppliedAuditPayload", "version": 1,
+                "appliedTags": [{ "targetName": "Exhibitions", "targetType": "DATASOURCE", "tags": [{ "id": "t1", "name": "PII" }] }] }
+        }),
+    ];
+    for (id, who, days_ago) in [
+        ("old", "taylor@example.com", 90),
+        ("recent", "taylor@example.com", 3),
+        ("deepu-old", "deepu@example.com", 60),
+    ] {
+        let mut query = common::event(id);
+        query["actor"]["id"] = json!(who);
+        query["eventTimestamp"] = json!(at(days_ago));
+        events.push(query);
+    }
+    let response = client()
+        .post(server.url("/api/audit/events"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let accessed = "/api/audit/reports/run?entityType=user&name=taylor@example.com&report=data-sources-accessed";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let json_rows = loop {
+        let (status, report) = get(&server, accessed).await;
+        if status == 200
+            && report["rows"]
+                .as_array()
+                .is_some_and(|rows| !rows.is_empty())
+        {
+            break report["rows"].clone();
+        }
+        assert!(Instant::now() < deadline, "{report}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Seed 000: "By default, this report only displays the last month of results."
+    assert_eq!(json_rows[0][3], 1, "{json_rows}");
+    // "(You can download the full report by clicking Export to CSV.)"
+    let csv = client()
+        .get(server.url(accessed))
+        .header("Authorization", ADMIN_KEY)
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let records = parse_csv(&csv);
+    assert_eq!(records[1][3], "2", "{csv}");
+    assert!(
+        records[1][1].starts_with(&at(90)[..10]),
+        "first access 90 days ago: {csv}"
+    );
+
+    // "Users who have accessed data sources containing this tag" has no default range in the
+    // seed: every user who ever did, Deepu (60 days ago) included.
+    let (status, tagged) = get(
+        &server,
+        "/api/audit/reports/run?entityType=tag&name=PII&report=users-accessed",
+    )
+    .await;
+    assert_eq!(status, 200, "{tagged}");
+    let users: Vec<&str> = tagged["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[1].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        users,
+        ["deepu@example.com", "taylor@example.com"],
+        "{tagged}"
+    );
+    assert!(server.terminate().success());
+}

@@ -172,7 +172,12 @@ impl ExportService {
             .await
             .map_err(ExportError::Destination)?;
         let secret = self.secret_of(&config.id).await?;
-        let sink = open_sink(config, secret, &self.settings.environment)?;
+        let sink = open_sink(
+            config,
+            secret,
+            &self.settings.environment,
+            self.settings.outbound,
+        )?;
         sink.store
             .put(
                 &sink.key(&checkpoint.object_key()),
@@ -401,7 +406,12 @@ impl ExportService {
             );
         }
         let secrets: Vec<String> = secret.iter().cloned().collect();
-        match open_sink(config, secret, &self.settings.environment) {
+        match open_sink(
+            config,
+            secret,
+            &self.settings.environment,
+            self.settings.outbound,
+        ) {
             Ok(sink) => sink.test_connection(config).await,
             Err(error) => format!(
                 "Error testing access to {} - {}",
@@ -469,7 +479,12 @@ impl ExportService {
             .await
             .map_err(ExportError::Destination)?;
         let secret = self.secret_of(id).await?;
-        let sink = open_sink(&config, secret, &self.settings.environment)?;
+        let sink = open_sink(
+            &config,
+            secret,
+            &self.settings.environment,
+            self.settings.outbound,
+        )?;
         run_once(
             &self.log,
             &sink,

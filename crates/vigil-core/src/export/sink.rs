@@ -13,6 +13,7 @@ use super::ExportError;
 use super::config::{Destination, ExportConfig};
 use super::digest::CONNECTION_TEST_OBJECT;
 use super::sts::{AssumeRoleSettings, AssumedRoleCredentials};
+use crate::outbound::{OutboundPolicy, PublicOnlyConnector};
 
 /// Timeout of one request to a destination.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -172,7 +173,14 @@ pub fn open_sink(
     config: &ExportConfig,
     secret: Option<String>,
     environment: &ExportEnvironment,
+    policy: OutboundPolicy,
 ) -> Result<Sink, ExportError> {
+    // Endpoints an operator set in the environment are trusted; a configuration's own endpoint
+    // (or the cloud's public one) is reached only at public addresses under the strict policy.
+    let strict = (!policy.allow_private).then_some(PublicOnlyConnector {
+        connect_timeout: CONNECT_TIMEOUT,
+        timeout: REQUEST_TIMEOUT,
+    });
     let cannot = |error: object_store::Error| {
         ExportError::Destination(format!("cannot set up the destination: {error}"))
     };
@@ -187,6 +195,7 @@ pub fn open_sink(
             endpoint,
             ..
         } => {
+            let own_endpoint = endpoint.is_some() || environment.s3_endpoint.is_none();
             let endpoint = endpoint.clone().or_else(|| environment.s3_endpoint.clone());
             let secret = secret.ok_or_else(|| {
                 ExportError::Destination("the configuration has no secret access key".into())
@@ -201,6 +210,9 @@ pub fn open_sink(
             if let Some(endpoint) = endpoint {
                 builder = builder.with_endpoint(endpoint);
             }
+            if let Some(connector) = strict.filter(|_| own_endpoint) {
+                builder = builder.with_http_connector(connector);
+            }
             Arc::new(builder.build().map_err(cannot)?)
         }
         Destination::S3AssumedRole {
@@ -210,6 +222,7 @@ pub fn open_sink(
             endpoint,
             ..
         } => {
+            let own_endpoint = endpoint.is_some() || environment.s3_endpoint.is_none();
             let endpoint = endpoint.clone().or_else(|| environment.s3_endpoint.clone());
             let own_credential = environment.own_aws_credential.clone().ok_or_else(|| {
                 ExportError::Destination(
@@ -239,6 +252,9 @@ pub fn open_sink(
             if let Some(endpoint) = endpoint {
                 builder = builder.with_endpoint(endpoint);
             }
+            if let Some(connector) = strict.filter(|_| own_endpoint) {
+                builder = builder.with_http_connector(connector);
+            }
             Arc::new(builder.build().map_err(cannot)?)
         }
         Destination::AdlsSasToken {
@@ -266,6 +282,9 @@ pub fn open_sink(
                     builder = builder
                         .with_endpoint(endpoint.clone())
                         .with_client_options(client_options(Some(endpoint)));
+                    if let Some(connector) = strict {
+                        builder = builder.with_http_connector(connector);
+                    }
                 }
                 None if environment.azure_use_emulator => {
                     // object_store reads `AZURITE_BLOB_STORAGE_URL` itself.
@@ -273,7 +292,12 @@ pub fn open_sink(
                         .with_use_emulator(true)
                         .with_client_options(client_options(Some("http://")));
                 }
-                None => builder = builder.with_client_options(client_options(None)),
+                None => {
+                    builder = builder.with_client_options(client_options(None));
+                    if let Some(connector) = strict {
+                        builder = builder.with_http_connector(connector);
+                    }
+                }
             }
             Arc::new(builder.build().map_err(cannot)?)
         }

@@ -19,6 +19,7 @@ use vigil_model::{
     UserUpdatedPayload,
 };
 
+use super::history;
 use crate::log::Seq;
 
 /// The envelope fields the projection reads; the payload stays raw until its type is known.
@@ -53,6 +54,13 @@ struct QueryPayload {
 
 #[derive(Deserialize)]
 struct QueryAccessControls {
+    project: Option<Value>,
+    entitlements: Option<QueryEntitlements>,
+}
+
+/// Seed 001 lists `project` among the user's entitlements at the time of the query.
+#[derive(Deserialize)]
+struct QueryEntitlements {
     project: Option<Value>,
 }
 
@@ -229,7 +237,8 @@ fn upsert_user(
     c.prepare_cached(
         "INSERT INTO users(id, name, idp, profile_id) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(id) DO UPDATE SET name = coalesce(excluded.name, name),
-             idp = coalesce(excluded.idp, idp), profile_id = coalesce(excluded.profile_id, profile_id)
+             idp = coalesce(excluded.idp, idp), profile_id = coalesce(excluded.profile_id, profile_id),
+             registered = 1
          RETURNING key",
     )?
     .query_row(params![id, name, idp, profile], |r| r.get(0))
@@ -479,7 +488,7 @@ fn upsert_datasource(
     c.prepare_cached(
         "INSERT INTO datasources(id, name, technology) VALUES (?1, ?2, ?3)
          ON CONFLICT(id) DO UPDATE SET name = coalesce(excluded.name, name),
-             technology = coalesce(excluded.technology, technology)
+             technology = coalesce(excluded.technology, technology), registered = 1
          RETURNING key",
     )?
     .query_row(params![id, name, technology], |r| r.get(0))
@@ -635,8 +644,7 @@ fn tag_updated(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
         }
         c.prepare_cached("UPDATE OR REPLACE tags SET name = ?2 WHERE name = ?1")?
             .execute(params![old_name, new_name])?;
-        c.prepare_cached("UPDATE OR REPLACE ds_tags SET tag = ?2 WHERE tag = ?1")?
-            .execute(params![old_name, new_name])?;
+        history::tag_renamed(c, &old_name, &new_name)?;
     }
     let tag = vigil_model::TagRef {
         id: target.id.clone(),
@@ -662,8 +670,7 @@ fn tag_deleted(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
     for name in names {
         c.prepare_cached("UPDATE tags SET deleted = ?2 WHERE name = ?1")?
             .execute(params![name, e.ts])?;
-        c.prepare_cached("DELETE FROM ds_tags WHERE tag = ?1")?
-            .execute([name])?;
+        history::tag_deleted(c, &name, (e.ts, e.seq as i64))?;
     }
     Ok(())
 }
@@ -694,17 +701,16 @@ fn tags_on_datasource(c: &Connection, e: &Event<'_>, applied: bool) -> rusqlite:
             };
             if applied {
                 upsert_tag(c, &tag, None)?;
-                c.prepare_cached(
-                    "INSERT INTO ds_tags(ds_key, column_name, tag, tagged_by, tagged)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![ds, column, name, e.by(), e.ts])?;
-            } else {
-                c.prepare_cached(
-                    "DELETE FROM ds_tags WHERE ds_key = ?1 AND column_name = ?2 AND tag = ?3",
-                )?
-                .execute(params![ds, column, name])?;
             }
+            history::ds_tag_changed(
+                c,
+                ds,
+                &column,
+                &name,
+                (e.ts, e.seq as i64),
+                applied,
+                e.by().as_deref(),
+            )?;
         }
     }
     Ok(())
@@ -750,12 +756,14 @@ fn add_project_purpose(
     purpose: &str,
     e: &Event<'_>,
 ) -> rusqlite::Result<()> {
-    c.prepare_cached(
-        "INSERT INTO project_purposes(project_id, purpose_id, added_by, added) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![project, purpose, e.by(), e.ts])?;
-    Ok(())
+    history::project_purpose_changed(
+        c,
+        project,
+        purpose,
+        (e.ts, e.seq as i64),
+        true,
+        e.by().as_deref(),
+    )
 }
 
 fn add_project_datasource(
@@ -867,13 +875,14 @@ fn project_purpose(c: &Connection, e: &Event<'_>, approved: bool) -> rusqlite::R
         return Ok(());
     };
     upsert_purpose(c, &purpose_id, purpose.and_then(|p| p.name.as_deref()))?;
-    if approved {
-        add_project_purpose(c, &project, &purpose_id, e)
-    } else {
-        c.prepare_cached("DELETE FROM project_purposes WHERE project_id = ?1 AND purpose_id = ?2")?
-            .execute(params![project, purpose_id])?;
-        Ok(())
-    }
+    history::project_purpose_changed(
+        c,
+        &project,
+        &purpose_id,
+        (e.ts, e.seq as i64),
+        approved,
+        e.by().as_deref(),
+    )
 }
 
 fn purpose_upserted(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
@@ -1086,23 +1095,31 @@ fn subscription_created(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The role of a subscription granted by approving a request: neither the request nor the
+/// approval carries one, and an approved requester becomes a subscriber.
+pub(super) const APPROVED_REQUEST_ROLE: &str = "SUBSCRIBED";
+
 fn subscription_approved(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
     if let Some((id, _)) = subscription_row(c, e)? {
         c.prepare_cached(
             "UPDATE subscriptions SET status = 'APPROVED', subscribed = ?2, approved_by = ?3,
-                 requested = coalesce(requested, ?2), unsubscribed = NULL, unsubscribe_reason = NULL
+                 requested = coalesce(requested, ?2), unsubscribed = NULL, unsubscribe_reason = NULL,
+                 role = coalesce(role, ?4)
              WHERE id = ?1",
         )?
-        .execute(params![id, e.ts, e.by()])?;
+        .execute(params![id, e.ts, e.by(), APPROVED_REQUEST_ROLE])?;
     }
     Ok(())
 }
 
-/// A denied request or a removed subscription: the row stays for the subscription history.
+/// A denied request or a removed subscription: the row stays for the subscription history. A
+/// denied request never was a subscription: it gets no unsubscribe date or reason.
 fn subscription_ended(c: &Connection, e: &Event<'_>, status: &str) -> rusqlite::Result<()> {
     if let Some((id, fields)) = subscription_row(c, e)? {
         c.prepare_cached(
-            "UPDATE subscriptions SET status = ?2, unsubscribed = ?3, unsubscribe_reason = ?4
+            "UPDATE subscriptions SET status = ?2,
+                 unsubscribed = CASE WHEN subscribed IS NULL THEN NULL ELSE ?3 END,
+                 unsubscribe_reason = CASE WHEN subscribed IS NULL THEN NULL ELSE ?4 END
              WHERE id = ?1",
         )?
         .execute(params![id, status, e.ts, fields.denial_reason])?;
@@ -1478,9 +1495,15 @@ fn classifier_deleted(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Queries
 
-/// The id of the project in `accessControls.project`: an object with `id`, or a bare id.
+/// The id of the project in `accessControls.project` or `accessControls.entitlements.project`:
+/// an object with `id`, or a bare id.
 fn query_project(payload: Option<QueryPayload>) -> Option<String> {
-    match payload?.access_controls?.project? {
+    let controls = payload?.access_controls?;
+    let project = controls
+        .project
+        .filter(|project| !project.is_null())
+        .or_else(|| controls.entitlements.and_then(|e| e.project))?;
+    match project {
         Value::Object(map) => match map.get("id")? {
             Value::String(id) => Some(id.clone()),
             Value::Number(id) => Some(id.to_string()),
@@ -1527,22 +1550,24 @@ fn query(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
         .optional()?
     {
         Some(key) => key,
-        None => upsert_user(
-            c,
-            &user_id,
-            actor.name.as_deref(),
-            actor.identity_provider.as_deref(),
-            actor.profile_id.as_ref().map(|p| p.as_str()),
-        )?,
+        // Named only by a query so far: not registered (until an admin event names it).
+        None => c
+            .prepare_cached(
+                "INSERT INTO users(id, name, idp, profile_id, registered) VALUES (?1, ?2, ?3, ?4, 0)
+                 RETURNING key",
+            )?
+            .query_row(
+                params![
+                    user_id,
+                    actor.name,
+                    actor.identity_provider,
+                    actor.profile_id.as_ref().map(|p| p.as_str())
+                ],
+                |r| r.get(0),
+            )?,
     };
+    // The purposes it ran under follow from the project's history (`access_purposes`).
     let project = query_project(e.payload());
-    let purposes: Vec<String> = match &project {
-        Some(project) => c
-            .prepare_cached("SELECT purpose_id FROM project_purposes WHERE project_id = ?1")?
-            .query_map([project], |r| r.get(0))?
-            .collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
     for (id, target) in datasources {
         let ds = match c
             .prepare_cached("SELECT key FROM datasources WHERE id = ?1")?
@@ -1550,20 +1575,25 @@ fn query(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
             .optional()?
         {
             Some(key) => key,
-            None => upsert_datasource_resource(c, target)?.expect("an id"),
+            None => c
+                .prepare_cached(
+                    "INSERT INTO datasources(id, name, technology, registered) VALUES (?1, ?2, ?3, 0)
+                     RETURNING key",
+                )?
+                .query_row(
+                    params![
+                        id,
+                        target.name,
+                        target.technology.as_ref().map(|t| t.as_str())
+                    ],
+                    |r| r.get(0),
+                )?,
         };
         c.prepare_cached(
             "INSERT INTO access(user_key, ts, seq, ds_key, project_id) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![user, e.ts, e.seq as i64, ds, project])?;
-        for purpose in &purposes {
-            c.prepare_cached(
-                "INSERT INTO access_purposes(purpose_id, ts, seq, ds_key, user_key, project_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![purpose, e.ts, e.seq as i64, ds, user, project])?;
-        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! the log, at start or later, raises an integrity alarm instead.
 
 mod apply;
+mod history;
 pub mod reports;
 mod schema;
 
@@ -354,7 +355,8 @@ impl Governance {
         *guard >= seq
     }
 
-    /// A read-only connection for running reports.
+    /// A read-only connection for running reports, with the shared views (which show only
+    /// registered users and data sources).
     pub fn reader(&self) -> Result<Connection, ProjectionError> {
         let conn = Connection::open_with_flags(
             &self.path,
@@ -365,6 +367,7 @@ impl Governance {
         // Reports read from the operating system's page cache directly: a fresh connection per
         // report would otherwise copy every page it reads into its own cache first.
         conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
+        conn.execute_batch(schema::VIEWS)?;
         Ok(conn)
     }
 

@@ -13,7 +13,7 @@ use rusqlite::{Connection, Statement};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Governance, ProjectionError, schema};
+use super::{Governance, ProjectionError};
 
 mod bulk;
 
@@ -147,8 +147,12 @@ pub struct ReportKind {
     pub title: &'static str,
     /// The columns, in order.
     pub columns: &'static [&'static str],
-    /// Whether the report takes a date range (the last month by default).
+    /// Whether the report takes a date range.
     pub date_range: bool,
+    /// Whether, without `from`, the range is the last month (the seed: "By default, this report
+    /// only displays the last month of results"); otherwise the whole history. A CSV export is
+    /// always the full report ("You can download the full report by clicking Export to CSV").
+    pub last_month_by_default: bool,
     /// Columns the audit trail cannot supply, with the reason; they are always empty.
     pub gaps: &'static [(&'static str, &'static str)],
     source: Source,
@@ -173,6 +177,7 @@ impl Serialize for ReportKind {
             title: &'a str,
             columns: &'a [&'a str],
             date_range: bool,
+            last_month_by_default: bool,
             gaps: Vec<Gap<'a>>,
         }
         Wire {
@@ -182,6 +187,7 @@ impl Serialize for ReportKind {
             title: self.title,
             columns: self.columns,
             date_range: self.date_range,
+            last_month_by_default: self.last_month_by_default,
             gaps: self
                 .gaps
                 .iter()
@@ -379,9 +385,9 @@ pub fn find(
     })
 }
 
-/// Prepares a reader connection: the shared views and the `iso` and `yesno` functions.
+/// Prepares a reader connection for a report: the `iso` and `yesno` functions (the shared views
+/// come with every reader).
 fn prepare(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(schema::VIEWS)?;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("iso", 1, flags, |ctx| {
         Ok(ctx.get::<Option<i64>>(0)?.map(iso))
@@ -978,6 +984,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources subscribed to: each user's data sources, with role, subscription type, when last subscribed, approver, expiry, attributes and groups.",
         columns: &["User", "Username", "Email", "Data source", "Role", "Subscription type", "Last subscribed", "Approved by", "Expires", "Attributes", "Groups"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[EXPIRES],
         source: Source::PerEntity {
             outer: concat!(
@@ -1001,6 +1008,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Status of all users: full name, username, email, IAM, HDFS principal, last login and status.",
         columns: &["Full name", "Username", "Email", "IAM", "HDFS principal", "Last login", "Status"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[("HDFS principal", "no audit event carries HDFS principals")],
         source: Source::Sql(
             "SELECT u.name, u.id, u.email, u.idp, NULL, iso(u.last_login),
@@ -1016,6 +1024,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Groups the user belongs to, and when each was joined.",
         columns: &["Group", "Joined"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(g.name, g.id), iso(gm.joined) FROM group_members gm
@@ -1031,6 +1040,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources the user subscribes to: role, when last subscribed, approver, expiry and reason.",
         columns: &["Data source", "Role", "Subscription type", "Last subscribed", "Approved by", "Expires", "Reason"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[EXPIRES, REASON],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), us.role, us.subscription_type, iso(us.subscribed),
@@ -1048,6 +1058,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Projects the user is currently a member of: visibility, role, creator, creation date and when the user joined.",
         columns: &["Project", "Public or private", "Role", "Created by", "Created", "Joined", "Subscription type"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[VISIBILITY],
         source: Source::Sql(
             "SELECT coalesce(p.name, p.id), NULL, us.role, p.created_by, iso(p.created),
@@ -1065,6 +1076,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "All data sources ever accessed by the user: first access (read date) and last access in the date range.",
         columns: &["Data source", "First access", "Last access", "Queries"],
         date_range: true,
+        last_month_by_default: true,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), iso(min(a.ts)), iso(max(a.ts)), count(*)
@@ -1081,6 +1093,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Attributes the user has, with their values.",
         columns: &["Attribute", "Value"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT attribute, value FROM attributes WHERE entity_type = 'USER' AND entity_id = :id
@@ -1095,6 +1108,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Purposes for accessing data: every purpose under which the user accessed data sources in the date range.",
         columns: &["Purpose", "Project", "Data source", "First access", "Last access"],
         date_range: true,
+        last_month_by_default: true,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(pu.name, ap.purpose_id), coalesce(p.name, ap.project_id),
@@ -1114,6 +1128,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources that groups are subscribed to: the group's role, when last subscribed, approver, expiry and reason.",
         columns: &["Group", "Data source", "Role", "Last subscribed", "Approved by", "Expires", "Reason"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[EXPIRES, REASON],
         source: Source::Sql(
             "SELECT coalesce(g.name, g.id), coalesce(ds.name, ds.id), s.role, iso(s.subscribed),
@@ -1133,6 +1148,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Users who belong to the group, and when they joined.",
         columns: &["User", "Username", "Email", "Joined"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(u.name, u.id), u.id, u.email, iso(gm.joined)
@@ -1148,6 +1164,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources this group is subscribed to: role, when last subscribed, approver, expiry and reason.",
         columns: &["Data source", "Role", "Last subscribed", "Approved by", "Expires", "Reason"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[EXPIRES, REASON],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), s.role, iso(s.subscribed), s.approved_by, NULL, NULL
@@ -1165,6 +1182,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Projects the group is a member of: visibility, the group's role, creator, creation date and when the group joined.",
         columns: &["Project", "Public or private", "Role", "Created by", "Created", "Joined"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[VISIBILITY],
         source: Source::Sql(
             "SELECT coalesce(p.name, p.id), NULL, s.role, p.created_by, iso(p.created), iso(s.subscribed)
@@ -1182,6 +1200,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Attributes of the group.",
         columns: &["Attribute", "Value"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT attribute, value FROM attributes WHERE entity_type = 'GROUP' AND entity_id = :id
@@ -1197,6 +1216,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Users and groups who are members of the project: username, email, role, when joined, and subscription type (Individual User, or Group with its name).",
         columns: &["User", "Username", "Email", "Role", "Joined", "Subscription type"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(u.name, u.id), u.id, u.email, us.role, iso(us.subscribed), us.subscription_type
@@ -1213,6 +1233,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources that are part of the project: reason, who added each and when.",
         columns: &["Data source", "Reason", "Added by", "Added"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[REASON],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), NULL, pd.added_by, iso(pd.added)
@@ -1228,6 +1249,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Purposes of the project: who added each and when.",
         columns: &["Purpose", "Added by", "Added"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(pu.name, pp.purpose_id), pp.added_by, iso(pp.added)
@@ -1244,6 +1266,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Users and groups subscribed to every data source: username, email, subscription type, role, subscription date, approver, expiry and user attributes.",
         columns: &["Data source", "User", "Username", "Email", "Subscription type", "Role", "Subscribed", "Approved by", "Expires", "Attributes"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[EXPIRES],
         source: Source::PerEntity {
             outer: "SELECT id, coalesce(name, id) FROM datasources WHERE deleted IS NULL
@@ -1267,6 +1290,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Users and groups subscribed to the data source: reason, role, email, when last subscribed, approver, expiry and subscription type (Individual User, or Group with its name).",
         columns: &["User", "Username", "Reason", "Role", "Email", "Last subscribed", "Approved by", "Expires", "Subscription type"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[REASON, EXPIRES],
         source: Source::Sql(
             "SELECT coalesce(u.name, u.id), u.id, NULL, us.role, u.email, iso(us.subscribed),
@@ -1284,6 +1308,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Projects that contain the data source: who added it and when, reason, visibility, project creator and creation date.",
         columns: &["Project", "Added by", "Added", "Reason", "Public or private", "Created by", "Created"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[REASON, VISIBILITY],
         source: Source::Sql(
             "SELECT coalesce(p.name, p.id), pd.added_by, iso(pd.added), NULL, NULL, p.created_by, iso(p.created)
@@ -1299,6 +1324,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Purposes of all projects that contain the data source: who assigned each and when, project, reason, visibility, project creator and creation date.",
         columns: &["Purpose", "Assigned by", "Assigned", "Project", "Reason", "Public or private", "Project created by", "Project created"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[REASON, VISIBILITY],
         source: Source::Sql(
             "SELECT coalesce(pu.name, pp.purpose_id), pp.added_by, iso(pp.added), coalesce(p.name, p.id),
@@ -1318,6 +1344,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "All users who have accessed the data source: username, email, latest query and date of last access, in the date range.",
         columns: &["User", "Username", "Email", "Latest query", "Last access", "Queries"],
         date_range: true,
+        last_month_by_default: true,
         gaps: &[],
         // SQLite's bare columns come from the row holding max(ts): the latest query's seq.
         source: Source::Sql(
@@ -1335,6 +1362,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "All purposes for data source access: the users who accessed it and the purposes they worked under, in the date range (no purpose: the user had no project).",
         columns: &["User", "Username", "Purpose", "Project", "Last access"],
         date_range: true,
+        last_month_by_default: true,
         gaps: &[],
         source: Source::Sql(
             "SELECT * FROM (
@@ -1357,19 +1385,19 @@ pub static CATALOG: &[ReportKind] = &[
         entity: EntityType::Datasource,
         scope: Scope::One,
         key: "subscription-history",
-        title: "All users who have subscribed to the data source: when they subscribed, reason, approver, expiry, and when and why they unsubscribed, for subscriptions active in the date range.",
+        title: "All users who have subscribed to the data source: when they subscribed, reason, approver, expiry, and when and why they unsubscribed, for subscriptions that began or ended in the date range (a pending or denied request is not a subscription and is not listed).",
         columns: &["Subscriber", "Subscriber type", "Email", "Subscribed", "Reason", "Approved by", "Expires", "Unsubscribed", "Unsubscribe reason", "Status"],
         date_range: true,
+        last_month_by_default: true,
         gaps: &[REASON, EXPIRES],
         source: Source::Sql(
             "SELECT coalesce(s.subscriber_name, u.name, g.name, s.subscriber_id), s.subscriber_type, u.email,
                     iso(s.subscribed), NULL, s.approved_by, NULL, iso(s.unsubscribed), s.unsubscribe_reason, s.status
                FROM subscriptions s LEFT JOIN users u ON s.subscriber_type = 'USER' AND u.id = s.subscriber_id
                LEFT JOIN groups g ON s.subscriber_type = 'GROUP' AND g.id = s.subscriber_id
-              WHERE s.model_type = 'DATASOURCE' AND s.model_id = :id
-                AND coalesce(s.subscribed, s.requested) <= :to
-                AND (s.unsubscribed IS NULL OR s.unsubscribed >= :from)
-              ORDER BY coalesce(s.subscribed, s.requested) DESC, s.id",
+              WHERE s.model_type = 'DATASOURCE' AND s.model_id = :id AND s.subscribed IS NOT NULL
+                AND (s.subscribed BETWEEN :from AND :to OR s.unsubscribed BETWEEN :from AND :to)
+              ORDER BY s.subscribed DESC, s.id",
         ),
         post: None,
     },
@@ -1380,6 +1408,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "All identifiers that matched a column of the data source through sensitive data discovery: column, identifier, hit percentage and rows sampled.",
         columns: &["Column", "Identifier", "Tag", "Tagged", "Hit percentage", "Rows sampled"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[
             ("Hit percentage", "identification runs are not audit events; only the Discovered tags they apply are"),
             ("Rows sampled", "identification runs are not audit events; only the Discovered tags they apply are"),
@@ -1403,6 +1432,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "The statistics of the last identification run on the data source: each column with the tags discovered and when.",
         columns: &["Column", "Discovered tags", "Last identified", "Score"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[("Score", "identification runs are not audit events; their scores are not recorded")],
         source: Source::Sql(
             "SELECT t.column_name, group_concat(t.tag, '; ' ORDER BY t.tag), iso(max(t.tagged)), NULL
@@ -1420,6 +1450,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Users who are members of projects with this purpose: username, email, role, project, visibility, project creator, creation date, when joined and subscription type.",
         columns: &["User", "Username", "Email", "Role", "Project", "Public or private", "Project created by", "Project created", "Joined", "Subscription type"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[VISIBILITY],
         source: Source::Sql(
             "SELECT coalesce(u.name, u.id), u.id, u.email, us.role, coalesce(p.name, p.id), NULL,
@@ -1439,6 +1470,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources that are part of projects with this purpose: data source creator, project, visibility, project creator, whether the project has other purposes (True/False) and when it was created.",
         columns: &["Data source", "Data source created by", "Project", "Public or private", "Project created by", "Other purposes", "Project created"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[VISIBILITY],
         source: Source::Sql(concat!(
             "SELECT coalesce(ds.name, ds.id), ds.created_by, coalesce(p.name, p.id), NULL, p.created_by, ",
@@ -1457,6 +1489,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Other purposes combined with this purpose: the project where they are combined, who added each purpose, project creator, visibility and creation date.",
         columns: &["Purpose", "Project", "Added by", "Project created by", "Public or private", "Project created"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[VISIBILITY],
         source: Source::Sql(
             "SELECT coalesce(pu.name, o.purpose_id), coalesce(p.name, p.id), o.added_by, p.created_by, NULL, iso(p.created)
@@ -1475,6 +1508,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Projects that have this purpose: who added the purpose, visibility, project creator, whether the project has other purposes and when it was created.",
         columns: &["Project", "Added by", "Public or private", "Created by", "Other purposes", "Created"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[VISIBILITY],
         source: Source::Sql(concat!(
             "SELECT coalesce(p.name, p.id), pp.added_by, NULL, p.created_by, ", other_purposes!(), ", iso(p.created)
@@ -1490,6 +1524,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources accessed for this purpose: the users who accessed them, the project, and whether the project has other purposes, in the date range.",
         columns: &["Data source", "User", "Username", "Project", "Other purposes", "Last access"],
         date_range: true,
+        last_month_by_default: true,
         gaps: &[],
         source: Source::Sql(concat!(
             "SELECT coalesce(ds.name, ds.id), coalesce(u.name, u.id), u.id, coalesce(p.name, ap.project_id), ",
@@ -1509,6 +1544,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources with this policy type: when each was created and by whom, the policy, who created the policy and when.",
         columns: &["Data source", "Data source created", "Data source created by", "Policy", "Policy scope", "Policy created by", "Policy created"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT * FROM (
@@ -1536,6 +1572,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Global policies that have been disabled: the policy, its type, the data source, who disabled it and when, the justification, the policy's creator and creation date, and how it was associated with the data source.",
         columns: &["Policy", "Policy definition", "Policy type", "Data source", "Disabled by", "Disabled", "Justification", "Created by", "Created", "Association"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[("Justification", "the seed's DatasourceGlobalPolicyDisabled payload has none; shown when a producer sends `justification` or `comment`")],
         source: Source::Sql(
             "SELECT coalesce(gp.name, gp.id), gp.definition, gp.policy_types, coalesce(ds.name, ds.id),
@@ -1554,6 +1591,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Global policies that cannot currently be applied: the policy, its type, the data source and its creation date, the policy's creation date, why it cannot be applied, its creator and how it is associated.",
         columns: &["Policy", "Policy definition", "Policy type", "Data source", "Data source created", "Policy created", "Reason", "Created by", "Association"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(gp.name, gp.id), gp.definition, gp.policy_types, coalesce(ds.name, ds.id),
@@ -1572,6 +1610,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources impacted by the policy: when each was created and whether the policy is fully applied.",
         columns: &["Data source", "Data source created", "Fully applied", "State"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), iso(ds.created), yesno(pd.state = 'APPLIED'), pd.state
@@ -1587,6 +1626,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources impacted by the policy that have not been certified: when the policy was applied, and the data owner.",
         columns: &["Data source", "Applied", "Data owner"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), iso(pd.applied),
@@ -1606,6 +1646,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources impacted by the policy that have been certified: who certified each, when the policy was applied and when it was certified.",
         columns: &["Data source", "Certified by", "Applied", "Certified"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), pd.certified_by, iso(pd.applied), iso(pd.certified)
@@ -1623,6 +1664,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources of this connection: creator, creation date, and the table used.",
         columns: &["Data source", "Created by", "Created", "Table"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), ds.created_by, iso(ds.created),
@@ -1640,6 +1682,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources this tag has been assigned to: the columns tagged, who tagged them and when, and when the data sources were created.",
         columns: &["Data source", "Column", "Value type", "Tagged by", "Tagged", "Data source created"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[("Value type", "tag events do not carry the type of the tagged column's data")],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), nullif(t.column_name, ''), NULL, t.tagged_by, iso(t.tagged), iso(ds.created)
@@ -1655,13 +1698,16 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Purposes under which users accessed data sources containing this tag, in the date range.",
         columns: &["Purpose", "Data source", "Users", "Last access"],
         date_range: true,
+        last_month_by_default: true,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(pu.name, ap.purpose_id), coalesce(ds.name, ds.id), count(DISTINCT ap.user_key), iso(max(ap.ts))
-               FROM (SELECT DISTINCT ds_key FROM ds_tags WHERE tag = :id) t
-               JOIN access_purposes ap ON ap.ds_key = t.ds_key JOIN datasources ds ON ds.key = t.ds_key
+               FROM ds_tag_spans t
+               JOIN access_purposes ap ON ap.ds_key = t.ds_key
+                AND ap.ts >= t.from_ts AND (t.to_ts IS NULL OR ap.ts < t.to_ts)
+               JOIN datasources ds ON ds.key = t.ds_key JOIN users u ON u.key = ap.user_key
                LEFT JOIN purposes pu ON pu.id = ap.purpose_id
-              WHERE ap.ts BETWEEN :from AND :to
+              WHERE t.tag = :id AND ap.ts BETWEEN :from AND :to
               GROUP BY ap.purpose_id, ap.ds_key ORDER BY 1, 2",
         ),
         post: None,
@@ -1673,13 +1719,16 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Users who have accessed data sources containing this tag: email, when they queried the data, and when the data sources were created, in the date range.",
         columns: &["User", "Username", "Email", "Data source", "Last queried", "Data source created"],
         date_range: true,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(u.name, u.id), u.id, u.email, coalesce(ds.name, ds.id), iso(max(a.ts)), iso(ds.created)
-               FROM (SELECT DISTINCT ds_key FROM ds_tags WHERE tag = :id) t
-               JOIN access a ON a.ds_key = t.ds_key JOIN datasources ds ON ds.key = t.ds_key
+               FROM ds_tag_spans t
+               JOIN access a ON a.ds_key = t.ds_key
+                AND a.ts >= t.from_ts AND (t.to_ts IS NULL OR a.ts < t.to_ts)
+               JOIN datasources ds ON ds.key = t.ds_key
                JOIN users u ON u.key = a.user_key
-              WHERE a.ts BETWEEN :from AND :to
+              WHERE t.tag = :id AND a.ts BETWEEN :from AND :to
               GROUP BY a.user_key, a.ds_key ORDER BY 1, 2, 4",
         ),
         post: None,
@@ -1691,6 +1740,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Projects that contain data with this tag: visibility, creation date, the data sources and when they were created.",
         columns: &["Project", "Public or private", "Project created", "Data source", "Data source created"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[VISIBILITY],
         source: Source::Sql(
             "SELECT coalesce(p.name, p.id), NULL, iso(p.created), coalesce(ds.name, ds.id), iso(ds.created)
@@ -1708,6 +1758,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Users subscribed to data sources with any tag: each user and subscription type, and for every tag whether the user is subscribed to at least one data source where it is applied (one column per tag, true or false; True/False in CSV).",
         columns: &["User", "Email", "Subscription type", "(one column per tag)"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Custom(users_subscribed_any_tag),
         post: None,
@@ -1719,6 +1770,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Data sources any tag has been applied to: the tags and the columns they are applied to.",
         columns: &["Data source", "Tag", "Column"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), t.tag, nullif(t.column_name, '')
@@ -1734,6 +1786,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Projects that contain a data source with any tag: the data sources and the tags applied to them.",
         columns: &["Project", "Data source", "Tag"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT DISTINCT coalesce(p.name, p.id), coalesce(ds.name, ds.id), t.tag
@@ -1751,6 +1804,7 @@ pub static CATALOG: &[ReportKind] = &[
         title: "Columns with SDD tags applied: every Discovered tag applied to a column, the data source, and the active global policies that use the tag.",
         columns: &["Data source", "Column", "Tag", "Tagged", "Active policies"],
         date_range: false,
+        last_month_by_default: false,
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), t.column_name, t.tag, iso(t.tagged),

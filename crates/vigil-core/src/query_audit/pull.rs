@@ -715,13 +715,11 @@ impl PullService {
         outbound: OutboundPolicy,
     ) -> Result<Arc<PullService>, PullError> {
         let master = MasterKey::load(data_dir, master_key)?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
-            .build()
-            .map_err(|error| {
-                PullError::Config(format!("could not build the HTTP client: {error}"))
-            })?;
+        let client =
+            outbound::http_client(outbound, Duration::from_secs(10), Duration::from_secs(300))
+                .map_err(|error| {
+                    PullError::Config(format!("could not build the HTTP client: {error}"))
+                })?;
         Ok(Arc::new(PullService {
             log,
             registry,

@@ -242,10 +242,19 @@ fn run_input(headers: &HeaderMap, params: BTreeMap<String, String>) -> Result<Ru
 }
 
 /// The date range: `to` defaults to now and `from` to one month before `to`.
-fn date_range(from: Option<i64>, to: Option<i64>) -> Result<(i64, i64), ReportError> {
+/// The range a report covers: `from`/`to` as given; `to` defaults to now, and `from` to one
+/// month before `to` when `last_month` (the seed's default for most access reports), otherwise
+/// to the beginning (the whole history: the reports the seed gives no default, and every CSV
+/// export, "the full report").
+fn date_range(
+    from: Option<i64>,
+    to: Option<i64>,
+    last_month: bool,
+) -> Result<(i64, i64), ReportError> {
     let to = to.unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
     let from = match from {
         Some(from) => from,
+        None if !last_month => WHOLE_HISTORY_FROM.min(to),
         None => chrono::DateTime::from_timestamp_micros(to)
             .and_then(|t| t.checked_sub_months(chrono::Months::new(1)))
             .map(|t| t.timestamp_micros())
@@ -260,6 +269,9 @@ fn date_range(from: Option<i64>, to: Option<i64>) -> Result<(i64, i64), ReportEr
     }
     Ok((from, to))
 }
+
+/// Where a range without `from` starts when it covers the whole history: 1970-01-01.
+const WHOLE_HISTORY_FROM: i64 = 0;
 
 /// A report's answer: rows for JSON, or the CSV text with its row count.
 enum Output {
@@ -290,7 +302,11 @@ async fn run(
         };
         let kind = find(input.entity_type, scope, &input.report)?;
         let (from, to) = if kind.date_range {
-            date_range(input.from, input.to)?
+            date_range(
+                input.from,
+                input.to,
+                kind.last_month_by_default && !input.csv,
+            )?
         } else {
             (0, 0)
         };
