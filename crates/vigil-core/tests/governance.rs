@@ -2172,7 +2172,9 @@ fn unregistered_users_and_tables_stay_out_joined_dates_are_true_and_history_is_a
         "{deepu_sources:?}"
     );
 
-    // A member who reached the project through a group joined it when both held.
+    // Seed 000: "Users and groups who are members of the project ... when the users joined, and
+    // the subscription types ... Group subscriptions occur when an entire group is added to a
+    // project." A member who reached the project through a group joined it when both held.
     let members = run_range(
         &governance,
         EntityType::Project,
@@ -2186,8 +2188,10 @@ fn unregistered_users_and_tables_stay_out_joined_dates_are_true_and_history_is_a
         .unwrap_or_else(|| panic!("{members:?}"));
     assert_eq!(ann_via_group[4], "2026-10-26T10:00:00.000Z", "{members:?}");
 
-    // Subscription history: subscriptions that began or ended in the range; a denied or pending
-    // request is not a subscription.
+    // Seed 000: "All users who have subscribed to the data source ... when users subscribed ...
+    // and the dates and reasons users unsubscribed ... By default, this report only displays the
+    // last month of results." Subscriptions that began or ended in the range; a denied or
+    // pending request is not a subscription.
     let orders_history = run_range(
         &governance,
         EntityType::Datasource,

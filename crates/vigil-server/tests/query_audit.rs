@@ -378,6 +378,33 @@ async fn trino_listener_events_become_the_seeds_trino_events() {
 }
 
 #[tokio::test]
+async fn trino_users_match_on_their_principal_and_the_listener_may_put() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    register(&server).await;
+    // An OAuth2 setup: Trino's `QueryContext.getPrincipal()` is the token's subject and
+    // `getUser()` the short name a user mapping rule made of it (trino-spi QueryContext).
+    let mut event = trino_completed("20240418_080000_00001_67mum", "taylor");
+    event["context"]["principal"] = json!("taylor@example.com");
+    // `http-event-listener.connect-http-method=PUT` (Trino's HTTP event listener docs).
+    let (status, body) = send(
+        reqwest::Method::PUT,
+        &server,
+        "/api/audit/ingest/trino",
+        Some(event),
+    )
+    .await;
+    assert_eq!((status, body["stored"].clone()), (200, json!(1)), "{body}");
+    let (_, stored) = get(&server, "/api/audit/events/20240418_080000_00001_67mum").await;
+    assert_eq!(stored["actor"]["id"], "taylor@example.com", "{stored}");
+    assert_eq!(
+        stored["auditPayload"]["technologyContext"]["trinoUsername"],
+        "taylor"
+    );
+    server.terminate();
+}
+
+#[tokio::test]
 async fn spark_plugin_events_keep_every_field() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
@@ -476,12 +503,18 @@ async fn snowflake_pull_stores_each_query_once_through_failures_and_overlaps() {
             row["QUERY_TEXT"] = json!("x".repeat(3000));
             row
         },
-        snowflake_row(
-            "01a9c8f5-0000-0000-0000-000000000006",
-            "TSMITH",
-            now - chrono::Duration::minutes(50),
-            CASE_ONLY,
-        ),
+        {
+            // QUERY_HISTORY's ROWS_PRODUCED is NULL for statements without a result set
+            // (Snowflake's QUERY_HISTORY view reference).
+            let mut row = snowflake_row(
+                "01a9c8f5-0000-0000-0000-000000000006",
+                "TSMITH",
+                now - chrono::Duration::minutes(50),
+                CASE_ONLY,
+            );
+            row["ROWS_PRODUCED"] = Value::Null;
+            row
+        },
     ];
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
@@ -619,6 +652,12 @@ async fn snowflake_pull_stores_each_query_once_through_failures_and_overlaps() {
     let failed = &query_events(&server, "01a9c8f5-0000-0000-0000-000000000004")[0];
     assert_eq!(failed["actionStatus"], "FAILURE");
     assert_eq!(failed["auditPayload"]["errorCode"], "002003");
+    let no_result_set = &query_events(&server, "01a9c8f5-0000-0000-0000-000000000006")[0];
+    assert_eq!(
+        no_result_set["auditPayload"]["technologyContext"]["rowsProduced"],
+        Value::Null,
+        "a NULL ROWS_PRODUCED is not 0"
+    );
     let cached = &query_events(&server, "01a9c8f5-0000-0000-0000-000000000005")[0];
     assert_eq!(
         cached["auditPayload"]["technologyContext"]["rowsProduced"],

@@ -562,7 +562,8 @@ pub fn translate_row(
                 "type": "SnowflakeContext",
                 "host": settings.host(),
                 "snowflakeUsername": username,
-                "rowsProduced": row.integer("ROWS_PRODUCED").unwrap_or(0),
+                // NULL (a statement that produces no result set) stays null, not 0.
+                "rowsProduced": row.integer("ROWS_PRODUCED"),
                 "roleName": row.text("ROLE_NAME"),
                 "warehouseId": row.text("WAREHOUSE_ID"),
                 "warehouseName": row.text("WAREHOUSE_NAME"),

@@ -8,7 +8,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use vigil_model::ModelError;
 
-use super::{QueryEvent, iso, object_accessed, parse_time, resolve_actor, truncate_query};
+use super::{
+    QueryEvent, is_registered, iso, object_accessed, parse_time, resolve_actor, truncate_query,
+};
 use crate::registry::{Platform, Snapshot};
 
 /// What one posted listener event is.
@@ -92,6 +94,10 @@ struct Statistics {
 #[serde(rename_all = "camelCase")]
 struct Context {
     user: String,
+    /// The authenticated principal (`QueryContext.getPrincipal()`), which OAuth2/JWT and Kerberos
+    /// setups map to the shorter `user`.
+    #[serde(default)]
+    principal: Option<String>,
     #[serde(default)]
     user_agent: Option<String>,
     #[serde(default)]
@@ -305,9 +311,18 @@ fn build(
             "clientIp": context.remote_client_address,
         }),
     );
+    // The user as Trino names it, else the authenticated principal: a mapping may name either.
+    let actor = match context.principal.as_deref() {
+        Some(principal)
+            if !is_registered(registry, Platform::StarburstTrino, Some(&context.user)) =>
+        {
+            resolve_actor(registry, Platform::StarburstTrino, Some(principal))
+        }
+        _ => resolve_actor(registry, Platform::StarburstTrino, Some(&context.user)),
+    };
     QueryEvent {
         id: metadata.query_id,
-        actor: resolve_actor(registry, Platform::StarburstTrino, Some(&context.user)),
+        actor,
         action_status: if failed { "FAILURE" } else { "SUCCESS" },
         action_status_reason: if failed { reason } else { None },
         event_time: create_time,

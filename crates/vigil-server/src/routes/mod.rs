@@ -38,7 +38,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/audit/events/{id}", get(events::get_event))
         .route("/api/audit/event", get(events::get_event_by_query))
         .route("/api/audit/graphql", post(graphql::graphql))
-        .route("/api/audit/ingest/trino", post(query_audit::ingest_trino))
+        // Trino's listener posts by default; `http-event-listener.connect-http-method=PUT` puts.
+        .route(
+            "/api/audit/ingest/trino",
+            post(query_audit::ingest_trino).put(query_audit::ingest_trino),
+        )
         .route("/api/audit/registry/users", get(query_audit::list_users))
         .route(
             "/api/audit/registry/users/{user_id}/external-ids/{technology}",
