@@ -115,7 +115,7 @@ pub fn export_config_command(
 ) -> anyhow::Result<()> {
     let by_id = |mutation: &str, id: String| {
         (
-            format!("mutation($id: String!) {{ {mutation}(id: $id) {{ {CONFIG_FIELDS} }} }}"),
+            format!("mutation($id: ID!) {{ {mutation}(id: $id) {{ {CONFIG_FIELDS} }} }}"),
             json!({ "id": id }),
         )
     };

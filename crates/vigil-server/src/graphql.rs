@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, InputObject, InputValueError, InputValueResult,
-    Name, Object, Scalar, ScalarType, Schema, SimpleObject, Union, Value,
+    Context, EmptySubscription, ErrorExtensions, ID, InputObject, InputValueError,
+    InputValueResult, Name, Object, Scalar, ScalarType, Schema, SimpleObject, Union, Value,
 };
 use vigil_core::export::{
     ConfigInput, Destination, ExportConfig, ExportError, ExportService, ExportStatus, Interval,
@@ -98,13 +98,39 @@ enum EndpointConfiguration {
     AdlsSasToken(AdlsSasTokenEndpoint),
 }
 
+/// A 64-bit count or sequence number. GraphQL's `Int` is 32 bits; a log passes 2^31 events, so
+/// these are `Long`, sent as a JSON number.
+#[derive(Debug, Clone, Copy)]
+pub struct Long(u64);
+
+#[Scalar(name = "Long")]
+impl ScalarType for Long {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::Number(number) => number
+                .as_u64()
+                .map(Long)
+                .ok_or_else(|| InputValueError::custom("a Long is a whole number from 0")),
+            Value::String(text) => text
+                .parse()
+                .map(Long)
+                .map_err(|_| InputValueError::custom("a Long is a whole number from 0")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Number(self.0.into())
+    }
+}
+
 /// The progress of a configuration's exporter.
 #[derive(SimpleObject)]
 struct ExportProgress {
     /// Every event up to this sequence number is exported.
-    last_exported_sequence: u64,
+    last_exported_sequence: Long,
     /// Events exported in total.
-    exported_events: u64,
+    exported_events: Long,
     /// When the last run completed.
     last_exported_at: Option<String>,
     /// When the last run started or failed.
@@ -112,11 +138,11 @@ struct ExportProgress {
     /// The error of the last run, when it failed.
     last_error: Option<String>,
     /// Failed runs since the last success.
-    attempts: u64,
+    attempts: Long,
     /// First sequence number of a run in progress or to be retried.
-    pending_from_sequence: Option<u64>,
+    pending_from_sequence: Option<Long>,
     /// Last sequence number of that run.
-    pending_to_sequence: Option<u64>,
+    pending_to_sequence: Option<Long>,
     /// The last digest written, relative to the configuration's path.
     last_digest_key: Option<String>,
 }
@@ -129,8 +155,8 @@ struct ExportConfiguration {
 
 #[Object]
 impl ExportConfiguration {
-    async fn id(&self) -> &str {
-        &self.config.id
+    async fn id(&self) -> ID {
+        ID(self.config.id.clone())
     }
     async fn interval(&self) -> ExportInterval {
         ExportInterval(self.config.interval)
@@ -202,14 +228,14 @@ impl ExportConfiguration {
             }
         };
         Ok(ExportProgress {
-            last_exported_sequence: status.checkpoint_seq,
-            exported_events: status.exported_events,
+            last_exported_sequence: Long(status.checkpoint_seq),
+            exported_events: Long(status.exported_events),
             last_exported_at: status.last_exported_at,
             last_attempt_at: status.last_attempt_at,
             last_error: status.last_error,
-            attempts: status.attempts,
-            pending_from_sequence: status.pending.map(|(first, _)| first),
-            pending_to_sequence: status.pending.map(|(_, last)| last),
+            attempts: Long(status.attempts),
+            pending_from_sequence: status.pending.map(|(first, _)| Long(first)),
+            pending_to_sequence: status.pending.map(|(_, last)| Long(last)),
             last_digest_key: status.last_digest_key,
         })
     }
@@ -263,7 +289,7 @@ struct AdlsSasTokenExportConfigurationInput {
 /// Input of `updateS3AccessKeyExportConfiguration`: fields left out keep their value.
 #[derive(InputObject)]
 struct UpdateS3AccessKeyExportConfigurationInput {
-    id: String,
+    id: ID,
     interval: Option<ExportInterval>,
     bucket: Option<String>,
     path: Option<String>,
@@ -276,7 +302,7 @@ struct UpdateS3AccessKeyExportConfigurationInput {
 /// Input of `updateS3AssumedRoleExportConfiguration`: fields left out keep their value.
 #[derive(InputObject)]
 struct UpdateS3AssumedRoleExportConfigurationInput {
-    id: String,
+    id: ID,
     interval: Option<ExportInterval>,
     bucket: Option<String>,
     path: Option<String>,
@@ -288,7 +314,7 @@ struct UpdateS3AssumedRoleExportConfigurationInput {
 /// Input of `updateAdlsSasTokenExportConfiguration`: fields left out keep their value.
 #[derive(InputObject)]
 struct UpdateAdlsSasTokenExportConfigurationInput {
-    id: String,
+    id: ID,
     interval: Option<ExportInterval>,
     storage_account: Option<String>,
     file_system: Option<String>,
@@ -297,15 +323,16 @@ struct UpdateAdlsSasTokenExportConfigurationInput {
     endpoint: Option<String>,
 }
 
-/// Who is calling: set per request from the API key.
+/// Who is calling: set per HTTP request from the API key (shared by the requests of a batch).
+#[derive(Clone)]
 pub struct GraphqlCaller {
     /// The actor of the events the request records.
     pub actor: KeyActor,
     /// Whether the key may change export configurations (EXPORT_ADMIN or ADMIN), not only read
     /// them (AUDIT).
     pub may_manage_exports: bool,
-    /// Calls to destinations this request has caused so far.
-    outbound_calls: AtomicUsize,
+    /// Calls to destinations this HTTP request (with every request of a batch) has caused so far.
+    outbound_calls: Arc<AtomicUsize>,
 }
 
 impl GraphqlCaller {
@@ -314,7 +341,7 @@ impl GraphqlCaller {
         GraphqlCaller {
             actor,
             may_manage_exports,
-            outbound_calls: AtomicUsize::new(0),
+            outbound_calls: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
@@ -395,7 +422,7 @@ impl QueryRoot {
     async fn get_export_configuration(
         &self,
         context: &Context<'_>,
-        id: String,
+        id: ID,
     ) -> async_graphql::Result<ExportConfiguration> {
         let (config, status) = service(context)?.get(&id).await.map_err(to_graphql)?;
         Ok(ExportConfiguration {
@@ -621,7 +648,7 @@ impl MutationRoot {
     async fn enable_export_configuration(
         &self,
         context: &Context<'_>,
-        id: String,
+        id: ID,
     ) -> async_graphql::Result<ExportConfiguration> {
         let config = service(context)?
             .set_enabled(&id, true, manager(context)?)
@@ -633,7 +660,7 @@ impl MutationRoot {
     async fn disable_export_configuration(
         &self,
         context: &Context<'_>,
-        id: String,
+        id: ID,
     ) -> async_graphql::Result<ExportConfiguration> {
         let config = service(context)?
             .set_enabled(&id, false, manager(context)?)
@@ -645,7 +672,7 @@ impl MutationRoot {
     async fn delete_export_configuration(
         &self,
         context: &Context<'_>,
-        id: String,
+        id: ID,
     ) -> async_graphql::Result<ExportConfiguration> {
         let config = service(context)?
             .delete(&id, manager(context)?)
@@ -661,7 +688,7 @@ impl MutationRoot {
     async fn test_export_configuration_connection(
         &self,
         context: &Context<'_>,
-        id: String,
+        id: ID,
     ) -> async_graphql::Result<ExportConfiguration> {
         let actor = manager(context)?;
         spend_outbound_call(context)?;
@@ -676,7 +703,7 @@ impl MutationRoot {
     async fn export_now(
         &self,
         context: &Context<'_>,
-        id: String,
+        id: ID,
     ) -> async_graphql::Result<ExportConfiguration> {
         manager(context)?;
         spend_outbound_call(context)?;

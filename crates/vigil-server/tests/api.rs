@@ -511,3 +511,121 @@ async fn import_loads_ndjson_through_the_ingest_path_and_names_bad_lines() {
         "{missing:?}"
     );
 }
+
+/// Sends a request to `/api/audit/graphql`; returns the status, the Content-Type and the JSON.
+async fn graphql_http(request: reqwest::RequestBuilder) -> (u16, String, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let media = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, media, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graphql_over_http_works_as_clients_speak_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let url = server.url("/api/audit/graphql");
+    let keyed = |request: reqwest::RequestBuilder| request.header("Authorization", ADMIN_KEY);
+
+    // Request errors in GraphQL's `errors` shape (graphql-js and Apollo clients read
+    // `errors[].extensions.code`), with the status of the GraphQL-over-HTTP specification.
+    let (status, _, body) = graphql_http(
+        client()
+            .post(&url)
+            .json(&json!({ "query": "{ exportPublicKey }" })),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
+    assert!(body["errors"][0]["message"].is_string(), "{body}");
+    let (status, _, body) = graphql_http(
+        keyed(client().post(&url))
+            .header("content-type", "application/json")
+            .body("{\"query\": "),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{body}"
+    );
+
+    // A batch, as Apollo's BatchHttpLink sends: an array in, an array out.
+    let (status, _, body) = graphql_http(keyed(client().post(&url)).json(&json!([
+        { "query": "{ exportPublicKey }" },
+        { "query": "query All { getAllExportConfigurations { id } }", "operationName": "All" }
+    ])))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body[0]["data"]["exportPublicKey"].is_string(), "{body}");
+    assert_eq!(
+        body[1]["data"]["getAllExportConfigurations"],
+        json!([]),
+        "{body}"
+    );
+
+    // An `application/graphql` body is the query itself.
+    let (status, _, body) = graphql_http(
+        keyed(client().post(&url))
+            .header("content-type", "application/graphql")
+            .body("{ exportPublicKey }"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["exportPublicKey"].is_string(), "{body}");
+
+    // GET for queries, in the media type the client accepts; a mutation over GET is refused.
+    let (status, media, body) = graphql_http(
+        keyed(client().get(&url))
+            .header("accept", "application/graphql-response+json")
+            .query(&[
+                ("query", "query Key { exportPublicKey }"),
+                ("operationName", "Key"),
+            ]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(media, "application/graphql-response+json");
+    assert!(body["data"]["exportPublicKey"].is_string(), "{body}");
+    let (status, _, body) = graphql_http(
+        keyed(client().get(&url)).query(&[("query", "mutation { exportNow(id: \"x\") { id } }")]),
+    )
+    .await;
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "METHOD_NOT_ALLOWED"
+    );
+
+    // Ids are `ID`; 64-bit counters are `Long`, not a 32-bit `Int`.
+    let (_, _, body) = graphql_http(keyed(client().post(&url)).json(&json!({ "query":
+        "{ config: __type(name: \"ExportConfiguration\") { fields { name type { name ofType { name } } } }
+           progress: __type(name: \"ExportProgress\") { fields { name type { name ofType { name } } } } }"
+    })))
+    .await;
+    let type_of = |object: &str, field: &str| -> String {
+        let fields = body["data"][object]["fields"].as_array().unwrap();
+        let found = fields.iter().find(|f| f["name"] == field).unwrap();
+        found["type"]["ofType"]["name"]
+            .as_str()
+            .or(found["type"]["name"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(type_of("config", "id"), "ID", "{body}");
+    assert_eq!(type_of("progress", "exportedEvents"), "Long", "{body}");
+    assert_eq!(
+        type_of("progress", "lastExportedSequence"),
+        "Long",
+        "{body}"
+    );
+    assert!(server.terminate().success());
+}

@@ -795,7 +795,7 @@ async function reportsPage(params) {
     h("div", { class: "toolbar" },
       h("label", {}, "Entity type", select),
       h("label", { class: "grow" }, "Name", nameInput), suggestions,
-      h("label", {}, "Access from (default: a month before “to”)", from),
+      h("label", {}, "Access from (default: a month before “to” for most reports; Export CSV: the whole history)", from),
       h("label", {}, "Access to (default: now)", to)),
     formError, tiles);
   drawTiles();
@@ -903,7 +903,7 @@ async function exportsPage() {
   }
   const act = async (mutation, id, done) => {
     try {
-      await graphql(`mutation($id: String!) { ${mutation}(id: $id) { id } }`, { id });
+      await graphql(`mutation($id: ID!) { ${mutation}(id: $id) { id } }`, { id });
       sessionStorage.setItem("vigil.exportMessage", done);
       if (mine === generation) route();
     } catch (e) {

@@ -1,10 +1,19 @@
-//! `POST /api/audit/graphql`: runs a GraphQL request as the calling API key (permission AUDIT to
-//! read; EXPORT_ADMIN or ADMIN besides to change export configurations).
+//! `/api/audit/graphql`: GraphQL over HTTP as clients speak it. `POST` with a JSON request, a
+//! JSON array of requests (a batch, as Apollo's batching link sends) or an `application/graphql`
+//! body; `GET` with `query`, `variables` and `operationName` for queries. Errors of the request
+//! itself (no key, no permission, a body that is no GraphQL request) come in GraphQL's `errors`
+//! shape with `extensions.code`; `Accept: application/graphql-response+json` is answered in that
+//! media type. Permission AUDIT to read; EXPORT_ADMIN or ADMIN besides to change configurations.
 
-use axum::Json;
+use std::collections::HashMap;
+
+use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 use vigil_core::keys::Permission;
 
 use crate::auth::Caller;
@@ -12,20 +21,196 @@ use crate::error::ApiError;
 use crate::graphql::GraphqlCaller;
 use crate::state::AppState;
 
-/// Executes the request; GraphQL errors (bad input, unknown id) come back in `errors` with 200.
-pub async fn graphql(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<async_graphql::Response>, ApiError> {
+/// The media type of the GraphQL-over-HTTP specification.
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// A request error: the status, GraphQL's `extensions.code`, and the message.
+struct RequestError(StatusCode, &'static str, String);
+
+impl RequestError {
+    fn bad(message: impl Into<String>) -> Self {
+        RequestError(StatusCode::BAD_REQUEST, "BAD_REQUEST", message.into())
+    }
+}
+
+impl From<ApiError> for RequestError {
+    fn from(error: ApiError) -> Self {
+        let (status, code) = match &error {
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
+            }
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
+            ApiError::Internal(_) => {
+                return RequestError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_SERVER_ERROR",
+                    error.to_string(),
+                );
+            }
+            _ => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        };
+        RequestError(status, code, error.to_string())
+    }
+}
+
+/// The media type answered: GraphQL's own when the client accepts it, else JSON.
+fn media_type(headers: &HeaderMap) -> &'static str {
+    let accepts = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if accepts.contains(GRAPHQL_RESPONSE) {
+        GRAPHQL_RESPONSE
+    } else {
+        "application/json"
+    }
+}
+
+fn answer(status: StatusCode, body: Value, headers: &HeaderMap) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media_type(headers)),
+    );
+    response
+}
+
+fn refuse(error: RequestError, headers: &HeaderMap) -> Response {
+    let RequestError(status, code, message) = error;
+    answer(
+        status,
+        json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }),
+        headers,
+    )
+}
+
+/// The calling key's context, once it may read (AUDIT).
+fn caller_of(caller: Result<Caller, ApiError>) -> Result<GraphqlCaller, RequestError> {
+    let caller = caller?;
     let key = caller.require(Permission::Audit)?;
-    let text = super::body_text(body)?;
-    let request: async_graphql::Request = serde_json::from_str(&text).map_err(|error| {
-        ApiError::Invalid(format!(
-            "the body is not a GraphQL request ({{\"query\": \"…\", \"variables\": {{…}}}}): {error}"
+    let may_manage_exports = key.allows(Permission::ExportAdmin) || key.allows(Permission::Admin);
+    Ok(GraphqlCaller::new(key.actor(), may_manage_exports))
+}
+
+async fn execute(state: &AppState, batch: BatchRequest, caller: GraphqlCaller) -> Value {
+    let batch = match batch {
+        BatchRequest::Single(request) => BatchRequest::Single(request.data(caller)),
+        BatchRequest::Batch(requests) => BatchRequest::Batch(
+            requests
+                .into_iter()
+                .map(|request| request.data(caller.clone()))
+                .collect(),
+        ),
+    };
+    let response: BatchResponse = state.graphql.execute_batch(batch).await;
+    serde_json::to_value(response).expect("a GraphQL response serializes")
+}
+
+/// The requests of a `POST` body.
+fn parse_body(headers: &HeaderMap, text: &str) -> Result<BatchRequest, RequestError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/graphql")
+        && !content_type.starts_with("application/graphql-response")
+    {
+        return Ok(BatchRequest::Single(Request::new(text)));
+    }
+    let batch: BatchRequest = serde_json::from_str(text).map_err(|error| {
+        RequestError::bad(format!(
+            "the body is not a GraphQL request ({{\"query\": \"…\", \"variables\": {{…}}}}, an array of them, or a query with Content-Type application/graphql): {error}"
         ))
     })?;
-    let may_manage_exports = key.allows(Permission::ExportAdmin) || key.allows(Permission::Admin);
-    let caller = GraphqlCaller::new(key.actor(), may_manage_exports);
-    Ok(Json(state.graphql.execute(request.data(caller)).await))
+    if let BatchRequest::Batch(requests) = &batch
+        && requests.is_empty()
+    {
+        return Err(RequestError::bad("the batch holds no request"));
+    }
+    Ok(batch)
+}
+
+/// `POST /api/audit/graphql`. Errors of a valid request (bad input, an unknown id) come back in
+/// `errors` with 200, as GraphQL does.
+pub async fn graphql_post(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let outcome = async {
+        let caller = caller_of(caller)?;
+        let text = super::body_text(body)?;
+        let batch = parse_body(&headers, &text)?;
+        Ok::<_, RequestError>(execute(&state, batch, caller).await)
+    }
+    .await;
+    match outcome {
+        Ok(body) => answer(StatusCode::OK, body, &headers),
+        Err(error) => refuse(error, &headers),
+    }
+}
+
+/// `GET /api/audit/graphql?query=…&variables=…&operationName=…`: queries only (a mutation over
+/// GET is refused with 405, as the GraphQL-over-HTTP specification says).
+pub async fn graphql_get(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = async {
+        let caller = caller_of(caller)?;
+        let query = params
+            .get("query")
+            .filter(|query| !query.trim().is_empty())
+            .ok_or_else(|| RequestError::bad("query parameter `query` is required"))?;
+        let document = async_graphql::parser::parse_query(query)
+            .map_err(|error| RequestError::bad(format!("query parameter `query`: {error}")))?;
+        let operation_name = params.get("operationName").cloned();
+        let is_mutation = document.operations.iter().any(|(name, operation)| {
+            let chosen = match (&operation_name, name) {
+                (Some(wanted), Some(name)) => wanted == name.as_str(),
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            chosen && operation.node.ty != async_graphql::parser::types::OperationType::Query
+        });
+        if is_mutation {
+            return Err(RequestError(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "mutations are sent with POST; GET runs queries only".into(),
+            ));
+        }
+        let mut request = Request::new(query.clone());
+        if let Some(name) = operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(variables) = params.get("variables").filter(|text| !text.is_empty()) {
+            let variables: Value = serde_json::from_str(variables).map_err(|error| {
+                RequestError::bad(format!(
+                    "query parameter `variables` is not a JSON object: {error}"
+                ))
+            })?;
+            request = request.variables(async_graphql::Variables::from_json(variables));
+        }
+        Ok::<_, RequestError>(execute(&state, BatchRequest::Single(request), caller).await)
+    }
+    .await;
+    match outcome {
+        Ok(body) => answer(StatusCode::OK, body, &headers),
+        Err(error) => {
+            let mut response = refuse(error, &headers);
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+            }
+            response
+        }
+    }
 }

@@ -37,7 +37,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/audit/events/{id}", get(events::get_event))
         .route("/api/audit/event", get(events::get_event_by_query))
-        .route("/api/audit/graphql", post(graphql::graphql))
+        .route(
+            "/api/audit/graphql",
+            post(graphql::graphql_post).get(graphql::graphql_get),
+        )
         // Trino's listener posts by default; `http-event-listener.connect-http-method=PUT` puts.
         .route(
             "/api/audit/ingest/trino",
