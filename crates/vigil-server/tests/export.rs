@@ -364,6 +364,44 @@ async fn s3_exports_from_the_seed_examples_arrive_once_and_verify() {
     })
     .await;
 
+    // Every object says what it holds, as a lake reader or `aws s3 cp` sees it (S3 keeps the
+    // Content-Type and Content-Encoding given at PUT and returns them on GET).
+    let listed: Vec<object_store::ObjectMeta> = {
+        use futures::TryStreamExt;
+        store
+            .list(Some(&object_store::path::Path::from(
+                "your-optional-s3-bucket-path",
+            )))
+            .try_collect()
+            .await
+            .unwrap()
+    };
+    for meta in &listed {
+        let key = meta.location.as_ref();
+        let attributes = store.get(&meta.location).await.unwrap().attributes;
+        let header = |attribute| {
+            attributes
+                .get(&attribute)
+                .map(|value| value.as_ref().to_owned())
+        };
+        let (content_type, encoding) = if key.ends_with(".json.gz") {
+            ("application/x-ndjson", Some("gzip".to_owned()))
+        } else if key.ends_with(".json") {
+            ("application/json", None)
+        } else {
+            ("text/plain; charset=utf-8", None)
+        };
+        assert_eq!(
+            header(object_store::Attribute::ContentType).as_deref(),
+            Some(content_type),
+            "{key}"
+        );
+        assert_eq!(
+            header(object_store::Attribute::ContentEncoding),
+            encoding,
+            "{key}"
+        );
+    }
     let download_dir = tempfile::tempdir().unwrap();
     download(&store, "your-optional-s3-bucket-path", download_dir.path()).await;
     let lines = exported_lines(download_dir.path());

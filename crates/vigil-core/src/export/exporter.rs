@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use object_store::PutPayload;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,7 +17,7 @@ use super::digest::{
     DIGEST_FORMAT, Digest, DigestObject, SigningKey, digest_key, object_key, sha256_hex,
     signed_digest_file,
 };
-use super::sink::Sink;
+use super::sink::{Content, Sink};
 use crate::log::{EventLog, Seq, SideWrite};
 use crate::own_events::OwnEvent;
 
@@ -222,8 +221,7 @@ pub async fn run_once(
             tokio::task::spawn_blocking(move || compress_range(&log, first, last)).await??;
         let key = object_key(&plan.date, first, last);
         let sha256 = sha256_hex(&bytes);
-        sink.store
-            .put(&sink.key(&key), PutPayload::from(bytes))
+        sink.write(&key, bytes, Content::GzipNdjson)
             .await
             .map_err(|error| {
                 ExportError::Destination(sink.redact(&format!("writing {key}: {error}")))
@@ -250,8 +248,7 @@ pub async fn run_once(
     let digest_bytes = signed_digest_file(&digest, signing);
     let digest_sha256 = sha256_hex(&digest_bytes);
     let digest_key = digest_key(&plan.date, plan.first_seq, plan.last_seq);
-    sink.store
-        .put(&sink.key(&digest_key), PutPayload::from(digest_bytes))
+    sink.write(&digest_key, digest_bytes, Content::Json)
         .await
         .map_err(|error| {
             ExportError::Destination(sink.redact(&format!("writing {digest_key}: {error}")))

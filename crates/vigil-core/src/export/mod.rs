@@ -26,7 +26,7 @@ pub use digest::{
 };
 pub use exporter::{EVENTS_PER_OBJECT, ExportStatus, RunSummary, read_status, run_once};
 pub use secrets::{MASTER_KEY_FILE, MasterKey};
-pub use sink::{ExportEnvironment, Sink, open_sink};
+pub use sink::{Content, ExportEnvironment, Sink, open_sink};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::LogError;
@@ -178,14 +178,13 @@ impl ExportService {
             &self.settings.environment,
             self.settings.outbound,
         )?;
-        sink.store
-            .put(
-                &sink.key(&checkpoint.object_key()),
-                object_store::PutPayload::from(checkpoint.to_json_bytes()),
-            )
-            .await
-            .map(|_| ())
-            .map_err(|error| ExportError::Destination(sink.redact(&error.to_string())))
+        sink.write(
+            &checkpoint.object_key(),
+            checkpoint.to_json_bytes(),
+            Content::Json,
+        )
+        .await
+        .map_err(|error| ExportError::Destination(sink.redact(&error.to_string())))
     }
 
     /// The public key that verifies digests, hex.

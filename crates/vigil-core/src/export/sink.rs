@@ -7,7 +7,9 @@ use std::time::Duration;
 use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use object_store::{
+    Attribute, Attributes, ClientOptions, ObjectStore, PutOptions, PutPayload, RetryConfig,
+};
 
 use super::ExportError;
 use super::config::{Destination, ExportConfig};
@@ -74,6 +76,34 @@ impl ExportEnvironment {
     }
 }
 
+/// What an object holds, which its `Content-Type` (and `Content-Encoding`) say, so that lake
+/// readers, browsers and `aws s3 cp` treat it right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// Stored events, one JSON object a line, gzip-compressed (`.json.gz`).
+    GzipNdjson,
+    /// A JSON document (digests, checkpoints).
+    Json,
+    /// Plain text (the connection test).
+    Text,
+}
+
+impl Content {
+    fn attributes(self) -> Attributes {
+        let mut attributes = Attributes::new();
+        let content_type = match self {
+            Content::GzipNdjson => {
+                attributes.insert(Attribute::ContentEncoding, "gzip".into());
+                "application/x-ndjson"
+            }
+            Content::Json => "application/json",
+            Content::Text => "text/plain; charset=utf-8",
+        };
+        attributes.insert(Attribute::ContentType, content_type.into());
+        attributes
+    }
+}
+
 /// An opened destination.
 pub struct Sink {
     /// The store.
@@ -93,6 +123,24 @@ impl Sink {
             assumed_role: None,
             secrets: Vec::new(),
         }
+    }
+
+    /// Writes `bytes` at `relative` under the configuration's path, with the headers of
+    /// `content`. The error is the store's, unredacted.
+    pub async fn write(
+        &self,
+        relative: &str,
+        bytes: Vec<u8>,
+        content: Content,
+    ) -> object_store::Result<()> {
+        let options = PutOptions {
+            attributes: content.attributes(),
+            ..PutOptions::default()
+        };
+        self.store
+            .put_opts(&self.key(relative), PutPayload::from(bytes), options)
+            .await
+            .map(|_| ())
     }
 
     /// The full key of `relative` under the configuration's path.
@@ -119,11 +167,7 @@ impl Sink {
             super::config::now_text()
         );
         match self
-            .store
-            .put(
-                &self.key(CONNECTION_TEST_OBJECT),
-                PutPayload::from(text.into_bytes()),
-            )
+            .write(CONNECTION_TEST_OBJECT, text.into_bytes(), Content::Text)
             .await
         {
             Ok(_) => "SUCCESS".to_owned(),
