@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::pull::{Page, PageSource, PullError, Row, RowOutcome};
+use super::source::{Page, PageSource, PullError, Row, RowOutcome};
 use super::{QueryEvent, iso, object_accessed, parse_time, resolve_actor, truncate_query};
 use crate::registry::{Platform, Snapshot};
 
@@ -259,10 +259,9 @@ async fn send<T: for<'de> Deserialize<'de>>(
     request: reqwest::RequestBuilder,
     what: &str,
 ) -> Result<T, PullError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|error| PullError::Source(format!("{what}: {}", super::pull::describe(&error))))?;
+    let response = request.send().await.map_err(|error| {
+        PullError::Source(format!("{what}: {}", super::source::describe(&error)))
+    })?;
     let status = response.status();
     let text = response
         .text()

@@ -6,6 +6,7 @@
 pub mod databricks;
 pub mod pull;
 pub mod snowflake;
+pub mod source;
 pub mod trino;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::pull::{Page, PageSource, PullError, Row, RowOutcome};
+use super::source::{Page, PageSource, PullError, Row, RowOutcome};
 use super::{QueryEvent, iso, object_accessed, parse_time, truncate_query};
 use crate::registry::{Platform, Snapshot};
 
@@ -330,10 +330,9 @@ async fn send(
     request: reqwest::RequestBuilder,
     what: &str,
 ) -> Result<(StatusCode, StatementAnswer), PullError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|error| PullError::Source(format!("{what}: {}", super::pull::describe(&error))))?;
+    let response = request.send().await.map_err(|error| {
+        PullError::Source(format!("{what}: {}", super::source::describe(&error)))
+    })?;
     let status = response.status();
     let text = body_text(response).await?;
     let answer: Option<StatementAnswer> = serde_json::from_str(&text).ok();

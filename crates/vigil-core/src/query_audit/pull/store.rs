@@ -1,0 +1,223 @@
+//! What the pull keeps in the log's database: integrations with their sealed secrets, each one's
+//! status and watermark, and the schedule.
+
+use super::*;
+
+/// Progress and outcome of one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    /// When the run started.
+    pub started_at: Option<String>,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// The start of the window read.
+    pub window_start: Option<String>,
+    /// Rows read from the source.
+    pub rows_read: u64,
+    /// Events stored now.
+    pub events_stored: u64,
+    /// Events already stored (overlap, or a repeated run).
+    pub duplicates: u64,
+    /// Rows with nothing to audit (unregistered user or table, Snowflake).
+    pub skipped: u64,
+    /// Rows held back until their lineage arrives (Databricks).
+    pub deferred: u64,
+    /// Rows that could not be read; they are logged and skipped.
+    pub malformed: u64,
+    /// The watermark after the run.
+    pub watermark: Option<String>,
+    /// Why the run failed.
+    pub error: Option<String>,
+}
+
+/// The stored state of an integration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationStatus {
+    /// The end time of the newest query read; runs read from here minus the overlap.
+    pub watermark: Option<String>,
+    /// When the last run started.
+    pub last_run_at: Option<String>,
+    /// When the last successful run started.
+    pub last_success_at: Option<String>,
+    /// Why the last run failed, if it did.
+    pub last_error: Option<String>,
+    /// The last run.
+    pub last_run: Option<RunSummary>,
+    #[serde(skip)]
+    pub(super) watermark_micros: Option<i64>,
+}
+
+pub(super) fn now_text() -> String {
+    iso(Utc::now())
+}
+
+/// Every integration.
+pub fn list_integrations(log: &EventLog) -> Result<Vec<Integration>, PullError> {
+    let rows: Vec<String> = log.read(|connection| {
+        let mut statement =
+            connection.prepare("SELECT settings FROM integrations ORDER BY created_at, id")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        rows.collect()
+    })?;
+    rows.iter()
+        .map(|text| {
+            serde_json::from_str(text).map_err(|error| {
+                PullError::Config(format!("a stored integration is unreadable: {error}"))
+            })
+        })
+        .collect()
+}
+
+/// One integration.
+pub fn get_integration(log: &EventLog, id: &str) -> Result<Integration, PullError> {
+    let text: Option<String> = log.read(|connection| {
+        connection
+            .query_row(
+                "SELECT settings FROM integrations WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .optional()
+    })?;
+    let text = text.ok_or_else(|| PullError::NotFound(id.to_owned()))?;
+    serde_json::from_str(&text)
+        .map_err(|error| PullError::Config(format!("integration {id} is unreadable: {error}")))
+}
+
+pub(super) fn sealed_secret(log: &EventLog, id: &str) -> Result<Vec<u8>, PullError> {
+    log.read(|connection| {
+        connection
+            .query_row(
+                "SELECT sealed_secret FROM integrations WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .optional()
+    })?
+    .ok_or_else(|| PullError::NotFound(id.to_owned()))
+}
+
+/// The stored state of an integration.
+pub fn read_status(log: &EventLog, id: &str) -> Result<IntegrationStatus, PullError> {
+    let row = log.read(|connection| {
+        connection
+            .query_row(
+                "SELECT watermark_micros, last_run_at, last_success_at, last_error, last_summary
+                 FROM integration_state WHERE integration_id = ?1",
+                [id],
+                |row| {
+                    Ok((
+                        row.get::<_, Option<i64>>(0)?,
+                        row.get::<_, Option<String>>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                        row.get::<_, Option<String>>(3)?,
+                        row.get::<_, Option<String>>(4)?,
+                    ))
+                },
+            )
+            .optional()
+    })?;
+    let Some((watermark, last_run_at, last_success_at, last_error, summary)) = row else {
+        return Ok(IntegrationStatus::default());
+    };
+    Ok(IntegrationStatus {
+        watermark: watermark
+            .and_then(DateTime::<Utc>::from_timestamp_micros)
+            .map(iso),
+        last_run_at,
+        last_success_at,
+        last_error,
+        last_run: summary.and_then(|text| serde_json::from_str(&text).ok()),
+        watermark_micros: watermark,
+    })
+}
+
+pub(super) fn integration_event(
+    action: &'static str,
+    payload_type: &str,
+    integration: &Integration,
+    actor: &KeyActor,
+) -> LogEntry {
+    OwnEvent {
+        action,
+        target_type: "INTEGRATION",
+        actor: actor.to_json(),
+        targets: json!([{ "type": "INTEGRATION", "id": integration.id, "name": integration.name }]),
+        payload: json!({
+            "type": payload_type,
+            "version": 1,
+            "integration": integration.to_json(),
+        }),
+    }
+    .into_entry()
+}
+
+/// The schedule: minutes between runs, per integration kind.
+pub fn read_schedule(log: &EventLog) -> Result<HashMap<IntegrationKind, u32>, PullError> {
+    let rows: Vec<(String, i64)> = log.read(|connection| {
+        let mut statement =
+            connection.prepare("SELECT kind, interval_minutes FROM integration_schedule")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect()
+    })?;
+    let mut schedule: HashMap<IntegrationKind, u32> = IntegrationKind::ALL
+        .into_iter()
+        .map(|kind| (kind, DEFAULT_INTERVAL_MINUTES))
+        .collect();
+    for (kind, minutes) in rows {
+        if let Ok(kind) = IntegrationKind::parse(&kind) {
+            schedule.insert(kind, minutes as u32);
+        }
+    }
+    Ok(schedule)
+}
+
+/// The schedule as JSON: `{"SNOWFLAKE": {"intervalMinutes": 60}, …}`.
+pub fn schedule_json(schedule: &HashMap<IntegrationKind, u32>) -> Value {
+    Value::Object(
+        IntegrationKind::ALL
+            .into_iter()
+            .map(|kind| {
+                (
+                    kind.as_str().to_owned(),
+                    json!({ "intervalMinutes": schedule.get(&kind).copied().unwrap_or(DEFAULT_INTERVAL_MINUTES) }),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The longest schedule interval accepted: one week.
+pub(super) const MAX_INTERVAL_MINUTES: u64 = 7 * 24 * 60;
+
+/// Reads a schedule change: `{"SNOWFLAKE": {"intervalMinutes": 30}}` (kinds not named keep theirs).
+pub fn parse_schedule(body: &Value) -> Result<Vec<(IntegrationKind, u32)>, PullError> {
+    let object = body.as_object().ok_or_else(|| {
+        PullError::Invalid(
+            "the body must be a JSON object such as {\"SNOWFLAKE\": {\"intervalMinutes\": 60}}"
+                .into(),
+        )
+    })?;
+    let mut changes = Vec::new();
+    for (name, value) in object {
+        let kind = IntegrationKind::parse(name)
+            .map_err(|error| PullError::Invalid(error.replacen("type:", &format!("{name}:"), 1)))?;
+        let minutes = value["intervalMinutes"]
+            .as_u64()
+            .filter(|minutes| (5..=MAX_INTERVAL_MINUTES).contains(minutes))
+            .ok_or_else(|| {
+                PullError::Invalid(format!(
+                    "{name}.intervalMinutes: must be a whole number of minutes from 5 to {MAX_INTERVAL_MINUTES}"
+                ))
+            })?;
+        changes.push((kind, minutes as u32));
+    }
+    if changes.is_empty() {
+        return Err(PullError::Invalid(
+            "name at least one of SNOWFLAKE, DATABRICKS_UNITY_CATALOG".into(),
+        ));
+    }
+    Ok(changes)
+}
