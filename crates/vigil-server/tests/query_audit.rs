@@ -793,6 +793,32 @@ async fn unity_catalog_pull_audits_every_user_and_table_once() {
             row["start_time"] = json!("last tuesday");
             row
         },
+        {
+            // Refused: Unity Catalog writes no lineage row for it, and the error names the table
+            // (Databricks error class INSUFFICIENT_PERMISSIONS).
+            let mut row = databricks_row(
+                "01ee14da-0000-0000-0000-000000000007",
+                "taylor@example.com",
+                now - chrono::Duration::minutes(85),
+                None,
+            );
+            row["execution_status"] = json!("FAILED");
+            row["error_message"] = json!(
+                "[INSUFFICIENT_PERMISSIONS] Insufficient privileges: User does not have SELECT on Table 'catalog.audit_uc_test.exhibition'."
+            );
+            row
+        },
+        {
+            // system.query.history's execution_status CANCELED, without an error message.
+            let mut row = databricks_row(
+                "01ee14da-0000-0000-0000-000000000008",
+                "taylor@example.com",
+                now - chrono::Duration::minutes(84),
+                None,
+            );
+            row["execution_status"] = json!("CANCELED");
+            row
+        },
         // No lineage yet and recent: held back until its lineage has had time to arrive.
         databricks_row(
             "01ee14da-0000-0000-0000-000000000006",
@@ -829,7 +855,7 @@ async fn unity_catalog_pull_audits_every_user_and_table_once() {
     let job = load(&server).await;
     assert_eq!(job["state"], "SUCCEEDED", "{job}");
     let run = &job["integrations"][0]["run"];
-    assert_eq!(run["rowsRead"], 7, "{job}");
+    assert_eq!(run["rowsRead"], 9, "{job}");
     assert_eq!(run["malformed"], 1, "{job}");
     assert_eq!(run["deferred"], 1, "{job}");
     assert_eq!(fake.state.auth_failures.load(Ordering::SeqCst), 0);
@@ -911,6 +937,21 @@ async fn unity_catalog_pull_audits_every_user_and_table_once() {
             .unwrap()
             .contains("Insufficient privileges")
     );
+    let refused = &query_events(&server, "01ee14da-0000-0000-0000-000000000007")[0];
+    assert_eq!(refused["actionStatus"], "UNAUTHORIZED");
+    assert_eq!(
+        refused["targets"],
+        json!([{ "type": "DATASOURCE", "id": "2034", "name": "University Art Gallery Exhibition", "technology": "DATABRICKS" }]),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["auditPayload"]["objectsAccessed"][0]["name"],
+        "catalog.audit_uc_test.exhibition"
+    );
+    let canceled = &query_events(&server, "01ee14da-0000-0000-0000-000000000008")[0];
+    assert_eq!(canceled["actionStatus"], "FAILURE");
+    assert_eq!(canceled["auditPayload"]["errorCode"], "CANCELED");
+    assert_eq!(canceled["actionStatusReason"], "the statement was canceled");
     let failed = &query_events(&server, "01ee14da-0000-0000-0000-000000000004")[0];
     assert_eq!(failed["actionStatus"], "FAILURE");
     assert_eq!(failed["auditPayload"]["objectsAccessed"], json!([]));
@@ -927,7 +968,7 @@ async fn unity_catalog_pull_audits_every_user_and_table_once() {
     // The overlap adds no doubles.
     let job = load(&server).await;
     assert_eq!(job["integrations"][0]["run"]["eventsStored"], 0, "{job}");
-    assert_eq!(count_events(&server, "\"type\":\"DatabricksContext\""), 5);
+    assert_eq!(count_events(&server, "\"type\":\"DatabricksContext\""), 7);
     server.terminate();
 }
 

@@ -333,6 +333,37 @@ fn error_class(message: &str) -> Option<String> {
     (!class.is_empty()).then(|| class.to_owned())
 }
 
+/// The table a permission error names (`… on Table 'main.sales.orders'.`, or with backticks), as
+/// catalog, schema and table: a refused statement has no lineage row, and the message is the only
+/// place that says what it tried to read.
+fn refused_table(message: &str) -> Option<(Option<String>, String, String)> {
+    let lower = message.to_ascii_lowercase();
+    let at = lower.find(" on table ")? + " on table ".len();
+    let rest = message[at..].trim_start();
+    let quote = rest
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '\'' | '`' | '"'))?;
+    // `'main.sales.orders'`, or each part quoted: `` `sales`.`orders` ``.
+    let name = if quote == '`' {
+        rest.split_whitespace()
+            .next()?
+            .trim_end_matches(['.', ',', ';'])
+    } else {
+        let inner = &rest[1..];
+        &inner[..inner.find(quote)?]
+    };
+    let parts: Vec<String> = name
+        .split('.')
+        .map(|part| part.trim_matches('`').to_owned())
+        .collect();
+    match parts.as_slice() {
+        [catalog, schema, table] => Some((Some(catalog.clone()), schema.clone(), table.clone())),
+        [schema, table] => Some((None, schema.clone(), table.clone())),
+        _ => None,
+    }
+}
+
 /// Translates one row (one statement and at most one table it read) into its event.
 pub fn translate_row(
     row: &Row<'_>,
@@ -370,18 +401,33 @@ pub fn translate_row(
             ));
         }
     };
-    let table = row.text("source_table_name");
-    if table.is_none()
+    let lineage_table = row.text("source_table_name");
+    if lineage_table.is_none()
         && now - end < chrono::Duration::minutes(settings.lineage_settle_minutes.into())
     {
         return RowOutcome::Deferred;
     }
-    let catalog = row.text("source_table_catalog");
-    let schema = row.text("source_table_schema");
     let status = row.text("execution_status").unwrap_or_default();
     let error_message = row.text("error_message");
+    // Without lineage, a refused statement is attributed to the table its error names.
+    let refused = lineage_table
+        .is_none()
+        .then_some(error_message.as_deref())
+        .flatten()
+        .filter(|message| is_permission_error(message))
+        .and_then(refused_table);
+    let (catalog, schema, table) = match refused {
+        Some((catalog, schema, table)) => (catalog, Some(schema), Some(table)),
+        None => (
+            row.text("source_table_catalog"),
+            row.text("source_table_schema"),
+            lineage_table.clone(),
+        ),
+    };
     let (action_status, error_code) = match status.to_ascii_uppercase().as_str() {
         "FINISHED" | "SUCCEEDED" | "SUCCESS" => ("SUCCESS", None),
+        // Canceled by the user or an administrator: a failure with its own code.
+        "CANCELED" | "CANCELLED" => ("FAILURE", Some("CANCELED".to_owned())),
         _ => {
             let message = error_message.as_deref().unwrap_or("");
             let status = if is_permission_error(message) {
@@ -392,6 +438,7 @@ pub fn translate_row(
             (status, error_class(message).or(Some(status.to_owned())))
         }
     };
+    let canceled = error_code.as_deref() == Some("CANCELED");
     let username = row.text("executed_by");
     let compute_type = row
         .text("compute_type")
@@ -464,7 +511,9 @@ pub fn translate_row(
         }),
     );
     payload.insert("objectsAccessed".into(), objects.into());
-    let table_key = match &table {
+    // The id follows the lineage row only, as it always has: a refused statement keeps the id it
+    // had before its table was read from the error.
+    let table_key = match &lineage_table {
         Some(table) => format!(
             "{}.{}.{table}",
             catalog.as_deref().unwrap_or_default(),
@@ -477,10 +526,12 @@ pub fn translate_row(
             id: super::derived_id(&["databricks", integration_id, &statement_id, &table_key]),
             actor: resolve_actor(registry, Platform::Databricks, username.as_deref()),
             action_status,
-            action_status_reason: if action_status == "SUCCESS" {
-                None
-            } else {
-                error_message
+            action_status_reason: match action_status {
+                "SUCCESS" => None,
+                _ if canceled => {
+                    Some(error_message.unwrap_or_else(|| "the statement was canceled".to_owned()))
+                }
+                _ => error_message,
             },
             event_time: start,
             session_id: row.text("session_id"),
@@ -495,6 +546,28 @@ pub fn translate_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_tables_are_read_from_the_error() {
+        // Unity Catalog's error texts (Databricks error classes INSUFFICIENT_PERMISSIONS and
+        // PERMISSION_DENIED).
+        assert_eq!(
+            refused_table(
+                "[INSUFFICIENT_PERMISSIONS] Insufficient privileges: User does not have SELECT on Table 'main.sales.orders'."
+            ),
+            Some((Some("main".into()), "sales".into(), "orders".into()))
+        );
+        assert_eq!(
+            refused_table("PERMISSION_DENIED: User does not have MODIFY on table `sales`.`orders`"),
+            Some((None, "sales".into(), "orders".into()))
+        );
+        assert_eq!(
+            refused_table(
+                "PERMISSION_DENIED: User does not have USE SCHEMA on Schema 'main.sales'"
+            ),
+            None
+        );
+    }
 
     #[test]
     fn permission_errors_are_recognized() {
