@@ -710,6 +710,8 @@ fn expectations() -> Vec<Expectation> {
                     "-",
                     "Analysts",
                 ]),
+                // Seed 000 lists "user roles"; Ann subscribed by a request that was approved, and
+                // neither event carries a role: an approved requester is a subscriber.
                 r(&[
                     ann,
                     "ann@acme.example",
