@@ -1891,12 +1891,10 @@ fn reports_do_not_depend_on_the_order_events_arrive_in() {
     }
 
     // The query before Marketing was approved ran under Fraud Detection only.
-    let purposes = &in_order[&format!(
-        "{}/purposes-accessed/{:?}",
-        EntityType::User.as_str(),
-        Some("Deepu Murty")
-    )]
-        .1;
+    let rows_of = |entity: EntityType, key: &str, name: &str| {
+        &in_order[&format!("{}/{key}/{:?}", entity.as_str(), Some(name))].1
+    };
+    let purposes = rows_of(EntityType::User, "purposes-accessed", "Deepu Murty");
     let marketing_first = purposes
         .iter()
         .find(|row| row[0] == "Marketing" && row[1] == "Fraud Analytics" && row[2] == "Customers")
@@ -1916,12 +1914,7 @@ fn reports_do_not_depend_on_the_order_events_arrive_in() {
         "{purposes:?}"
     );
     // Seed 001: "entitlements ... project: The user's current project."
-    let taylor_purposes = &in_order[&format!(
-        "{}/purposes-accessed/{:?}",
-        EntityType::User.as_str(),
-        Some("Taylor Smith")
-    )]
-        .1;
+    let taylor_purposes = rows_of(EntityType::User, "purposes-accessed", "Taylor Smith");
     assert!(
         taylor_purposes
             .iter()
@@ -1929,12 +1922,7 @@ fn reports_do_not_depend_on_the_order_events_arrive_in() {
         "{taylor_purposes:?}"
     );
     // Customers carried no PII tag when Ann queried it on 10-04.
-    let pii_users = &in_order[&format!(
-        "{}/users-accessed/{:?}",
-        EntityType::Tag.as_str(),
-        Some("PII")
-    )]
-        .1;
+    let pii_users = rows_of(EntityType::Tag, "users-accessed", "PII");
     assert!(
         !pii_users.iter().any(|row| row[1] == "ann@acme.example"),
         "{pii_users:?}"

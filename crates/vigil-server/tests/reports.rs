@@ -41,6 +41,18 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     records
 }
 
+/// Stores `events` with the admin key; the answer must be 200.
+async fn store(server: &Server, events: &[Value]) {
+    let response = client()
+        .post(server.url("/api/audit/events"))
+        .header("Authorization", ADMIN_KEY)
+        .json(events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
 async fn get(server: &Server, path: &str) -> (u16, Value) {
     let response = client()
         .get(server.url(path))
@@ -74,14 +86,7 @@ async fn reports_answer_as_json_and_csv_refuse_bad_requests_clearly_and_are_reco
             &format!("2026-10-0{}T09:00:00.000Z", i + 1),
         ));
     }
-    let response = client()
-        .post(server.url("/api/audit/events"))
-        .header("Authorization", ADMIN_KEY)
-        .json(&events)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    store(&server, &events).await;
 
     // The catalog: 45 report kinds, each with its columns.
     let (status, catalog) = get(&server, "/api/audit/reports").await;
@@ -316,14 +321,7 @@ async fn a_csv_export_is_the_full_report_and_reports_without_a_default_range_cov
         query["eventTimestamp"] = json!(at(days_ago));
         events.push(query);
     }
-    let response = client()
-        .post(server.url("/api/audit/events"))
-        .header("Authorization", ADMIN_KEY)
-        .json(&events)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    store(&server, &events).await;
     let accessed = "/api/audit/reports/run?entityType=user&name=taylor@example.com&report=data-sources-accessed";
     let deadline = Instant::now() + Duration::from_secs(30);
     let json_rows = loop {
