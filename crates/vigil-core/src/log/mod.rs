@@ -13,10 +13,12 @@ use tokio::sync::oneshot;
 use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
 use crate::error::LogError;
 
+mod migrations;
+
+use migrations::migrate;
+
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "vigil.db";
-/// The schema version this vigil writes.
-const SCHEMA_VERSION: i64 = 5;
 /// A group commit takes at most this many events (from several requests) into one transaction.
 const GROUP_MAX_EVENTS: usize = 20_000;
 /// Above this WAL size the writer checkpoints itself (blocking) instead of leaving it to the
@@ -553,122 +555,6 @@ pub(crate) fn open_connection(path: &Path, read_only: bool) -> Result<Connection
     connection.pragma_update(None, "cache_size", -cache_kib)?;
     connection.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(connection)
-}
-
-/// The schema of `vigil.db`, one migration per version, oldest first: migration N (1-based) brings
-/// a database from version N - 1 to N. Each runs in its own transaction with the version it sets;
-/// a new one is appended, never edited.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
-    // The event log, the API keys and the chain anchor.
-    "CREATE TABLE IF NOT EXISTS events (
-         seq INTEGER PRIMARY KEY,
-         event_id TEXT NOT NULL UNIQUE,
-         event_time INTEGER NOT NULL,
-         received_time INTEGER NOT NULL,
-         submitted_len INTEGER NOT NULL,
-         body TEXT NOT NULL,
-         chain_hash BLOB NOT NULL
-     );
-     CREATE TABLE IF NOT EXISTS api_keys (
-         id TEXT PRIMARY KEY,
-         name TEXT NOT NULL UNIQUE,
-         secret_hash BLOB NOT NULL UNIQUE,
-         permissions TEXT NOT NULL,
-         created_at TEXT NOT NULL
-     );
-     CREATE TABLE IF NOT EXISTS chain_anchor (
-         id INTEGER PRIMARY KEY CHECK (id = 1),
-         first_seq INTEGER NOT NULL,
-         previous_hash BLOB NOT NULL
-     );",
-    // Export configurations (secrets sealed) and each one's progress.
-    "CREATE TABLE IF NOT EXISTS export_configs (
-         id TEXT PRIMARY KEY,
-         kind TEXT NOT NULL,
-         interval TEXT NOT NULL,
-         enabled INTEGER NOT NULL,
-         settings TEXT NOT NULL,
-         sealed_secret BLOB NOT NULL,
-         connection_status TEXT NOT NULL,
-         created_at TEXT NOT NULL,
-         updated_at TEXT NOT NULL
-     );
-     CREATE TABLE IF NOT EXISTS export_state (
-         config_id TEXT PRIMARY KEY,
-         checkpoint_seq INTEGER NOT NULL,
-         pending_plan TEXT,
-         last_digest_key TEXT,
-         last_digest_sha256 TEXT,
-         last_exported_at TEXT,
-         last_attempt_at TEXT,
-         last_error TEXT,
-         attempts INTEGER NOT NULL,
-         exported_events INTEGER NOT NULL
-     );",
-    // The user and data source registry (a view derived from the log, with its checkpoint), and
-    // the query-audit pull integrations with their watermarks and schedule.
-    "CREATE TABLE IF NOT EXISTS registry_users (
-         id TEXT PRIMARY KEY,
-         body TEXT NOT NULL
-     );
-     CREATE TABLE IF NOT EXISTS registry_datasources (
-         id TEXT PRIMARY KEY,
-         body TEXT NOT NULL
-     );
-     CREATE TABLE IF NOT EXISTS registry_state (
-         id INTEGER PRIMARY KEY CHECK (id = 1),
-         applied_seq INTEGER NOT NULL
-     );
-     CREATE TABLE IF NOT EXISTS integrations (
-         id TEXT PRIMARY KEY,
-         kind TEXT NOT NULL,
-         settings TEXT NOT NULL,
-         sealed_secret BLOB NOT NULL,
-         created_at TEXT NOT NULL,
-         updated_at TEXT NOT NULL
-     );
-     CREATE TABLE IF NOT EXISTS integration_state (
-         integration_id TEXT PRIMARY KEY,
-         watermark_micros INTEGER,
-         last_run_at TEXT,
-         last_success_at TEXT,
-         last_error TEXT,
-         last_summary TEXT
-     );
-     CREATE TABLE IF NOT EXISTS integration_schedule (
-         kind TEXT PRIMARY KEY,
-         interval_minutes INTEGER NOT NULL
-     );",
-    // Whether this log ever had an API key: `VIGIL_BOOTSTRAP_API_KEY` creates the first key only
-    // in a log that never had one, so deleting every key cannot be undone by a restart. A log
-    // whose keys were all deleted before this table existed is recognised by its `ApiKeyCreated`
-    // events when the server next bootstraps (`keys::bootstrap`).
-    "CREATE TABLE IF NOT EXISTS key_history (
-         id INTEGER PRIMARY KEY CHECK (id = 1),
-         first_key_at TEXT NOT NULL
-     );
-     INSERT OR IGNORE INTO key_history (id, first_key_at)
-         SELECT 1, min(created_at) FROM api_keys HAVING count(*) > 0;",
-    // Who submitted each event (an API key, the CLI, an integration, or vigil itself), covered by
-    // the chain; NULL for events stored before it was recorded.
-    "ALTER TABLE events ADD COLUMN submitter TEXT;",
-];
-
-fn migrate(connection: &Connection) -> Result<(), LogError> {
-    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    if version > SCHEMA_VERSION {
-        return Err(LogError::SchemaTooNew {
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    for (done, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        connection.execute_batch(&format!(
-            "BEGIN IMMEDIATE;\n{migration}\nPRAGMA user_version = {};\nCOMMIT;",
-            done + 1
-        ))?;
-    }
-    Ok(())
 }
 
 fn wal_path(database: &Path) -> PathBuf {
