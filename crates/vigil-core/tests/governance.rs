@@ -2044,6 +2044,14 @@ fn a_report_past_its_timeout_is_cancelled_and_the_next_one_still_runs() {
     log.shutdown();
 }
 
+/// Fails when a row has `value` in column `column`.
+fn assert_no_row(rows: &[Vec<String>], column: usize, value: &str) {
+    assert!(
+        !rows.iter().any(|row| row[column] == value),
+        "a row with {value}: {rows:?}"
+    );
+}
+
 /// Runs a report over `[from, to]`.
 fn run_range(
     governance: &Governance,
@@ -2128,10 +2136,7 @@ fn unregistered_users_and_tables_stay_out_joined_dates_are_true_and_history_is_a
 
     // Seed 000: "Non-registered users' activity will not appear in reports."
     let status = run_range(&governance, EntityType::User, None, "status", october);
-    assert!(
-        !status.iter().any(|row| row[1] == "stranger@acme.example"),
-        "{status:?}"
-    );
+    assert_no_row(&status, 1, "stranger@acme.example");
     let customers_users = run_range(
         &governance,
         EntityType::Datasource,
@@ -2139,12 +2144,7 @@ fn unregistered_users_and_tables_stay_out_joined_dates_are_true_and_history_is_a
         "users-accessed",
         october,
     );
-    assert!(
-        !customers_users
-            .iter()
-            .any(|row| row[1] == "stranger@acme.example"),
-        "{customers_users:?}"
-    );
+    assert_no_row(&customers_users, 1, "stranger@acme.example");
     assert!(
         reports::resolve(&governance, EntityType::User, "stranger@acme.example").is_err(),
         "an unregistered user cannot be chosen"
@@ -2157,10 +2157,7 @@ fn unregistered_users_and_tables_stay_out_joined_dates_are_true_and_history_is_a
         "data-sources-accessed",
         october,
     );
-    assert!(
-        !deepu_sources.iter().any(|row| row[0] == "Scratch"),
-        "{deepu_sources:?}"
-    );
+    assert_no_row(&deepu_sources, 0, "Scratch");
 
     // Seed 000: "Users and groups who are members of the project ... when the users joined, and
     // the subscription types ... Group subscriptions occur when an entire group is added to a
