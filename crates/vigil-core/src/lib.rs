@@ -21,8 +21,8 @@ pub mod view;
 pub use chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
 pub use error::LogError;
 pub use log::{
-    AppendResult, DATABASE_FILE, EventLog, LogEntry, LogStats, Seq, SideWrite, StoredEvent,
-    Submitter,
+    AppendResult, CompactionOptions, CompactionStatus, DATABASE_FILE, EventLog, LogEntry, LogStats,
+    Seq, SideWrite, StoredEvent, Submitter,
 };
 pub use own_events::OwnEvent;
 pub use retention::{ChainAnchor, Removal, apply_retention, chain_anchor};

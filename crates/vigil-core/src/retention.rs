@@ -13,7 +13,7 @@ use vigil_model::Timestamp;
 use crate::chain::ChainHash;
 use crate::error::LogError;
 use crate::export::SigningKey;
-use crate::log::{EventLog, Seq, SideWrite};
+use crate::log::{EventLog, Seq, SideWrite, StoredEvent, Submitter};
 use crate::own_events::OwnEvent;
 
 /// Where the kept chain starts after a removal.
@@ -94,6 +94,45 @@ impl SignedRemoval {
         }
         crate::export::verify_hex_signature(public_key, &self.signed_message(), &self.signature)
     }
+}
+
+/// What an `EventsRemoved` event records, as the derived views read it: the range removed and
+/// the cutoff (absent in removals recorded before it was).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedRemoval {
+    /// First removed sequence number.
+    pub from_seq: Seq,
+    /// Last removed sequence number.
+    pub to_seq: Seq,
+    /// Events older than this were removed.
+    #[serde(default)]
+    pub cutoff: Option<Timestamp>,
+}
+
+/// The removal `event` records, when it is vigil's own `EventsRemoved` event (an event anyone
+/// else submitted with that payload type records nothing).
+pub(crate) fn recorded_removal(event: &StoredEvent) -> Option<RecordedRemoval> {
+    if event.submitter.as_deref() != Some(Submitter::VIGIL)
+        || !event.json.contains(REMOVAL_PAYLOAD_TYPE)
+    {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Payload {
+        #[serde(rename = "type")]
+        type_name: String,
+        #[serde(flatten)]
+        removal: RecordedRemoval,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Envelope {
+        audit_payload: Payload,
+    }
+    let envelope: Envelope = serde_json::from_str(&event.json).ok()?;
+    (envelope.audit_payload.type_name == REMOVAL_PAYLOAD_TYPE)
+        .then_some(envelope.audit_payload.removal)
 }
 
 /// The anchor of the log, if events were ever removed.

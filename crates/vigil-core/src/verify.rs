@@ -4,12 +4,13 @@
 use std::path::Path;
 
 use rusqlite::OptionalExtension;
+use rusqlite::types::ValueRef;
 use serde::Deserialize;
 
 use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
 use crate::checkpoint::{CHECKPOINT_PAYLOAD_TYPE, Checkpoint};
 use crate::error::LogError;
-use crate::log::{DATABASE_FILE, Seq, Submitter, open_connection};
+use crate::log::{Codecs, DATABASE_FILE, Seq, Submitter, open_connection};
 use crate::retention::{ChainAnchor, REMOVAL_PAYLOAD_TYPE, SignedRemoval};
 
 /// What `verify` checks the chain against, beyond itself.
@@ -134,18 +135,25 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
             .as_ref()
             .map_or(GENESIS, |anchor| anchor.previous_hash),
     );
-    let mut rows = RowReader::new(&connection);
+    let codecs = Codecs::load(&connection)?;
+    let mut rows = RowReader::new(&connection)?;
     while let Some(row) = rows.next_row(&mut report)? {
         let StoredRow {
             seq,
             event_id,
             body,
+            codec,
             stored_hash,
             submitter,
         } = row;
         if std::mem::take(&mut rows.resumed_after_hole) {
             previous = None;
         }
+        // The chain covers the JSON as stored before compression.
+        let (body, undecodable) = match codecs.decode(&connection, codec, ValueRef::Blob(&body)) {
+            Ok(json) => (json, None),
+            Err(problem) => (body, Some(problem)),
+        };
         let link = link_digest(&body_digest(&body), submitter.as_deref());
         let expected_seq = report.last_seq + 1;
         let problem = if seq != expected_seq {
@@ -157,6 +165,10 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
             } else {
                 format!("sequence out of order: expected {expected_seq}, found {seq}")
             })
+        } else if let Some(problem) = undecodable {
+            Some(format!(
+                "hash mismatch: the stored body cannot be decoded ({problem}); the stored bytes or their dictionary were altered"
+            ))
         } else if previous
             .is_some_and(|previous| chain_hash(&previous, seq, &link)[..] != stored_hash[..])
         {
@@ -213,13 +225,17 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
 struct StoredRow {
     seq: Seq,
     event_id: String,
+    /// The body as stored (compressed or plain, as `codec` says).
     body: Vec<u8>,
+    codec: i64,
     stored_hash: Vec<u8>,
     submitter: Option<String>,
 }
 
 /// The events after a sequence number, in order, a page at a time.
-const ROWS_AFTER: &str = "SELECT seq, event_id, CAST(body AS BLOB), chain_hash, submitter FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+const ROWS_AFTER: &str = "SELECT seq, event_id, CAST(body AS BLOB), chain_hash, submitter, codec FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+/// The same in a log of schema 5 or older (opened read-only, never migrated): every body plain.
+const ROWS_AFTER_UNCOMPRESSED: &str = "SELECT seq, event_id, CAST(body AS BLOB), chain_hash, submitter, 0 FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 /// Rows read per query: a damaged page ends a query, and reading resumes past it.
 const ROWS_PER_QUERY: i64 = 10_000;
 
@@ -230,6 +246,7 @@ fn stored_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
         body: row.get(2)?,
         stored_hash: row.get(3)?,
         submitter: row.get(4)?,
+        codec: row.get(5)?,
     })
 }
 
@@ -257,6 +274,8 @@ struct Hole {
 /// recording each unreadable stretch as a break that names its sequence numbers.
 struct RowReader<'c> {
     connection: &'c rusqlite::Connection,
+    /// [`ROWS_AFTER`], or its form for a log from before compression.
+    rows_after: &'static str,
     /// The last sequence number read (or stepped over).
     after: i64,
     buffer: std::collections::VecDeque<StoredRow>,
@@ -267,15 +286,23 @@ struct RowReader<'c> {
 }
 
 impl<'c> RowReader<'c> {
-    fn new(connection: &'c rusqlite::Connection) -> Self {
-        RowReader {
+    fn new(connection: &'c rusqlite::Connection) -> rusqlite::Result<Self> {
+        let compressed = connection
+            .prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'codec'")?
+            .exists([])?;
+        Ok(RowReader {
             connection,
+            rows_after: if compressed {
+                ROWS_AFTER
+            } else {
+                ROWS_AFTER_UNCOMPRESSED
+            },
             after: 0,
             buffer: std::collections::VecDeque::new(),
             hole: None,
             done: false,
             resumed_after_hole: false,
-        }
+        })
     }
 
     fn next_row(&mut self, report: &mut VerifyReport) -> Result<Option<StoredRow>, LogError> {
@@ -320,7 +347,7 @@ impl<'c> RowReader<'c> {
     /// Buffers the next page of rows; at a damaged page, notes the hole and where reading
     /// resumes.
     fn read_page(&mut self) -> Result<(), LogError> {
-        let mut statement = self.connection.prepare_cached(ROWS_AFTER)?;
+        let mut statement = self.connection.prepare_cached(self.rows_after)?;
         let mut rows = statement.query(rusqlite::params![self.after, ROWS_PER_QUERY])?;
         let mut read = 0;
         let failure = loop {
@@ -353,7 +380,7 @@ impl<'c> RowReader<'c> {
     /// Whether the first event at or after `from` can be read: its sequence number, `None` past
     /// the end, an error when it cannot.
     fn first_from(&self, from: i64) -> rusqlite::Result<Option<Seq>> {
-        let mut statement = self.connection.prepare_cached(ROWS_AFTER)?;
+        let mut statement = self.connection.prepare_cached(self.rows_after)?;
         let mut rows = statement.query(rusqlite::params![from - 1, 1])?;
         match rows.next()? {
             Some(row) => Ok(Some(stored_row(row)?.seq)),

@@ -617,6 +617,17 @@ fn run_with_limit(
     key: &str,
     limit: Option<usize>,
 ) -> Result<ReportTable, ReportError> {
+    run_in(governance, entity, name, key, limit, (FROM, TO))
+}
+
+fn run_in(
+    governance: &Governance,
+    entity: EntityType,
+    name: Option<&str>,
+    key: &str,
+    limit: Option<usize>,
+    (from, to): (i64, i64),
+) -> Result<ReportTable, ReportError> {
     let scope = if name.is_some() {
         Scope::One
     } else {
@@ -632,8 +643,8 @@ fn run_with_limit(
         &ReportRequest {
             kind,
             entity,
-            from: FROM,
-            to: TO,
+            from,
+            to,
             limit,
             timeout: Duration::from_secs(60),
         },
@@ -1685,10 +1696,17 @@ fn open(dir: &std::path::Path) -> (Arc<EventLog>, Arc<Governance>) {
 }
 
 fn all_results(governance: &Governance) -> BTreeMap<String, (Vec<String>, Vec<Vec<String>>)> {
+    all_results_in(governance, (FROM, TO))
+}
+
+fn all_results_in(
+    governance: &Governance,
+    range: (i64, i64),
+) -> BTreeMap<String, (Vec<String>, Vec<Vec<String>>)> {
     expectations()
         .into_iter()
         .map(|(entity, name, key, _)| {
-            let table = run(governance, entity, name, key)
+            let table = run_in(governance, entity, name, key, None, range)
                 .unwrap_or_else(|error| panic!("{} {key}: {error}", entity.as_str()));
             (
                 format!("{}/{key}/{name:?}", entity.as_str()),
@@ -2223,6 +2241,112 @@ fn unregistered_users_and_tables_stay_out_joined_dates_are_true_and_history_is_a
             .any(|row| row[1] == "stranger@acme.example"),
         "{customers_users:?}"
     );
+    governance.shutdown();
+    log.shutdown();
+}
+
+/// Retention removes the oldest events from the log; the projection forgets their accesses, so
+/// that over any range every report gives what it gives for a log that never had them, and says
+/// where its history starts. Two September queries are stored first, then the October history;
+/// retention with an October cutoff removes just the two.
+#[test]
+fn after_retention_no_report_counts_an_access_of_a_removed_event() {
+    const SEPTEMBER: i64 = 1_788_220_800_000_000; // 2026-09-01T00:00:00Z
+    let range = (SEPTEMBER, TO);
+    let history = Value::Array(history()).to_string();
+    let reference_dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(reference_dir.path()).unwrap();
+        assert_eq!(store(&log, &history), 0);
+        log.shutdown();
+    }
+    let (log, governance) = open(reference_dir.path());
+    let reference = all_results_in(&governance, range);
+    governance.shutdown();
+    log.shutdown();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut old = History {
+        events: Vec::new(),
+        minute: 0,
+    };
+    old.query(
+        "2026-09-10T10:00:00.000Z",
+        taylor(),
+        json!([customers()]),
+        None,
+        "SELECT 'old 1'",
+        "SUCCESS",
+    );
+    old.query(
+        "2026-09-11T10:00:00.000Z",
+        deepu(),
+        json!([orders()]),
+        Some("pr-1"),
+        "SELECT 'old 2'",
+        "SUCCESS",
+    );
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        for (i, event) in old.events.iter_mut().enumerate() {
+            event["id"] = json!(format!("september-{i}"));
+        }
+        assert_eq!(store(&log, &Value::Array(old.events).to_string()), 0);
+        assert_eq!(store(&log, &history), 0);
+        log.shutdown();
+    }
+    let (log, governance) = open(dir.path());
+    let before = all_results_in(&governance, range);
+    let differing: Vec<&String> = before
+        .iter()
+        .filter(|(report, result)| reference.get(*report) != Some(*result))
+        .map(|(report, _)| report)
+        .collect();
+    // The September accesses count before retention: in Customers' users and purposes of
+    // access, and in Deepu's data sources accessed.
+    assert_eq!(differing.len(), 3, "{differing:?}");
+
+    let key = vigil_core::export::SigningKey::load(dir.path()).unwrap();
+    let cutoff = Timestamp::parse("2026-10-01T00:00:00Z").unwrap();
+    let removal = vigil_core::apply_retention(&log, &key, cutoff, 30)
+        .unwrap()
+        .expect("the September queries are removed");
+    assert_eq!((removal.from_seq, removal.to_seq), (1, 2));
+    assert!(governance.wait_until_projected(log.last_seq().unwrap(), Duration::from_secs(60)));
+    let after = all_results_in(&governance, range);
+    for (report, result) in &reference {
+        assert_eq!(after.get(report), Some(result), "{report}");
+    }
+    let table = run_in(
+        &governance,
+        EntityType::User,
+        Some("Taylor Smith"),
+        "data-sources-accessed",
+        None,
+        range,
+    )
+    .unwrap();
+    assert_eq!(
+        table.history_starts_at.as_deref(),
+        Some("2026-10-01T00:00:00.000Z")
+    );
+    assert!(
+        table
+            .notes
+            .iter()
+            .any(|note| note.contains("retention removed the events before 2026-10-01")),
+        "{:?}",
+        table.notes
+    );
+
+    // A projection rebuilt from the kept log agrees.
+    governance.shutdown();
+    drop(governance);
+    log.shutdown();
+    drop(log);
+    rebuild(dir.path(), |_, _| {}).unwrap();
+    let (log, governance) = open(dir.path());
+    assert_eq!(all_results_in(&governance, range), after);
     governance.shutdown();
     log.shutdown();
 }

@@ -555,7 +555,9 @@ fn the_bootstrap_key_is_created_only_in_a_log_that_never_had_a_key() {
         rusqlite::Connection::open(dir.path().join(vigil_core::DATABASE_FILE)).unwrap();
     connection
         .execute_batch(
-            "DROP TABLE key_history; ALTER TABLE events DROP COLUMN submitter; PRAGMA user_version = 3;",
+            "DROP TABLE key_history; DROP INDEX events_plain; DROP TABLE body_dictionaries;
+             ALTER TABLE events DROP COLUMN codec; ALTER TABLE events DROP COLUMN submitter;
+             PRAGMA user_version = 3;",
         )
         .unwrap();
     drop(connection);

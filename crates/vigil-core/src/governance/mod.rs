@@ -182,6 +182,18 @@ fn open_or_create(
     Ok((conn, 0, None))
 }
 
+/// Where the projection's history starts: the newest cutoff retention removed events before
+/// (microseconds), if it ever did.
+pub(crate) fn history_start(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(
+        "SELECT value FROM meta WHERE name = 'history_start'",
+        [],
+        |row| row.get(0),
+    )
+    .optional()
+}
+
 /// Applies the next batch of events after `after`; returns the last sequence number applied, or
 /// `None` when the log has nothing newer.
 fn apply_batch(
@@ -195,6 +207,9 @@ fn apply_batch(
     };
     let tx = conn.transaction()?;
     for event in &events {
+        if let Some(removal) = crate::retention::recorded_removal(event) {
+            apply::forget_removed(&tx, &removal)?;
+        }
         apply::apply(&tx, event.seq, &event.json)?;
     }
     tx.execute(

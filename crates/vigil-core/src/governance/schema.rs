@@ -3,7 +3,7 @@
 //! query events.
 
 /// Bumped whenever the tables or what is derived into them change: an older projection is rebuilt.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Times are microseconds since the epoch (UTC); "by" columns hold the actor's display name.
 pub const TABLES: &str = "

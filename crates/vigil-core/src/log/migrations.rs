@@ -4,7 +4,7 @@
 use super::*;
 
 /// The schema version this vigil writes.
-pub(super) const SCHEMA_VERSION: i64 = 5;
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 /// The schema of `vigil.db`, one migration per version, oldest first: migration N (1-based) brings
 /// a database from version N - 1 to N. Each runs in its own transaction with the version it sets;
@@ -103,6 +103,17 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // Who submitted each event (an API key, the CLI, an integration, or vigil itself), covered by
     // the chain; NULL for events stored before it was recorded.
     "ALTER TABLE events ADD COLUMN submitter TEXT;",
+    // Compressed bodies: `codec` names how `body` is stored (0: plain JSON text; otherwise zstd
+    // with that dictionary). Existing rows stay plain until the compactor rewrites them; the
+    // partial index finds the plain ones without a scan.
+    "ALTER TABLE events ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE IF NOT EXISTS body_dictionaries (
+         id INTEGER PRIMARY KEY,
+         bytes BLOB NOT NULL,
+         trained_on INTEGER NOT NULL,
+         created_at TEXT NOT NULL
+     );
+     CREATE INDEX IF NOT EXISTS events_plain ON events (seq) WHERE codec = 0;",
 ];
 
 pub(super) fn migrate(connection: &Connection) -> Result<(), LogError> {

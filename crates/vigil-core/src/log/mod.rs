@@ -1,20 +1,26 @@
 //! The event log: the only source of truth. Append-only, durable before acknowledgement,
 //! idempotent by event id, gap-free sequence numbers, hash-chained. SQLite in WAL mode with
-//! `synchronous=FULL`; one writer thread group-commits concurrent appends into one fsync.
+//! `synchronous=FULL`; one writer thread group-commits concurrent appends into one fsync. Bodies
+//! are stored compressed (see `codec`) once the compactor has trained a dictionary.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
 use crate::error::LogError;
 
+mod codec;
+mod compaction;
 mod migrations;
 
+pub use codec::Codecs;
+pub use compaction::CompactionOptions;
 use migrations::migrate;
 
 /// The database file inside the data directory.
@@ -53,6 +59,8 @@ pub struct LogEntry {
     pub submitter: Option<Submitter>,
     /// `sha256(stored_json)`, computed by [`LogEntry::new`] before the entry reaches the writer.
     body_digest: ChainHash,
+    /// The body as stored when compressed: its codec and bytes (set at submission).
+    encoded: Option<(i64, Vec<u8>)>,
 }
 
 /// Who submitted an event, recorded beside it and covered by the chain (it is not part of the
@@ -113,6 +121,7 @@ impl LogEntry {
             received_time_micros,
             submitter: None,
             body_digest,
+            encoded: None,
         }
     }
 
@@ -216,14 +225,21 @@ impl CommitSignal {
 pub struct EventLog {
     path: PathBuf,
     commits: Arc<CommitSignal>,
+    codecs: Arc<Codecs>,
     sender: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    compactor: compaction::Handle,
     readers: Mutex<Vec<Connection>>,
 }
 
 impl EventLog {
-    /// Opens (creating if needed) the log in `data_dir` and starts its writer thread.
+    /// Opens (creating if needed) the log in `data_dir` and starts its writer and compactor.
     pub fn open(data_dir: &Path) -> Result<EventLog, LogError> {
+        EventLog::open_with(data_dir, CompactionOptions::default())
+    }
+
+    /// [`EventLog::open`] with the compactor's settings.
+    pub fn open_with(data_dir: &Path, compaction: CompactionOptions) -> Result<EventLog, LogError> {
         std::fs::create_dir_all(data_dir).map_err(|source| LogError::DataDir {
             path: data_dir.to_owned(),
             source,
@@ -231,6 +247,7 @@ impl EventLog {
         let path = data_dir.join(DATABASE_FILE);
         let connection = open_connection(&path, false)?;
         migrate(&connection)?;
+        let codecs = Arc::new(Codecs::load(&connection)?);
         // Checkpoints run on their own thread, off the acknowledgement path.
         connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpoint_connection = open_connection(&path, false)?;
@@ -245,6 +262,7 @@ impl EventLog {
         let commits = Arc::new(CommitSignal::default());
         commits.publish(chain_head(&connection)?.0);
         let writer_commits = commits.clone();
+        let writer_codecs = codecs.clone();
         let (sender, receiver) = mpsc::channel();
         let wal_path = wal_path(&path);
         let writer = std::thread::Builder::new()
@@ -256,6 +274,7 @@ impl EventLog {
                     checkpoint_sender,
                     &wal_path,
                     &writer_commits,
+                    &writer_codecs,
                 );
                 // The checkpointer stops once its sender is gone; only then can the final
                 // checkpoint take the whole WAL.
@@ -269,11 +288,26 @@ impl EventLog {
                 path: data_dir.to_owned(),
                 source,
             })?;
+        let compactor = compaction::start(
+            compaction,
+            compaction::Shared {
+                path: path.clone(),
+                commits: commits.clone(),
+                codecs: codecs.clone(),
+                sender: sender.clone(),
+            },
+        )
+        .map_err(|source| LogError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
         Ok(EventLog {
             path,
             commits,
+            codecs,
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
+            compactor,
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -319,11 +353,15 @@ impl EventLog {
 
     fn submit(
         &self,
-        entries: Vec<LogEntry>,
+        mut entries: Vec<LogEntry>,
         side_write: Option<SideWrite>,
     ) -> Result<oneshot::Receiver<Result<Vec<AppendResult>, String>>, LogError> {
         if let Some(alarm) = self.commits.alarm() {
             return Err(LogError::IntegrityAlarm(alarm));
+        }
+        // Compressed here, on the caller's thread, so the writer's transaction stays short.
+        for entry in &mut entries {
+            entry.encoded = self.codecs.encode(entry.stored_json.as_bytes());
         }
         let (reply, receiver) = oneshot::channel();
         let sender = self
@@ -411,10 +449,10 @@ impl EventLog {
     pub fn get(&self, event_id: &str) -> Result<Option<StoredEvent>, LogError> {
         self.read(|connection| {
             connection
-                .prepare_cached(
-                    "SELECT seq, event_id, body, chain_hash, submitter FROM events WHERE event_id = ?1",
-                )?
-                .query_row([event_id], stored_event_from_row)
+                .prepare_cached(&format!("{SELECT_EVENT} WHERE event_id = ?1"))?
+                .query_row([event_id], |row| {
+                    stored_event_from_row(&self.codecs, connection, row)
+                })
                 .optional()
         })
     }
@@ -422,10 +460,12 @@ impl EventLog {
     /// Up to `limit` stored events with `seq > after`, in order.
     pub fn read_after(&self, after: Seq, limit: usize) -> Result<Vec<StoredEvent>, LogError> {
         self.read(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT seq, event_id, body, chain_hash, submitter FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )?;
-            let rows = statement.query_map(params![after as i64, limit as i64], stored_event_from_row)?;
+            let mut statement = connection.prepare_cached(&format!(
+                "{SELECT_EVENT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))?;
+            let rows = statement.query_map(params![after as i64, limit as i64], |row| {
+                stored_event_from_row(&self.codecs, connection, row)
+            })?;
             rows.collect()
         })
     }
@@ -433,13 +473,14 @@ impl EventLog {
     /// The stored events with these sequence numbers, in the order asked; missing ones are skipped.
     pub fn get_many(&self, seqs: &[Seq]) -> Result<Vec<StoredEvent>, LogError> {
         let mut events = self.read(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT seq, event_id, body, chain_hash, submitter FROM events WHERE seq = ?1",
-            )?;
+            let mut statement =
+                connection.prepare_cached(&format!("{SELECT_EVENT} WHERE seq = ?1"))?;
             let mut events = Vec::with_capacity(seqs.len());
             for seq in seqs {
                 if let Some(event) = statement
-                    .query_row([*seq as i64], stored_event_from_row)
+                    .query_row([*seq as i64], |row| {
+                        stored_event_from_row(&self.codecs, connection, row)
+                    })
                     .optional()?
                 {
                     events.push(event);
@@ -494,8 +535,23 @@ impl EventLog {
         })
     }
 
-    /// Stops the writer after it has finished every job already submitted. Appends after this fail.
+    /// How the compactor stands: the dictionary in use and the bodies still stored plain.
+    pub fn compaction(&self) -> Result<CompactionStatus, LogError> {
+        let plain = self.read(|connection| {
+            connection.query_row("SELECT count(*) FROM events WHERE codec = 0", [], |row| {
+                row.get::<_, i64>(0)
+            })
+        })?;
+        Ok(CompactionStatus {
+            dictionary: self.codecs.current_id(),
+            plain_events: plain as u64,
+        })
+    }
+
+    /// Stops the compactor, then the writer after it has finished every job already submitted.
+    /// Appends after this fail.
     pub fn shutdown(&self) {
+        self.compactor.stop();
         self.sender.lock().expect("sender lock").take();
         self.readers.lock().expect("reader pool lock").clear();
         if let Some(writer) = self.writer.lock().expect("writer lock").take() {
@@ -519,12 +575,28 @@ pub struct LogStats {
     pub last_seq: Seq,
 }
 
-fn stored_event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+/// How the compactor stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionStatus {
+    /// The dictionary new bodies are compressed with; `None` until one is trained.
+    pub dictionary: Option<i64>,
+    /// Events whose bodies are still stored as plain text.
+    pub plain_events: u64,
+}
+
+/// The columns [`stored_event_from_row`] reads.
+const SELECT_EVENT: &str = "SELECT seq, event_id, body, chain_hash, submitter, codec FROM events";
+
+fn stored_event_from_row(
+    codecs: &Codecs,
+    connection: &Connection,
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<StoredEvent> {
     let hash: Vec<u8> = row.get(3)?;
     Ok(StoredEvent {
         seq: row.get::<_, i64>(0)? as u64,
         event_id: row.get(1)?,
-        json: row.get(2)?,
+        json: codecs.decode_text(connection, row.get(5)?, row.get_ref(2)?, 2)?,
         chain_hash: hash.try_into().unwrap_or([0; 32]),
         submitter: row.get(4)?,
     })
@@ -579,6 +651,7 @@ fn writer_loop(
     checkpoint: mpsc::SyncSender<()>,
     wal_path: &Path,
     commits: &CommitSignal,
+    codecs: &Codecs,
 ) -> Connection {
     // Ends when every sender is dropped and the queue is empty.
     while let Ok(first) = receiver.recv() {
@@ -593,7 +666,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        commit_group(&mut connection, jobs, commits);
+        commit_group(&mut connection, jobs, commits, codecs);
         // Wake the checkpointer; if it is busy it will see this commit's frames on its next pass.
         let _ = checkpoint.try_send(());
         let wal_bytes = std::fs::metadata(wal_path).map(|m| m.len()).unwrap_or(0);
@@ -614,6 +687,7 @@ fn commit_group(
     connection: &mut Connection,
     jobs: Vec<WriteJob>,
     commits: &CommitSignal,
+    codecs: &Codecs,
 ) -> Option<Seq> {
     let started = std::time::Instant::now();
     let job_count = jobs.len();
@@ -644,6 +718,7 @@ fn commit_group(
             let mut savepoint = transaction.savepoint()?;
             let result = append_job(
                 &savepoint,
+                codecs,
                 job.entries,
                 job.side_write,
                 &mut last_seq,
@@ -758,6 +833,7 @@ fn chain_head(connection: &Connection) -> rusqlite::Result<(Seq, ChainHash)> {
 
 fn append_job(
     transaction: &Connection,
+    codecs: &Codecs,
     entries: Vec<LogEntry>,
     side_write: Option<SideWrite>,
     last_seq: &mut Seq,
@@ -767,29 +843,37 @@ fn append_job(
         side_write(transaction)?;
     }
     let mut insert = transaction.prepare_cached(
-        "INSERT INTO events (seq, event_id, event_time, received_time, submitted_len, body, chain_hash, submitter)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING",
+        "INSERT INTO events (seq, event_id, event_time, received_time, submitted_len, body, chain_hash, submitter, codec)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING",
     )?;
     let mut results = Vec::with_capacity(entries.len());
     for entry in entries {
         let seq = *last_seq + 1;
         let hash = chain_hash(last_hash, seq, &entry.link_digest());
+        let (codec, body) = match &entry.encoded {
+            Some((codec, bytes)) => (*codec, ToSqlOutput::Borrowed(ValueRef::Blob(bytes))),
+            None => (
+                codec::PLAIN,
+                ToSqlOutput::Borrowed(ValueRef::Text(entry.stored_json.as_bytes())),
+            ),
+        };
         let inserted = insert.execute(params![
             seq as i64,
             entry.event_id,
             entry.event_time_micros,
             entry.received_time_micros,
             entry.submitted_len as i64,
-            entry.stored_json,
+            body,
             &hash[..],
             entry.submitter.as_ref().map(Submitter::as_str),
+            codec,
         ])?;
         if inserted == 1 {
             *last_seq = seq;
             *last_hash = hash;
             results.push(AppendResult::Stored(seq));
         } else {
-            results.push(compare_with_stored(transaction, &entry)?);
+            results.push(compare_with_stored(transaction, codecs, &entry)?);
         }
     }
     Ok(results)
@@ -798,12 +882,14 @@ fn append_job(
 /// An id that is already stored: the same event again is a duplicate, a different one a conflict.
 fn compare_with_stored(
     transaction: &Connection,
+    codecs: &Codecs,
     entry: &LogEntry,
 ) -> rusqlite::Result<AppendResult> {
     let (seq, body, submitted_len): (i64, String, i64) = transaction
-        .prepare_cached("SELECT seq, body, submitted_len FROM events WHERE event_id = ?1")?
+        .prepare_cached("SELECT seq, body, submitted_len, codec FROM events WHERE event_id = ?1")?
         .query_row([&entry.event_id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            let body = codecs.decode_text(transaction, row.get(3)?, row.get_ref(1)?, 1)?;
+            Ok((row.get(0)?, body, row.get(2)?))
         })?;
     let stored = vigil_model::submitted_part(&body, submitted_len as usize);
     let offered = vigil_model::submitted_part(&entry.stored_json, entry.submitted_len);

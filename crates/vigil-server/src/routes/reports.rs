@@ -391,6 +391,7 @@ async fn run(
         rows,
         truncated,
         notes,
+        history_starts_at,
     } = table;
     Ok(Json(json!({
         "entityType": kind.entity.as_str(),
@@ -404,6 +405,7 @@ async fn run(
         "rows": rows,
         "truncated": truncated,
         "notes": notes,
+        "historyStartsAt": history_starts_at,
         "asOfSeq": as_of,
     }))
     .into_response())

@@ -137,6 +137,36 @@ fn id_of(id: Option<&vigil_model::Id>) -> Option<String> {
 
 /// Applies one stored event. An event the projection cannot read is skipped (and logged): it was
 /// validated when it was stored, so this only happens for shapes the projection does not know.
+/// Retention removed events `from_seq..=to_seq` from the log: their accesses leave the reports
+/// too, and the reports' history starts at the cutoff. (Removed events are all older than the
+/// cutoff, so only accesses before it are looked at.)
+pub(super) fn forget_removed(
+    conn: &Connection,
+    removal: &crate::retention::RecordedRemoval,
+) -> rusqlite::Result<()> {
+    let cutoff = removal
+        .cutoff
+        .map_or(i64::MAX, |cutoff| cutoff.unix_micros());
+    let forgotten = conn.execute(
+        "DELETE FROM access WHERE ts < ?1 AND seq BETWEEN ?2 AND ?3",
+        rusqlite::params![cutoff, removal.from_seq as i64, removal.to_seq as i64],
+    )?;
+    if let Some(cutoff) = removal.cutoff {
+        conn.execute(
+            "INSERT INTO meta(name, value) VALUES ('history_start', ?1)
+             ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)",
+            [cutoff.unix_micros()],
+        )?;
+    }
+    tracing::info!(
+        from_seq = removal.from_seq,
+        to_seq = removal.to_seq,
+        accesses = forgotten,
+        "governance projection: forgot the accesses of events removed by retention"
+    );
+    Ok(())
+}
+
 pub(super) fn apply(conn: &Connection, seq: Seq, json: &str) -> rusqlite::Result<()> {
     let envelope: Envelope<'_> = match serde_json::from_str(json) {
         Ok(envelope) => envelope,

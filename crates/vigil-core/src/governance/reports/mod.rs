@@ -247,6 +247,8 @@ pub struct ReportTable {
     pub truncated: bool,
     /// What the audit trail cannot supply, column by column.
     pub notes: Vec<String>,
+    /// Where the report's history starts when retention removed older events (RFC 3339).
+    pub history_starts_at: Option<String>,
 }
 
 /// Why a report cannot run.

@@ -135,6 +135,7 @@ pub fn run(
         rows,
         truncated: summary.truncated,
         notes: summary.notes,
+        history_starts_at: summary.history_starts_at,
     })
 }
 
@@ -147,6 +148,8 @@ pub struct ReportSummary {
     pub truncated: bool,
     /// What the audit trail cannot supply, column by column.
     pub notes: Vec<String>,
+    /// Where the report's history starts when retention removed older events (RFC 3339).
+    pub history_starts_at: Option<String>,
 }
 
 /// Runs a report, handing its column names to `header` and then each row, in order, to `row`,
@@ -260,15 +263,22 @@ pub fn run_each(
             row(cells);
         }
     }
-    let notes = kind
+    let mut notes: Vec<String> = kind
         .gaps
         .iter()
         .map(|(column, reason)| format!("{column}: {reason}"))
         .collect();
+    let history_starts_at = crate::governance::history_start(ctx.conn)?.map(iso);
+    if let Some(start) = &history_starts_at {
+        notes.push(format!(
+            "history: retention removed the events before {start}; nothing before it is counted"
+        ));
+    }
     Ok(ReportSummary {
         rows: count,
         truncated,
         notes,
+        history_starts_at,
     })
 }
 
