@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Export benchmark: imports N events (default 1,000,000, ~1.6 kB each), then times one export run
-# of all of them to moto's S3 on loopback. Needs the emulators that scripts/test.sh installs.
-# Usage: bash scripts/bench_export.sh [EVENTS]
+# of all of them to moto's S3 on loopback, as gzip NDJSON (default) or Parquet. Needs the
+# emulators that scripts/test.sh installs.
+# Usage: bash scripts/bench_export.sh [EVENTS] [NDJSON_GZIP|PARQUET]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events="${1:-1000000}"
+format="${2:-NDJSON_GZIP}"
 tools="${VIGIL_TEST_TOOLS_DIR:-$HOME/.cache/vigil-test-tools}"
 if [ ! -x "$tools/venv/bin/moto_server" ]; then
     echo "moto is not installed in $tools/venv: run scripts/test.sh once (it installs it)" >&2
@@ -34,7 +36,7 @@ AWS_ENDPOINT_URL="http://127.0.0.1:$port" VIGIL_BOOTSTRAP_API_KEY=bench-key-0123
 until grep -q "listening on" "$work/serve.log"; do sleep 0.2; done
 url=$(sed -n 's/^vigil listening on //p' "$work/serve.log")
 gql() { curl -s -H "Authorization: bench-key-0123456789" "$url/api/audit/graphql" -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$1")"; }
-id=$(gql 'mutation { createS3AccessKeyExportConfiguration(data: {interval: EVERY_24_HOURS, bucket: "bench-bucket", path: "audit", region: "us-east-1", accessKeyId: "bench", secretAccessKey: "bench"}) { id } }' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createS3AccessKeyExportConfiguration"]["id"])')
+id=$(gql 'mutation { createS3AccessKeyExportConfiguration(data: {interval: EVERY_24_HOURS, format: '"$format"', bucket: "bench-bucket", path: "audit", region: "us-east-1", accessKeyId: "bench", secretAccessKey: "bench"}) { id } }' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createS3AccessKeyExportConfiguration"]["id"])')
 head=$(curl -s -H "Authorization: bench-key-0123456789" "$url/metrics" | sed -n 's/^vigil_log_last_seq //p')
 start=$(date +%s.%N)
 gql "mutation { exportNow(id: \"$id\") { id } }" >/dev/null
@@ -46,4 +48,4 @@ done
 end=$(date +%s.%N)
 python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); print(f'exported {n} events in {s:.1f} s: {n/s:,.0f} events/s')" "$start" "$end" "$head"
 size=$(curl -s "http://127.0.0.1:$port/bench-bucket?list-type=2&max-keys=1000" | python3 -c 'import re,sys; print(sum(int(x) for x in re.findall(r"<Size>(\d+)</Size>", sys.stdin.read())))')
-echo "objects in the bucket: $((size / 1024 / 1024)) MiB compressed"
+echo "$format objects in the bucket: $((size / 1024 / 1024)) MiB, $((size / head)) bytes per event"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: house rules, formatting, lints, a short fuzzing run and all tests.
-# Installs what the tests need beyond the Rust toolchain: the S3/STS emulator moto (PyPI) and the
-# Azure Blob emulator Azurite (npm), into a cache outside the clone, Debian's chromium and
+# Installs what the tests need beyond the Rust toolchain: the S3/STS emulator moto, pyarrow and
+# duckdb (PyPI) and the Azure Blob emulator Azurite (npm), into a cache outside the clone, Debian's chromium and
 # chromium-driver for the web UI tests, and cargo-fuzz (crates.io). Tests start vigil and the
 # emulators themselves, on loopback ports, and stop them.
 set -euo pipefail
@@ -13,6 +13,11 @@ if [ ! -x "$tools/venv/bin/moto_server" ]; then
     echo "installing moto (S3 and STS emulator) into $tools/venv" >&2
     python3 -m venv "$tools/venv"
     "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+# The Parquet export test reads the lake back with pyarrow and DuckDB's Python package.
+if ! "$tools/venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null; then
+    echo "installing pyarrow and duckdb (to read Parquet exports back) into $tools/venv" >&2
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'pyarrow>=15' 'duckdb>=1'
 fi
 if [ ! -x "$tools/azurite/node_modules/.bin/azurite-blob" ]; then
     echo "installing Azurite (Azure Blob emulator) into $tools/azurite" >&2
@@ -30,6 +35,7 @@ if [ -z "${VIGIL_TEST_CHROMEDRIVER:-}" ] && { [ ! -x /usr/bin/chromedriver ] || 
 fi
 export VIGIL_TEST_MOTO_SERVER="$tools/venv/bin/moto_server"
 export VIGIL_TEST_AZURITE_BLOB="$tools/azurite/node_modules/.bin/azurite-blob"
+export VIGIL_TEST_PYTHON="$tools/venv/bin/python"
 
 # House rule: every Rust file opens with a `//!` line saying what it holds.
 missing=$(find crates fuzz/fuzz_targets -name '*.rs' -print0 | xargs -0 -n1 sh -c 'head -n1 "$0" | grep -q "^//!" || echo "$0"')

@@ -16,6 +16,15 @@ use support::{
     stop_server, tree_bytes,
 };
 
+/// Bytes of a file, or of a directory and everything in it.
+fn tree_bytes_of(path: &std::path::Path) -> u64 {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => tree_bytes(path),
+        Ok(meta) => meta.len(),
+        Err(_) => 0,
+    }
+}
+
 const BATCH_SIZE: usize = 1_000;
 const CLIENTS: usize = 8;
 const QUERY_RUNS: usize = 30;
@@ -198,8 +207,23 @@ fn main() {
     stop_server(server);
     let events = target.max(1);
     println!(
-        "disk: {:.0} bytes/event (log and index); server peak RSS {:.0} MiB",
+        "disk: {:.0} bytes/event (log, index and projection); server peak RSS {:.0} MiB",
         tree_bytes(&dir) as f64 / events as f64,
         rss as f64 / (1024.0 * 1024.0)
     );
+    let mut parts: Vec<(String, u64)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| {
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                tree_bytes_of(&entry.path()),
+            )
+        })
+        .filter(|(_, bytes)| *bytes > 0)
+        .collect();
+    parts.sort();
+    for (name, bytes) in parts {
+        println!("  {name}: {:.0} bytes/event", bytes as f64 / events as f64);
+    }
 }

@@ -78,7 +78,7 @@ pub enum ExportConfigAction {
 }
 
 /// Every field of a configuration, as the CLI prints it.
-const CONFIG_FIELDS: &str = "id interval enabled connectionStatus \
+const CONFIG_FIELDS: &str = "id interval format enabled connectionStatus \
     endpointConfiguration { __typename \
       ... on S3AccessKeyEndpointConfiguration { bucket path region accessKeyId endpoint } \
       ... on S3AssumedRoleEndpointConfiguration { bucket path region roleArn endpoint } \

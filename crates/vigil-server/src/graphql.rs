@@ -9,7 +9,8 @@ use async_graphql::{
     InputValueResult, Name, Object, Scalar, ScalarType, Schema, SimpleObject, Union, Value,
 };
 use vigil_core::export::{
-    ConfigInput, Destination, ExportConfig, ExportError, ExportService, ExportStatus, Interval,
+    ConfigInput, Destination, ExportConfig, ExportError, ExportFormat, ExportService, ExportStatus,
+    Interval,
 };
 use vigil_core::keys::KeyActor;
 
@@ -54,6 +55,34 @@ impl ScalarType for ExportInterval {
 
     fn to_value(&self) -> Value {
         Value::Enum(Name::new(self.0.as_str()))
+    }
+}
+
+/// `format`: what an export configuration writes.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "ExportFormat")]
+pub enum ExportFormatName {
+    /// Gzip NDJSON, one stored event a line (the default).
+    NdjsonGzip,
+    /// Parquet with zstd, partitioned by event date.
+    Parquet,
+}
+
+impl From<ExportFormatName> for ExportFormat {
+    fn from(name: ExportFormatName) -> Self {
+        match name {
+            ExportFormatName::NdjsonGzip => ExportFormat::NdjsonGzip,
+            ExportFormatName::Parquet => ExportFormat::Parquet,
+        }
+    }
+}
+
+impl From<ExportFormat> for ExportFormatName {
+    fn from(format: ExportFormat) -> Self {
+        match format {
+            ExportFormat::NdjsonGzip => ExportFormatName::NdjsonGzip,
+            ExportFormat::Parquet => ExportFormatName::Parquet,
+        }
     }
 }
 
@@ -161,6 +190,10 @@ impl ExportConfiguration {
     async fn interval(&self) -> ExportInterval {
         ExportInterval(self.config.interval)
     }
+    /// What the exporter writes.
+    async fn format(&self) -> ExportFormatName {
+        self.config.format.into()
+    }
     async fn enabled(&self) -> bool {
         self.config.enabled
     }
@@ -254,6 +287,8 @@ impl From<ExportConfig> for ExportConfiguration {
 #[derive(InputObject)]
 struct S3AccessKeyExportConfigurationInput {
     interval: ExportInterval,
+    /// What the exporter writes: `NDJSON_GZIP` (default) or `PARQUET`.
+    format: Option<ExportFormatName>,
     bucket: String,
     path: Option<String>,
     region: String,
@@ -267,6 +302,8 @@ struct S3AccessKeyExportConfigurationInput {
 #[derive(InputObject)]
 struct S3AssumedRoleExportConfigurationInput {
     interval: ExportInterval,
+    /// What the exporter writes: `NDJSON_GZIP` (default) or `PARQUET`.
+    format: Option<ExportFormatName>,
     bucket: String,
     path: Option<String>,
     region: String,
@@ -278,6 +315,8 @@ struct S3AssumedRoleExportConfigurationInput {
 #[derive(InputObject)]
 struct AdlsSasTokenExportConfigurationInput {
     interval: ExportInterval,
+    /// What the exporter writes: `NDJSON_GZIP` (default) or `PARQUET`.
+    format: Option<ExportFormatName>,
     storage_account: String,
     file_system: String,
     path: Option<String>,
@@ -291,6 +330,8 @@ struct AdlsSasTokenExportConfigurationInput {
 struct UpdateS3AccessKeyExportConfigurationInput {
     id: ID,
     interval: Option<ExportInterval>,
+    /// What the exporter writes from now on (a run already planned finishes in its format).
+    format: Option<ExportFormatName>,
     bucket: Option<String>,
     path: Option<String>,
     region: Option<String>,
@@ -304,6 +345,8 @@ struct UpdateS3AccessKeyExportConfigurationInput {
 struct UpdateS3AssumedRoleExportConfigurationInput {
     id: ID,
     interval: Option<ExportInterval>,
+    /// What the exporter writes from now on (a run already planned finishes in its format).
+    format: Option<ExportFormatName>,
     bucket: Option<String>,
     path: Option<String>,
     region: Option<String>,
@@ -316,6 +359,8 @@ struct UpdateS3AssumedRoleExportConfigurationInput {
 struct UpdateAdlsSasTokenExportConfigurationInput {
     id: ID,
     interval: Option<ExportInterval>,
+    /// What the exporter writes from now on (a run already planned finishes in its format).
+    format: Option<ExportFormatName>,
     storage_account: Option<String>,
     file_system: Option<String>,
     path: Option<String>,
@@ -487,6 +532,9 @@ impl MutationRoot {
             context,
             ConfigInput {
                 interval: data.interval.0,
+                format: data
+                    .format
+                    .map_or(ExportFormat::NdjsonGzip, ExportFormat::from),
                 destination: Destination::S3AccessKey {
                     bucket: data.bucket,
                     path: data.path,
@@ -509,6 +557,9 @@ impl MutationRoot {
             context,
             ConfigInput {
                 interval: data.interval.0,
+                format: data
+                    .format
+                    .map_or(ExportFormat::NdjsonGzip, ExportFormat::from),
                 destination: Destination::S3AssumedRole {
                     bucket: data.bucket,
                     path: data.path,
@@ -532,6 +583,9 @@ impl MutationRoot {
             context,
             ConfigInput {
                 interval: data.interval.0,
+                format: data
+                    .format
+                    .map_or(ExportFormat::NdjsonGzip, ExportFormat::from),
                 destination: Destination::AdlsSasToken {
                     storage_account: data.storage_account,
                     file_system: data.file_system,
@@ -570,6 +624,7 @@ impl MutationRoot {
                     endpoint,
                 } => Ok(ConfigInput {
                     interval: data.interval.map_or(current.interval, |i| i.0),
+                    format: data.format.map_or(current.format, ExportFormat::from),
                     destination: Destination::S3AccessKey {
                         bucket: data.bucket.unwrap_or(bucket),
                         path: data.path.or(path),
@@ -601,6 +656,7 @@ impl MutationRoot {
                     endpoint,
                 } => Ok(ConfigInput {
                     interval: data.interval.map_or(current.interval, |i| i.0),
+                    format: data.format.map_or(current.format, ExportFormat::from),
                     destination: Destination::S3AssumedRole {
                         bucket: data.bucket.unwrap_or(bucket),
                         path: data.path.or(path),
@@ -631,6 +687,7 @@ impl MutationRoot {
                     endpoint,
                 } => Ok(ConfigInput {
                     interval: data.interval.map_or(current.interval, |i| i.0),
+                    format: data.format.map_or(current.format, ExportFormat::from),
                     destination: Destination::AdlsSasToken {
                         storage_account: data.storage_account.unwrap_or(storage_account),
                         file_system: data.file_system.unwrap_or(file_system),

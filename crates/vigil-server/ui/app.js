@@ -873,7 +873,7 @@ async function runReport(params, mine) {
 // ----- Exports
 
 const EXPORTS_QUERY = `{ getAllExportConfigurations {
-  id interval enabled connectionStatus updatedAt
+  id interval format enabled connectionStatus updatedAt
   endpointConfiguration {
     __typename
     ... on S3AccessKeyEndpointConfiguration { bucket path region }
@@ -918,7 +918,8 @@ async function exportsPage() {
     const since = x.lastExportedAt ? ago(x.lastExportedAt) : "never exported";
     return h("tr", { "data-id": c.id },
       h("td", {}, h("code", {}, where), h("div", { class: "sub" }, c.id)),
-      h("td", {}, c.interval.replace(/^EVERY_(\d+)_HOURS$/, "Every $1 hours")),
+      h("td", {}, c.interval.replace(/^EVERY_(\d+)_HOURS$/, "Every $1 hours"),
+        h("div", { class: "sub export-format" }, c.format === "PARQUET" ? "Parquet, by event date" : "gzip NDJSON")),
       h("td", {}, c.enabled ? "Enabled" : "Disabled"),
       h("td", { class: c.connectionStatus === "SUCCESS" ? "" : "status-FAILURE" }, c.connectionStatus),
       h("td", {}, x.lastExportedAt ? formatTime(x.lastExportedAt) : "—"),

@@ -74,6 +74,46 @@ impl Interval {
     }
 }
 
+/// What a configuration writes: gzip NDJSON objects (one stored event per line, as always) or
+/// Parquet objects for a data lake (see `export::parquet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportFormat {
+    /// `NDJSON_GZIP`: `YYYY/MM/DD/vigil-audit-….json.gz`.
+    #[default]
+    NdjsonGzip,
+    /// `PARQUET`: `events/event_date=YYYY-MM-DD/vigil-audit-….parquet`.
+    Parquet,
+}
+
+impl ExportFormat {
+    /// Every format, with its name.
+    pub const ALL: [(ExportFormat, &'static str); 2] = [
+        (ExportFormat::NdjsonGzip, "NDJSON_GZIP"),
+        (ExportFormat::Parquet, "PARQUET"),
+    ];
+
+    /// The name, such as `PARQUET`.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(format, _)| *format == self)
+            .map_or("NDJSON_GZIP", |(_, name)| *name)
+    }
+
+    /// Parses a name such as `PARQUET`.
+    pub fn parse(text: &str) -> Result<ExportFormat, ExportError> {
+        Self::ALL
+            .iter()
+            .find(|(_, name)| *name == text)
+            .map(|(format, _)| *format)
+            .ok_or_else(|| {
+                ExportError::Invalid(format!(
+                    "format: unknown value `{text}`, expected NDJSON_GZIP or PARQUET"
+                ))
+            })
+    }
+}
+
 /// Where a configuration exports to, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -294,6 +334,8 @@ pub struct ExportConfig {
     pub id: String,
     /// How often it exports.
     pub interval: Interval,
+    /// What it writes.
+    pub format: ExportFormat,
     /// Whether the exporter runs.
     pub enabled: bool,
     /// Where it exports to.
@@ -311,6 +353,8 @@ pub struct ExportConfig {
 pub struct ConfigInput {
     /// How often it exports.
     pub interval: Interval,
+    /// What it writes.
+    pub format: ExportFormat,
     /// Where it exports to.
     pub destination: Destination,
     /// `secretAccessKey` or `sasToken`; `None` for an assumed role, or to keep the stored one
@@ -318,17 +362,19 @@ pub struct ConfigInput {
     pub secret: Option<String>,
 }
 
-const SELECT_CONFIG: &str = "SELECT id, interval, enabled, settings, connection_status, created_at, updated_at FROM export_configs";
+const SELECT_CONFIG: &str = "SELECT id, interval, enabled, settings, connection_status, created_at, updated_at, format FROM export_configs";
 
 fn config_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExportConfig> {
     let interval: String = row.get(1)?;
     let settings: String = row.get(3)?;
+    let format: String = row.get(7)?;
     let bad = |what: String| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
     };
     Ok(ExportConfig {
         id: row.get(0)?,
         interval: Interval::parse(&interval).map_err(|error| bad(error.to_string()))?,
+        format: ExportFormat::parse(&format).map_err(|error| bad(error.to_string()))?,
         enabled: row.get(2)?,
         destination: serde_json::from_str(&settings).map_err(|error| bad(error.to_string()))?,
         connection_status: row.get(4)?,
@@ -399,6 +445,7 @@ fn config_event(
             "type": payload_type,
             "exportConfigurationId": config.id,
             "interval": config.interval.as_str(),
+            "format": config.format.as_str(),
             "enabled": config.enabled,
             "connectionStatus": config.connection_status,
             "endpointConfiguration": config.destination,
@@ -467,8 +514,8 @@ pub fn insert_config(
     let row = config.clone();
     let side_write: SideWrite = Box::new(move |transaction: &Connection| {
         transaction.execute(
-            "INSERT INTO export_configs (id, kind, interval, enabled, settings, sealed_secret, connection_status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO export_configs (id, kind, interval, enabled, settings, sealed_secret, connection_status, created_at, updated_at, format)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 row.id,
                 row.destination.kind(),
@@ -478,7 +525,8 @@ pub fn insert_config(
                 sealed,
                 row.connection_status,
                 row.created_at,
-                row.updated_at
+                row.updated_at,
+                row.format.as_str()
             ],
         )?;
         transaction.execute(
@@ -514,7 +562,8 @@ pub fn replace_config(
     let side_write: SideWrite = Box::new(move |transaction: &Connection| {
         transaction.execute(
             "UPDATE export_configs SET interval = ?2, enabled = ?3, settings = ?4,
-                 sealed_secret = coalesce(?5, sealed_secret), connection_status = ?6, updated_at = ?7
+                 sealed_secret = coalesce(?5, sealed_secret), connection_status = ?6, updated_at = ?7,
+                 format = ?8
              WHERE id = ?1",
             params![
                 row.id,
@@ -523,7 +572,8 @@ pub fn replace_config(
                 settings,
                 sealed,
                 row.connection_status,
-                row.updated_at
+                row.updated_at,
+                row.format.as_str()
             ],
         )?;
         Ok(())
@@ -613,6 +663,7 @@ mod tests {
         ExportConfig {
             id: "c1".into(),
             interval: Interval::Every24Hours,
+            format: ExportFormat::NdjsonGzip,
             enabled: true,
             destination,
             connection_status: "SUCCESS".into(),
@@ -632,6 +683,7 @@ mod tests {
         let current = config(adls.clone());
         let update = |destination: Destination, secret: Option<&str>| ConfigInput {
             interval: Interval::Every2Hours,
+            format: ExportFormat::Parquet,
             destination,
             secret: secret.map(str::to_owned),
         };

@@ -141,6 +141,12 @@ pub fn object_key(date: &str, first: Seq, last: Seq) -> String {
     format!("{date}/vigil-audit-{first:020}-{last:020}.json.gz")
 }
 
+/// Key of the Parquet object holding the events of `first..=last` whose event date (UTC) is
+/// `event_date` (`YYYY-MM-DD`): a Hive-style partition under `events/`.
+pub fn parquet_object_key(event_date: &str, first: Seq, last: Seq) -> String {
+    format!("events/event_date={event_date}/vigil-audit-{first:020}-{last:020}.parquet")
+}
+
 /// Key of the digest of the run that exported `first..=last`.
 pub fn digest_key(date: &str, first: Seq, last: Seq) -> String {
     format!("digests/{date}/vigil-digest-{first:020}-{last:020}.json")
@@ -255,17 +261,27 @@ pub fn verify_export_dir(dir: &Path, public_key: &str) -> Result<ExportVerifyRep
             }
         }
         let mut expected_first = digest.first_seq;
+        // The Parquet objects of one range (one per event date) follow each other; together they
+        // hold each event of the range once.
+        let mut range: Option<(Seq, Seq)> = None;
+        let mut seqs_of_range = BTreeSet::new();
         for object in &digest.objects {
             listed.insert(object.key.clone());
-            if object.first_seq != expected_first {
-                report.problems.push(format!(
-                    "digest {key}: object {} starts at sequence {}, expected {expected_first} (reordered or missing object)",
-                    object.key, object.first_seq
-                ));
+            let another_part = range == Some((object.first_seq, object.last_seq))
+                && object.key.ends_with(PARQUET_SUFFIX);
+            if !another_part {
+                seqs_of_range.clear();
+                if object.first_seq != expected_first {
+                    report.problems.push(format!(
+                        "digest {key}: object {} starts at sequence {}, expected {expected_first} (reordered or missing object)",
+                        object.key, object.first_seq
+                    ));
+                }
+                expected_first = object.last_seq + 1;
             }
-            expected_first = object.last_seq + 1;
+            range = Some((object.first_seq, object.last_seq));
             report.objects += 1;
-            match check_object(&dir.join(&object.key), object) {
+            match check_object(&dir.join(&object.key), object, &mut seqs_of_range) {
                 Ok(()) => report.events += object.events,
                 Err(problem) => report
                     .problems
@@ -314,13 +330,46 @@ fn open_digest(bytes: &[u8], verifier: &UnparsedPublicKey<Vec<u8>>) -> Result<Di
     Ok(digest)
 }
 
-fn check_object(path: &Path, object: &DigestObject) -> Result<(), String> {
+/// How the key of a Parquet object ends.
+const PARQUET_SUFFIX: &str = ".parquet";
+
+/// Checks one object: its SHA-256 and its count of events; for Parquet also that every sequence
+/// number in it lies in its range and is in no other object of the range (`seen`).
+fn check_object(
+    path: &Path,
+    object: &DigestObject,
+    seen: &mut BTreeSet<Seq>,
+) -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|error| match error.kind() {
         std::io::ErrorKind::NotFound => "missing".to_owned(),
         _ => format!("unreadable: {error}"),
     })?;
     if sha256_hex(&bytes) != object.sha256 {
         return Err("altered (SHA-256 differs from its digest)".into());
+    }
+    if object.key.ends_with(PARQUET_SUFFIX) {
+        let seqs = super::parquet::read_seqs(bytes)?;
+        if seqs.len() as u64 != object.events {
+            return Err(format!(
+                "holds {} events, its digest says {}",
+                seqs.len(),
+                object.events
+            ));
+        }
+        for seq in seqs {
+            if !(object.first_seq..=object.last_seq).contains(&seq) {
+                return Err(format!(
+                    "holds sequence number {seq}, outside its range {}..{}",
+                    object.first_seq, object.last_seq
+                ));
+            }
+            if !seen.insert(seq) {
+                return Err(format!(
+                    "holds sequence number {seq}, which another object of its range holds too"
+                ));
+            }
+        }
+        return Ok(());
     }
     let mut text = String::new();
     flate2::read::GzDecoder::new(bytes.as_slice())

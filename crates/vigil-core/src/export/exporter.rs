@@ -1,5 +1,6 @@
-//! The exporter: per configuration, a durable plan of sequence ranges, gzip NDJSON objects named by
-//! the range they hold, a signed digest, and a checkpoint that moves only after all are written.
+//! The exporter: per configuration, a durable plan of sequence ranges, objects named by the range
+//! they hold (gzip NDJSON, or Parquet split by event date), a signed digest, and a checkpoint that
+//! moves only after all are written.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -12,13 +13,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::ExportError;
-use super::config::now_text;
+use super::config::{ExportFormat, now_text};
 use super::digest::{
-    DIGEST_FORMAT, Digest, DigestObject, SigningKey, digest_key, object_key, sha256_hex,
-    signed_digest_file,
+    DIGEST_FORMAT, Digest, DigestObject, SigningKey, digest_key, object_key, parquet_object_key,
+    sha256_hex, signed_digest_file,
 };
+use super::parquet;
 use super::sink::{Content, Sink};
-use crate::log::{EventLog, Seq, SideWrite};
+use crate::log::{EventLog, Seq, SideWrite, StoredEvent};
 use crate::own_events::OwnEvent;
 
 /// Events per exported object.
@@ -35,12 +37,20 @@ struct Plan {
     date: String,
     first_seq: Seq,
     last_seq: Seq,
-    /// `(first, last)` of each object.
+    /// `(first, last)` of each range (one object, or one per event date for Parquet).
     objects: Vec<(Seq, Seq)>,
+    /// What the run writes, fixed with the plan: a retry writes the same objects even when the
+    /// configuration's format changed meanwhile. Plans stored before formats existed are NDJSON.
+    #[serde(default = "ndjson")]
+    format: String,
+}
+
+fn ndjson() -> String {
+    ExportFormat::NdjsonGzip.as_str().to_owned()
 }
 
 impl Plan {
-    fn new(after: Seq, head: Seq, events_per_object: u64) -> Plan {
+    fn new(after: Seq, head: Seq, events_per_object: u64, format: ExportFormat) -> Plan {
         let mut objects = Vec::new();
         let mut first = after + 1;
         while first <= head {
@@ -53,6 +63,7 @@ impl Plan {
             first_seq: after + 1,
             last_seq: head,
             objects,
+            format: format.as_str().to_owned(),
         }
     }
 }
@@ -178,6 +189,7 @@ pub async fn run_once(
     id: &str,
     signing: &SigningKey,
     events_per_object: u64,
+    format: ExportFormat,
 ) -> Result<Option<RunSummary>, ExportError> {
     let status = {
         let log = log.clone();
@@ -200,7 +212,12 @@ pub async fn run_once(
                 .await?;
                 return Ok(None);
             }
-            let plan = Plan::new(status.checkpoint_seq, head, events_per_object.max(1));
+            let plan = Plan::new(
+                status.checkpoint_seq,
+                head,
+                events_per_object.max(1),
+                format,
+            );
             let text = serde_json::to_string(&plan).expect("plan serializes");
             let id = id.to_owned();
             let started = started.clone();
@@ -214,25 +231,33 @@ pub async fn run_once(
             plan
         }
     };
+    let format = ExportFormat::parse(&plan.format)?;
     let mut objects = Vec::with_capacity(plan.objects.len());
     for &(first, last) in &plan.objects {
-        let log = log.clone();
-        let (bytes, events) =
-            tokio::task::spawn_blocking(move || compress_range(&log, first, last)).await??;
-        let key = object_key(&plan.date, first, last);
-        let sha256 = sha256_hex(&bytes);
-        sink.write(&key, bytes, Content::GzipNdjson)
-            .await
-            .map_err(|error| {
+        let (log, date) = (log.clone(), plan.date.clone());
+        let encoded = tokio::task::spawn_blocking(move || match format {
+            ExportFormat::NdjsonGzip => compress_range(&log, first, last)
+                .map(|(bytes, events)| vec![(object_key(&date, first, last), bytes, events)]),
+            ExportFormat::Parquet => parquet_range(&log, &date, first, last),
+        })
+        .await??;
+        let content = match format {
+            ExportFormat::NdjsonGzip => Content::GzipNdjson,
+            ExportFormat::Parquet => Content::Parquet,
+        };
+        for (key, bytes, events) in encoded {
+            let sha256 = sha256_hex(&bytes);
+            sink.write(&key, bytes, content).await.map_err(|error| {
                 ExportError::Destination(sink.redact(&format!("writing {key}: {error}")))
             })?;
-        objects.push(DigestObject {
-            key,
-            sha256,
-            events,
-            first_seq: first,
-            last_seq: last,
-        });
+            objects.push(DigestObject {
+                key,
+                sha256,
+                events,
+                first_seq: first,
+                last_seq: last,
+            });
+        }
     }
     let digest = Digest {
         format: DIGEST_FORMAT.to_owned(),
@@ -295,28 +320,75 @@ pub async fn run_once(
     Ok(Some(summary))
 }
 
+/// Hands each stored event of `first..=last` to `each`, in sequence order.
+fn for_each_in_range(
+    log: &EventLog,
+    first: Seq,
+    last: Seq,
+    mut each: impl FnMut(StoredEvent) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
+    let mut after = first - 1;
+    loop {
+        let batch = log.read_after(after, READ_BATCH)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for event in batch {
+            if event.seq > last {
+                return Ok(());
+            }
+            after = event.seq;
+            each(event)?;
+        }
+    }
+}
+
 /// The events `first..=last` as gzip NDJSON (one stored event per line), and how many there are.
 /// The same range always gives the same bytes.
 fn compress_range(log: &EventLog, first: Seq, last: Seq) -> Result<(Vec<u8>, u64), ExportError> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-    let mut after = first - 1;
     let mut count = 0u64;
-    'read: loop {
-        let batch = log.read_after(after, READ_BATCH)?;
-        if batch.is_empty() {
-            break;
-        }
-        for event in batch {
-            if event.seq > last {
-                break 'read;
-            }
-            after = event.seq;
-            encoder.write_all(event.json.as_bytes())?;
-            encoder.write_all(b"\n")?;
-            count += 1;
-        }
-    }
+    for_each_in_range(log, first, last, |event| {
+        encoder.write_all(event.json.as_bytes())?;
+        encoder.write_all(b"\n")?;
+        count += 1;
+        Ok(())
+    })?;
     Ok((encoder.finish()?, count))
+}
+
+/// The events `first..=last` as Parquet, one object per event date (key, bytes, events). A range
+/// without events (all removed by retention) is one empty object in the partition of the run's
+/// date, so every range of the plan is in the digest. The same range always gives the same
+/// objects.
+fn parquet_range(
+    log: &EventLog,
+    run_date: &str,
+    first: Seq,
+    last: Seq,
+) -> Result<Vec<(String, Vec<u8>, u64)>, ExportError> {
+    let mut events = Vec::new();
+    for_each_in_range(log, first, last, |event| {
+        events.push(event);
+        Ok(())
+    })?;
+    let mut groups = parquet::group_by_date(events);
+    if groups.is_empty() {
+        groups.insert(run_date.replace('/', "-"), Vec::new());
+    }
+    groups
+        .into_iter()
+        .map(|(date, events)| {
+            let bytes = parquet::write(&events).map_err(|error| {
+                ExportError::Destination(format!("writing Parquet for {first}..{last}: {error}"))
+            })?;
+            Ok((
+                parquet_object_key(&date, first, last),
+                bytes,
+                events.len() as u64,
+            ))
+        })
+        .collect()
 }
 
 /// The delay before retry number `attempts` (1-based) of a failed run.
@@ -334,10 +406,13 @@ mod tests {
 
     #[test]
     fn plans_cut_ranges_into_objects() {
-        let plan = Plan::new(10, 25, 5);
+        let plan = Plan::new(10, 25, 5, ExportFormat::NdjsonGzip);
         assert_eq!(plan.objects, vec![(11, 15), (16, 20), (21, 25)]);
         assert_eq!((plan.first_seq, plan.last_seq), (11, 25));
-        assert_eq!(Plan::new(0, 3, 50_000).objects, vec![(1, 3)]);
+        assert_eq!(
+            Plan::new(0, 3, 50_000, ExportFormat::Parquet).objects,
+            vec![(1, 3)]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod config;
 mod digest;
 mod exporter;
+pub mod parquet;
 mod secrets;
 mod sink;
 mod sts;
@@ -18,7 +19,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 pub use config::{
-    ConfigInput, Destination, ExportConfig, Interval, get_config, insert_config, list_configs,
+    ConfigInput, Destination, ExportConfig, ExportFormat, Interval, get_config, insert_config,
+    list_configs,
 };
 pub use digest::{
     CONNECTION_TEST_OBJECT, DigestObject, ExportVerifyReport, SIGNING_KEY_FILE, SigningKey,
@@ -228,6 +230,7 @@ impl ExportService {
         let mut config = ExportConfig {
             id: uuid::Uuid::new_v4().to_string(),
             interval: input.interval,
+            format: input.format,
             enabled: true,
             destination: input.destination,
             connection_status: String::new(),
@@ -263,6 +266,7 @@ impl ExportService {
         };
         let mut config = ExportConfig {
             interval: input.interval,
+            format: input.format,
             destination: input.destination,
             updated_at: config::now_text(),
             ..current
@@ -490,6 +494,7 @@ impl ExportService {
             id,
             &self.signing,
             self.settings.events_per_object,
+            config.format,
         )
         .await
     }

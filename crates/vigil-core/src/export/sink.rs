@@ -82,6 +82,8 @@ impl ExportEnvironment {
 pub enum Content {
     /// Stored events, one JSON object a line, gzip-compressed (`.json.gz`).
     GzipNdjson,
+    /// A Parquet file (`.parquet`), compressed inside.
+    Parquet,
     /// A JSON document (digests, checkpoints).
     Json,
     /// Plain text (the connection test).
@@ -96,6 +98,7 @@ impl Content {
                 attributes.insert(Attribute::ContentEncoding, "gzip".into());
                 "application/x-ndjson"
             }
+            Content::Parquet => "application/vnd.apache.parquet",
             Content::Json => "application/json",
             Content::Text => "text/plain; charset=utf-8",
         };

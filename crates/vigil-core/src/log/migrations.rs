@@ -4,7 +4,7 @@
 use super::*;
 
 /// The schema version this vigil writes.
-pub(super) const SCHEMA_VERSION: i64 = 6;
+pub(super) const SCHEMA_VERSION: i64 = 7;
 
 /// The schema of `vigil.db`, one migration per version, oldest first: migration N (1-based) brings
 /// a database from version N - 1 to N. Each runs in its own transaction with the version it sets;
@@ -114,6 +114,9 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          created_at TEXT NOT NULL
      );
      CREATE INDEX IF NOT EXISTS events_plain ON events (seq) WHERE codec = 0;",
+    // What an export configuration writes: `NDJSON_GZIP` (what every earlier one writes) or
+    // `PARQUET`.
+    "ALTER TABLE export_configs ADD COLUMN format TEXT NOT NULL DEFAULT 'NDJSON_GZIP';",
 ];
 
 pub(super) fn migrate(connection: &Connection) -> Result<(), LogError> {

@@ -23,6 +23,7 @@ use vigil_model::UamEvent;
 pub use facets::{FacetCounts, FacetFruit, Histogram};
 pub use query::{Cursor, MAX_OFFSET, MAX_PAGE_SIZE, SearchRequest, TimeField};
 pub use schema::{FacetField, PAIR_SEPARATOR, SCHEMA_VERSION};
+pub(crate) use schema::{Values, extract};
 
 use crate::error::LogError;
 use crate::log::{EventLog, Seq, StoredEvent};

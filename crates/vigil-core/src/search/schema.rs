@@ -245,9 +245,10 @@ pub fn build_schema() -> (Schema, Fields) {
     )
 }
 
-/// The values one event contributes to each field.
+/// The values one event contributes to each field: what the index holds of it, and what the
+/// Parquet export's typed columns hold.
 #[derive(Debug, Default)]
-struct Values {
+pub struct Values {
     keyword: Vec<(FacetField, String)>,
     text: Vec<String>,
 }
@@ -264,6 +265,24 @@ impl Values {
         if let Some(value) = value {
             self.add(facet, value.as_ref());
         }
+    }
+
+    /// The distinct values of one field, in the order first met.
+    pub fn of(&self, facet: FacetField) -> Vec<&str> {
+        let mut seen = BTreeSet::new();
+        self.keyword
+            .iter()
+            .filter(|(field, value)| *field == facet && seen.insert(value.as_str()))
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+
+    /// The first value of one field.
+    pub fn first(&self, facet: FacetField) -> Option<&str> {
+        self.keyword
+            .iter()
+            .find(|(field, _)| *field == facet)
+            .map(|(_, value)| value.as_str())
     }
 }
 
@@ -382,6 +401,27 @@ pub fn document(
     event: &UamEvent,
     submitter: Option<&str>,
 ) -> TantivyDocument {
+    let values = extract(event, submitter);
+    let mut document = TantivyDocument::new();
+    document.add_u64(fields.seq, seq);
+    document.add_i64(fields.event_time, event.event_timestamp.unix_micros());
+    let received = event.received_timestamp.unwrap_or(event.event_timestamp);
+    document.add_i64(fields.received_time, received.unix_micros());
+    // One value per field and event: facet counts count events, not mentions.
+    let mut seen = BTreeSet::new();
+    for (facet, value) in values.keyword {
+        if seen.insert((facet.name(), value.clone())) {
+            document.add_text(fields.keyword(facet), &value);
+        }
+    }
+    for text in values.text {
+        document.add_text(fields.text, &text);
+    }
+    document
+}
+
+/// The values of every field of a stored event, submitted by `submitter`.
+pub fn extract(event: &UamEvent, submitter: Option<&str>) -> Values {
     let mut values = Values::default();
     values.add_opt(FacetField::EventId, event.id.as_deref());
     values.add_opt(FacetField::SubmittedBy, submitter);
@@ -472,23 +512,7 @@ pub fn document(
         values.add(FacetField::RecordType, record_type);
     }
     values.add(FacetField::Outcome, outcome(event));
-
-    let mut document = TantivyDocument::new();
-    document.add_u64(fields.seq, seq);
-    document.add_i64(fields.event_time, event.event_timestamp.unix_micros());
-    let received = event.received_timestamp.unwrap_or(event.event_timestamp);
-    document.add_i64(fields.received_time, received.unix_micros());
-    // One value per field and event: facet counts count events, not mentions.
-    let mut seen = BTreeSet::new();
-    for (facet, value) in values.keyword {
-        if seen.insert((facet.name(), value.clone())) {
-            document.add_text(fields.keyword(facet), &value);
-        }
-    }
-    for text in values.text {
-        document.add_text(fields.text, &text);
-    }
-    document
+    values
 }
 
 fn payload_type(event: &UamEvent) -> Option<String> {

@@ -66,7 +66,7 @@ pub fn free_port() -> u16 {
 }
 
 /// The program `name`, from the environment variable `variable` (set by scripts/test.sh) or PATH.
-fn program(variable: &str, name: &str) -> PathBuf {
+pub fn program(variable: &str, name: &str) -> PathBuf {
     match std::env::var_os(variable) {
         Some(path) => PathBuf::from(path),
         None => PathBuf::from(name),

@@ -1,0 +1,346 @@
+//! The Parquet lake format of exports: one object per exported range and event date, Hive-style
+//! partitions (`events/event_date=YYYY-MM-DD/…parquet`), zstd, typed columns for the envelope
+//! and the fields people filter on (taken the way the search index takes them), and the whole
+//! stored JSON in `event_json`, so nothing is lost. Also reads the `seq` column back for
+//! `vigil verify-export`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::record::RowAccessor;
+use parquet::schema::parser::parse_message_type;
+use vigil_model::{AuditPayload, TechnologyContext, UamEvent};
+
+use crate::log::{Seq, StoredEvent};
+use crate::search::{FacetField, Values, extract};
+
+/// The partition of events whose date cannot be read (Hive's name for a null partition value).
+pub const UNKNOWN_DATE: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// How a column is typed.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// `required int64`.
+    Int64,
+    /// `optional int64 (TIMESTAMP(MICROS,true))`.
+    Timestamp,
+    /// `required binary (STRING)`.
+    RequiredText,
+    /// `optional binary (STRING)`.
+    Text,
+    /// A list of strings (`optional group (LIST)`; empty when there is nothing).
+    TextList,
+}
+
+/// The columns, in file order. README's table documents them.
+const COLUMNS: &[(&str, Kind)] = &[
+    ("seq", Kind::Int64),
+    ("id", Kind::RequiredText),
+    ("event_timestamp", Kind::Timestamp),
+    ("received_timestamp", Kind::Timestamp),
+    ("action", Kind::Text),
+    ("action_status", Kind::Text),
+    ("event_type", Kind::Text),
+    ("payload_type", Kind::Text),
+    ("actor_id", Kind::Text),
+    ("actor_name", Kind::Text),
+    ("actor_type", Kind::Text),
+    ("target_type", Kind::Text),
+    ("target_ids", Kind::TextList),
+    ("target_names", Kind::TextList),
+    ("technology", Kind::Text),
+    ("data_source_ids", Kind::TextList),
+    ("data_source_names", Kind::TextList),
+    ("project_ids", Kind::TextList),
+    ("purposes", Kind::TextList),
+    ("query_text", Kind::Text),
+    ("tables", Kind::TextList),
+    ("columns", Kind::TextList),
+    ("tags", Kind::TextList),
+    ("tenant_id", Kind::Text),
+    ("submitted_by", Kind::Text),
+    ("event_json", Kind::RequiredText),
+];
+
+/// The Parquet schema of an exported object.
+pub fn schema_text() -> String {
+    let mut text = String::from("message vigil_audit_event {\n");
+    for (name, kind) in COLUMNS {
+        let line = match kind {
+            Kind::Int64 => format!("  required int64 {name};\n"),
+            Kind::Timestamp => {
+                format!("  optional int64 {name} (TIMESTAMP(MICROS,true));\n")
+            }
+            Kind::RequiredText => format!("  required binary {name} (STRING);\n"),
+            Kind::Text => format!("  optional binary {name} (STRING);\n"),
+            Kind::TextList => format!(
+                "  optional group {name} (LIST) {{\n    repeated group list {{\n      required binary element (STRING);\n    }}\n  }}\n"
+            ),
+        };
+        text.push_str(&line);
+    }
+    text.push('}');
+    text
+}
+
+/// One cell of a row.
+enum Cell<'a> {
+    Int(Option<i64>),
+    Text(Option<&'a str>),
+    List(Vec<&'a str>),
+}
+
+/// The cells of one event, in [`COLUMNS`] order.
+fn cells<'a>(stored: &'a StoredEvent, parsed: Option<&'a (UamEvent, Values)>) -> Vec<Cell<'a>> {
+    let Some((event, values)) = parsed else {
+        // Not readable as UAM (never the case for what vigil stores): the JSON is kept.
+        return COLUMNS
+            .iter()
+            .map(|(name, kind)| match (*name, kind) {
+                ("seq", _) => Cell::Int(Some(stored.seq as i64)),
+                ("id", _) => Cell::Text(Some(&stored.event_id)),
+                ("event_json", _) => Cell::Text(Some(&stored.json)),
+                ("submitted_by", _) => Cell::Text(stored.submitter.as_deref()),
+                (_, Kind::TextList) => Cell::List(Vec::new()),
+                (_, Kind::Int64 | Kind::Timestamp) => Cell::Int(None),
+                _ => Cell::Text(None),
+            })
+            .collect();
+    };
+    let received = event.received_timestamp.unwrap_or(event.event_timestamp);
+    let one = |facet| Cell::Text(values.first(facet));
+    let list = |facet| Cell::List(values.of(facet));
+    vec![
+        Cell::Int(Some(stored.seq as i64)),
+        Cell::Text(Some(&stored.event_id)),
+        Cell::Int(Some(event.event_timestamp.unix_micros())),
+        Cell::Int(Some(received.unix_micros())),
+        one(FacetField::Action),
+        one(FacetField::ActionStatus),
+        one(FacetField::EventType),
+        one(FacetField::PayloadType),
+        one(FacetField::ActorId),
+        one(FacetField::ActorName),
+        one(FacetField::ActorType),
+        one(FacetField::TargetType),
+        list(FacetField::TargetId),
+        list(FacetField::TargetName),
+        one(FacetField::Technology),
+        list(FacetField::DataSourceId),
+        list(FacetField::DataSourceName),
+        list(FacetField::ProjectId),
+        list(FacetField::Purpose),
+        Cell::Text(query_text(event)),
+        list(FacetField::Table),
+        list(FacetField::Column),
+        list(FacetField::Tag),
+        one(FacetField::TenantId),
+        Cell::Text(stored.submitter.as_deref()),
+        Cell::Text(Some(&stored.json)),
+    ]
+}
+
+/// The query text of a query event (Databricks' own text when the payload has none).
+fn query_text(event: &UamEvent) -> Option<&str> {
+    let Some(AuditPayload::Query(payload)) = &event.audit_payload else {
+        return None;
+    };
+    payload
+        .query
+        .as_deref()
+        .or(match &payload.technology_context {
+            Some(TechnologyContext::Databricks(context)) => context.query_text.as_deref(),
+            _ => None,
+        })
+}
+
+/// A column's values with their definition and repetition levels, as Parquet writes them.
+#[derive(Default)]
+struct Buffer {
+    ints: Vec<i64>,
+    texts: Vec<ByteArray>,
+    definitions: Vec<i16>,
+    repetitions: Vec<i16>,
+}
+
+impl Buffer {
+    fn push(&mut self, kind: Kind, cell: Cell<'_>) {
+        match (kind, cell) {
+            (Kind::Int64, Cell::Int(value)) => self.ints.push(value.unwrap_or_default()),
+            (Kind::Timestamp, Cell::Int(value)) => {
+                self.definitions.push(i16::from(value.is_some()));
+                self.ints.extend(value);
+            }
+            (Kind::RequiredText, Cell::Text(value)) => {
+                self.texts.push(ByteArray::from(value.unwrap_or_default()));
+            }
+            (Kind::Text, Cell::Text(value)) => {
+                self.definitions.push(i16::from(value.is_some()));
+                self.texts.extend(value.map(ByteArray::from));
+            }
+            (Kind::TextList, Cell::List(values)) => {
+                if values.is_empty() {
+                    // The list is there, and empty.
+                    self.definitions.push(1);
+                    self.repetitions.push(0);
+                }
+                for (index, value) in values.into_iter().enumerate() {
+                    self.definitions.push(2);
+                    self.repetitions.push(i16::from(index > 0));
+                    self.texts.push(ByteArray::from(value));
+                }
+            }
+            _ => unreachable!("cells are made in column order"),
+        }
+    }
+
+    fn levels(&self, kind: Kind) -> (Option<&[i16]>, Option<&[i16]>) {
+        match kind {
+            Kind::Int64 | Kind::RequiredText => (None, None),
+            Kind::Timestamp | Kind::Text => (Some(&self.definitions), None),
+            Kind::TextList => (Some(&self.definitions), Some(&self.repetitions)),
+        }
+    }
+}
+
+/// The date partition of an event: its `eventTimestamp`'s UTC date, `YYYY-MM-DD`.
+pub fn event_date(event: &UamEvent) -> String {
+    chrono::DateTime::from_timestamp_micros(event.event_timestamp.unix_micros())
+        .map(|time| time.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| UNKNOWN_DATE.to_owned())
+}
+
+/// Events of one range grouped by their date partition, each group in sequence order. The same
+/// events always give the same groups.
+pub fn group_by_date(events: Vec<StoredEvent>) -> BTreeMap<String, Vec<StoredEvent>> {
+    let mut groups: BTreeMap<String, Vec<StoredEvent>> = BTreeMap::new();
+    for event in events {
+        let date = UamEvent::from_json(&event.json)
+            .map(|parsed| event_date(&parsed))
+            .unwrap_or_else(|_| UNKNOWN_DATE.to_owned());
+        groups.entry(date).or_default().push(event);
+    }
+    groups
+}
+
+/// The events as one Parquet file (one row group, zstd). The same events always give the same
+/// bytes.
+pub fn write(events: &[StoredEvent]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+    let parsed: Vec<Option<(UamEvent, Values)>> = events
+        .iter()
+        .map(|stored| {
+            UamEvent::from_json(&stored.json).ok().map(|event| {
+                let values = extract(&event, stored.submitter.as_deref());
+                (event, values)
+            })
+        })
+        .collect();
+    let mut buffers: Vec<Buffer> = COLUMNS.iter().map(|_| Buffer::default()).collect();
+    for (stored, parsed) in events.iter().zip(&parsed) {
+        for ((buffer, (_, kind)), cell) in buffers
+            .iter_mut()
+            .zip(COLUMNS)
+            .zip(cells(stored, parsed.as_ref()))
+        {
+            buffer.push(*kind, cell);
+        }
+    }
+    let schema = Arc::new(parse_message_type(&schema_text())?);
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_created_by("vigil".to_owned())
+        .build();
+    let mut writer = SerializedFileWriter::new(Vec::new(), schema, Arc::new(properties))?;
+    let mut row_group = writer.next_row_group()?;
+    let mut columns = buffers.iter().zip(COLUMNS);
+    while let Some(mut column) = row_group.next_column()? {
+        let (buffer, (_, kind)) = columns.next().expect("one buffer per column");
+        let (definitions, repetitions) = buffer.levels(*kind);
+        match kind {
+            Kind::Int64 | Kind::Timestamp => {
+                column
+                    .typed::<Int64Type>()
+                    .write_batch(&buffer.ints, definitions, repetitions)?;
+            }
+            Kind::RequiredText | Kind::Text | Kind::TextList => {
+                column.typed::<ByteArrayType>().write_batch(
+                    &buffer.texts,
+                    definitions,
+                    repetitions,
+                )?;
+            }
+        }
+        column.close()?;
+    }
+    row_group.close()?;
+    writer.into_inner()
+}
+
+/// The `seq` column of a Parquet object, for `vigil verify-export`.
+pub fn read_seqs(bytes: Vec<u8>) -> Result<Vec<Seq>, String> {
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes))
+        .map_err(|error| format!("not a Parquet file: {error}"))?;
+    let projection = parse_message_type("message vigil_audit_event { required int64 seq; }")
+        .map_err(|error| error.to_string())?;
+    let rows = reader
+        .get_row_iter(Some(projection))
+        .map_err(|error| format!("has no readable seq column: {error}"))?;
+    rows.map(|row| {
+        row.and_then(|row| row.get_long(0))
+            .map(|seq| seq as Seq)
+            .map_err(|error| format!("a row cannot be read: {error}"))
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(seq: Seq, json: &str) -> StoredEvent {
+        StoredEvent {
+            seq,
+            event_id: format!("e{seq}"),
+            json: json.to_owned(),
+            chain_hash: [0; 32],
+            submitter: Some("key:k".into()),
+        }
+    }
+
+    #[test]
+    fn the_same_events_give_the_same_bytes_and_their_seqs_read_back() {
+        let events: Vec<StoredEvent> = (1..=3)
+            .map(|seq| {
+                stored(
+                    seq,
+                    &format!(
+                        r#"{{"id":"e{seq}","action":"QUERY","actor":{{"id":"a"}},"eventTimestamp":"2026-11-2{seq}T23:00:00Z","targets":[]}}"#
+                    ),
+                )
+            })
+            .chain([stored(4, r#"{"not":"uam"}"#)])
+            .collect();
+        let groups = group_by_date(events.clone());
+        let dates: Vec<&str> = groups.keys().map(String::as_str).collect();
+        assert_eq!(
+            dates,
+            ["2026-11-21", "2026-11-22", "2026-11-23", UNKNOWN_DATE]
+        );
+        let bytes = write(&events).unwrap();
+        assert_eq!(write(&events).unwrap(), bytes);
+        assert_eq!(read_seqs(bytes).unwrap(), vec![1, 2, 3, 4]);
+        assert!(read_seqs(b"not parquet".to_vec()).is_err());
+    }
+
+    #[test]
+    fn the_schema_parses_and_names_every_column_once() {
+        let schema = parse_message_type(&schema_text()).unwrap();
+        let names: Vec<&str> = schema.get_fields().iter().map(|f| f.name()).collect();
+        assert_eq!(names, COLUMNS.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    }
+}
