@@ -13,7 +13,7 @@ if [ ! -x "$tools/venv/bin/moto_server" ]; then
     exit 1
 fi
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 cargo build --release --quiet --bin vigil
 vigil=target/release/vigil
 python3 - "$events" > "$work/events.ndjson" <<'PY'

@@ -25,6 +25,8 @@ use crate::own_events::OwnEvent;
 
 /// Events per exported object.
 pub const EVENTS_PER_OBJECT: u64 = 50_000;
+/// Ranges encoded at once: one being written, one being prepared.
+const ENCODING_AHEAD: usize = 2;
 /// Events read from the log at a time while writing an object.
 const READ_BATCH: usize = 2_000;
 
@@ -232,19 +234,32 @@ pub async fn run_once(
         }
     };
     let format = ExportFormat::parse(&plan.format)?;
-    let mut objects = Vec::with_capacity(plan.objects.len());
-    for &(first, last) in &plan.objects {
+    let content = match format {
+        ExportFormat::NdjsonGzip => Content::GzipNdjson,
+        ExportFormat::Parquet => Content::Parquet,
+    };
+    let encode = |(first, last): (Seq, Seq)| {
         let (log, date) = (log.clone(), plan.date.clone());
-        let encoded = tokio::task::spawn_blocking(move || match format {
+        tokio::task::spawn_blocking(move || match format {
             ExportFormat::NdjsonGzip => compress_range(&log, first, last)
                 .map(|(bytes, events)| vec![(object_key(&date, first, last), bytes, events)]),
             ExportFormat::Parquet => parquet_range(&log, &date, first, last),
         })
-        .await??;
-        let content = match format {
-            ExportFormat::NdjsonGzip => Content::GzipNdjson,
-            ExportFormat::Parquet => Content::Parquet,
-        };
+    };
+    // The next range is encoded while the current one is written (objects still go out in
+    // order, one at a time).
+    let mut objects = Vec::with_capacity(plan.objects.len());
+    let mut ranges = plan.objects.iter().copied();
+    let mut in_flight: std::collections::VecDeque<_> = ranges
+        .by_ref()
+        .take(ENCODING_AHEAD)
+        .map(|range| (range, encode(range)))
+        .collect();
+    while let Some(((first, last), encoding)) = in_flight.pop_front() {
+        let encoded = encoding.await??;
+        if let Some(range) = ranges.next() {
+            in_flight.push_back((range, encode(range)));
+        }
         for (key, bytes, events) in encoded {
             let sha256 = sha256_hex(&bytes);
             sink.write(&key, bytes, content).await.map_err(|error| {

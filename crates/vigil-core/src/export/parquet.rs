@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::record::RowAccessor;
 use parquet::schema::parser::parse_message_type;
+use parquet::schema::types::ColumnPath;
 use vigil_model::{AuditPayload, TechnologyContext, UamEvent};
 
 use crate::log::{Seq, StoredEvent};
@@ -86,6 +87,31 @@ pub fn schema_text() -> String {
     }
     text.push('}');
     text
+}
+
+/// A stored event with what its columns are made of: the parsed event and its extracted values
+/// (`None` when it is not readable as UAM, never the case for what vigil stores).
+pub struct LakeEvent {
+    stored: StoredEvent,
+    parsed: Option<(UamEvent, Values)>,
+}
+
+impl LakeEvent {
+    /// Parses and extracts once.
+    pub fn new(stored: StoredEvent) -> LakeEvent {
+        let parsed = UamEvent::from_json(&stored.json).ok().map(|event| {
+            let values = extract(&event, stored.submitter.as_deref());
+            (event, values)
+        });
+        LakeEvent { stored, parsed }
+    }
+
+    /// The date partition: the UTC date of `eventTimestamp`, `YYYY-MM-DD`.
+    pub fn date(&self) -> String {
+        self.parsed
+            .as_ref()
+            .map_or_else(|| UNKNOWN_DATE.to_owned(), |(event, _)| event_date(event))
+    }
 }
 
 /// One cell of a row.
@@ -217,44 +243,42 @@ pub fn event_date(event: &UamEvent) -> String {
 
 /// Events of one range grouped by their date partition, each group in sequence order. The same
 /// events always give the same groups.
-pub fn group_by_date(events: Vec<StoredEvent>) -> BTreeMap<String, Vec<StoredEvent>> {
-    let mut groups: BTreeMap<String, Vec<StoredEvent>> = BTreeMap::new();
+pub fn group_by_date(events: Vec<StoredEvent>) -> BTreeMap<String, Vec<LakeEvent>> {
+    let mut groups: BTreeMap<String, Vec<LakeEvent>> = BTreeMap::new();
     for event in events {
-        let date = UamEvent::from_json(&event.json)
-            .map(|parsed| event_date(&parsed))
-            .unwrap_or_else(|_| UNKNOWN_DATE.to_owned());
-        groups.entry(date).or_default().push(event);
+        let event = LakeEvent::new(event);
+        groups.entry(event.date()).or_default().push(event);
     }
     groups
 }
 
+/// Columns whose values are nearly all different: no dictionary and no min/max statistics for
+/// them (they cost time and bytes and help no reader).
+const UNIQUE_COLUMNS: [&str; 3] = ["id", "query_text", "event_json"];
+
 /// The events as one Parquet file (one row group, zstd). The same events always give the same
 /// bytes.
-pub fn write(events: &[StoredEvent]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
-    let parsed: Vec<Option<(UamEvent, Values)>> = events
-        .iter()
-        .map(|stored| {
-            UamEvent::from_json(&stored.json).ok().map(|event| {
-                let values = extract(&event, stored.submitter.as_deref());
-                (event, values)
-            })
-        })
-        .collect();
+pub fn write(events: &[LakeEvent]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
     let mut buffers: Vec<Buffer> = COLUMNS.iter().map(|_| Buffer::default()).collect();
-    for (stored, parsed) in events.iter().zip(&parsed) {
+    for event in events {
         for ((buffer, (_, kind)), cell) in buffers
             .iter_mut()
             .zip(COLUMNS)
-            .zip(cells(stored, parsed.as_ref()))
+            .zip(cells(&event.stored, event.parsed.as_ref()))
         {
             buffer.push(*kind, cell);
         }
     }
     let schema = Arc::new(parse_message_type(&schema_text())?);
-    let properties = WriterProperties::builder()
+    let mut properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_created_by("vigil".to_owned())
-        .build();
+        .set_created_by("vigil".to_owned());
+    for column in UNIQUE_COLUMNS {
+        properties = properties
+            .set_column_dictionary_enabled(ColumnPath::from(column), false)
+            .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
+    }
+    let properties = properties.build();
     let mut writer = SerializedFileWriter::new(Vec::new(), schema, Arc::new(properties))?;
     let mut row_group = writer.next_row_group()?;
     let mut columns = buffers.iter().zip(COLUMNS);
@@ -331,6 +355,7 @@ mod tests {
             dates,
             ["2026-11-21", "2026-11-22", "2026-11-23", UNKNOWN_DATE]
         );
+        let events: Vec<LakeEvent> = events.into_iter().map(LakeEvent::new).collect();
         let bytes = write(&events).unwrap();
         assert_eq!(write(&events).unwrap(), bytes);
         assert_eq!(read_seqs(bytes).unwrap(), vec![1, 2, 3, 4]);
