@@ -33,19 +33,32 @@ for _ in $(seq 150); do curl -s "http://127.0.0.1:$port" >/dev/null && break; sl
 curl -s -X PUT "http://127.0.0.1:$port/bench-bucket" >/dev/null
 AWS_ENDPOINT_URL="http://127.0.0.1:$port" VIGIL_BOOTSTRAP_API_KEY=bench-key-0123456789 RUST_LOG=warn \
     "$vigil" serve --listen 127.0.0.1:0 --allow-private-endpoints --data-dir "$work/data" > "$work/serve.log" 2>&1 &
+server_pid=$!
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$server_pid/stat"; }
 until grep -q "listening on" "$work/serve.log"; do sleep 0.2; done
 url=$(sed -n 's/^vigil listening on //p' "$work/serve.log")
 gql() { curl -s -H "Authorization: bench-key-0123456789" "$url/api/audit/graphql" -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$1")"; }
 id=$(gql 'mutation { createS3AccessKeyExportConfiguration(data: {interval: EVERY_24_HOURS, format: '"$format"', bucket: "bench-bucket", path: "audit", region: "us-east-1", accessKeyId: "bench", secretAccessKey: "bench"}) { id } }' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createS3AccessKeyExportConfiguration"]["id"])')
 head=$(curl -s -H "Authorization: bench-key-0123456789" "$url/metrics" | sed -n 's/^vigil_log_last_seq //p')
+# The export is timed alone: first the server indexes and projects what was imported.
+echo "waiting for the search index and the governance projection to catch up with the import"
+until curl -s -H "Authorization: bench-key-0123456789" "$url/api/audit/status" | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if min(s["indexedSequence"], s["projectedSequence"]) >= s["lastSequence"] - 1 else 1)'; do sleep 1; done
+head=$(curl -s -H "Authorization: bench-key-0123456789" "$url/metrics" | sed -n 's/^vigil_log_last_seq //p')
 start=$(date +%s.%N)
+cpu_start=$(cpu_seconds)
 gql "mutation { exportNow(id: \"$id\") { id } }" >/dev/null
+# Polled with curl and sed only, so that the poll takes next to no CPU from the export.
+status_query="{\"query\": \"{ getExportConfiguration(id: \\\"$id\\\") { exportStatus { lastExportedSequence lastError } } }\"}"
 while true; do
-    done_seq=$(gql "{ getExportConfiguration(id: \"$id\") { exportStatus { lastExportedSequence lastError } } }" | python3 -c 'import json,sys; s=json.load(sys.stdin)["data"]["getExportConfiguration"]["exportStatus"]; print(s["lastExportedSequence"]); e=s["lastError"]; e and print(e, file=sys.stderr)')
+    status=$(curl -s -H "Authorization: bench-key-0123456789" "$url/api/audit/graphql" -d "$status_query")
+    done_seq=$(echo "$status" | sed -n 's/.*"lastExportedSequence":\([0-9]*\).*/\1/p')
+    [ -n "$done_seq" ] || { echo "unexpected status: $status" >&2; exit 1; }
     [ "$done_seq" -ge "$head" ] && break
-    sleep 0.2
+    sleep 0.1
 done
+echo "$status" | grep -o '"lastError":"[^"]*"' >&2 || true
 end=$(date +%s.%N)
-python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); print(f'exported {n} events in {s:.1f} s: {n/s:,.0f} events/s')" "$start" "$end" "$head"
+cpu_end=$(cpu_seconds)
+python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); cpu=float(sys.argv[5])-float(sys.argv[4]); print(f'exported {n} events in {s:.1f} s: {n/s:,.0f} events/s; server CPU {cpu:.1f} s ({cpu/s:.1f} cores)')" "$start" "$end" "$head" "$cpu_start" "$cpu_end"
 size=$(curl -s "http://127.0.0.1:$port/bench-bucket?list-type=2&max-keys=1000" | python3 -c 'import re,sys; print(sum(int(x) for x in re.findall(r"<Size>(\d+)</Size>", sys.stdin.read())))')
 echo "$format objects in the bucket: $((size / 1024 / 1024)) MiB, $((size / head)) bytes per event"

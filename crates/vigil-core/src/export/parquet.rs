@@ -185,11 +185,14 @@ fn query_text(event: &UamEvent) -> Option<&str> {
         })
 }
 
-/// A column's values with their definition and repetition levels, as Parquet writes them.
+/// A column's values with their definition and repetition levels, as Parquet writes them. Text
+/// values are gathered in one buffer (`bytes`, each value ending at its `ends` entry) and handed
+/// to the writer as slices of it: one allocation per column, not one per value.
 #[derive(Default)]
 struct Buffer {
     ints: Vec<i64>,
-    texts: Vec<ByteArray>,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
     definitions: Vec<i16>,
     repetitions: Vec<i16>,
 }
@@ -202,12 +205,12 @@ impl Buffer {
                 self.definitions.push(i16::from(value.is_some()));
                 self.ints.extend(value);
             }
-            (Kind::RequiredText, Cell::Text(value)) => {
-                self.texts.push(ByteArray::from(value.unwrap_or_default()));
-            }
+            (Kind::RequiredText, Cell::Text(value)) => self.text(value.unwrap_or_default()),
             (Kind::Text, Cell::Text(value)) => {
                 self.definitions.push(i16::from(value.is_some()));
-                self.texts.extend(value.map(ByteArray::from));
+                if let Some(value) = value {
+                    self.text(value);
+                }
             }
             (Kind::TextList, Cell::List(values)) => {
                 if values.is_empty() {
@@ -218,11 +221,30 @@ impl Buffer {
                 for (index, value) in values.into_iter().enumerate() {
                     self.definitions.push(2);
                     self.repetitions.push(i16::from(index > 0));
-                    self.texts.push(ByteArray::from(value));
+                    self.text(value);
                 }
             }
             _ => unreachable!("cells are made in column order"),
         }
+    }
+
+    fn text(&mut self, value: &str) {
+        self.bytes.extend_from_slice(value.as_bytes());
+        self.ends.push(self.bytes.len());
+    }
+
+    /// The text values, as slices of the column's one buffer.
+    fn texts(&mut self) -> Vec<ByteArray> {
+        let all = bytes::Bytes::from(std::mem::take(&mut self.bytes));
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let value = ByteArray::from(all.slice(start..end));
+                start = end;
+                value
+            })
+            .collect()
     }
 
     fn levels(&self, kind: Kind) -> (Option<&[i16]>, Option<&[i16]>) {
@@ -259,7 +281,18 @@ const UNIQUE_COLUMNS: [&str; 3] = ["id", "query_text", "event_json"];
 /// The events as one Parquet file (one row group, zstd). The same events always give the same
 /// bytes.
 pub fn write(events: &[LakeEvent]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
-    let mut buffers: Vec<Buffer> = COLUMNS.iter().map(|_| Buffer::default()).collect();
+    // Sized up front: growing a buffer of the events' JSON by doubling copied it again and again.
+    let json_bytes: usize = events.iter().map(|event| event.stored.json.len()).sum();
+    let mut buffers: Vec<Buffer> = COLUMNS
+        .iter()
+        .map(|(name, _)| Buffer {
+            ints: Vec::with_capacity(events.len()),
+            bytes: Vec::with_capacity(if *name == "event_json" { json_bytes } else { 0 }),
+            ends: Vec::with_capacity(events.len()),
+            definitions: Vec::with_capacity(events.len()),
+            repetitions: Vec::new(),
+        })
+        .collect();
     for event in events {
         for ((buffer, (_, kind)), cell) in buffers
             .iter_mut()
@@ -281,22 +314,22 @@ pub fn write(events: &[LakeEvent]) -> Result<Vec<u8>, parquet::errors::ParquetEr
     let properties = properties.build();
     let mut writer = SerializedFileWriter::new(Vec::new(), schema, Arc::new(properties))?;
     let mut row_group = writer.next_row_group()?;
-    let mut columns = buffers.iter().zip(COLUMNS);
+    let mut columns = buffers.iter_mut().zip(COLUMNS);
     while let Some(mut column) = row_group.next_column()? {
         let (buffer, (_, kind)) = columns.next().expect("one buffer per column");
-        let (definitions, repetitions) = buffer.levels(*kind);
         match kind {
             Kind::Int64 | Kind::Timestamp => {
+                let (definitions, repetitions) = buffer.levels(*kind);
                 column
                     .typed::<Int64Type>()
                     .write_batch(&buffer.ints, definitions, repetitions)?;
             }
             Kind::RequiredText | Kind::Text | Kind::TextList => {
-                column.typed::<ByteArrayType>().write_batch(
-                    &buffer.texts,
-                    definitions,
-                    repetitions,
-                )?;
+                let texts = buffer.texts();
+                let (definitions, repetitions) = buffer.levels(*kind);
+                column
+                    .typed::<ByteArrayType>()
+                    .write_batch(&texts, definitions, repetitions)?;
             }
         }
         column.close()?;
