@@ -93,7 +93,8 @@ pub fn schema_text() -> String {
 /// (`None` when it is not readable as UAM, never the case for what vigil stores).
 pub struct LakeEvent {
     stored: StoredEvent,
-    parsed: Option<(UamEvent, Values)>,
+    /// Boxed: a parsed event is large, and a range's events are moved between vectors.
+    parsed: Option<Box<(UamEvent, Values)>>,
 }
 
 impl LakeEvent {
@@ -101,7 +102,7 @@ impl LakeEvent {
     pub fn new(stored: StoredEvent) -> LakeEvent {
         let parsed = UamEvent::from_json(&stored.json).ok().map(|event| {
             let values = extract(&event, stored.submitter.as_deref());
-            (event, values)
+            Box::new((event, values))
         });
         LakeEvent { stored, parsed }
     }
@@ -110,7 +111,7 @@ impl LakeEvent {
     pub fn date(&self) -> String {
         self.parsed
             .as_ref()
-            .map_or_else(|| UNKNOWN_DATE.to_owned(), |(event, _)| event_date(event))
+            .map_or_else(|| UNKNOWN_DATE.to_owned(), |parsed| event_date(&parsed.0))
     }
 }
 
@@ -297,7 +298,7 @@ pub fn write(events: &[LakeEvent]) -> Result<Vec<u8>, parquet::errors::ParquetEr
         for ((buffer, (_, kind)), cell) in buffers
             .iter_mut()
             .zip(COLUMNS)
-            .zip(cells(&event.stored, event.parsed.as_ref()))
+            .zip(cells(&event.stored, event.parsed.as_deref()))
         {
             buffer.push(*kind, cell);
         }
