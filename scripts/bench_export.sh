@@ -26,7 +26,10 @@ for n in range(int(sys.argv[1])):
         "auditPayload": {"type": "QueryAuditPayload", "queryId": f"q-{n}", "query": pad * 10 + f"WHERE o.id = {n}"}}))
 PY
 echo "generated $events events ($(du -h "$work/events.ndjson" | cut -f1))"
-"$vigil" import "$work/events.ndjson" --data-dir "$work/data" >/dev/null
+import_start=$(date +%s.%N)
+RUST_LOG=warn "$vigil" import "$work/events.ndjson" --data-dir "$work/data" >/dev/null
+python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'vigil import: {s:.1f} s ({int(sys.argv[3])/s:,.0f} events/s)')" "$import_start" "$(date +%s.%N)" "$events"
+serve_start=$(date +%s.%N)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$tools/venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 for _ in $(seq 150); do curl -s "http://127.0.0.1:$port" >/dev/null && break; sleep 0.2; done
@@ -42,7 +45,20 @@ id=$(gql 'mutation { createS3AccessKeyExportConfiguration(data: {interval: EVERY
 head=$(curl -s -H "Authorization: bench-key-0123456789" "$url/metrics" | sed -n 's/^vigil_log_last_seq //p')
 # The export is timed alone: first the server indexes and projects what was imported.
 echo "waiting for the search index and the governance projection to catch up with the import"
-until curl -s -H "Authorization: bench-key-0123456789" "$url/api/audit/status" | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if min(s["indexedSequence"], s["projectedSequence"]) >= s["lastSequence"] - 1 else 1)'; do sleep 1; done
+python3 - "$url" "$serve_start" <<'PY'
+import json, sys, time, urllib.request
+url, start = sys.argv[1], float(sys.argv[2])
+done = {}
+while len(done) < 2:
+    request = urllib.request.Request(url + "/api/audit/status", headers={"Authorization": "bench-key-0123456789"})
+    status = json.load(urllib.request.urlopen(request))
+    for view in ("indexedSequence", "projectedSequence"):
+        if view not in done and status[view] >= status["lastSequence"] - 1:
+            done[view] = time.time() - start
+            name = "searchable (search index)" if view == "indexedSequence" else "in the reports (governance projection)"
+            print(f"{name} {done[view]:.1f} s after the server started")
+    time.sleep(0.5)
+PY
 head=$(curl -s -H "Authorization: bench-key-0123456789" "$url/metrics" | sed -n 's/^vigil_log_last_seq //p')
 start=$(date +%s.%N)
 cpu_start=$(cpu_seconds)

@@ -144,39 +144,138 @@ fn totals_and_facets_equal_counts_computed_from_the_log() {
             request.from = Some(BASE_MICROS + rng.below(200) as i64 * 1_000_000);
             request.to = Some(request.from.unwrap() + rng.below(200) as i64 * 1_000_000);
         }
-        let matching: Vec<&Value> = events
-            .iter()
-            .filter(|event| {
-                request.filters.iter().all(|(field, values)| {
-                    expected_values(event, *field)
-                        .iter()
-                        .any(|v| values.contains(v))
-                }) && request.from.is_none_or(|from| micros(event) >= from)
-                    && request.to.is_none_or(|to| micros(event) <= to)
-            })
-            .collect();
-        let result = index.search(&request).unwrap();
-        assert_eq!(
-            result.total,
-            matching.len() as u64,
-            "round {round}: {request:?}"
-        );
-        for counts in &result.facets.facets {
-            let mut expected: BTreeMap<String, u64> = BTreeMap::new();
-            for event in &matching {
-                for value in expected_values(event, counts.field) {
-                    *expected.entry(value).or_default() += 1;
-                }
+        assert_counts(&index, &events, &request, &format!("round {round}"));
+    }
+}
+
+/// The total, every facet's counts and the time range of `request` equal what the events
+/// themselves give.
+fn assert_counts(index: &SearchIndex, events: &[Value], request: &SearchRequest, what: &str) {
+    let matching: Vec<&Value> = events
+        .iter()
+        .filter(|event| {
+            request.filters.iter().all(|(field, values)| {
+                expected_values(event, *field)
+                    .iter()
+                    .any(|v| values.contains(v))
+            }) && request.from.is_none_or(|from| micros(event) >= from)
+                && request.to.is_none_or(|to| micros(event) <= to)
+        })
+        .collect();
+    let result = index.search(request).unwrap();
+    assert_eq!(result.total, matching.len() as u64, "{what}: {request:?}");
+    for counts in &result.facets.facets {
+        let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+        for event in &matching {
+            for value in expected_values(event, counts.field) {
+                *expected.entry(value).or_default() += 1;
             }
-            let got: BTreeMap<String, u64> = counts.values.iter().cloned().collect();
-            assert_eq!(got, expected, "round {round}, facet {:?}", counts.field);
-            assert_eq!(counts.distinct, expected.len() as u64);
-            assert_eq!(counts.events, matching.len() as u64);
         }
-        if let Some((first, last)) = result.facets.time_range {
-            assert_eq!(first, matching.iter().map(|e| micros(e)).min().unwrap());
-            assert_eq!(last, matching.iter().map(|e| micros(e)).max().unwrap());
-        }
+        let got: BTreeMap<String, u64> = counts.values.iter().cloned().collect();
+        assert_eq!(got, expected, "{what}, facet {:?}", counts.field);
+        assert_eq!(counts.distinct, expected.len() as u64);
+        assert_eq!(counts.events, matching.len() as u64);
+    }
+    assert_eq!(
+        result.facets.time_range,
+        matching
+            .iter()
+            .map(|e| micros(e))
+            .min()
+            .zip(matching.iter().map(|e| micros(e)).max()),
+        "{what}"
+    );
+}
+
+/// Requests that filter on nothing but time take the kept counts of the segments their range
+/// covers whole: the counts stay exact when asked again, for ranges covering one segment, both
+/// or a part, and after retention deleted documents.
+#[test]
+fn whole_segment_counts_stay_exact_across_repeats_ranges_and_deletions() {
+    let (dir, log, mut events) = setup();
+    let index = open_index(dir.path(), &log);
+    // A second segment, later in time than the first.
+    let later: Vec<Value> = generate(&mut Rng(8))
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut event)| {
+            event["id"] = json!(format!("later-{i}"));
+            let time = micros(&event) + 1_000_000_000;
+            event["eventTimestamp"] = json!(
+                chrono::DateTime::from_timestamp_micros(time)
+                    .unwrap()
+                    .to_rfc3339()
+            );
+            event
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let body = Value::Array(later.clone()).to_string();
+    runtime
+        .block_on(ingest(
+            &log,
+            prepare(
+                split_body(&body, BodyFormat::Json).unwrap(),
+                Timestamp::now(),
+                &vigil_core::Submitter::cli("test"),
+            ),
+        ))
+        .unwrap();
+    events.extend(later);
+    assert!(index.wait_until_indexed(2 * EVENTS as u64, Duration::from_secs(60)));
+    let request = |from: Option<i64>, to: Option<i64>| SearchRequest {
+        facets: vec![
+            FacetField::Action,
+            FacetField::ActionStatus,
+            FacetField::ActorName,
+            FacetField::DataSourceId,
+        ],
+        facet_limit: 1_000,
+        size: 5,
+        from,
+        to,
+        ..Default::default()
+    };
+    let second = BASE_MICROS + 1_000_000_000;
+    let ranges = [
+        (None, None),
+        (None, None),
+        (Some(BASE_MICROS), Some(second + 400_000_000)),
+        (Some(second), None),
+        (Some(second), Some(second + 400_000_000)),
+        (Some(BASE_MICROS + 100_000_000), Some(second + 100_000_000)),
+        (None, Some(BASE_MICROS + 399_000_000)),
+    ];
+    for (round, (from, to)) in ranges.iter().enumerate() {
+        assert_counts(
+            &index,
+            &events,
+            &request(*from, *to),
+            &format!("range {round}"),
+        );
+    }
+    // Retention removes the first 1,000 events: the kept counts of the segment holding them no
+    // longer apply.
+    index.remove_below(1_001);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while index.search(&request(None, None)).unwrap().total != 2 * EVENTS as u64 - 1_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deletion was not applied"
+        );
+        index.wait_until_indexed(u64::MAX, Duration::from_millis(100));
+    }
+    let kept = &events[1_000..];
+    for (round, (from, to)) in ranges.iter().enumerate() {
+        assert_counts(
+            &index,
+            kept,
+            &request(*from, *to),
+            &format!("after retention, range {round}"),
+        );
     }
 }
 

@@ -1,11 +1,16 @@
 //! An exact facet collector: per segment it counts the term ordinals of each facet field's
 //! column, then merges the counts by value. Also tracks the smallest and largest event time, and
-//! counts events per time bucket for a histogram.
+//! counts events per time bucket for a histogram. A request that filters on nothing but time
+//! takes, for each segment its range covers whole, the segment's counts kept from an earlier
+//! request (`WholeSegmentCounts`) instead of counting every document again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
+use tantivy::index::SegmentId;
+use tantivy::query::Weight;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::schema::FacetField;
@@ -77,6 +82,85 @@ pub struct FacetCollector {
     pub(crate) fields: Vec<FacetField>,
     pub(crate) limit: usize,
     pub(crate) histogram: Option<Histogram>,
+    /// Set when the request filters on nothing but a time range: segments inside it count
+    /// from the kept whole-segment counts.
+    pub(crate) whole: Option<WholeSegments>,
+}
+
+/// One field's counts over a segment's alive documents: value → events, and events with a value.
+type FieldCounts = (HashMap<String, u64>, u64);
+
+/// The facet counts of every alive document of a segment, kept per segment, deletions and field.
+/// Sealed segments do not change; a deletion (retention) changes the key, and segments merged
+/// away are forgotten at the next search.
+#[derive(Default)]
+pub struct WholeSegmentCounts {
+    kept: Mutex<HashMap<(SegmentId, DocId, FacetField), Arc<FieldCounts>>>,
+}
+
+impl WholeSegmentCounts {
+    fn counts(
+        &self,
+        reader: &SegmentReader,
+        field: FacetField,
+    ) -> tantivy::Result<Arc<FieldCounts>> {
+        let key = (reader.segment_id(), reader.num_deleted_docs(), field);
+        if let Some(kept) = self.kept.lock().expect("facet counts lock").get(&key) {
+            return Ok(kept.clone());
+        }
+        let column = reader.fast_fields().str(field.name())?;
+        let mut counter = FieldCounter {
+            field,
+            counts: vec![0; column.as_ref().map_or(0, |column| column.num_terms())],
+            column,
+            events: 0,
+        };
+        let alive = reader.alive_bitset();
+        for doc in 0..reader.max_doc() {
+            if alive.is_none_or(|alive| alive.is_alive(doc)) {
+                counter.collect(doc);
+            }
+        }
+        let counts = Arc::new(counter.harvest());
+        self.kept
+            .lock()
+            .expect("facet counts lock")
+            .insert(key, counts.clone());
+        Ok(counts)
+    }
+
+    /// Forgets the segments not in `live` (merged away, or of a replaced index).
+    pub fn retain(&self, live: &HashSet<SegmentId>) {
+        self.kept
+            .lock()
+            .expect("facet counts lock")
+            .retain(|(segment, _, _), _| live.contains(segment));
+    }
+}
+
+/// A request that filters on nothing but `time_field` between `from` and `to` (inclusive).
+pub struct WholeSegments {
+    pub(crate) counts: Arc<WholeSegmentCounts>,
+    pub(crate) time_field: &'static str,
+    pub(crate) from: Option<i64>,
+    pub(crate) to: Option<i64>,
+}
+
+impl WholeSegments {
+    /// Whether every document of the segment is in the range (judged by the column's bounds,
+    /// which also cover deleted documents: a segment is never taken whole wrongly).
+    fn covers(&self, reader: &SegmentReader) -> tantivy::Result<bool> {
+        if reader.num_docs() == 0 {
+            return Ok(false);
+        }
+        let times = reader.fast_fields().i64(self.time_field)?;
+        // Every document has both times; a column without values for some is not taken whole.
+        if times.index.get_cardinality() != tantivy::columnar::Cardinality::Full {
+            return Ok(false);
+        }
+        Ok(self.from.is_none_or(|from| from <= times.min_value())
+            && self.to.is_none_or(|to| times.max_value() <= to))
+    }
 }
 
 struct FieldCounter {
@@ -84,6 +168,48 @@ struct FieldCounter {
     column: Option<StrColumn>,
     counts: Vec<u32>,
     events: u64,
+}
+
+impl FieldCounter {
+    fn collect(&mut self, doc: DocId) {
+        let Some(column) = &self.column else {
+            return;
+        };
+        let mut any = false;
+        for ord in column.term_ords(doc) {
+            self.counts[ord as usize] += 1;
+            any = true;
+        }
+        self.events += u64::from(any);
+    }
+
+    fn harvest(self) -> FieldCounts {
+        let mut values = HashMap::new();
+        if let Some(column) = &self.column {
+            // Decode the terms of the counted ordinals in one sorted pass over the dictionary:
+            // looking each up alone re-reads its block every time.
+            let counted: Vec<(u64, u32)> = self
+                .counts
+                .iter()
+                .enumerate()
+                .filter(|(_, count)| **count > 0)
+                .map(|(ord, count)| (ord as u64, *count))
+                .collect();
+            let mut counts = counted.iter().map(|(_, count)| u64::from(*count));
+            let decoded = column.dictionary().sorted_ords_to_term_cb(
+                counted.iter().map(|(ord, _)| *ord),
+                |term| {
+                    let count = counts.next().unwrap_or_default();
+                    values.insert(String::from_utf8_lossy(term).into_owned(), count);
+                    Ok(())
+                },
+            );
+            if let Err(error) = decoded {
+                tracing::error!(%error, field = ?self.field, "could not read a facet dictionary");
+            }
+        }
+        (values, self.events)
+    }
 }
 
 pub struct FacetSegmentCollector {
@@ -95,11 +221,7 @@ pub struct FacetSegmentCollector {
 
 /// Per segment: for each field, value → count, and events covered; the time range; the
 /// histogram's counts.
-type SegmentFruit = (
-    Vec<(HashMap<String, u64>, u64)>,
-    Option<(i64, i64)>,
-    Option<Vec<u64>>,
-);
+type SegmentFruit = (Vec<FieldCounts>, Option<(i64, i64)>, Option<Vec<u64>>);
 
 impl Collector for FacetCollector {
     type Fruit = FacetFruit;
@@ -135,6 +257,31 @@ impl Collector for FacetCollector {
 
     fn requires_scoring(&self) -> bool {
         false
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentFruit> {
+        if let Some(whole) = &self.whole
+            && whole.covers(reader)?
+        {
+            return self.whole_segment(whole, reader);
+        }
+        let mut collector = self.for_segment(segment_ord, reader)?;
+        match reader.alive_bitset() {
+            Some(alive) => weight.for_each_no_score(reader, &mut |docs| {
+                for &doc in docs {
+                    if alive.is_alive(doc) {
+                        collector.collect(doc, 0.0);
+                    }
+                }
+            })?,
+            None => weight.for_each_no_score(reader, &mut |docs| collector.collect_block(docs))?,
+        }
+        Ok(collector.harvest())
     }
 
     fn merge_fruits(&self, segments: Vec<SegmentFruit>) -> tantivy::Result<FacetFruit> {
@@ -182,6 +329,47 @@ impl Collector for FacetCollector {
     }
 }
 
+impl FacetCollector {
+    /// The fruit of a segment every alive document of which matches: kept counts, and the time
+    /// range and histogram from one pass over its event times.
+    fn whole_segment(
+        &self,
+        whole: &WholeSegments,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentFruit> {
+        let fields = self
+            .fields
+            .iter()
+            .map(|field| {
+                whole
+                    .counts
+                    .counts(reader, *field)
+                    .map(|kept| (*kept).clone())
+            })
+            .collect::<tantivy::Result<Vec<FieldCounts>>>()?;
+        let times = reader.fast_fields().i64("eventTime")?;
+        let alive = reader.alive_bitset();
+        let mut time_range = None;
+        let mut histogram = self
+            .histogram
+            .map(|histogram| (histogram, vec![0u64; histogram.buckets]));
+        for doc in 0..reader.max_doc() {
+            if alive.is_some_and(|alive| !alive.is_alive(doc)) {
+                continue;
+            }
+            if let Some(time) = times.first(doc) {
+                time_range = merge_range(time_range, Some((time, time)));
+                if let Some((histogram, counts)) = &mut histogram
+                    && let Some(bucket) = histogram.bucket(time)
+                {
+                    counts[bucket] += 1;
+                }
+            }
+        }
+        Ok((fields, time_range, histogram.map(|(_, counts)| counts)))
+    }
+}
+
 fn merge_range(left: Option<(i64, i64)>, right: Option<(i64, i64)>) -> Option<(i64, i64)> {
     match (left, right) {
         (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
@@ -194,15 +382,7 @@ impl SegmentCollector for FacetSegmentCollector {
 
     fn collect(&mut self, doc: DocId, _: Score) {
         for counter in &mut self.counters {
-            let Some(column) = &counter.column else {
-                continue;
-            };
-            let mut any = false;
-            for ord in column.term_ords(doc) {
-                counter.counts[ord as usize] += 1;
-                any = true;
-            }
-            counter.events += u64::from(any);
+            counter.collect(doc);
         }
         if let Some(time) = self.event_time.first(doc) {
             self.time_range = merge_range(self.time_range, Some((time, time)));
@@ -218,30 +398,7 @@ impl SegmentCollector for FacetSegmentCollector {
         let fields = self
             .counters
             .into_iter()
-            .map(|counter| {
-                let mut values = HashMap::new();
-                if let Some(column) = &counter.column {
-                    // Decode the terms of the counted ordinals in one sorted pass over the
-                    // dictionary: looking each up alone re-reads its block every time.
-                    let counted: Vec<(u64, u32)> = counter
-                        .counts
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, count)| **count > 0)
-                        .map(|(ord, count)| (ord as u64, *count))
-                        .collect();
-                    let mut counts = counted.iter().map(|(_, count)| u64::from(*count));
-                    let decoded = column.dictionary().sorted_ords_to_term_cb(counted.iter().map(|(ord, _)| *ord), |term| {
-                        let count = counts.next().unwrap_or_default();
-                        values.insert(String::from_utf8_lossy(term).into_owned(), count);
-                        Ok(())
-                    });
-                    if let Err(error) = decoded {
-                        tracing::error!(%error, field = ?counter.field, "could not read a facet dictionary");
-                    }
-                }
-                (values, counter.events)
-            })
+            .map(FieldCounter::harvest)
             .collect();
         (
             fields,

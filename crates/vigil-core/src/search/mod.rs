@@ -28,7 +28,7 @@ pub(crate) use schema::{Values, extract};
 use crate::error::LogError;
 use crate::log::{EventLog, Seq, StoredEvent};
 use crate::view::{Unavailable, ViewHealth, ahead_of_log_alarm, check_not_ahead};
-use facets::FacetCollector;
+use facets::{FacetCollector, WholeSegmentCounts, WholeSegments};
 use schema::{Fields, build_schema, document};
 
 /// The index directory inside the data directory.
@@ -134,6 +134,8 @@ pub struct SearchIndex {
     remove_below: AtomicU64,
     /// Serving, rebuilding, or stopped by an integrity alarm.
     health: ViewHealth,
+    /// Facet counts of whole segments, for requests that filter on nothing but time.
+    whole_counts: Arc<WholeSegmentCounts>,
 }
 
 /// The view's name in messages.
@@ -267,6 +269,7 @@ impl SearchIndex {
             stop: Arc::new(AtomicBool::new(false)),
             indexer: Mutex::new(None),
             remove_below: AtomicU64::new(0),
+            whole_counts: Arc::default(),
             health,
         });
         if search.health.integrity_alarm().is_some() {
@@ -465,14 +468,47 @@ impl SearchIndex {
             TimeField::Received => "receivedTime",
         };
         let descending = request.descending;
+        // Nothing but time filtered (the audit page's usual request): segments inside the range
+        // take their kept counts.
+        let only_time = request.filters.is_empty()
+            && request.after.is_none()
+            && request
+                .keywords
+                .as_deref()
+                .is_none_or(|keywords| keywords.trim().is_empty());
+        let whole = only_time.then(|| {
+            let live = searcher
+                .segment_readers()
+                .iter()
+                .map(|segment| segment.segment_id())
+                .collect();
+            self.whole_counts.retain(&live);
+            WholeSegments {
+                counts: self.whole_counts.clone(),
+                time_field: time_name,
+                from: request.from,
+                to: request.to,
+            }
+        });
+        // The kept counts are taken per segment by the facet collector's own pass: combined with
+        // others in one collector, it would be handed every document instead.
+        let separate_facets = whole.is_some();
         let facet_collector = FacetCollector {
             fields: request.facets.clone(),
             limit: request.facet_limit,
             histogram: request.histogram,
+            whole,
         };
         // No hits asked for: the count and facets alone.
         if request.size == 0 {
-            let (total, facets) = searcher.search(&query, &(Count, facet_collector))?;
+            let (total, facets) = if separate_facets {
+                (
+                    searcher.search(&query, &Count)?,
+                    searcher.search(&query, &facet_collector)?,
+                )
+            } else {
+                searcher.search(&query, &(Count, facet_collector))?
+            };
             return Ok(SearchResult {
                 total: total as u64,
                 hits: Vec::new(),
@@ -505,7 +541,12 @@ impl SearchIndex {
                 }
             });
         let (total, top, facets): (usize, Vec<(SortKey, DocAddress)>, FacetFruit) =
-            searcher.search(&query, &(Count, top, facet_collector))?;
+            if separate_facets {
+                let (total, top) = searcher.search(&query, &(Count, top))?;
+                (total, top, searcher.search(&query, &facet_collector)?)
+            } else {
+                searcher.search(&query, &(Count, top, facet_collector))?
+            };
         let keys: Vec<(i64, Seq)> = top.iter().map(|(key, _)| key.time_and_seq()).collect();
         let seqs: Vec<Seq> = keys.iter().map(|(_, seq)| *seq).collect();
         let hits = self.log.get_many(&seqs)?;
