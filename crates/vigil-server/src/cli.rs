@@ -261,6 +261,19 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
+/// The log of a data directory that exists: the key commands never create an empty one (a
+/// mistyped `--data-dir` would otherwise hold a key no server reads).
+fn existing_log(data_dir: &Path) -> anyhow::Result<EventLog> {
+    if !data_dir.join(vigil_core::DATABASE_FILE).is_file() {
+        anyhow::bail!(
+            "{}: not a vigil data directory (it has no {}); give the --data-dir (or VIGIL_DATA_DIR) that `vigil serve` uses, or start `vigil serve` once to create it",
+            data_dir.display(),
+            vigil_core::DATABASE_FILE
+        );
+    }
+    Ok(EventLog::open(data_dir)?)
+}
+
 /// `vigil keys create`.
 pub fn keys_create(data_dir: &Path, name: &str, permissions: &[String]) -> anyhow::Result<()> {
     let mut parsed = Vec::new();
@@ -270,7 +283,7 @@ pub fn keys_create(data_dir: &Path, name: &str, permissions: &[String]) -> anyho
         })?;
         parsed.push(permission);
     }
-    let log = EventLog::open(data_dir)?;
+    let log = existing_log(data_dir)?;
     let created = keys::create_key(&log, name, &parsed, None, &local_actor())?;
     let names: Vec<&str> = created
         .info
@@ -291,7 +304,7 @@ pub fn keys_create(data_dir: &Path, name: &str, permissions: &[String]) -> anyho
 
 /// `vigil keys list`.
 pub fn keys_list(data_dir: &Path) -> anyhow::Result<()> {
-    let log = EventLog::open(data_dir)?;
+    let log = existing_log(data_dir)?;
     let keys = keys::list_keys(&log)?;
     println!(
         "{:<36}  {:<24}  {:<22}  CREATED",
@@ -312,7 +325,7 @@ pub fn keys_list(data_dir: &Path) -> anyhow::Result<()> {
 
 /// `vigil keys delete`.
 pub fn keys_delete(data_dir: &Path, id_or_name: &str) -> anyhow::Result<()> {
-    let log = EventLog::open(data_dir)?;
+    let log = existing_log(data_dir)?;
     let deleted = keys::delete_key(&log, id_or_name, &local_actor())?;
     println!("deleted API key `{}` (id {})", deleted.name, deleted.id);
     Ok(())

@@ -119,6 +119,11 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Bound first: a taken address fails before a data directory is created or a first key is
+    // printed. Connections wait in the backlog until the service below is ready.
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
     let data_dir = config.data_dir.clone();
     let log = Arc::new(
         tokio::task::spawn_blocking(move || EventLog::open(&data_dir))
@@ -231,9 +236,6 @@ pub async fn serve(
     })
     .await?
     .context("opening the governance projection")?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, data_dir = %config.data_dir.display(), "vigil is serving");
     println!("vigil listening on http://{address}");

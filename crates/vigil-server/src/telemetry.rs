@@ -9,10 +9,14 @@ use axum::response::Response;
 
 use crate::state::AppState;
 
-/// Starts structured logging to stderr; `RUST_LOG` overrides the default `info` level.
+/// The default filter: vigil's own information, and only warnings from the index library
+/// (tantivy reports every commit and merge at info level).
+const DEFAULT_FILTER: &str = "info,tantivy=warn";
+
+/// Starts structured logging to stderr; `RUST_LOG` overrides [`DEFAULT_FILTER`].
 pub fn init() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -1535,3 +1535,48 @@ async fn a_full_disk_answers_507_loses_nothing_and_recovers() {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+/// A mistyped data directory or a taken address leaves nothing behind: the key commands refuse
+/// a directory that is not a data directory (instead of creating an empty log there), and
+/// `serve` fails on a taken address before it creates a data directory or prints a first key.
+#[test]
+fn a_wrong_data_directory_or_a_taken_address_creates_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let missing = parent.path().join("typo");
+    let missing_text = missing.to_str().unwrap();
+    for args in [
+        vec!["keys", "list", "--data-dir", missing_text],
+        vec!["keys", "delete", "admin", "--data-dir", missing_text],
+        vec![
+            "keys",
+            "create",
+            "--name",
+            "n",
+            "--permission",
+            "AUDIT",
+            "--data-dir",
+            missing_text,
+        ],
+    ] {
+        let output = vigil(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr.contains("not a vigil data directory"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!missing.exists(), "{args:?} created {missing_text}");
+    }
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = vigil(&["serve", "--listen", &address, "--data-dir", missing_text]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains(&address), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("API key"),
+        "a first key was printed"
+    );
+    assert!(!missing.exists(), "serve created {missing_text}");
+}
