@@ -78,14 +78,20 @@ fn setup() -> (tempfile::TempDir, Arc<EventLog>, Vec<Value>) {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(EventLog::open(dir.path()).unwrap());
     let events = generate(&mut Rng(7));
-    let body = Value::Array(events.clone()).to_string();
+    store(&log, &events);
+    (dir, log, events)
+}
+
+/// Stores the events through ingest, as the API would; every one is new.
+fn store(log: &EventLog, events: &[Value]) {
+    let body = Value::Array(events.to_vec()).to_string();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let report = runtime
         .block_on(ingest(
-            &log,
+            log,
             prepare(
                 split_body(&body, BodyFormat::Json).unwrap(),
                 Timestamp::now(),
@@ -93,8 +99,7 @@ fn setup() -> (tempfile::TempDir, Arc<EventLog>, Vec<Value>) {
             ),
         ))
         .unwrap();
-    assert_eq!(report.stored.len(), EVENTS);
-    (dir, log, events)
+    assert_eq!(report.stored.len(), events.len());
 }
 
 fn open_index(dir: &std::path::Path, log: &Arc<EventLog>) -> Arc<SearchIndex> {
@@ -209,21 +214,7 @@ fn whole_segment_counts_stay_exact_across_repeats_ranges_and_deletions() {
             event
         })
         .collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let body = Value::Array(later.clone()).to_string();
-    runtime
-        .block_on(ingest(
-            &log,
-            prepare(
-                split_body(&body, BodyFormat::Json).unwrap(),
-                Timestamp::now(),
-                &vigil_core::Submitter::cli("test"),
-            ),
-        ))
-        .unwrap();
+    store(&log, &later);
     events.extend(later);
     assert!(index.wait_until_indexed(2 * EVENTS as u64, Duration::from_secs(60)));
     let request = |from: Option<i64>, to: Option<i64>| SearchRequest {
