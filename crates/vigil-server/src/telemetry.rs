@@ -14,14 +14,30 @@ use crate::state::AppState;
 const DEFAULT_FILTER: &str = "info,tantivy=warn";
 
 /// Starts structured logging to stderr; `RUST_LOG` overrides [`DEFAULT_FILTER`].
+/// `VIGIL_LOG_FORMAT=json` writes one JSON object a line (for log shippers); `text`, the
+/// default, is for people.
 pub fn init() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER));
-    let _ = tracing_subscriber::fmt()
+    let format = std::env::var("VIGIL_LOG_FORMAT").unwrap_or_default();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format.trim() {
+        "json" => builder.json().flatten_event(true).try_init(),
+        other => {
+            let started = builder
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .try_init();
+            if !other.is_empty() && other != "text" {
+                tracing::warn!(
+                    value = other,
+                    "VIGIL_LOG_FORMAT: unknown value, expected `text` or `json`; logging as text"
+                );
+            }
+            started
+        }
+    };
 }
 
 /// Logs one line per request and counts it. Never logs headers: they carry API keys.

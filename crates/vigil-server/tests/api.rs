@@ -629,3 +629,52 @@ async fn graphql_over_http_works_as_clients_speak_it() {
     );
     assert!(server.terminate().success());
 }
+
+/// `VIGIL_LOG_FORMAT=json`: every log line on stderr is one JSON object with the level, the
+/// message and its fields, as log shippers take them.
+#[test]
+fn json_logs_are_one_object_a_line() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("VIGIL_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            if lines.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let serving = loop {
+        let line = received
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no `vigil is serving` line; saw {seen:#?}"));
+        let parsed: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
+        assert!(parsed["level"].is_string(), "{line}");
+        if parsed["message"] == "vigil is serving" {
+            break parsed;
+        }
+        seen.push(line);
+    };
+    assert_eq!(serving["level"], "INFO");
+    assert!(
+        serving["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"),
+        "{serving}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
