@@ -65,17 +65,6 @@ async fn wait_for_status(
     }
 }
 
-/// The newest sequence number: the exporter is done when its checkpoint reaches it.
-async fn head_seq(server: &Server) -> u64 {
-    let text = common::get_text(server, "/metrics").await;
-    text.lines()
-        .find_map(|line| line.strip_prefix("vigil_log_last_seq "))
-        .expect("vigil_log_last_seq in /metrics")
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// Every exported line, by event id, with how often it appears.
 fn exported_lines(dir: &Path) -> HashMap<String, (String, usize)> {
     let mut lines: HashMap<String, (String, usize)> = HashMap::new();
@@ -167,12 +156,7 @@ region
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_exports_from_the_seed_examples_arrive_once_and_verify() {
     let moto = Emulator::moto();
-    let bucket = client()
-        .put(format!("{}/your-s3-bucket", moto.url()))
-        .send()
-        .await
-        .unwrap();
-    assert!(bucket.status().is_success());
+    moto.create_bucket("your-s3-bucket").await;
     let data = tempfile::tempdir().unwrap();
     let server = Server::start_with_env(
         data.path(),
@@ -346,7 +330,7 @@ async fn s3_exports_from_the_seed_examples_arrive_once_and_verify() {
         &format!(r#"mutation {{ exportNow(id: "{id}") {{ id }} }}"#),
     )
     .await;
-    let first_head = head_seq(&server).await;
+    let first_head = common::head_seq(&server).await;
     wait_for_status(&server, &id, "the first export", |status| {
         status["lastExportedSequence"].as_u64() >= Some(first_head)
     })
@@ -358,7 +342,7 @@ async fn s3_exports_from_the_seed_examples_arrive_once_and_verify() {
         &format!(r#"mutation {{ exportNow(id: "{id}") {{ id }} }}"#),
     )
     .await;
-    let second_head = head_seq(&server).await;
+    let second_head = common::head_seq(&server).await;
     wait_for_status(&server, &id, "the second export", |status| {
         status["lastExportedSequence"].as_u64() >= Some(second_head)
     })
@@ -544,7 +528,7 @@ path
         &format!(r#"mutation {{ exportNow(id: "{id}") {{ id }} }}"#),
     )
     .await;
-    let head = head_seq(&server).await;
+    let head = common::head_seq(&server).await;
     wait_for_status(&server, &id, "the first export", |status| {
         status["lastExportedSequence"].as_u64() >= Some(head)
     })
@@ -569,7 +553,7 @@ path
     );
     // It comes back: the exporter's own retry delivers the rest. The head is read before the
     // restart: the retry's own completion event may otherwise already be past it.
-    let head = head_seq(&server).await;
+    let head = common::head_seq(&server).await;
     azurite.restart();
     wait_for_status(&server, &id, "the retried export", |status| {
         status["lastExportedSequence"].as_u64() >= Some(head)

@@ -1021,15 +1021,7 @@ async fn download_checkpoints(
 async fn signed_checkpoints_reveal_a_cut_or_a_rewritten_log() {
     use common::emulators::Emulator;
     let moto = Emulator::moto();
-    assert!(
-        client()
-            .put(format!("{}/audit", moto.url()))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
+    moto.create_bucket("audit").await;
     let data = tempfile::tempdir().unwrap();
     let server = Server::start_with_env(
         data.path(),

@@ -108,12 +108,7 @@ fn strings(value: &Value) -> Vec<String> {
 async fn a_parquet_export_reads_back_in_pyarrow_and_duckdb_with_every_event_once() {
     let python = python();
     let moto = Emulator::moto();
-    let bucket = client()
-        .put(format!("{}/lake", moto.url()))
-        .send()
-        .await
-        .unwrap();
-    assert!(bucket.status().is_success());
+    moto.create_bucket("lake").await;
     let data = tempfile::tempdir().unwrap();
     let server = Server::start_with_env(
         data.path(),
@@ -148,14 +143,7 @@ async fn a_parquet_export_reads_back_in_pyarrow_and_duckdb_with_every_event_once
     )
     .await;
     // Done when the checkpoint reaches the head as it was before the run.
-    let metrics = common::get_text(&server, "/metrics").await;
-    let head: u64 = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("vigil_log_last_seq "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let head = common::head_seq(&server).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let answer = graphql(

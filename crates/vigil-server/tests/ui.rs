@@ -226,12 +226,7 @@ async fn click_facet(browser: &Browser, field: &str, value: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_web_ui_works_end_to_end_in_a_real_browser() {
     let moto = Emulator::moto();
-    let bucket = client()
-        .put(format!("{}/ui-bucket", moto.url()))
-        .send()
-        .await
-        .unwrap();
-    assert!(bucket.status().is_success());
+    moto.create_bucket("ui-bucket").await;
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
     ingest(&server, &fixtures()).await;

@@ -117,6 +117,19 @@ impl Emulator {
         )
     }
 
+    /// Creates bucket `name` in moto (S3's `PUT /<bucket>`).
+    pub async fn create_bucket(&self, name: &str) {
+        let response = reqwest::Client::new()
+            .put(format!("{}/{name}", self.url()))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "creating bucket {name}: {response:?}"
+        );
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

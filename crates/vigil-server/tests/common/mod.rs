@@ -198,6 +198,17 @@ pub fn member_added(id: &str, name: &str, time: &str) -> Value {
     })
 }
 
+/// The newest sequence number, from `/metrics`: an exporter is done when its checkpoint reaches it.
+pub async fn head_seq(server: &Server) -> u64 {
+    let text = get_text(server, "/metrics").await;
+    text.lines()
+        .find_map(|line| line.strip_prefix("vigil_log_last_seq "))
+        .expect("vigil_log_last_seq in /metrics")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// The body of `GET path`, read as text with the admin key.
 pub async fn get_text(server: &Server, path: &str) -> String {
     client()
