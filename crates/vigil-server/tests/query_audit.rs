@@ -1026,3 +1026,135 @@ async fn the_schedule_is_one_interval_per_integration_type() {
     assert_eq!(shown["SNOWFLAKE"]["intervalMinutes"], 30);
     server.terminate();
 }
+
+/// A Unity Catalog window whose result is far above Databricks' 25 MiB INLINE limit (the
+/// Statement Execution API reference, `disposition`: "If a given statement produces a result set
+/// with a size larger than 25 MiB, that statement execution is aborted") is read through
+/// `EXTERNAL_LINKS`, whose presigned links are downloaded without the Databricks token ("you must
+/// not set an Authorization header"), narrowed while a part has more than `rowsPerStatement`
+/// rows, and bounded per run: two runs store every statement once.
+#[tokio::test]
+async fn unity_catalog_pull_reads_a_window_larger_than_the_inline_limit() {
+    let fake = fakes::databricks("dapi-test-token").await;
+    let now = Utc::now();
+    const STATEMENTS: usize = 1_600;
+    let long_text = format!(
+        "SELECT * FROM main.sales.orders WHERE note = '{}'",
+        "x".repeat(20_000)
+    );
+    let rows: Vec<Value> = (0..STATEMENTS)
+        .map(|n| {
+            let mut row = databricks_row(
+                &format!("01ef0000-0000-0000-0000-{n:012}"),
+                "analyst@example.com",
+                now - chrono::Duration::minutes(20 * 60) + chrono::Duration::seconds(n as i64 * 40),
+                Some(("main", "sales", "orders", r#"["amount"]"#)),
+            );
+            row["statement_text"] = json!(long_text);
+            row
+        })
+        .collect();
+    let total_bytes = serde_json::to_vec(&rows).unwrap().len();
+    assert!(total_bytes > fakes::INLINE_LIMIT_BYTES, "{total_bytes}");
+    *fake.state.rows.lock().unwrap() = rows;
+    fake.state.page_rows.store(40, Ordering::SeqCst);
+    fake.state.expire_links_once.store(true, Ordering::SeqCst);
+
+    // The fake enforces the INLINE rule: the old request fails on this data.
+    let inline = client()
+        .post(format!("{}/api/2.0/sql/statements", fake.base))
+        .header("Authorization", "Bearer dapi-test-token")
+        .json(&json!({
+            "statement": "SELECT … FROM system.query.history …", "warehouse_id": "559483c6eac0359f",
+            "disposition": "INLINE", "format": "JSON_ARRAY",
+            "parameters": [{ "name": "since", "value": (now - chrono::Duration::days(1)).to_rfc3339(), "type": "TIMESTAMP" }]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let id = inline["statement_id"].as_str().unwrap();
+    let mut state = Value::Null;
+    for _ in 0..2 {
+        state = client()
+            .get(format!("{}/api/2.0/sql/statements/{id}", fake.base))
+            .header("Authorization", "Bearer dapi-test-token")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    }
+    assert_eq!(state["status"]["state"], "FAILED", "{state}");
+    fake.state.submitted.lock().unwrap().clear();
+
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let integration = json!({
+        "type": "DATABRICKS_UNITY_CATALOG", "name": "busy",
+        "host": fake.base, "warehouseId": "559483c6eac0359f", "token": "dapi-test-token",
+        "rowsPerStatement": 100
+    });
+    let (status, created) = post(&server, "/api/audit/integrations", integration).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["rowsPerStatement"], 100, "{created}");
+
+    // A run reads at most ten statements' worth (1,000 rows here) once it has moved the
+    // watermark, and says there is more.
+    let job = load(&server).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    let run = &job["integrations"][0]["run"];
+    assert_eq!(run["moreToRead"], true, "{job}");
+    assert!(run["narrowings"].as_u64().unwrap() >= 1, "{job}");
+    assert!(run["statements"].as_u64().unwrap() >= 10, "{job}");
+    let first_rows = run["rowsRead"].as_u64().unwrap();
+    assert!((1_000..STATEMENTS as u64).contains(&first_rows), "{job}");
+    assert!(run["windowEnd"].is_string(), "{job}");
+
+    let job = load(&server).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    let run = &job["integrations"][0]["run"];
+    assert_eq!(run["moreToRead"], false, "{job}");
+    assert_eq!(
+        count_events(&server, "\"type\":\"DatabricksContext\""),
+        STATEMENTS
+    );
+    for n in [0, 799, STATEMENTS - 1] {
+        let id = format!("01ef0000-0000-0000-0000-{n:012}");
+        let events = query_events(&server, &id);
+        assert_eq!(events.len(), 1, "{id}");
+        assert_eq!(
+            events[0]["auditPayload"]["query"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count(),
+            vigil_model::MAX_QUERY_TEXT_CHARS
+        );
+    }
+
+    let submitted = fake.state.submitted.lock().unwrap().clone();
+    assert!(
+        submitted.iter().all(|statement| statement.disposition == "EXTERNAL_LINKS"
+            && statement.until.is_some()),
+        "{submitted:?}"
+    );
+    // Every result read was within the bound; the larger ones were canceled unread.
+    let canceled = fake.state.canceled.load(Ordering::SeqCst);
+    assert_eq!(
+        submitted
+            .iter()
+            .filter(|statement| statement.rows > 100)
+            .count(),
+        canceled,
+        "{submitted:?}"
+    );
+    assert!(canceled >= 1);
+    assert_eq!(fake.state.authorized_downloads.load(Ordering::SeqCst), 0);
+    assert!(!fake.state.expire_links_once.load(Ordering::SeqCst));
+    assert_eq!(fake.state.auth_failures.load(Ordering::SeqCst), 0);
+    server.terminate();
+}

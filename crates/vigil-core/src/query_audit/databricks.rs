@@ -1,7 +1,9 @@
 //! Databricks Unity Catalog: `system.query.history` joined with `system.access.column_lineage`,
-//! read through the SQL Statement Execution API (`POST /api/2.0/sql/statements`, polling a
-//! pending statement, following `next_chunk_internal_link`). Every user and table is audited; a
-//! user vigil cannot name is the unknown user, with the Databricks username kept in
+//! read through the SQL Statement Execution API (`POST /api/2.0/sql/statements` with
+//! `EXTERNAL_LINKS`, polling a pending statement, following `next_chunk_internal_link` and
+//! downloading each chunk from its presigned link). A window whose result is larger than
+//! `rowsPerStatement` is narrowed by the pull service. Every user and table is audited; a user
+//! vigil cannot name is the unknown user, with the Databricks username kept in
 //! `technologyContext.account.username`.
 
 use std::time::Duration;
@@ -29,11 +31,22 @@ pub struct DatabricksSettings {
     /// arrives late; after that they are stored without tables (cached results never get any).
     #[serde(default = "default_settle_minutes")]
     pub lineage_settle_minutes: u32,
+    /// The most rows one audit statement may return: a window whose result is larger is
+    /// narrowed (halved until it fits), so no run depends on one huge result.
+    #[serde(default = "default_rows_per_statement")]
+    pub rows_per_statement: u32,
 }
 
 fn default_settle_minutes() -> u32 {
     30
 }
+
+fn default_rows_per_statement() -> u32 {
+    200_000
+}
+
+/// The bounds of `rowsPerStatement`.
+const ROWS_PER_STATEMENT: std::ops::RangeInclusive<u32> = 100..=5_000_000;
 
 impl DatabricksSettings {
     /// Checks every field; the message names the field.
@@ -49,6 +62,14 @@ impl DatabricksSettings {
         {
             return Err(format!(
                 "workspaceIds: `{bad}` is not a workspace id (digits only)"
+            ));
+        }
+        if !ROWS_PER_STATEMENT.contains(&self.rows_per_statement) {
+            return Err(format!(
+                "rowsPerStatement: {} is outside {}..={}",
+                self.rows_per_statement,
+                ROWS_PER_STATEMENT.start(),
+                ROWS_PER_STATEMENT.end()
             ));
         }
         if self.lineage_settle_minutes > overlap_minutes {
@@ -67,7 +88,7 @@ impl DatabricksSettings {
             .unwrap_or_else(|| self.host.clone())
     }
 
-    /// The audit statement; `:since` is the start of the window.
+    /// The audit statement; `:since` and `:until` bound the window (`until` excluded).
     pub fn statement(&self) -> String {
         let workspaces = if self.workspace_ids.is_empty() {
             String::new()
@@ -96,7 +117,8 @@ WHERE event_time >= :since - INTERVAL 1 DAY AND statement_id IS NOT NULL \
 AND source_table_name IS NOT NULL \
 GROUP BY statement_id, source_table_catalog, source_table_schema, source_table_name) l \
 ON l.statement_id = h.statement_id \
-WHERE h.end_time >= :since{workspaces} ORDER BY h.end_time, h.statement_id"
+WHERE h.end_time >= :since AND h.end_time < :until{workspaces} \
+ORDER BY h.end_time, h.statement_id"
         )
     }
 }
@@ -106,9 +128,22 @@ pub struct DatabricksPages {
     client: reqwest::Client,
     base: String,
     authorization: String,
+    statement_id: String,
     columns: Vec<String>,
-    first: Option<Vec<Vec<Value>>>,
+    first: Option<Chunk>,
     next_link: Option<String>,
+}
+
+/// What submitting a window's statement gave.
+pub enum Opened {
+    /// The result, ready to read.
+    Pages(DatabricksPages),
+    /// The result has more rows than `rowsPerStatement` (or was truncated): the statement was
+    /// canceled, and the window must be narrowed.
+    TooLarge {
+        /// The rows the result had.
+        rows: u64,
+    },
 }
 
 #[derive(Deserialize)]
@@ -141,6 +176,10 @@ struct StatusError {
 #[derive(Deserialize)]
 struct Manifest {
     schema: Schema,
+    #[serde(default)]
+    total_row_count: Option<u64>,
+    #[serde(default)]
+    truncated: bool,
 }
 
 #[derive(Deserialize)]
@@ -154,10 +193,26 @@ struct Column {
     name: String,
 }
 
-#[derive(Deserialize)]
+/// One chunk of a result: its rows inline (`INLINE`), or links to them (`EXTERNAL_LINKS`).
+#[derive(Deserialize, Default)]
 struct Chunk {
     #[serde(default)]
+    chunk_index: Option<u64>,
+    #[serde(default)]
     data_array: Option<Vec<Vec<Value>>>,
+    #[serde(default)]
+    external_links: Option<Vec<ExternalLink>>,
+    #[serde(default)]
+    next_chunk_internal_link: Option<String>,
+}
+
+/// A presigned link to a chunk's rows. The link and its headers carry a short-lived credential:
+/// they are never logged, stored or shown.
+#[derive(Deserialize)]
+struct ExternalLink {
+    external_link: String,
+    #[serde(default)]
+    http_headers: Option<std::collections::HashMap<String, String>>,
     #[serde(default)]
     next_chunk_internal_link: Option<String>,
 }
@@ -170,23 +225,31 @@ fn poll_delay(attempt: u32) -> Duration {
 }
 
 impl DatabricksPages {
-    /// Submits the audit statement for the window starting at `since` and waits for its result.
-    pub async fn start(
+    /// Submits the audit statement for the window `[since, until)` and waits for its result.
+    /// When `may_narrow` and the result is larger than `rowsPerStatement`, the statement is
+    /// canceled and [`Opened::TooLarge`] returned; a truncated result is never read as whole.
+    pub async fn open(
         client: &reqwest::Client,
         settings: &DatabricksSettings,
         token: &str,
-        since: DateTime<Utc>,
-    ) -> Result<DatabricksPages, PullError> {
+        (since, until): (DateTime<Utc>, DateTime<Utc>),
+        may_narrow: bool,
+    ) -> Result<Opened, PullError> {
         let base = settings.host.trim_end_matches('/').to_owned();
         let authorization = format!("Bearer {}", token.trim());
+        // EXTERNAL_LINKS: INLINE aborts any result above 25 MiB, which a busy workspace's window
+        // exceeds; links have a 100 GiB limit and are read one chunk at a time.
         let body = json!({
             "statement": settings.statement(),
             "warehouse_id": settings.warehouse_id,
             "wait_timeout": "30s",
             "on_wait_timeout": "CONTINUE",
-            "disposition": "INLINE",
+            "disposition": "EXTERNAL_LINKS",
             "format": "JSON_ARRAY",
-            "parameters": [{ "name": "since", "value": iso(since), "type": "TIMESTAMP" }],
+            "parameters": [
+                { "name": "since", "value": iso(since), "type": "TIMESTAMP" },
+                { "name": "until", "value": iso(until), "type": "TIMESTAMP" },
+            ],
         });
         let request = client
             .post(format!("{base}/api/2.0/sql/statements"))
@@ -232,26 +295,115 @@ impl DatabricksPages {
                 .header("Authorization", &authorization);
             answer = send(poll, "polling the audit statement").await?;
         }
-        let columns = answer
+        let statement_id = answer.statement_id.clone().unwrap_or_default();
+        let manifest = answer
             .manifest
-            .ok_or_else(|| PullError::Source("Databricks' answer has no manifest".into()))?
+            .ok_or_else(|| PullError::Source("Databricks' answer has no manifest".into()))?;
+        let rows = manifest.total_row_count.unwrap_or(0);
+        let too_large = rows > u64::from(settings.rows_per_statement) || manifest.truncated;
+        if too_large && may_narrow {
+            // Frees the warehouse; the result is not read. A failed cancel changes nothing here.
+            let cancel = client
+                .post(format!(
+                    "{base}/api/2.0/sql/statements/{statement_id}/cancel"
+                ))
+                .header("Authorization", &authorization)
+                .send()
+                .await;
+            if let Err(error) = cancel {
+                tracing::debug!(error = %super::source::describe(&error), "canceling an oversized audit statement failed");
+            }
+            return Ok(Opened::TooLarge { rows });
+        }
+        if manifest.truncated {
+            return Err(PullError::Source(format!(
+                "Databricks truncated the result of the audit statement for {} – {} at its byte limit, and the window cannot be narrowed further",
+                iso(since),
+                iso(until)
+            )));
+        }
+        let columns = manifest
             .schema
             .columns
             .into_iter()
             .map(|column| column.name)
             .collect();
-        let chunk = answer.result.unwrap_or(Chunk {
-            data_array: None,
-            next_chunk_internal_link: None,
-        });
-        Ok(DatabricksPages {
+        Ok(Opened::Pages(DatabricksPages {
             client: client.clone(),
             base,
             authorization,
+            statement_id,
             columns,
-            first: Some(chunk.data_array.unwrap_or_default()),
-            next_link: chunk.next_chunk_internal_link,
-        })
+            first: Some(answer.result.unwrap_or_default()),
+            next_link: None,
+        }))
+    }
+
+    /// A chunk's rows: inline, or downloaded from its presigned link. The download carries no
+    /// Databricks token (the link holds its own credential, and storage refuses a second one). An
+    /// expired or refused link is asked for again once.
+    async fn rows_of(&self, chunk: Chunk) -> Result<(Vec<Vec<Value>>, Option<String>), PullError> {
+        let mut next = chunk.next_chunk_internal_link.clone();
+        let Some(links) = chunk.external_links else {
+            return Ok((chunk.data_array.unwrap_or_default(), next));
+        };
+        let mut rows = Vec::new();
+        for link in links {
+            next = next.or_else(|| link.next_chunk_internal_link.clone());
+            let index = chunk.chunk_index.unwrap_or(0);
+            match self.download(&link).await {
+                Ok(mut part) => rows.append(&mut part),
+                Err(first_error) => {
+                    tracing::debug!(chunk = index, error = %first_error, "a result link failed; asking for a new one");
+                    let fresh: Chunk = send(
+                        self.client
+                            .get(format!(
+                                "{}/api/2.0/sql/statements/{}/result/chunks/{index}",
+                                self.base, self.statement_id
+                            ))
+                            .header("Authorization", &self.authorization),
+                        &format!("renewing the link of result chunk {index}"),
+                    )
+                    .await?;
+                    let renewed = fresh
+                        .external_links
+                        .into_iter()
+                        .flatten()
+                        .next()
+                        .ok_or_else(|| {
+                            PullError::Source(format!(
+                                "Databricks gave no link to result chunk {index}"
+                            ))
+                        })?;
+                    rows.append(&mut self.download(&renewed).await.map_err(|error| {
+                        PullError::Source(format!("downloading result chunk {index}: {error}"))
+                    })?);
+                }
+            }
+        }
+        Ok((rows, next))
+    }
+
+    async fn download(&self, link: &ExternalLink) -> Result<Vec<Vec<Value>>, String> {
+        let mut request = self.client.get(&link.external_link);
+        for (name, value) in link.http_headers.iter().flatten() {
+            request = request.header(name, value);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| super::source::describe(&error))?;
+        let status = response.status();
+        if !status.is_success() {
+            // Storage's error body may echo the signed request: not shown.
+            return Err(format!("the result storage answered {status}"));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| format!("reading the chunk: {}", super::source::describe(&error)))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|error| format!("the chunk is not a JSON array of rows ({error})"))
     }
 }
 
@@ -294,19 +446,19 @@ async fn send<T: for<'de> Deserialize<'de>>(
 #[async_trait::async_trait]
 impl PageSource for DatabricksPages {
     async fn next_page(&mut self) -> Result<Option<Page>, PullError> {
-        let rows = if let Some(rows) = self.first.take() {
-            rows
+        let chunk = if let Some(chunk) = self.first.take() {
+            chunk
         } else if let Some(link) = self.next_link.take() {
             let request = self
                 .client
                 .get(format!("{}{link}", self.base))
                 .header("Authorization", &self.authorization);
-            let chunk: Chunk = send(request, &format!("fetching {link}")).await?;
-            self.next_link = chunk.next_chunk_internal_link;
-            chunk.data_array.unwrap_or_default()
+            send(request, &format!("fetching {link}")).await?
         } else {
             return Ok(None);
         };
+        let (rows, next) = self.rows_of(chunk).await?;
+        self.next_link = next;
         Ok(Some(Page::new(&self.columns, rows)))
     }
 }
@@ -591,6 +743,7 @@ mod tests {
             warehouse_id: "w".into(),
             workspace_ids: vec!["123".into(), "456".into()],
             lineage_settle_minutes: 30,
+            rows_per_statement: 200_000,
         };
         assert!(
             settings

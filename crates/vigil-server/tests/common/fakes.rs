@@ -1,6 +1,7 @@
 //! In-process fakes of the Snowflake SQL API and the Databricks SQL Statement Execution API,
 //! shaped as their documentation shows: asynchronous statements (202 / PENDING), polling,
-//! partitions (one gzip-compressed) and chunks, and a switch that fails one page once.
+//! partitions (one gzip-compressed) and chunks, Databricks' 25 MiB INLINE limit and presigned
+//! `EXTERNAL_LINKS` downloads, and a switch that fails one page once.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -363,12 +364,46 @@ pub struct DatabricksState {
     pub page_rows: AtomicUsize,
     /// The window starts vigil asked for.
     pub sinces: Mutex<Vec<String>>,
+    /// Every statement submitted: disposition, window and the rows its result had.
+    pub submitted: Mutex<Vec<Submitted>>,
+    /// Statements canceled by the client.
+    pub canceled: AtomicUsize,
+    /// Result downloads that carried an `Authorization` header (storage refuses them).
+    pub authorized_downloads: AtomicUsize,
+    /// The first download of each link fails as an expired link would, once.
+    pub expire_links_once: AtomicBool,
     /// The token vigil must send.
     pub token: String,
     /// Requests refused for their token.
     pub auth_failures: AtomicUsize,
-    statements: Statements,
+    /// Where the fake serves, for the links it hands out.
+    base: Mutex<String>,
+    statements: Mutex<HashMap<String, DatabricksStatement>>,
 }
+
+/// A statement the fake was sent.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// `INLINE` or `EXTERNAL_LINKS`.
+    pub disposition: String,
+    /// `:since`.
+    pub since: String,
+    /// `:until`.
+    pub until: Option<String>,
+    /// Rows in the result.
+    pub rows: usize,
+}
+
+struct DatabricksStatement {
+    polls: usize,
+    chunks: Vec<Vec<Vec<Value>>>,
+    external: bool,
+    /// Why it failed (the INLINE size rule), if it did.
+    failure: Option<Value>,
+}
+
+/// The documented INLINE limit: a larger result aborts the statement.
+pub const INLINE_LIMIT_BYTES: usize = 25 * 1024 * 1024;
 
 /// The 401 Databricks answers to a wrong token; `None` when the token is right.
 fn databricks_auth(state: &DatabricksState, headers: &HeaderMap) -> Option<Response> {
@@ -389,6 +424,19 @@ fn databricks_auth(state: &DatabricksState, headers: &HeaderMap) -> Option<Respo
     }
 }
 
+fn parse_end(row: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let end = row["end_time"]
+        .as_str()
+        .unwrap_or_default()
+        .replacen(' ', "T", 1);
+    let end = if end.ends_with('Z') {
+        end
+    } else {
+        format!("{end}Z")
+    };
+    chrono::DateTime::parse_from_rfc3339(&end).ok()
+}
+
 async fn databricks_submit(
     State(state): State<Arc<DatabricksState>>,
     headers: HeaderMap,
@@ -405,32 +453,51 @@ async fn databricks_submit(
         )
             .into_response();
     }
-    let since = body["parameters"][0]["value"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let parameter = |name: &str| {
+        body["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|parameter| parameter["name"] == name)
+            .and_then(|parameter| parameter["value"].as_str())
+            .map(str::to_owned)
+    };
+    let since = parameter("since").unwrap_or_default();
+    let until = parameter("until");
     state.sinces.lock().unwrap().push(since.clone());
-    let since = chrono::DateTime::parse_from_rfc3339(&since).unwrap();
+    let since_time = chrono::DateTime::parse_from_rfc3339(&since).unwrap();
+    let until_time = until
+        .as_deref()
+        .map(|until| chrono::DateTime::parse_from_rfc3339(until).unwrap());
     let rows: Vec<Value> = state
         .rows
         .lock()
         .unwrap()
         .iter()
         .filter(|row| {
-            let end = row["end_time"]
-                .as_str()
-                .unwrap_or_default()
-                .replacen(' ', "T", 1);
-            let end = if end.ends_with('Z') {
-                end
-            } else {
-                format!("{end}Z")
-            };
-            chrono::DateTime::parse_from_rfc3339(&end).is_ok_and(|end| end >= since)
+            parse_end(row)
+                .is_some_and(|end| end >= since_time && until_time.is_none_or(|until| end < until))
         })
         .cloned()
         .collect();
+    let disposition = body["disposition"].as_str().unwrap_or("INLINE").to_owned();
     let arrays = to_arrays(&DATABRICKS_COLUMNS, &rows);
+    // INLINE: "If a given statement produces a result set with a size larger than 25 MiB, that
+    // statement execution is aborted, and no result set will be available."
+    let failure = (disposition == "INLINE"
+        && serde_json::to_vec(&arrays).unwrap().len() > INLINE_LIMIT_BYTES)
+        .then(|| {
+            json!({
+                "error_code": "BAD_REQUEST",
+                "message": "The result set exceeds the INLINE disposition limit of 25 MiB; use EXTERNAL_LINKS."
+            })
+        });
+    state.submitted.lock().unwrap().push(Submitted {
+        disposition: disposition.clone(),
+        since,
+        until,
+        rows: arrays.len(),
+    });
     let chunks: Vec<Vec<Vec<Value>>> = if arrays.is_empty() {
         vec![Vec::new()]
     } else {
@@ -440,30 +507,64 @@ async fn databricks_submit(
             .collect()
     };
     let id = format!("01ef-{}", uuid::Uuid::new_v4());
-    state
-        .statements
-        .lock()
-        .unwrap()
-        .insert(id.clone(), (0, chunks));
+    state.statements.lock().unwrap().insert(
+        id.clone(),
+        DatabricksStatement {
+            polls: 0,
+            chunks,
+            external: disposition == "EXTERNAL_LINKS",
+            failure,
+        },
+    );
     Json(json!({ "statement_id": id, "status": { "state": "PENDING" } })).into_response()
 }
 
-fn chunk_json(id: &str, chunks: &[Vec<Vec<Value>>], index: usize) -> Value {
+/// The `result` object of chunk `index`: its rows inline, or a presigned link to them (the next
+/// chunk's link then sits in the link object, as the API documents).
+fn chunk_json(base: &str, id: &str, statement: &DatabricksStatement, index: usize) -> Value {
+    let chunks = &statement.chunks;
     let offset: usize = chunks[..index].iter().map(Vec::len).sum();
     let mut chunk = json!({
         "chunk_index": index,
         "row_offset": offset,
         "row_count": chunks[index].len(),
-        "data_array": chunks[index],
     });
-    if index + 1 < chunks.len() {
-        chunk["next_chunk_index"] = json!(index + 1);
-        chunk["next_chunk_internal_link"] = json!(format!(
-            "/api/2.0/sql/statements/{id}/result/chunks/{}",
-            index + 1
-        ));
+    let next = (index + 1 < chunks.len()).then(|| {
+        (
+            index + 1,
+            format!("/api/2.0/sql/statements/{id}/result/chunks/{}", index + 1),
+        )
+    });
+    if statement.external {
+        let mut link = json!({
+            "chunk_index": index,
+            "row_offset": offset,
+            "row_count": chunks[index].len(),
+            "byte_count": serde_json::to_vec(&chunks[index]).unwrap().len(),
+            "external_link": format!("{base}/storage/{id}/{index}?X-Amz-Signature=fake-presigned-{index}"),
+            "expiration": (chrono::Utc::now() + chrono::Duration::minutes(15)).to_rfc3339(),
+        });
+        if let Some((next_index, next_link)) = next {
+            link["next_chunk_index"] = json!(next_index);
+            link["next_chunk_internal_link"] = json!(next_link);
+        }
+        chunk["external_links"] = json!([link]);
+    } else {
+        chunk["data_array"] = json!(chunks[index]);
+        if let Some((next_index, next_link)) = next {
+            chunk["next_chunk_index"] = json!(next_index);
+            chunk["next_chunk_internal_link"] = json!(next_link);
+        }
     }
     chunk
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error_code": "NOT_FOUND" })),
+    )
+        .into_response()
 }
 
 async fn databricks_status(
@@ -474,20 +575,23 @@ async fn databricks_status(
     if let Some(response) = databricks_auth(&state, &headers) {
         return response;
     }
+    let base = state.base.lock().unwrap().clone();
     let mut statements = state.statements.lock().unwrap();
-    let Some((polls, chunks)) = statements.get_mut(&id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error_code": "NOT_FOUND" })),
-        )
-            .into_response();
+    let Some(statement) = statements.get_mut(&id) else {
+        return not_found();
     };
-    *polls += 1;
-    if *polls < 2 {
+    statement.polls += 1;
+    if statement.polls < 2 {
         return Json(json!({ "statement_id": id, "status": { "state": "RUNNING" } }))
             .into_response();
     }
-    let total: usize = chunks.iter().map(Vec::len).sum();
+    if let Some(error) = &statement.failure {
+        return Json(
+            json!({ "statement_id": id, "status": { "state": "FAILED", "error": error } }),
+        )
+        .into_response();
+    }
+    let total: usize = statement.chunks.iter().map(Vec::len).sum();
     Json(json!({
         "statement_id": id,
         "status": { "state": "SUCCEEDED" },
@@ -497,11 +601,11 @@ async fn databricks_status(
                 "column_count": DATABRICKS_COLUMNS.len(),
                 "columns": DATABRICKS_COLUMNS.iter().enumerate().map(|(position, name)| json!({ "name": name, "type_name": "STRING", "position": position })).collect::<Vec<_>>(),
             },
-            "total_chunk_count": chunks.len(),
+            "total_chunk_count": statement.chunks.len(),
             "total_row_count": total,
             "truncated": false,
         },
-        "result": chunk_json(&id, chunks, 0),
+        "result": chunk_json(&base, &id, statement, 0),
     }))
     .into_response()
 }
@@ -521,9 +625,67 @@ async fn databricks_chunk(
         )
             .into_response();
     }
+    let base = state.base.lock().unwrap().clone();
     let statements = state.statements.lock().unwrap();
-    let (_, chunks) = &statements[&id];
-    Json(chunk_json(&id, chunks, index)).into_response()
+    match statements.get(&id) {
+        Some(statement) if index < statement.chunks.len() => {
+            Json(chunk_json(&base, &id, statement, index)).into_response()
+        }
+        _ => not_found(),
+    }
+}
+
+async fn databricks_cancel(
+    State(state): State<Arc<DatabricksState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(response) = databricks_auth(&state, &headers) {
+        return response;
+    }
+    if state.statements.lock().unwrap().remove(&id).is_none() {
+        return not_found();
+    }
+    state.canceled.fetch_add(1, Ordering::SeqCst);
+    Json(json!({})).into_response()
+}
+
+/// The cloud storage a presigned link points to: it refuses a request that carries an
+/// `Authorization` header besides the signature in the URL, as S3 does.
+async fn databricks_storage(
+    State(state): State<Arc<DatabricksState>>,
+    Path((id, index)): Path<(String, usize)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if headers.contains_key("authorization") {
+        state.authorized_downloads.fetch_add(1, Ordering::SeqCst);
+        return (
+            StatusCode::BAD_REQUEST,
+            "<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>",
+        )
+            .into_response();
+    }
+    if query.get("X-Amz-Signature") != Some(&format!("fake-presigned-{index}"))
+        || state.expire_links_once.swap(false, Ordering::SeqCst)
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+        )
+            .into_response();
+    }
+    let statements = state.statements.lock().unwrap();
+    match statements.get(&id) {
+        Some(statement) if index < statement.chunks.len() => {
+            Json(statement.chunks[index].clone()).into_response()
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            "<Error><Code>NoSuchKey</Code></Error>",
+        )
+            .into_response(),
+    }
 }
 
 /// Starts the fake Databricks workspace.
@@ -533,19 +695,31 @@ pub async fn databricks(token: &str) -> Fake<DatabricksState> {
         fail_chunk_once: AtomicBool::new(false),
         page_rows: AtomicUsize::new(PAGE_ROWS),
         sinces: Mutex::new(Vec::new()),
+        submitted: Mutex::new(Vec::new()),
+        canceled: AtomicUsize::new(0),
+        authorized_downloads: AtomicUsize::new(0),
+        expire_links_once: AtomicBool::new(false),
         token: token.to_owned(),
         auth_failures: AtomicUsize::new(0),
+        base: Mutex::new(String::new()),
         statements: Mutex::new(HashMap::new()),
     });
     let router = Router::new()
         .route("/api/2.0/sql/statements", post(databricks_submit))
         .route("/api/2.0/sql/statements/{id}", get(databricks_status))
         .route(
+            "/api/2.0/sql/statements/{id}/cancel",
+            post(databricks_cancel),
+        )
+        .route(
             "/api/2.0/sql/statements/{id}/result/chunks/{index}",
             get(databricks_chunk),
         )
+        .route("/storage/{id}/{index}", get(databricks_storage))
         .with_state(state.clone());
-    serve(router, state).await
+    let fake = serve(router, state).await;
+    *fake.state.base.lock().unwrap() = fake.base.clone();
+    fake
 }
 
 /// A row of Snowflake's `QUERY_HISTORY` joined with `ACCESS_HISTORY`, as the pull reads it.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, watch};
 
-use super::databricks::{self, DatabricksPages, DatabricksSettings};
+use super::databricks::{self, DatabricksPages, DatabricksSettings, Opened};
 use super::snowflake::{self, SnowflakePages, SnowflakeSettings};
 use super::{iso, store_events};
 use crate::export::MasterKey;
@@ -66,6 +66,22 @@ pub struct LoadJobItem {
 
 /// Loads kept for `GET /api/audit/load/{id}`.
 const KEPT_LOAD_JOBS: usize = 50;
+
+/// The narrowest window a Unity Catalog statement is narrowed to; a window this short is read
+/// whole, however many rows it has.
+const MIN_WINDOW: chrono::Duration = chrono::Duration::minutes(1);
+
+/// A run reads at most this many times `rowsPerStatement` rows (once it has moved the watermark).
+const RUN_BUDGET_STATEMENTS: u64 = 10;
+
+/// One run in progress: what it reports, and the watermark it has reached.
+struct RunState<'a> {
+    integration: &'a Integration,
+    progress: &'a Mutex<RunSummary>,
+    on_progress: &'a (dyn Fn() + Sync),
+    watermark: Option<DateTime<Utc>>,
+    shutdown: watch::Receiver<bool>,
+}
 
 /// The pull integrations, their schedule and their runs.
 pub struct PullService {
@@ -525,18 +541,111 @@ impl PullService {
         };
         progress.lock().expect("run progress").window_start = Some(iso(since));
         on_progress();
-        let mut pages: Box<dyn PageSource> = match &integration.source {
+        let mut run = RunState {
+            integration,
+            progress,
+            on_progress,
+            watermark: previous,
+            shutdown: self.shutdown.subscribe(),
+        };
+        match &integration.source {
             Source::Snowflake(settings) => {
-                Box::new(SnowflakePages::start(&self.client, settings, &secret, since).await?)
+                let mut pages =
+                    SnowflakePages::start(&self.client, settings, &secret, since).await?;
+                self.read_pages(&mut pages, &mut run).await?;
             }
             Source::DatabricksUnityCatalog(settings) => {
-                Box::new(DatabricksPages::start(&self.client, settings, &secret, since).await?)
+                self.read_databricks(settings, &secret, since, &mut run)
+                    .await?;
             }
-        };
-        let mut watermark = previous;
-        let mut shutdown = self.shutdown.subscribe();
+        }
+        Ok(run.watermark)
+    }
+
+    /// Reads `[since, now)` from Unity Catalog in parts: a part whose result has more than
+    /// `rowsPerStatement` rows is halved until it fits (down to [`MIN_WINDOW`]), a part with few
+    /// rows lets the next one double. A run stops once it has read
+    /// [`RUN_BUDGET_STATEMENTS`] × `rowsPerStatement` rows and moved the watermark; the next run
+    /// goes on from there.
+    async fn read_databricks(
+        &self,
+        settings: &DatabricksSettings,
+        secret: &str,
+        since: DateTime<Utc>,
+        run: &mut RunState<'_>,
+    ) -> Result<(), PullError> {
+        let now = Utc::now();
+        let limit = u64::from(settings.rows_per_statement);
+        let previous = run.watermark;
+        let mut start = since;
+        let mut span = (now - since).max(MIN_WINDOW);
+        let mut read = 0;
+        loop {
+            let end = (start + span)
+                .min(now)
+                .max(start + chrono::Duration::milliseconds(1));
+            let may_narrow = end - start > MIN_WINDOW;
+            let opened =
+                DatabricksPages::open(&self.client, settings, secret, (start, end), may_narrow)
+                    .await?;
+            match opened {
+                Opened::TooLarge { rows } => {
+                    span = (end - start) / 2;
+                    tracing::info!(
+                        integration = %run.integration.id,
+                        rows,
+                        from = %iso(start),
+                        to = %iso(end),
+                        "the window's result is larger than rowsPerStatement; reading it in halves"
+                    );
+                    run.progress.lock().expect("run progress").narrowings += 1;
+                    (run.on_progress)();
+                    continue;
+                }
+                Opened::Pages(mut pages) => {
+                    let rows = self.read_pages(&mut pages, run).await?;
+                    read += rows;
+                    if rows < limit / 4 {
+                        span = (span * 2).min(now - since).max(MIN_WINDOW);
+                    }
+                    let mut summary = run.progress.lock().expect("run progress");
+                    summary.statements += 1;
+                    summary.window_end = Some(iso(end));
+                }
+            }
+            (run.on_progress)();
+            start = end;
+            if start >= now {
+                return Ok(());
+            }
+            if *run.shutdown.borrow_and_update() {
+                return Err(PullError::Source(
+                    "vigil is shutting down; the run stopped".into(),
+                ));
+            }
+            if read >= limit * RUN_BUDGET_STATEMENTS && run.watermark > previous {
+                run.progress.lock().expect("run progress").more_to_read = true;
+                tracing::info!(
+                    integration = %run.integration.id,
+                    rows = read,
+                    until = %iso(start),
+                    "the run read its bound; the next run goes on from the watermark"
+                );
+                return Ok(());
+            }
+        }
+    }
+
+    /// Translates and stores every page of a result, moving `run.watermark`; returns the rows read.
+    async fn read_pages(
+        &self,
+        pages: &mut dyn PageSource,
+        run: &mut RunState<'_>,
+    ) -> Result<u64, PullError> {
+        let integration = run.integration;
+        let mut read = 0;
         while let Some(page) = pages.next_page().await? {
-            if *shutdown.borrow_and_update() {
+            if *run.shutdown.borrow_and_update() {
                 return Err(PullError::Source(
                     "vigil is shutting down; the run stopped".into(),
                 ));
@@ -572,11 +681,11 @@ impl PullService {
                                 }
                             }
                         }
-                        watermark = watermark.max(Some(end_time));
+                        run.watermark = run.watermark.max(Some(end_time));
                     }
                     RowOutcome::Skipped { end_time } => {
                         counts.skipped += 1;
-                        watermark = watermark.max(Some(end_time));
+                        run.watermark = run.watermark.max(Some(end_time));
                     }
                     RowOutcome::Deferred => counts.deferred += 1,
                     RowOutcome::Malformed(reason) => {
@@ -585,19 +694,20 @@ impl PullService {
                     }
                 }
             }
+            read += counts.rows_read;
             let stored = store_events(&self.log, entries).await?;
-            let mut summary = progress.lock().expect("run progress");
+            let mut summary = run.progress.lock().expect("run progress");
             summary.rows_read += counts.rows_read;
             summary.skipped += counts.skipped;
             summary.deferred += counts.deferred;
             summary.malformed += counts.malformed;
             summary.events_stored += stored.stored;
             summary.duplicates += stored.duplicates;
-            summary.watermark = watermark.map(iso);
+            summary.watermark = run.watermark.map(iso);
             drop(summary);
-            on_progress();
+            (run.on_progress)();
         }
-        Ok(watermark)
+        Ok(read)
     }
 
     async fn schedule_loop(self: Arc<Self>) {

@@ -5,7 +5,7 @@ use super::*;
 
 /// Progress and outcome of one run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct RunSummary {
     /// When the run started.
     pub started_at: Option<String>,
@@ -27,6 +27,15 @@ pub struct RunSummary {
     pub malformed: u64,
     /// The watermark after the run.
     pub watermark: Option<String>,
+    /// The end of the part of the window read so far (Databricks reads a window in parts).
+    pub window_end: Option<String>,
+    /// Audit statements whose results were read.
+    pub statements: u64,
+    /// Times a part of the window had more rows than `rowsPerStatement` and was halved.
+    pub narrowings: u64,
+    /// The run stopped at its bound before reaching the present; the next run goes on from the
+    /// watermark.
+    pub more_to_read: bool,
     /// Why the run failed.
     pub error: Option<String>,
 }
