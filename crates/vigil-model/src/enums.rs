@@ -153,6 +153,7 @@ open_enum! {
         PurposeApprove = "PURPOSE_APPROVE",
         PurposeDeny = "PURPOSE_DENY",
         Query = "QUERY",
+        QueryLineageResolved = "QUERY_LINEAGE_RESOLVED",
         RunReport = "RUN_REPORT",
         SubscriptionRequested = "SUBSCRIPTION_REQUESTED",
         SubscriptionRequestApprove = "SUBSCRIPTION_REQUEST_APPROVE",

@@ -163,6 +163,8 @@ event_types! {
     WebhookCreated(WebhookCreatedPayload) => ["webhookCreate"];
     WebhookDeleted(WebhookDeletedPayload) => ["webhookDelete"];
     Query(QueryAuditPayload) => ["sqlQuery"];
+    // vigil's own: the tables of a query stored without them, once its late lineage arrived.
+    QueryLineageResolved(QueryAuditPayload) => [];
     LegacyRecord(LegacyRecordPayload) => [];
     AuditQuery(AuditQueryPayload) => ["auditQuery"];
     GovernanceReportRun(GovernanceReportRunPayload) => [];

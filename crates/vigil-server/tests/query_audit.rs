@@ -1158,3 +1158,222 @@ async fn unity_catalog_pull_reads_a_window_larger_than_the_inline_limit() {
     assert_eq!(fake.state.auth_failures.load(Ordering::SeqCst), 0);
     server.terminate();
 }
+
+/// Polls `GET path` until `done` holds (the index follows the log in the background).
+async fn search_until(server: &Server, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = get(server, path).await;
+        if status == 200 && done(&body) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path}: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Lineage that arrives after the settle time never makes a second `QUERY`: Unity Catalog writes
+/// `system.access.column_lineage` rows after `system.query.history` rows, and Snowflake's
+/// ACCESS_HISTORY lags QUERY_HISTORY by up to three hours (Snowflake's "Access History" guide:
+/// latency up to 180 minutes) and has no row at all on Standard Edition. The statement is stored
+/// without tables, and its tables come later as `QUERY_LINEAGE_RESOLVED` events naming it, which
+/// reports count as the statement's accesses and search finds by table.
+#[tokio::test]
+async fn late_lineage_completes_a_statement_instead_of_counting_it_twice() {
+    let databricks = fakes::databricks("dapi-test-token").await;
+    let snowflake = fakes::snowflake(TEST_KEY_PEM, TEST_KEY_FINGERPRINT, "ACME.VIGIL_AUDIT").await;
+    let now = Utc::now();
+    const LATE: &str = "01ee14da-0000-0000-0000-00000000late";
+    const FAILED: &str = "01ee14da-0000-0000-0000-0000000fail";
+    let exhibition = ("catalog", "audit_uc_test", "exhibition", r#"["id"]"#);
+    *databricks.state.rows.lock().unwrap() = vec![
+        databricks_row(
+            LATE,
+            "taylor@example.com",
+            now - chrono::Duration::minutes(60),
+            None,
+        ),
+        {
+            // A statement that failed gets no lineage: stored at once, not held back.
+            let mut row = databricks_row(
+                FAILED,
+                "taylor@example.com",
+                now - chrono::Duration::minutes(2),
+                None,
+            );
+            row["execution_status"] = json!("FAILED");
+            row["error_message"] = json!("[DIVIDE_BY_ZERO] Division by zero.");
+            row
+        },
+    ];
+    let no_access_history = |id: &str, minutes: i64| {
+        let mut row = snowflake_row(
+            id,
+            "TSMITH",
+            now - chrono::Duration::minutes(minutes),
+            CASE_ONLY,
+        );
+        for column in [
+            "ACCESS_HISTORY_QUERY_ID",
+            "DIRECT_OBJECTS_ACCESSED",
+            "BASE_OBJECTS_ACCESSED",
+        ] {
+            row[column] = Value::Null;
+        }
+        row
+    };
+    *snowflake.state.rows.lock().unwrap() = vec![
+        no_access_history("01a9c8f5-0000-0000-0000-00000000late", 200),
+        no_access_history("01a9c8f5-0000-0000-0000-0000000fresh", 30),
+    ];
+
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    register(&server).await;
+    let (status, _) = send(
+        reqwest::Method::PUT,
+        &server,
+        "/api/audit/registry/users/taylor@example.com/external-ids/SNOWFLAKE",
+        Some(json!({ "username": "TSMITH" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for integration in [
+        json!({
+            "type": "DATABRICKS_UNITY_CATALOG", "name": "uc", "host": databricks.base,
+            "warehouseId": "559483c6eac0359f", "token": "dapi-test-token"
+        }),
+        json!({
+            "type": "SNOWFLAKE", "name": "prod", "accountUrl": snowflake.base, "account": "acme",
+            "user": "vigil_audit", "warehouse": "AUDIT_WH", "role": "AUDITOR",
+            "authentication": { "type": "KEY_PAIR", "privateKey": TEST_KEY_PEM }
+        }),
+    ] {
+        let (status, created) = post(&server, "/api/audit/integrations", integration).await;
+        assert_eq!(status, 201, "{created}");
+    }
+    let (status, refused) = post(
+        &server,
+        "/api/audit/integrations",
+        json!({
+            "type": "SNOWFLAKE", "name": "bad", "accountUrl": snowflake.base, "user": "u",
+            "warehouse": "AUDIT_WH", "overlapMinutes": 60, "accessHistorySettleMinutes": 90,
+            "authentication": { "type": "OAUTH", "token": "t" }
+        }),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("accessHistorySettleMinutes:"),
+        "{refused}"
+    );
+
+    // First runs: past the settle time, the statements are stored without tables; the fresh
+    // Snowflake query is held back; the failed statement is stored at once.
+    let job = load(&server).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    let untabled = query_events(&server, LATE);
+    assert_eq!(untabled.len(), 1, "{untabled:?}");
+    assert_eq!(untabled[0]["action"], "QUERY");
+    assert_eq!(untabled[0]["auditPayload"]["objectsAccessed"], json!([]));
+    assert_eq!(query_events(&server, FAILED).len(), 1);
+    let snowflake_untabled = query_events(&server, "01a9c8f5-0000-0000-0000-00000000late");
+    assert_eq!(snowflake_untabled.len(), 1, "{snowflake_untabled:?}");
+    assert_eq!(snowflake_untabled[0]["targets"], json!([]));
+    assert_eq!(
+        snowflake_untabled[0]["auditPayload"]["technologyContext"]["type"],
+        "SnowflakeContext"
+    );
+    assert!(query_events(&server, "01a9c8f5-0000-0000-0000-0000000fresh").is_empty());
+    let snowflake_run = job["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["kind"] == "SNOWFLAKE" || item["type"] == "SNOWFLAKE")
+        .unwrap()["run"]
+        .clone();
+    assert_eq!(snowflake_run["deferred"], 1, "{job}");
+
+    // The lineage and the access history arrive.
+    *databricks.state.rows.lock().unwrap() = vec![
+        databricks_row(
+            LATE,
+            "taylor@example.com",
+            now - chrono::Duration::minutes(60),
+            Some(exhibition),
+        ),
+        databricks_row(
+            LATE,
+            "taylor@example.com",
+            now - chrono::Duration::minutes(60),
+            Some(("main", "sales", "orders", r#"["amount"]"#)),
+        ),
+    ];
+    *snowflake.state.rows.lock().unwrap() = vec![snowflake_row(
+        "01a9c8f5-0000-0000-0000-00000000late",
+        "TSMITH",
+        now - chrono::Duration::minutes(200),
+        CASE_ONLY,
+    )];
+    for _ in 0..2 {
+        // The second load re-reads the same window: nothing new.
+        let job = load(&server).await;
+        assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    }
+    let events = query_events(&server, LATE);
+    assert_eq!(events.len(), 3, "{events:?}");
+    let queries: Vec<&Value> = events.iter().filter(|e| e["action"] == "QUERY").collect();
+    assert_eq!(queries.len(), 1, "one statement, one QUERY: {events:?}");
+    let resolved: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "QUERY_LINEAGE_RESOLVED")
+        .collect();
+    assert_eq!(resolved.len(), 2, "{events:?}");
+    for event in &resolved {
+        let payload = &event["auditPayload"];
+        assert_eq!(payload["type"], "QueryLineageResolvedAuditPayload");
+        assert_eq!(payload["resolvesEventId"], queries[0]["id"]);
+        assert_eq!(payload["objectsAccessed"].as_array().unwrap().len(), 1);
+        assert_eq!(event["eventTimestamp"], queries[0]["eventTimestamp"]);
+    }
+    let snowflake_events = query_events(&server, "01a9c8f5-0000-0000-0000-00000000late");
+    assert_eq!(snowflake_events.len(), 2, "{snowflake_events:?}");
+    assert_eq!(snowflake_events[1]["action"], "QUERY_LINEAGE_RESOLVED");
+    assert_eq!(
+        snowflake_events[1]["targets"],
+        json!([{ "type": "DATASOURCE", "id": "3", "name": "Case", "technology": "SNOWFLAKE" }])
+    );
+
+    // Search finds the statement by its late table; the QUERY count stays one per statement.
+    let found = search_until(
+        &server,
+        "/api/audit/events?dataSourceId=2034&size=10&facets=action&from=2000-01-01",
+        |body| body["hits"][0]["action"] == "QUERY_LINEAGE_RESOLVED",
+    )
+    .await;
+    // The data source's own CREATE event, and the late access.
+    assert_eq!(
+        found["facets"]["action"]["values"],
+        json!([{ "count": 1, "value": "CREATE" }, { "count": 1, "value": "QUERY_LINEAGE_RESOLVED" }]),
+        "{found}"
+    );
+    // Reports count the late access once, at the statement's time.
+    let (status, report) = get(
+        &server,
+        "/api/audit/reports/run?entityType=datasource&name=University%20Art%20Gallery%20Exhibition&report=users-accessed&from=2000-01-01&to=2100-01-01",
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    // User, Username, Email, Latest query, Last access, Queries.
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{report}");
+    assert_eq!(rows[0][1], "taylor@example.com", "{report}");
+    assert_eq!(rows[0][5], 1, "{report}");
+    server.terminate();
+}

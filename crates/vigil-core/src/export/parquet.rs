@@ -174,7 +174,9 @@ fn cells<'a>(stored: &'a StoredEvent, parsed: Option<&'a (UamEvent, Values)>) ->
 
 /// The query text of a query event (Databricks' own text when the payload has none).
 fn query_text(event: &UamEvent) -> Option<&str> {
-    let Some(AuditPayload::Query(payload)) = &event.audit_payload else {
+    let Some(AuditPayload::Query(payload) | AuditPayload::QueryLineageResolved(payload)) =
+        &event.audit_payload
+    else {
         return None;
     };
     payload

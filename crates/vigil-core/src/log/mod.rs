@@ -461,6 +461,24 @@ impl EventLog {
         })
     }
 
+    /// Which of `event_ids` are stored (by the id index, without reading a body).
+    pub fn stored_ids(
+        &self,
+        event_ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, LogError> {
+        self.read(|connection| {
+            let mut statement =
+                connection.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
+            let mut stored = std::collections::HashSet::new();
+            for id in event_ids {
+                if statement.exists([id])? {
+                    stored.insert(id.clone());
+                }
+            }
+            Ok(stored)
+        })
+    }
+
     /// Up to `limit` stored events with `seq > after`, in order.
     pub fn read_after(&self, after: Seq, limit: usize) -> Result<Vec<StoredEvent>, LogError> {
         self.read(|connection| {

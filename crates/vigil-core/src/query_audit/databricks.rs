@@ -554,12 +554,18 @@ pub fn translate_row(
         }
     };
     let lineage_table = row.text("source_table_name");
+    let status = row.text("execution_status").unwrap_or_default();
+    // Only a statement that ran can still get lineage; a failed or canceled one is stored now.
+    let succeeded = matches!(
+        status.to_ascii_uppercase().as_str(),
+        "FINISHED" | "SUCCEEDED" | "SUCCESS"
+    );
     if lineage_table.is_none()
+        && succeeded
         && now - end < chrono::Duration::minutes(settings.lineage_settle_minutes.into())
     {
         return RowOutcome::Deferred;
     }
-    let status = row.text("execution_status").unwrap_or_default();
     let error_message = row.text("error_message");
     // Without lineage, a refused statement is attributed to the table its error names.
     let refused = lineage_table
@@ -690,6 +696,10 @@ pub fn translate_row(
             user_agent: row.text("client_application"),
             targets,
             payload,
+            twin: lineage_table
+                .is_some()
+                .then(|| super::derived_id(&["databricks", integration_id, &statement_id, ""])),
+            resolves: None,
         }],
         end_time: end,
     }

@@ -36,20 +36,33 @@ pub struct QueryEvent {
     pub user_agent: Option<String>,
     /// `targets`: the registered data sources the query read.
     pub targets: Vec<Value>,
-    /// `auditPayload` without `type`, which is always `QueryAuditPayload`.
+    /// `auditPayload` without `type` (`QueryAuditPayload`, or `QueryLineageResolvedAuditPayload`).
     pub payload: Map<String, Value>,
+    /// For an event with a table: the id the statement's event without tables has, had it been
+    /// stored before its lineage arrived.
+    pub twin: Option<String>,
+    /// Set when that event without tables is stored: this event then only completes it, as a
+    /// `QUERY_LINEAGE_RESOLVED` event naming it, and the statement stays one `QUERY`.
+    pub resolves: Option<String>,
 }
 
 impl QueryEvent {
     /// The UAM JSON of the event, without `receivedTimestamp` (vigil sets it when it stores it).
     pub fn to_json(&self) -> Value {
+        let (action, payload_type) = match &self.resolves {
+            None => ("QUERY", "QueryAuditPayload"),
+            Some(_) => ("QUERY_LINEAGE_RESOLVED", "QueryLineageResolvedAuditPayload"),
+        };
         let mut payload = Map::new();
-        payload.insert("type".into(), "QueryAuditPayload".into());
+        payload.insert("type".into(), payload_type.into());
         payload.insert("version".into(), 1.into());
         payload.extend(self.payload.clone());
+        if let Some(resolved) = &self.resolves {
+            payload.insert("resolvesEventId".into(), resolved.clone().into());
+        }
         json!({
             "id": self.id,
-            "action": "QUERY",
+            "action": action,
             "actor": self.actor,
             "sessionId": self.session_id,
             "actionStatus": self.action_status,

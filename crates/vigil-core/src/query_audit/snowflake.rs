@@ -22,9 +22,10 @@ use crate::registry::{Platform, Snapshot};
 pub const STATEMENT: &str = "SELECT q.QUERY_ID, q.QUERY_TEXT, q.START_TIME, q.END_TIME, \
 q.TOTAL_ELAPSED_TIME, q.USER_NAME, q.ROLE_NAME, q.WAREHOUSE_ID, q.WAREHOUSE_NAME, \
 q.CLUSTER_NUMBER, q.ROWS_PRODUCED, q.EXECUTION_STATUS, q.ERROR_CODE, q.ERROR_MESSAGE, \
-q.SESSION_ID, a.DIRECT_OBJECTS_ACCESSED, a.BASE_OBJECTS_ACCESSED \
+q.SESSION_ID, a.QUERY_ID AS ACCESS_HISTORY_QUERY_ID, a.DIRECT_OBJECTS_ACCESSED, \
+a.BASE_OBJECTS_ACCESSED \
 FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY q \
-JOIN SNOWFLAKE.ACCOUNT_USAGE.ACCESS_HISTORY a ON a.QUERY_ID = q.QUERY_ID \
+LEFT JOIN SNOWFLAKE.ACCOUNT_USAGE.ACCESS_HISTORY a ON a.QUERY_ID = q.QUERY_ID \
 WHERE q.END_TIME >= TO_TIMESTAMP_LTZ(?) ORDER BY q.END_TIME";
 
 /// How the integration signs in.
@@ -55,12 +56,24 @@ pub struct SnowflakeSettings {
     pub role: Option<String>,
     /// `KEY_PAIR` or `OAUTH`.
     pub authentication: SnowflakeAuth,
+    /// A query without an `ACCESS_HISTORY` row is held back this many minutes (that view lags
+    /// `QUERY_HISTORY` by up to three hours), then stored without tables; by default the
+    /// integration's overlap, at most 180.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_history_settle_minutes: Option<u32>,
 }
 
 impl SnowflakeSettings {
     /// Checks every field; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self, overlap_minutes: u32) -> Result<(), String> {
         crate::outbound::validate_url("accountUrl", &self.account_url)?;
+        if let Some(settle) = self.access_history_settle_minutes
+            && settle > overlap_minutes
+        {
+            return Err(format!(
+                "accessHistorySettleMinutes: {settle} is longer than overlapMinutes {overlap_minutes}; held-back queries would fall out of the next window"
+            ));
+        }
         for (field, value) in [("user", &self.user), ("warehouse", &self.warehouse)] {
             if value.trim().is_empty() {
                 return Err(format!("{field}: is required"));
@@ -75,6 +88,14 @@ impl SnowflakeSettings {
             .ok()
             .and_then(|url| url.host_str().map(str::to_owned))
             .unwrap_or_else(|| self.account_url.clone())
+    }
+
+    /// How long a query without an `ACCESS_HISTORY` row is held back.
+    pub fn access_history_settle(&self, overlap_minutes: u32) -> chrono::Duration {
+        let minutes = self
+            .access_history_settle_minutes
+            .unwrap_or(overlap_minutes.min(180));
+        chrono::Duration::minutes(minutes.into())
     }
 
     fn account_identifier(&self) -> String {
@@ -475,6 +496,7 @@ pub fn translate_row(
     settings: &SnowflakeSettings,
     integration_id: &str,
     registry: &Snapshot,
+    (now, settle): (DateTime<Utc>, chrono::Duration),
 ) -> RowOutcome {
     let query_id = match row.text("QUERY_ID") {
         Some(id) => id,
@@ -510,7 +532,74 @@ pub fn translate_row(
     let duration = row
         .number("TOTAL_ELAPSED_TIME")
         .map(|millis| millis / 1000.0);
-    let mut events = Vec::new();
+    let mut payload = Map::new();
+    payload.insert("queryId".into(), query_id.clone().into());
+    payload.insert(
+        "query".into(),
+        row.text("QUERY_TEXT").as_deref().map(truncate_query).into(),
+    );
+    payload.insert("startTime".into(), iso(start).into());
+    payload.insert("endTime".into(), iso(end).into());
+    payload.insert("duration".into(), duration.into());
+    payload.insert(
+        "errorCode".into(),
+        if failed {
+            row.text("ERROR_CODE").into()
+        } else {
+            Value::Null
+        },
+    );
+    payload.insert(
+        "technologyContext".into(),
+        json!({
+            "type": "SnowflakeContext",
+            "host": settings.host(),
+            "snowflakeUsername": username,
+            // NULL (a statement that produces no result set) stays null, not 0.
+            "rowsProduced": row.integer("ROWS_PRODUCED"),
+            "roleName": row.text("ROLE_NAME"),
+            "warehouseId": row.text("WAREHOUSE_ID"),
+            "warehouseName": row.text("WAREHOUSE_NAME"),
+            "clusterNumber": row.integer("CLUSTER_NUMBER"),
+        }),
+    );
+    let event = |id: String, targets: Vec<Value>, objects: Value, twin: Option<String>| {
+        let mut payload = payload.clone();
+        payload.insert("objectsAccessed".into(), objects);
+        QueryEvent {
+            id,
+            actor: user.actor(),
+            action_status: if failed { "FAILURE" } else { "SUCCESS" },
+            action_status_reason: if failed {
+                row.text("ERROR_MESSAGE")
+            } else {
+                None
+            },
+            event_time: start,
+            session_id: row.text("SESSION_ID"),
+            user_agent: None,
+            targets,
+            payload,
+            twin,
+            resolves: None,
+        }
+    };
+    // The id the query's event without tables has: stored when ACCESS_HISTORY has no row for it
+    // (Standard Edition, or a query that touched no object) once the settle time has passed.
+    let untabled_id = super::derived_id(&["snowflake", integration_id, &query_id, ""]);
+    let has_access_history = row.text("ACCESS_HISTORY_QUERY_ID").is_some()
+        || !row.get("BASE_OBJECTS_ACCESSED").is_null();
+    if !has_access_history {
+        // ACCESS_HISTORY lags QUERY_HISTORY by up to three hours; a failed query gets no row.
+        if !failed && now - end < settle {
+            return RowOutcome::Deferred;
+        }
+        return RowOutcome::Events {
+            events: vec![event(untabled_id, Vec::new(), json!([]), None)],
+            end_time: end,
+        };
+    }
+    let mut events: Vec<QueryEvent> = Vec::new();
     for object in base
         .iter()
         .filter(|object| is_table_domain(object.object_domain.as_deref()))
@@ -528,7 +617,7 @@ pub fn translate_row(
         };
         if events
             .iter()
-            .any(|event: &QueryEvent| event.targets[0]["id"] == source.id.as_str())
+            .any(|event| event.targets[0]["id"] == source.id.as_str())
         {
             continue;
         }
@@ -538,39 +627,9 @@ pub fn translate_row(
             .flatten()
             .filter_map(|column| column.column_name.clone())
             .collect();
-        let mut payload = Map::new();
-        payload.insert("queryId".into(), query_id.clone().into());
-        payload.insert(
-            "query".into(),
-            row.text("QUERY_TEXT").as_deref().map(truncate_query).into(),
-        );
-        payload.insert("startTime".into(), iso(start).into());
-        payload.insert("endTime".into(), iso(end).into());
-        payload.insert("duration".into(), duration.into());
-        payload.insert(
-            "errorCode".into(),
-            if failed {
-                row.text("ERROR_CODE").into()
-            } else {
-                Value::Null
-            },
-        );
-        payload.insert(
-            "technologyContext".into(),
-            json!({
-                "type": "SnowflakeContext",
-                "host": settings.host(),
-                "snowflakeUsername": username,
-                // NULL (a statement that produces no result set) stays null, not 0.
-                "rowsProduced": row.integer("ROWS_PRODUCED"),
-                "roleName": row.text("ROLE_NAME"),
-                "warehouseId": row.text("WAREHOUSE_ID"),
-                "warehouseName": row.text("WAREHOUSE_NAME"),
-                "clusterNumber": row.integer("CLUSTER_NUMBER"),
-            }),
-        );
-        payload.insert(
-            "objectsAccessed".into(),
+        events.push(event(
+            super::derived_id(&["snowflake", integration_id, &query_id, &source.id]),
+            vec![source.target(Platform::Snowflake)],
             json!([object_accessed(
                 name.clone(),
                 Some(&source.id),
@@ -580,22 +639,8 @@ pub fn translate_row(
                 &columns,
                 false,
             )]),
-        );
-        events.push(QueryEvent {
-            id: super::derived_id(&["snowflake", integration_id, &query_id, &source.id]),
-            actor: user.actor(),
-            action_status: if failed { "FAILURE" } else { "SUCCESS" },
-            action_status_reason: if failed {
-                row.text("ERROR_MESSAGE")
-            } else {
-                None
-            },
-            event_time: start,
-            session_id: row.text("SESSION_ID"),
-            user_agent: None,
-            targets: vec![source.target(Platform::Snowflake)],
-            payload,
-        });
+            Some(untabled_id.clone()),
+        ));
     }
     if events.is_empty() {
         RowOutcome::Skipped { end_time: end }

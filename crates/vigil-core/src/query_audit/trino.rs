@@ -330,5 +330,7 @@ fn build(
         user_agent: context.user_agent,
         targets,
         payload,
+        twin: None,
+        resolves: None,
     }
 }

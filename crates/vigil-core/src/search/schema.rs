@@ -469,7 +469,9 @@ pub fn extract(event: &UamEvent, submitter: Option<&str>) -> Values {
         add_resource(&mut values, related, false);
     }
     match &event.audit_payload {
-        Some(AuditPayload::Query(payload)) => add_query(&mut values, payload),
+        Some(AuditPayload::Query(payload) | AuditPayload::QueryLineageResolved(payload)) => {
+            add_query(&mut values, payload)
+        }
         Some(AuditPayload::LegacyRecord(payload)) => {
             let record = &payload.legacy_record;
             let text_of = |value: Option<&serde_json::Value>| {

@@ -70,7 +70,7 @@ fn to_arrays(columns: &[&str], rows: &[Value]) -> Vec<Vec<Value>> {
 }
 
 /// The columns of vigil's Snowflake statement.
-pub const SNOWFLAKE_COLUMNS: [&str; 17] = [
+pub const SNOWFLAKE_COLUMNS: [&str; 18] = [
     "QUERY_ID",
     "QUERY_TEXT",
     "START_TIME",
@@ -86,6 +86,7 @@ pub const SNOWFLAKE_COLUMNS: [&str; 17] = [
     "ERROR_CODE",
     "ERROR_MESSAGE",
     "SESSION_ID",
+    "ACCESS_HISTORY_QUERY_ID",
     "DIRECT_OBJECTS_ACCESSED",
     "BASE_OBJECTS_ACCESSED",
 ];
@@ -749,6 +750,7 @@ pub fn snowflake_row(
         "ERROR_CODE": null,
         "ERROR_MESSAGE": null,
         "SESSION_ID": "18245308848957358",
+        "ACCESS_HISTORY_QUERY_ID": query_id,
         "DIRECT_OBJECTS_ACCESSED": base_objects,
         "BASE_OBJECTS_ACCESSED": base_objects,
     })

@@ -213,7 +213,8 @@ pub(super) fn apply(conn: &Connection, seq: Seq, json: &str) -> rusqlite::Result
 fn apply_typed(c: &Connection, event_type: EventType, e: &Event<'_>) -> rusqlite::Result<()> {
     use EventType as T;
     match event_type {
-        T::Query => query(c, e),
+        // The late tables of a query stored without them: the accesses it made, at its time.
+        T::Query | T::QueryLineageResolved => query(c, e),
         T::UserCreated => user_created(c, e),
         T::UserUpdated => user_updated(c, e),
         T::UserDeleted => user_deleted(c, e),

@@ -202,7 +202,7 @@ impl IntegrationInput {
                 };
                 object.insert("authentication".into(), auth_type.into());
                 let settings: SnowflakeSettings = from_fields(object)?;
-                settings.validate()?;
+                settings.validate(overlap_minutes)?;
                 if let Some(secret) = &secret {
                     snowflake::validate_secret(settings.authentication, secret)?;
                 }

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, watch};
 
 use super::databricks::{self, DatabricksPages, DatabricksSettings, Opened};
 use super::snowflake::{self, SnowflakePages, SnowflakeSettings};
-use super::{iso, store_events};
+use super::{QueryEvent, iso, store_events};
 use crate::export::MasterKey;
 use crate::keys::KeyActor;
 use crate::log::{EventLog, LogEntry, SideWrite, Submitter};
@@ -655,32 +655,29 @@ impl PullService {
             let snapshot = tokio::task::spawn_blocking(move || registry.catch_up(&log)).await??;
             let arrival = vigil_model::Timestamp::now();
             let now = Utc::now();
+            let mut pending = Vec::new();
             let mut entries = Vec::new();
             let mut counts = RunSummary::default();
             for row in page.rows() {
                 counts.rows_read += 1;
                 let outcome = match &integration.source {
-                    Source::Snowflake(settings) => {
-                        snowflake::translate_row(&row, settings, &integration.id, &snapshot)
-                    }
+                    Source::Snowflake(settings) => snowflake::translate_row(
+                        &row,
+                        settings,
+                        &integration.id,
+                        &snapshot,
+                        (
+                            now,
+                            settings.access_history_settle(integration.overlap_minutes),
+                        ),
+                    ),
                     Source::DatabricksUnityCatalog(settings) => {
                         databricks::translate_row(&row, settings, &integration.id, &snapshot, now)
                     }
                 };
                 match outcome {
                     RowOutcome::Events { events, end_time } => {
-                        for event in events {
-                            let id = event.id.clone();
-                            match event.into_entry(arrival) {
-                                Ok(entry) => entries.push(
-                                    entry.submitted_by(Submitter::integration(&integration.id)),
-                                ),
-                                Err(error) => {
-                                    counts.malformed += 1;
-                                    tracing::warn!(integration = %integration.id, event = %id, %error, "skipping a query event that does not validate");
-                                }
-                            }
-                        }
+                        pending.extend(events);
                         run.watermark = run.watermark.max(Some(end_time));
                     }
                     RowOutcome::Skipped { end_time } => {
@@ -691,6 +688,19 @@ impl PullService {
                     RowOutcome::Malformed(reason) => {
                         counts.malformed += 1;
                         tracing::warn!(integration = %integration.id, %reason, "skipping a malformed row");
+                    }
+                }
+            }
+            self.resolve_late_lineage(&mut pending).await?;
+            for event in pending {
+                let id = event.id.clone();
+                match event.into_entry(arrival) {
+                    Ok(entry) => {
+                        entries.push(entry.submitted_by(Submitter::integration(&integration.id)))
+                    }
+                    Err(error) => {
+                        counts.malformed += 1;
+                        tracing::warn!(integration = %integration.id, event = %id, %error, "skipping a query event that does not validate");
                     }
                 }
             }
@@ -708,6 +718,31 @@ impl PullService {
             (run.on_progress)();
         }
         Ok(read)
+    }
+
+    /// Marks the events whose statement was already stored without tables (its lineage, or its
+    /// `ACCESS_HISTORY` row, came after the settle time): they become `QUERY_LINEAGE_RESOLVED`
+    /// events naming that event, so one statement stays one `QUERY` and its tables are not lost.
+    async fn resolve_late_lineage(&self, events: &mut [QueryEvent]) -> Result<(), PullError> {
+        let twins: Vec<String> = events
+            .iter()
+            .filter_map(|event| event.twin.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if twins.is_empty() {
+            return Ok(());
+        }
+        let log = self.log.clone();
+        let stored = tokio::task::spawn_blocking(move || log.stored_ids(&twins)).await??;
+        for event in events {
+            if let Some(twin) = &event.twin
+                && stored.contains(twin)
+            {
+                event.resolves = Some(twin.clone());
+            }
+        }
+        Ok(())
     }
 
     async fn schedule_loop(self: Arc<Self>) {
