@@ -273,7 +273,7 @@ fn main() {
                     "workspace_id": "3841033049363283", "start_time": end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                     "end_time": end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                     "total_duration_ms": "812", "produced_rows": "42", "session_id": "01ee14d9",
-                    "source_table_catalog": "main", "source_table_schema": "s", "source_table_name": format!("t{}", n % TABLES),
+                    "table_catalog": "main", "table_schema": "s", "table_name": format!("t{}", n % TABLES), "access_type": "READ",
                     "columns": r#"["id","email"]"#,
                 })
             })

@@ -722,9 +722,10 @@ fn databricks_row(
         "session_id": "01ee14d9-cab3-1ef6-9cc4-f0c315a53788",
     });
     if let Some((catalog, schema, name, columns)) = table {
-        row["source_table_catalog"] = json!(catalog);
-        row["source_table_schema"] = json!(schema);
-        row["source_table_name"] = json!(name);
+        row["table_catalog"] = json!(catalog);
+        row["table_schema"] = json!(schema);
+        row["table_name"] = json!(name);
+        row["access_type"] = json!("READ");
         row["columns"] = json!(columns);
     }
     row
@@ -1375,5 +1376,178 @@ async fn late_lineage_completes_a_statement_instead_of_counting_it_twice() {
     assert_eq!(rows.len(), 1, "{report}");
     assert_eq!(rows[0][1], "taylor@example.com", "{report}");
     assert_eq!(rows[0][5], 1, "{report}");
+    server.terminate();
+}
+
+/// Writes are audited with the table written: Trino's `ioMetadata.output`
+/// (`io.trino.spi.eventlistener.QueryOutputMetadata`; the target is also in `metadata.tables`, with
+/// no columns), Snowflake's `ACCESS_HISTORY.OBJECTS_MODIFIED` (a `COPY INTO` whose only base object
+/// is a stage), and the `target_*` columns of Unity Catalog's `system.access.table_lineage`. The
+/// written table is in `objectsAccessed` with `accessType: WRITE` and in `targets` when
+/// registered; the access reports say read or write.
+#[tokio::test]
+async fn writes_are_audited_with_the_table_written() {
+    let databricks = fakes::databricks("dapi-test-token").await;
+    let snowflake = fakes::snowflake(TEST_KEY_PEM, TEST_KEY_FINGERPRINT, "ACME.VIGIL_AUDIT").await;
+    let now = Utc::now();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    register(&server).await;
+    let (status, _) = send(
+        reqwest::Method::PUT,
+        &server,
+        "/api/audit/registry/users/taylor@example.com/external-ids/SNOWFLAKE",
+        Some(json!({ "username": "TSMITH" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Trino: INSERT INTO tpch.tiny.orders SELECT … FROM tpch.tiny.customer.
+    let mut insert = trino_completed("20240419_090000_00001_67mum", "taylor@example.com");
+    insert["metadata"]["query"] =
+        json!("insert into tpch.tiny.orders (clerk) select name from tpch.tiny.customer");
+    insert["metadata"]["tables"] = json!([
+        { "catalog": "tpch", "schema": "tiny", "table": "customer", "authorization": "user",
+          "filters": [], "columns": [{ "column": "name" }], "directlyReferenced": true, "referenceChain": [] },
+        { "catalog": "tpch", "schema": "tiny", "table": "orders", "authorization": "user",
+          "filters": [], "columns": [], "directlyReferenced": true, "referenceChain": [] }
+    ]);
+    insert["ioMetadata"] = json!({
+        "inputs": [{ "catalogName": "tpch", "schema": "tiny", "table": "customer",
+                     "columns": [{ "name": "name", "type": "varchar(25)" }],
+                     "physicalInputBytes": 0, "physicalInputRows": 1500 }],
+        "output": {
+            "catalogName": "tpch", "catalogVersion": "default", "schema": "tiny", "table": "orders",
+            "columns": [{ "columnName": "clerk", "sourceColumns": [
+                { "catalog": "tpch", "schema": "tiny", "table": "customer", "columnName": "name" }] }],
+            "connectorOutputMetadata": null, "jsonLengthLimitExceeded": null
+        }
+    });
+    insert["context"]["queryType"] = json!("INSERT");
+    let (status, body) = post(&server, "/api/audit/ingest/trino", insert).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, stored) = get(&server, "/api/audit/events/20240419_090000_00001_67mum").await;
+    let objects = stored["auditPayload"]["objectsAccessed"]
+        .as_array()
+        .unwrap();
+    assert_eq!(objects.len(), 2, "{stored}");
+    assert_eq!(objects[0]["name"], "\"tpch\".\"tiny\".\"customer\"");
+    assert!(objects[0].get("accessType").is_none(), "{stored}");
+    assert_eq!(objects[1]["name"], "\"tpch\".\"tiny\".\"orders\"");
+    assert_eq!(objects[1]["accessType"], "WRITE");
+    assert_eq!(objects[1]["datasourceId"], "13");
+    assert_eq!(objects[1]["columns"][0]["name"], "clerk");
+    let targets: Vec<&Value> = stored["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["id"])
+        .collect();
+    assert_eq!(targets, [&json!("17"), &json!("13")], "{stored}");
+
+    // Snowflake: COPY INTO DB.PUBLIC.CASE FROM @STAGE1 reads only a stage and writes the table.
+    let mut copy = snowflake_row(
+        "01a9c8f5-0000-0000-0000-00000000copy",
+        "TSMITH",
+        now - chrono::Duration::minutes(30),
+        r#"[{"objectDomain":"Stage","objectId":5,"objectName":"DB.PUBLIC.STAGE1","stageKind":"Internal Named"}]"#,
+    );
+    copy["QUERY_TEXT"] = json!("COPY INTO DB.PUBLIC.CASE FROM @DB.PUBLIC.STAGE1");
+    copy["OBJECTS_MODIFIED"] = json!(
+        r#"[{"objectDomain":"Table","objectId":1,"objectName":"DB.PUBLIC.CASE","columns":[{"columnId":1,"columnName":"DOB","baseSources":[],"directSources":[]}]}]"#
+    );
+    *snowflake.state.rows.lock().unwrap() = vec![copy];
+    // Unity Catalog: INSERT INTO catalog.audit_uc_test.exhibition SELECT … FROM main.sales.orders.
+    const WRITER: &str = "01ee14da-0000-0000-0000-00000000copy";
+    let mut written = databricks_row(
+        WRITER,
+        "taylor@example.com",
+        now - chrono::Duration::minutes(60),
+        Some(("catalog", "audit_uc_test", "exhibition", "")),
+    );
+    written["access_type"] = json!("WRITE");
+    written["columns"] = Value::Null;
+    *databricks.state.rows.lock().unwrap() = vec![
+        databricks_row(
+            WRITER,
+            "taylor@example.com",
+            now - chrono::Duration::minutes(60),
+            Some(("main", "sales", "orders", r#"["amount"]"#)),
+        ),
+        written,
+    ];
+    for integration in [
+        json!({
+            "type": "DATABRICKS_UNITY_CATALOG", "name": "uc", "host": databricks.base,
+            "warehouseId": "559483c6eac0359f", "token": "dapi-test-token"
+        }),
+        json!({
+            "type": "SNOWFLAKE", "name": "prod", "accountUrl": snowflake.base, "account": "acme",
+            "user": "vigil_audit", "warehouse": "AUDIT_WH", "role": "AUDITOR",
+            "authentication": { "type": "KEY_PAIR", "privateKey": TEST_KEY_PEM }
+        }),
+    ] {
+        let (status, created) = post(&server, "/api/audit/integrations", integration).await;
+        assert_eq!(status, 201, "{created}");
+    }
+    let job = load(&server).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+
+    let copied = query_events(&server, "01a9c8f5-0000-0000-0000-00000000copy");
+    assert_eq!(copied.len(), 1, "{copied:?}");
+    assert_eq!(
+        copied[0]["targets"],
+        json!([{ "type": "DATASOURCE", "id": "3", "name": "Case", "technology": "SNOWFLAKE" }])
+    );
+    assert_eq!(
+        copied[0]["auditPayload"]["objectsAccessed"],
+        json!([{ "name": "DB.PUBLIC.CASE", "datasourceId": "3", "databaseName": "DB",
+                 "schemaName": "PUBLIC", "type": "TABLE", "accessType": "WRITE",
+                 "columns": [{ "name": "DOB", "tags": [], "inferred": false }], "tags": [] }])
+    );
+    let statement = query_events(&server, WRITER);
+    assert_eq!(statement.len(), 2, "a read and a write: {statement:?}");
+    let write = statement
+        .iter()
+        .find(|event| event["auditPayload"]["objectsAccessed"][0]["accessType"] == "WRITE")
+        .expect("the write");
+    assert_eq!(
+        write["targets"],
+        json!([{ "type": "DATASOURCE", "id": "2034", "name": "University Art Gallery Exhibition", "technology": "DATABRICKS" }])
+    );
+    assert_ne!(statement[0]["id"], statement[1]["id"]);
+
+    // The access report says which data sources Taylor read and which she wrote.
+    let (status, report) = get(
+        &server,
+        "/api/audit/reports/run?entityType=user&name=taylor@example.com&report=data-sources-accessed&from=2000-01-01&to=2100-01-01",
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["columns"][4], "Access", "{report}");
+    let access: Vec<(String, String)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_owned(),
+                row[4].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        access,
+        [
+            ("Case".to_owned(), "write".to_owned()),
+            ("Tiny Customer".to_owned(), "read".to_owned()),
+            ("Tiny Orders".to_owned(), "write".to_owned()),
+            (
+                "University Art Gallery Exhibition".to_owned(),
+                "write".to_owned()
+            ),
+        ],
+        "{report}"
+    );
     server.terminate();
 }

@@ -3,7 +3,7 @@
 //! query events.
 
 /// Bumped whenever the tables or what is derived into them change: an older projection is rebuilt.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Times are microseconds since the epoch (UTC); "by" columns hold the actor's display name.
 pub const TABLES: &str = "
@@ -122,9 +122,11 @@ CREATE TABLE sdd_classifier_tags(
 
 -- One row per (successful query event, registered data source it read); seq finds the query text
 -- in the log.
+-- kind: 1 the query read the data source, 2 wrote it, 3 both.
 CREATE TABLE access(
     user_key INTEGER NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL, ds_key INTEGER NOT NULL,
-    project_id TEXT, PRIMARY KEY(user_key, ts, seq, ds_key)) WITHOUT ROWID;
+    project_id TEXT, kind INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY(user_key, ts, seq, ds_key)) WITHOUT ROWID;
 CREATE INDEX access_ds ON access(ds_key, ts, user_key, seq);
 CREATE INDEX access_project ON access(project_id, ts);
 ";

@@ -1,4 +1,5 @@
-//! Databricks Unity Catalog: `system.query.history` joined with `system.access.column_lineage`,
+//! Databricks Unity Catalog: `system.query.history` joined with the tables each statement read
+//! (`system.access.column_lineage`) and wrote (the `target_*` columns of `table_lineage`),
 //! read through the SQL Statement Execution API (`POST /api/2.0/sql/statements` with
 //! `EXTERNAL_LINKS`, polling a pending statement, following `next_chunk_internal_link` and
 //! downloading each chunk from its presigned link). A window whose result is larger than
@@ -109,13 +110,18 @@ h.execution_status, h.error_message, h.compute.type AS compute_type, \
 h.compute.warehouse_id AS warehouse_id, h.compute.cluster_id AS cluster_id, h.workspace_id, \
 h.start_time, h.end_time, h.total_duration_ms, h.produced_rows, \
 h.query_source.notebook_id AS notebook_id, h.client_application, h.session_id, \
-l.source_table_catalog, l.source_table_schema, l.source_table_name, l.columns \
+l.table_catalog, l.table_schema, l.table_name, l.access_type, l.columns \
 FROM system.query.history h \
-LEFT JOIN (SELECT statement_id, source_table_catalog, source_table_schema, source_table_name, \
+LEFT JOIN (SELECT statement_id, source_table_catalog AS table_catalog, \
+source_table_schema AS table_schema, source_table_name AS table_name, 'READ' AS access_type, \
 to_json(collect_set(source_column_name)) AS columns FROM system.access.column_lineage \
 WHERE event_time >= :since - INTERVAL 1 DAY AND statement_id IS NOT NULL \
 AND source_table_name IS NOT NULL \
-GROUP BY statement_id, source_table_catalog, source_table_schema, source_table_name) l \
+GROUP BY statement_id, source_table_catalog, source_table_schema, source_table_name \
+UNION ALL SELECT DISTINCT statement_id, target_table_catalog, target_table_schema, \
+target_table_name, 'WRITE', CAST(NULL AS STRING) FROM system.access.table_lineage \
+WHERE event_time >= :since - INTERVAL 1 DAY AND statement_id IS NOT NULL \
+AND target_table_name IS NOT NULL) l \
 ON l.statement_id = h.statement_id \
 WHERE h.end_time >= :since AND h.end_time < :until{workspaces} \
 ORDER BY h.end_time, h.statement_id"
@@ -137,7 +143,7 @@ pub struct DatabricksPages {
 /// What submitting a window's statement gave.
 pub enum Opened {
     /// The result, ready to read.
-    Pages(DatabricksPages),
+    Pages(Box<DatabricksPages>),
     /// The result has more rows than `rowsPerStatement` (or was truncated): the statement was
     /// canceled, and the window must be narrowed.
     TooLarge {
@@ -328,7 +334,7 @@ impl DatabricksPages {
             .into_iter()
             .map(|column| column.name)
             .collect();
-        Ok(Opened::Pages(DatabricksPages {
+        Ok(Opened::Pages(Box::new(DatabricksPages {
             client: client.clone(),
             base,
             authorization,
@@ -336,7 +342,7 @@ impl DatabricksPages {
             columns,
             first: Some(answer.result.unwrap_or_default()),
             next_link: None,
-        }))
+        })))
     }
 
     /// A chunk's rows: inline, or downloaded from its presigned link. The download carries no
@@ -516,7 +522,7 @@ fn refused_table(message: &str) -> Option<(Option<String>, String, String)> {
     }
 }
 
-/// Translates one row (one statement and at most one table it read) into its event.
+/// Translates one row (one statement and at most one table it read or wrote) into its event.
 pub fn translate_row(
     row: &Row<'_>,
     settings: &DatabricksSettings,
@@ -553,7 +559,10 @@ pub fn translate_row(
             ));
         }
     };
-    let lineage_table = row.text("source_table_name");
+    let lineage_table = row.text("table_name");
+    let written = row
+        .text("access_type")
+        .is_some_and(|kind| kind.eq_ignore_ascii_case("WRITE"));
     let status = row.text("execution_status").unwrap_or_default();
     // Only a statement that ran can still get lineage; a failed or canceled one is stored now.
     let succeeded = matches!(
@@ -577,8 +586,8 @@ pub fn translate_row(
     let (catalog, schema, table) = match refused {
         Some((catalog, schema, table)) => (catalog, Some(schema), Some(table)),
         None => (
-            row.text("source_table_catalog"),
-            row.text("source_table_schema"),
+            row.text("table_catalog"),
+            row.text("table_schema"),
             lineage_table.clone(),
         ),
     };
@@ -624,7 +633,7 @@ pub fn translate_row(
             .flatten()
             .collect::<Vec<_>>()
             .join(".");
-        objects.push(object_accessed(
+        let mut object = object_accessed(
             name,
             source.map(|source| source.id.as_str()),
             catalog.as_deref(),
@@ -632,7 +641,11 @@ pub fn translate_row(
             "TABLE",
             &columns,
             false,
-        ));
+        );
+        if written {
+            object["accessType"] = "WRITE".into();
+        }
+        objects.push(object);
     }
     let mut payload = Map::new();
     payload.insert("queryId".into(), statement_id.clone().into());
@@ -681,7 +694,18 @@ pub fn translate_row(
     };
     RowOutcome::Events {
         events: vec![QueryEvent {
-            id: super::derived_id(&["databricks", integration_id, &statement_id, &table_key]),
+            // A write of a table is its own access; a read keeps the id reads always had.
+            id: if written {
+                super::derived_id(&[
+                    "databricks",
+                    integration_id,
+                    &statement_id,
+                    &table_key,
+                    "WRITE",
+                ])
+            } else {
+                super::derived_id(&["databricks", integration_id, &statement_id, &table_key])
+            },
             actor: resolve_actor(registry, Platform::Databricks, username.as_deref()),
             action_status,
             action_status_reason: match action_status {

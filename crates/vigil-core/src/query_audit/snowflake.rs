@@ -1,7 +1,8 @@
 //! Snowflake: `SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY` joined with `ACCESS_HISTORY`, read through
 //! the Snowflake SQL API (`POST /api/v2/statements`, polling a 202, fetching every partition),
-//! authenticated by a key-pair JWT or an OAuth token. One event per registered base table a
-//! registered user's query read, all with the query's `queryId`.
+//! authenticated by a key-pair JWT or an OAuth token. One event per registered table a registered
+//! user's query read (`BASE_OBJECTS_ACCESSED`) or wrote (`OBJECTS_MODIFIED`), all with the query's
+//! `queryId`; a query without an `ACCESS_HISTORY` row is stored without tables after a settle time.
 
 use std::io::Read;
 use std::time::Duration;
@@ -16,14 +17,14 @@ use sha2::{Digest, Sha256};
 
 use super::source::{Page, PageSource, PullError, Row, RowOutcome};
 use super::{QueryEvent, iso, object_accessed, parse_time, truncate_query};
-use crate::registry::{Platform, Snapshot};
+use crate::registry::{Platform, RegisteredDatasource, Snapshot};
 
 /// The query the integration runs; `?` is the start of the window (RFC 3339 text).
 pub const STATEMENT: &str = "SELECT q.QUERY_ID, q.QUERY_TEXT, q.START_TIME, q.END_TIME, \
 q.TOTAL_ELAPSED_TIME, q.USER_NAME, q.ROLE_NAME, q.WAREHOUSE_ID, q.WAREHOUSE_NAME, \
 q.CLUSTER_NUMBER, q.ROWS_PRODUCED, q.EXECUTION_STATUS, q.ERROR_CODE, q.ERROR_MESSAGE, \
 q.SESSION_ID, a.QUERY_ID AS ACCESS_HISTORY_QUERY_ID, a.DIRECT_OBJECTS_ACCESSED, \
-a.BASE_OBJECTS_ACCESSED \
+a.BASE_OBJECTS_ACCESSED, a.OBJECTS_MODIFIED \
 FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY q \
 LEFT JOIN SNOWFLAKE.ACCOUNT_USAGE.ACCESS_HISTORY a ON a.QUERY_ID = q.QUERY_ID \
 WHERE q.END_TIME >= TO_TIMESTAMP_LTZ(?) ORDER BY q.END_TIME";
@@ -519,6 +520,10 @@ pub fn translate_row(
     if let Err(error) = objects(row, "DIRECT_OBJECTS_ACCESSED") {
         return RowOutcome::Malformed(format!("query {query_id}: {error}"));
     }
+    let modified = match objects(row, "OBJECTS_MODIFIED") {
+        Ok(objects) => objects,
+        Err(error) => return RowOutcome::Malformed(format!("query {query_id}: {error}")),
+    };
     let username = row.text("USER_NAME");
     let Some(user) = username
         .as_deref()
@@ -588,7 +593,8 @@ pub fn translate_row(
     // (Standard Edition, or a query that touched no object) once the settle time has passed.
     let untabled_id = super::derived_id(&["snowflake", integration_id, &query_id, ""]);
     let has_access_history = row.text("ACCESS_HISTORY_QUERY_ID").is_some()
-        || !row.get("BASE_OBJECTS_ACCESSED").is_null();
+        || !row.get("BASE_OBJECTS_ACCESSED").is_null()
+        || !row.get("OBJECTS_MODIFIED").is_null();
     if !has_access_history {
         // ACCESS_HISTORY lags QUERY_HISTORY by up to three hours; a failed query gets no row.
         if !failed && now - end < settle {
@@ -599,11 +605,17 @@ pub fn translate_row(
             end_time: end,
         };
     }
-    let mut events: Vec<QueryEvent> = Vec::new();
-    for object in base
+    // One event per registered data source: what the query read of it (BASE_OBJECTS_ACCESSED)
+    // and what it wrote (OBJECTS_MODIFIED, marked `accessType: WRITE`).
+    let mut per_source: Vec<(&RegisteredDatasource, Vec<Value>)> = Vec::new();
+    let accesses = base
         .iter()
-        .filter(|object| is_table_domain(object.object_domain.as_deref()))
-    {
+        .map(|object| (object, false))
+        .chain(modified.iter().map(|object| (object, true)));
+    for (object, written) in accesses {
+        if !is_table_domain(object.object_domain.as_deref()) {
+            continue;
+        }
         let Some(name) = &object.object_name else {
             continue;
         };
@@ -615,33 +627,45 @@ pub fn translate_row(
         else {
             continue;
         };
-        if events
-            .iter()
-            .any(|event| event.targets[0]["id"] == source.id.as_str())
-        {
-            continue;
-        }
         let columns: Vec<String> = object
             .columns
             .iter()
             .flatten()
             .filter_map(|column| column.column_name.clone())
             .collect();
-        events.push(event(
-            super::derived_id(&["snowflake", integration_id, &query_id, &source.id]),
-            vec![source.target(Platform::Snowflake)],
-            json!([object_accessed(
-                name.clone(),
-                Some(&source.id),
-                Some(&database),
-                Some(&schema),
-                "TABLE",
-                &columns,
-                false,
-            )]),
-            Some(untabled_id.clone()),
-        ));
+        let mut accessed = object_accessed(
+            name.clone(),
+            Some(&source.id),
+            Some(&database),
+            Some(&schema),
+            "TABLE",
+            &columns,
+            false,
+        );
+        if written {
+            accessed["accessType"] = "WRITE".into();
+        }
+        match per_source
+            .iter_mut()
+            .find(|(known, _)| known.id == source.id)
+        {
+            // A second base object of the same data source adds nothing; a write of it does.
+            Some((_, objects)) if written => objects.push(accessed),
+            Some(_) => {}
+            None => per_source.push((source, vec![accessed])),
+        }
     }
+    let events: Vec<QueryEvent> = per_source
+        .into_iter()
+        .map(|(source, objects)| {
+            event(
+                super::derived_id(&["snowflake", integration_id, &query_id, &source.id]),
+                vec![source.target(Platform::Snowflake)],
+                objects.into(),
+                Some(untabled_id.clone()),
+            )
+        })
+        .collect();
     if events.is_empty() {
         RowOutcome::Skipped { end_time: end }
     } else {

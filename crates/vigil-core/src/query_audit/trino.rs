@@ -1,5 +1,6 @@
 //! Starburst/Trino: a `QueryCompletedEvent` as Trino's HTTP event listener posts it
-//! (`event-listener.name=http`) becomes one `QUERY` event whose id is the Trino query id.
+//! (`event-listener.name=http`) becomes one `QUERY` event whose id is the Trino query id; the
+//! table a write targets (`ioMetadata.output`) is in `objectsAccessed` with `accessType: WRITE`.
 
 use std::collections::BTreeMap;
 
@@ -69,8 +70,17 @@ struct TableInfo {
 #[serde(untagged)]
 enum ColumnRef {
     Name(String),
-    Column { column: String },
-    Named { name: String },
+    Column {
+        column: String,
+    },
+    Named {
+        name: String,
+    },
+    /// `OutputColumnMetadata`: `{"columnName": …, "sourceColumns": […]}`.
+    Output {
+        #[serde(rename = "columnName")]
+        column_name: String,
+    },
 }
 
 impl ColumnRef {
@@ -79,6 +89,7 @@ impl ColumnRef {
             ColumnRef::Name(name) => name,
             ColumnRef::Column { column } => column,
             ColumnRef::Named { name } => name,
+            ColumnRef::Output { column_name } => column_name,
         }
     }
 }
@@ -109,6 +120,20 @@ struct Context {
 struct IoMetadata {
     #[serde(default)]
     inputs: Option<Vec<Input>>,
+    /// The table an INSERT, CREATE TABLE AS, MERGE, UPDATE or DELETE wrote
+    /// (`io.trino.spi.eventlistener.QueryOutputMetadata`).
+    #[serde(default)]
+    output: Option<Output>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Output {
+    catalog_name: String,
+    schema: String,
+    table: String,
+    #[serde(default)]
+    columns: Option<Vec<ColumnRef>>,
 }
 
 #[derive(Deserialize)]
@@ -241,11 +266,37 @@ fn build(
             None,
         );
     }
+    let output = io_metadata.as_ref().and_then(|io| io.output.as_ref());
+    let output_key = output.map(|output| {
+        (
+            output.catalog_name.clone(),
+            output.schema.clone(),
+            output.table.clone(),
+        )
+    });
+    let read_inputs: Vec<(String, String, String)> = io_metadata
+        .iter()
+        .flat_map(|io| io.inputs.iter().flatten())
+        .map(|input| {
+            (
+                input.catalog_name.clone(),
+                input.schema.clone(),
+                input.table.clone(),
+            )
+        })
+        .collect();
     let mut targets = Vec::new();
     let mut objects = Vec::new();
     for key in &order {
         let (catalog, schema, table) = key;
         let access = &tables[key];
+        // Trino lists a write's target among `metadata.tables` with no columns: only written.
+        if output_key.as_ref() == Some(key)
+            && access.columns.is_empty()
+            && !read_inputs.contains(key)
+        {
+            continue;
+        }
         let source = registry.resolve_table(Platform::StarburstTrino, Some(catalog), schema, table);
         if let Some(source) = source
             && !targets
@@ -266,6 +317,41 @@ fn build(
         if let Some(direct) = access.directly_referenced {
             object["directlyReferenced"] = direct.into();
         }
+        objects.push(object);
+    }
+    if let Some(output) = output {
+        let source = registry.resolve_table(
+            Platform::StarburstTrino,
+            Some(&output.catalog_name),
+            &output.schema,
+            &output.table,
+        );
+        if let Some(source) = source
+            && !targets
+                .iter()
+                .any(|target: &Value| target["id"] == source.id.as_str())
+        {
+            targets.push(source.target(Platform::StarburstTrino));
+        }
+        let columns: Vec<String> = output
+            .columns
+            .iter()
+            .flatten()
+            .map(|column| column.name().to_owned())
+            .collect();
+        let mut object = object_accessed(
+            format!(
+                "\"{}\".\"{}\".\"{}\"",
+                output.catalog_name, output.schema, output.table
+            ),
+            source.map(|source| source.id.as_str()),
+            Some(&output.catalog_name),
+            Some(&output.schema),
+            "LOGICAL_TABLE",
+            &columns,
+            false,
+        );
+        object["accessType"] = "WRITE".into();
         objects.push(object);
     }
     let failed = failure_info.is_some()

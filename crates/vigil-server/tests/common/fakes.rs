@@ -70,7 +70,7 @@ fn to_arrays(columns: &[&str], rows: &[Value]) -> Vec<Vec<Value>> {
 }
 
 /// The columns of vigil's Snowflake statement.
-pub const SNOWFLAKE_COLUMNS: [&str; 18] = [
+pub const SNOWFLAKE_COLUMNS: [&str; 19] = [
     "QUERY_ID",
     "QUERY_TEXT",
     "START_TIME",
@@ -89,6 +89,7 @@ pub const SNOWFLAKE_COLUMNS: [&str; 18] = [
     "ACCESS_HISTORY_QUERY_ID",
     "DIRECT_OBJECTS_ACCESSED",
     "BASE_OBJECTS_ACCESSED",
+    "OBJECTS_MODIFIED",
 ];
 
 /// The fake Snowflake account.
@@ -331,7 +332,7 @@ pub async fn snowflake(pem: &str, fingerprint: &str, subject: &str) -> Fake<Snow
 }
 
 /// The columns of vigil's Unity Catalog statement.
-pub const DATABRICKS_COLUMNS: [&str; 21] = [
+pub const DATABRICKS_COLUMNS: [&str; 22] = [
     "statement_id",
     "executed_by",
     "executed_by_user_id",
@@ -349,9 +350,10 @@ pub const DATABRICKS_COLUMNS: [&str; 21] = [
     "notebook_id",
     "client_application",
     "session_id",
-    "source_table_catalog",
-    "source_table_schema",
-    "source_table_name",
+    "table_catalog",
+    "table_schema",
+    "table_name",
+    "access_type",
     "columns",
 ];
 

@@ -61,11 +61,22 @@ struct PayloadType<'a> {
     type_name: Option<Cow<'a, str>>,
 }
 
-/// What the projection reads of a query payload: the user's project at the time of the query.
+/// What the projection reads of a query payload: the user's project at the time of the query,
+/// and which objects it wrote.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct QueryPayload {
     access_controls: Option<QueryAccessControls>,
+    #[serde(default)]
+    objects_accessed: Vec<QueryObject>,
+}
+
+/// An element of `objectsAccessed`: its data source, and `accessType` (`READ` unless `WRITE`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryObject {
+    datasource_id: Option<Value>,
+    access_type: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -4,12 +4,18 @@ use super::*;
 
 /// The id of the project in `accessControls.project` or `accessControls.entitlements.project`:
 /// an object with `id`, or a bare id.
-pub(super) fn query_project(payload: Option<QueryPayload>) -> Option<String> {
-    let controls = payload?.access_controls?;
+pub(super) fn query_project(payload: Option<&QueryPayload>) -> Option<String> {
+    let controls = payload?.access_controls.as_ref()?;
     let project = controls
         .project
+        .clone()
         .filter(|project| !project.is_null())
-        .or_else(|| controls.entitlements.and_then(|e| e.project))?;
+        .or_else(|| {
+            controls
+                .entitlements
+                .as_ref()
+                .and_then(|e| e.project.clone())
+        })?;
     match project {
         Value::Object(map) => match map.get("id")? {
             Value::String(id) => Some(id.clone()),
@@ -21,6 +27,26 @@ pub(super) fn query_project(payload: Option<QueryPayload>) -> Option<String> {
         _ => None,
     }
     .filter(|id| !id.is_empty())
+}
+
+/// How a query used data source `id`: 1 read, 2 written, 3 both (`objectsAccessed[].accessType`;
+/// an object without one, or a data source no object names, was read).
+fn access_kind(payload: Option<&QueryPayload>, id: &str) -> i64 {
+    let mut kind = 0;
+    for object in payload.into_iter().flat_map(|p| &p.objects_accessed) {
+        let names = match &object.datasource_id {
+            Some(Value::String(ds)) => ds == id,
+            Some(Value::Number(ds)) => ds.to_string() == id,
+            _ => false,
+        };
+        if names {
+            kind |= match object.access_type.as_deref() {
+                Some(t) if t.eq_ignore_ascii_case("WRITE") => 2,
+                _ => 1,
+            };
+        }
+    }
+    if kind == 0 { 1 } else { kind }
 }
 
 /// A registered user's successful query of registered data sources: one access row per data
@@ -74,8 +100,10 @@ pub(super) fn query(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
             )?,
     };
     // The purposes it ran under follow from the project's history (`access_purposes`).
-    let project = query_project(e.payload());
+    let payload: Option<QueryPayload> = e.payload();
+    let project = query_project(payload.as_ref());
     for (id, target) in datasources {
+        let kind = access_kind(payload.as_ref(), &id);
         let ds = match c
             .prepare_cached("SELECT key FROM datasources WHERE id = ?1")?
             .query_row([&id], |r| r.get::<_, i64>(0))
@@ -97,10 +125,11 @@ pub(super) fn query(c: &Connection, e: &Event<'_>) -> rusqlite::Result<()> {
                 )?,
         };
         c.prepare_cached(
-            "INSERT INTO access(user_key, ts, seq, ds_key, project_id) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO NOTHING",
+            "INSERT INTO access(user_key, ts, seq, ds_key, project_id, kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT DO UPDATE SET kind = kind | excluded.kind",
         )?
-        .execute(params![user, e.ts, e.seq as i64, ds, project])?;
+        .execute(params![user, e.ts, e.seq as i64, ds, project, kind])?;
     }
     Ok(())
 }

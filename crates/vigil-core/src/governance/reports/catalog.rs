@@ -137,12 +137,12 @@ pub static CATALOG: &[ReportKind] = &[
         scope: Scope::One,
         key: "data-sources-accessed",
         title: "All data sources ever accessed by the user: first access (read date) and last access in the date range.",
-        columns: &["Data source", "First access", "Last access", "Queries"],
+        columns: &["Data source", "First access", "Last access", "Queries", "Access"],
         date_range: true,
         last_month_by_default: true,
         gaps: &[],
         source: Source::Sql(
-            "SELECT coalesce(ds.name, ds.id), iso(min(a.ts)), iso(max(a.ts)), count(*)
+            "SELECT coalesce(ds.name, ds.id), iso(min(a.ts)), iso(max(a.ts)), count(*), access_kind((sum(a.kind & 1) > 0) + 2 * (sum(a.kind & 2) > 0))
                FROM access a JOIN datasources ds ON ds.key = a.ds_key
               WHERE a.user_key = :key AND a.ts BETWEEN :from AND :to
               GROUP BY a.ds_key ORDER BY coalesce(ds.name, ds.id), ds.id",
@@ -405,13 +405,14 @@ pub static CATALOG: &[ReportKind] = &[
         scope: Scope::One,
         key: "users-accessed",
         title: "All users who have accessed the data source: username, email, latest query and date of last access, in the date range.",
-        columns: &["User", "Username", "Email", "Latest query", "Last access", "Queries"],
+        columns: &["User", "Username", "Email", "Latest query", "Last access", "Queries", "Access"],
         date_range: true,
         last_month_by_default: true,
         gaps: &[],
-        // SQLite's bare columns come from the row holding max(ts): the latest query's seq.
+        // SQLite's bare columns come from the row holding max(ts): the latest query's seq (so
+        // max() is the only min/max aggregate here; the access kinds are summed).
         source: Source::Sql(
-            "SELECT coalesce(u.name, u.id), u.id, u.email, a.seq, iso(max(a.ts)), count(*)
+            "SELECT coalesce(u.name, u.id), u.id, u.email, a.seq, iso(max(a.ts)), count(*), access_kind((sum(a.kind & 1) > 0) + 2 * (sum(a.kind & 2) > 0))
                FROM access a JOIN users u ON u.key = a.user_key
               WHERE a.ds_key = :key AND a.ts BETWEEN :from AND :to
               GROUP BY a.user_key ORDER BY max(a.ts) DESC, u.id",

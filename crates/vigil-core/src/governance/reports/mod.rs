@@ -395,8 +395,8 @@ pub fn find(
     })
 }
 
-/// Prepares a reader connection for a report: the `iso` and `yesno` functions (the shared views
-/// come with every reader).
+/// Prepares a reader connection for a report: the `iso`, `yesno` and `access_kind` functions (the
+/// shared views come with every reader).
 fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("iso", 1, flags, |ctx| {
@@ -406,6 +406,15 @@ fn prepare(conn: &Connection) -> rusqlite::Result<()> {
         Ok(match ctx.get::<Option<i64>>(0)? {
             Some(0) => Some("False"),
             Some(_) => Some("True"),
+            None => None,
+        })
+    })?;
+    // The bits of `access.kind`: 1 read, 2 written.
+    conn.create_scalar_function("access_kind", 1, flags, |ctx| {
+        Ok(match ctx.get::<Option<i64>>(0)? {
+            Some(2) => Some("write"),
+            Some(3) => Some("read, write"),
+            Some(_) => Some("read"),
             None => None,
         })
     })?;

@@ -603,7 +603,7 @@ impl PullService {
                     continue;
                 }
                 Opened::Pages(mut pages) => {
-                    let rows = self.read_pages(&mut pages, run).await?;
+                    let rows = self.read_pages(pages.as_mut(), run).await?;
                     read += rows;
                     if rows < limit / 4 {
                         span = (span * 2).min(now - since).max(MIN_WINDOW);
