@@ -163,10 +163,25 @@ pub struct SearchArgs {
     pub from: Option<String>,
     /// Range end.
     pub to: Option<String>,
-    /// Hits.
+    /// Hits (ignored with `all`).
     pub size: usize,
-    /// Print the events as JSON lines instead of a table.
-    pub json: bool,
+    /// How the events are printed.
+    pub output: SearchOutput,
+    /// Every matching event, streamed.
+    pub all: bool,
+    /// Also vigil's own reads.
+    pub own_reads: bool,
+}
+
+/// How `vigil search` prints events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchOutput {
+    /// An aligned table.
+    Table,
+    /// The stored JSON, one event a line.
+    Ndjson,
+    /// CSV with a header row.
+    Csv,
 }
 
 /// `vigil search`: searches a running server and prints a table or JSON lines.
@@ -187,8 +202,21 @@ pub fn search_command(args: SearchArgs) -> anyhow::Result<()> {
             query.append_pair(name, value);
         }
     }
-    query.append_pair("size", &args.size.to_string());
-    query.append_pair("facets", "none");
+    if args.own_reads {
+        query.append_pair("ownReads", "include");
+    }
+    let download = match args.output {
+        SearchOutput::Table if !args.all => None,
+        SearchOutput::Csv => Some("csv"),
+        _ => Some("ndjson"),
+    };
+    if !args.all {
+        query.append_pair("size", &args.size.to_string());
+    }
+    match download {
+        Some(format) => query.append_pair("format", format),
+        None => query.append_pair("facets", "none"),
+    };
     let url = format!(
         "{}/api/audit/events?{}",
         args.url.trim_end_matches('/'),
@@ -197,6 +225,36 @@ pub fn search_command(args: SearchArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    if download.is_some() {
+        // Streamed to stdout as it arrives: memory stays flat at any number of events.
+        return runtime.block_on(async {
+            use std::io::Write;
+            let mut response = reqwest::Client::new()
+                .get(&url)
+                .header("Authorization", format!("Bearer {}", args.api_key))
+                .send()
+                .await
+                .with_context(|| format!("connecting to {}", args.url))?;
+            let status = response.status();
+            if !status.is_success() {
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                bail!(
+                    "the server answered {status}: {}",
+                    body["error"].as_str().unwrap_or("(no message)")
+                );
+            }
+            let mut stdout = std::io::stdout().lock();
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .context("reading the events (the download stopped)")?
+            {
+                stdout.write_all(&chunk)?;
+            }
+            stdout.flush()?;
+            Ok(())
+        });
+    }
     let body: serde_json::Value = runtime.block_on(async {
         let response = reqwest::Client::new()
             .get(&url)
@@ -215,12 +273,6 @@ pub fn search_command(args: SearchArgs) -> anyhow::Result<()> {
         Ok(body)
     })?;
     let hits = body["hits"].as_array().cloned().unwrap_or_default();
-    if args.json {
-        for hit in &hits {
-            println!("{hit}");
-        }
-        return Ok(());
-    }
     println!(
         "{:<24}  {:<14}  {:<12}  {:<28}  {:<28}  EVENT TYPE",
         "EVENT TIME", "ACTION", "STATUS", "ACTOR", "TARGET"

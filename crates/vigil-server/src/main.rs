@@ -97,24 +97,35 @@ enum Command {
         /// An API key with the AUDIT permission.
         #[arg(long, env = "VIGIL_API_KEY", hide_env_values = true)]
         api_key: String,
-        /// FIELD=VALUE, repeatable (action=QUERY, dataSourceId=7, actorName=Taylor, …).
+        /// FIELD=VALUE, repeatable (action=QUERY, dataSourceId=7, actorName=Taylor, …);
+        /// FIELD.not=VALUE excludes (action.not=QUERY).
         #[arg(long = "filter", short = 'f')]
         filters: Vec<String>,
         /// Keywords over query text and names.
         #[arg(long, short = 'q')]
         query: Option<String>,
-        /// Events at or after this time (RFC 3339, date or epoch milliseconds).
+        /// Events at or after this time: RFC 3339, a date, epoch milliseconds, or relative to
+        /// now (now-15m, now-24h, now-7d, or 24h for 24 hours ago).
         #[arg(long)]
         from: Option<String>,
-        /// Events at or before this time.
+        /// Events at or before this time (the same forms; now by default).
         #[arg(long)]
         to: Option<String>,
-        /// How many events.
+        /// How many events (with --all: every matching event).
         #[arg(long, default_value_t = 50)]
         size: usize,
-        /// Print the events as JSON lines.
+        /// Print the events as JSON lines (the stored JSON).
+        #[arg(long, alias = "json", conflicts_with = "csv")]
+        ndjson: bool,
+        /// Print the events as CSV (the columns README lists under "Take results away").
         #[arg(long)]
-        json: bool,
+        csv: bool,
+        /// Every matching event, streamed (with --csv or --ndjson; NDJSON by default).
+        #[arg(long)]
+        all: bool,
+        /// Also vigil's own reads (searches and report runs), hidden by default.
+        #[arg(long)]
+        own_reads: bool,
     },
     /// Rebuild the search index, or with --projection the governance projection, from the event
     /// log (stop the server first).
@@ -458,7 +469,10 @@ fn main() -> ExitCode {
             from,
             to,
             size,
-            json,
+            ndjson,
+            csv,
+            all,
+            own_reads,
         } => cli::search_command(cli::SearchArgs {
             url,
             api_key,
@@ -467,7 +481,13 @@ fn main() -> ExitCode {
             from,
             to,
             size,
-            json,
+            output: match (csv, ndjson || all) {
+                (true, _) => cli::SearchOutput::Csv,
+                (false, true) => cli::SearchOutput::Ndjson,
+                (false, false) => cli::SearchOutput::Table,
+            },
+            all,
+            own_reads,
         })
         .map(|()| true),
         Command::Reindex {

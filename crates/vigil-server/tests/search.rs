@@ -589,3 +589,383 @@ async fn a_histogram_counts_the_matching_events_per_time_bucket() {
     let (_, plain) = get(&server, "/api/audit/events?action=QUERY&facets=none").await;
     assert!(plain.get("histogram").is_none(), "{plain}");
 }
+
+/// Events for the filter tests: three actors (names in several cases), two actions, two data
+/// sources, and times relative to now.
+fn daily_events(now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
+    let mut events = Vec::new();
+    for i in 0..30 {
+        let (actor_id, actor_name) = match i % 3 {
+            0 => ("taylor@example.com", "Taylor Smith"),
+            1 => ("ann@example.com", "ann lee"),
+            _ => ("bob@example.com", "BOB STONE"),
+        };
+        let (source_id, source_name) = if i % 2 == 0 {
+            ("7", "Payroll")
+        } else {
+            ("8", "Customers")
+        };
+        events.push(json!({
+            "id": format!("daily-{i:02}"),
+            "action": if i % 5 == 0 { "UPDATE" } else { "QUERY" },
+            "actor": { "type": "USER_ACTOR", "id": actor_id, "name": actor_name },
+            "targetType": "DATASOURCE",
+            "targets": [{ "type": "DATASOURCE", "id": source_id, "name": source_name, "technology": "SNOWFLAKE" }],
+            "actionStatus": "SUCCESS",
+            // Every 10 minutes back from now.
+            "eventTimestamp": (now - chrono::Duration::minutes(10 * i)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "auditPayload": { "type": "QueryAuditPayload", "queryId": format!("q{i}"), "query": format!("SELECT {i}") }
+        }));
+    }
+    events
+}
+
+/// How many of `events` hold for `keep`.
+fn count(events: &[Value], keep: impl Fn(&Value) -> bool) -> u64 {
+    events.iter().filter(|event| keep(event)).count() as u64
+}
+
+/// The count of `value` in facet `field` of a search answer.
+fn facet_count(body: &Value, field: &str, value: &str) -> u64 {
+    body["facets"][field]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["value"] == value)
+        .map_or(0, |entry| entry["count"].as_u64().unwrap())
+}
+
+/// Daily use of the search API: vigil's own reads out of the way unless asked for, exclusions,
+/// disjunctive facets, names in any case, relative times, `size=0`, unknown names listed; every
+/// count checked against the stored JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_people_expect_count_what_the_stored_events_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let now = chrono::Utc::now();
+    let events = daily_events(now);
+    post(&server, Value::Array(events.clone()).to_string()).await;
+    // The posted events (the server's bootstrap key has an `ApiKeyCreated` event of its own).
+    let window = "from=now-6h&to=now&targetType=DATASOURCE";
+    wait_for(
+        &server,
+        &format!("/api/audit/events?{window}&size=0"),
+        |body| body["total"] == 30,
+    )
+    .await;
+    // The searches above were recorded; they are hidden from the page unless asked for.
+    wait_for(
+        &server,
+        "/api/audit/events?action=AUDIT_QUERY&size=0&facets=none",
+        |body| body["total"].as_u64().unwrap() >= 1,
+    )
+    .await;
+    let (_, plain) = get(&server, "/api/audit/events?size=100&facets=action").await;
+    assert_eq!(facet_count(&plain, "action", "AUDIT_QUERY"), 0, "{plain}");
+    assert_eq!(facet_count(&plain, "action", "QUERY"), 24, "{plain}");
+    let (_, shown) = get(
+        &server,
+        "/api/audit/events?size=0&facets=action&ownReads=include",
+    )
+    .await;
+    let own = facet_count(&shown, "action", "AUDIT_QUERY");
+    assert!(own >= 1, "{shown}");
+    assert_eq!(
+        shown["total"].as_u64().unwrap() - own,
+        plain["total"].as_u64().unwrap(),
+        "{shown}"
+    );
+
+    // Exclusions, repeatable.
+    let (_, body) = get(
+        &server,
+        &format!("/api/audit/events?{window}&size=0&facets=none&action.not=UPDATE&actorId.not=bob@example.com"),
+    )
+    .await;
+    assert_eq!(
+        body["total"].as_u64().unwrap(),
+        count(&events, |e| e["action"] != "UPDATE"
+            && e["actor"]["id"] != "bob@example.com")
+    );
+    // Disjunctive facets: the action facet counts as if its own filter were absent; two values
+    // of one facet add up.
+    let (_, body) = get(
+        &server,
+        &format!("/api/audit/events?{window}&size=0&facets=action,dataSourceName&action=UPDATE&dataSourceName=Payroll"),
+    )
+    .await;
+    let payroll = |e: &Value| e["targets"][0]["name"] == "Payroll";
+    assert_eq!(
+        body["total"].as_u64().unwrap(),
+        count(&events, |e| e["action"] == "UPDATE" && payroll(e))
+    );
+    assert_eq!(
+        facet_count(&body, "action", "QUERY"),
+        count(&events, |e| e["action"] == "QUERY" && payroll(e)),
+        "{body}"
+    );
+    assert_eq!(
+        facet_count(&body, "dataSourceName", "Customers"),
+        count(&events, |e| e["action"] == "UPDATE" && !payroll(e)),
+        "{body}"
+    );
+    let (_, both) = get(
+        &server,
+        &format!("/api/audit/events?{window}&size=0&facets=none&action=UPDATE&action=QUERY"),
+    )
+    .await;
+    assert_eq!(both["total"], 30);
+    // Names in any case; ids exactly.
+    for (query, expected) in [
+        (
+            "actorName=taylor%20smith",
+            count(&events, |e| e["actor"]["name"] == "Taylor Smith"),
+        ),
+        (
+            "actorName=Bob%20Stone",
+            count(&events, |e| e["actor"]["name"] == "BOB STONE"),
+        ),
+        ("dataSourceName=PAYROLL", count(&events, payroll)),
+        (
+            "actorName.not=ANN%20LEE",
+            count(&events, |e| e["actor"]["name"] != "ann lee"),
+        ),
+        ("actorId=TAYLOR@EXAMPLE.COM", 0),
+        (
+            "actorId=taylor@example.com",
+            count(&events, |e| e["actor"]["id"] == "taylor@example.com"),
+        ),
+    ] {
+        let (status, body) = get(
+            &server,
+            &format!("/api/audit/events?{window}&size=0&facets=none&{query}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(body["total"].as_u64().unwrap(), expected, "{query}: {body}");
+    }
+    // The facet keeps the name as written.
+    let (_, body) = get(
+        &server,
+        &format!("/api/audit/events?{window}&size=0&facets=actorName"),
+    )
+    .await;
+    assert_eq!(facet_count(&body, "actorName", "BOB STONE"), 10, "{body}");
+    // Relative times: the last 55 minutes hold the events of 0, 10, … 50 minutes ago.
+    for (query, expected) in [
+        ("from=now-55m", 6),
+        ("from=55m", 6),
+        ("from=now-125m&to=now-61m", 6),
+        ("from=now-1d", 30),
+    ] {
+        let (status, body) = get(
+            &server,
+            &format!("/api/audit/events?{query}&targetType=DATASOURCE&size=0&facets=none"),
+        )
+        .await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(body["total"], expected, "{query}: {body}");
+    }
+    // size=0: no hits. Unknown names: the valid ones are listed.
+    let (_, body) = get(&server, &format!("/api/audit/events?{window}&size=0")).await;
+    assert_eq!(body["hits"], json!([]));
+    let (status, body) = get(&server, "/api/audit/events?colour=red").await;
+    assert_eq!(status, 400);
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.contains("`colour` is not a known parameter"),
+        "{message}"
+    );
+    assert!(message.contains("actorName.not"), "{message}");
+    let (status, body) = get(&server, "/api/audit/events?facets=colour").await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("dataSourceName"),
+        "{body}"
+    );
+    let (status, body) = get(&server, "/api/audit/events?from=now-5x").await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("now-15m"),
+        "{body}"
+    );
+}
+
+/// `GET /audit` (the seed's sample lists `auditQuery` records): a reader paging with size and
+/// offset, pausing until its previous read is recorded and searchable, gets each record once.
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_paging_is_not_shifted_by_the_readers_own_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let events: Vec<Value> = (0..25).map(|i| event(&format!("page-{i:02}"))).collect();
+    post(&server, Value::Array(events).to_string()).await;
+    wait_for(&server, "/api/audit/events?action=QUERY&size=0", |body| {
+        body["total"] == 25
+    })
+    .await;
+    let reads = |body: &Value| body["total"].as_u64().unwrap();
+    let mut ids = Vec::new();
+    let mut total = None;
+    for page in 0.. {
+        let before = reads(
+            &get(
+                &server,
+                "/api/audit/events?action=AUDIT_QUERY&size=0&facets=none",
+            )
+            .await
+            .1,
+        );
+        let (status, body) = get(&server, &format!("/audit?size=10&offset={}", page * 10)).await;
+        assert_eq!(status, 200, "{body}");
+        total.get_or_insert(body["count"].as_u64().unwrap());
+        assert_eq!(
+            Some(body["count"].as_u64().unwrap()),
+            total,
+            "the count moved: {body}"
+        );
+        let hits = body["hits"].as_array().unwrap();
+        if hits.is_empty() {
+            break;
+        }
+        ids.extend(
+            hits.iter()
+                .map(|hit| hit["id"].as_str().unwrap().to_owned()),
+        );
+        // Pause until this read (and the count above) are recorded and searchable.
+        wait_for(
+            &server,
+            "/api/audit/events?action=AUDIT_QUERY&size=0&facets=none",
+            |body| reads(body) >= before + 2,
+        )
+        .await;
+    }
+    assert_eq!(ids.len() as u64, total.unwrap());
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        ids.len(),
+        "a record came twice: {ids:?}"
+    );
+    assert!(
+        ids.iter().filter(|id| id.starts_with("page-")).count() == 25,
+        "{ids:?}"
+    );
+}
+
+/// Results taken away: every match as CSV or NDJSON, streamed in the search's order; CSV has the
+/// documented columns; the download is recorded like a read; the CLI streams the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn matching_events_download_as_csv_and_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let now = chrono::Utc::now();
+    // More than one page of the download (1,000 events a page).
+    let mut events = daily_events(now);
+    for i in 0..1_500 {
+        let mut event = event(&format!("bulk-{i:04}"));
+        event["eventTimestamp"] =
+            json!((now - chrono::Duration::seconds(7 * 3600 + i)).to_rfc3339());
+        events.push(event);
+    }
+    for chunk in events.chunks(500) {
+        post(&server, Value::Array(chunk.to_vec()).to_string()).await;
+    }
+    wait_for(
+        &server,
+        "/api/audit/events?targetType=DATASOURCE&size=0&facets=none",
+        |body| body["total"] == 1_530,
+    )
+    .await;
+    let download = |query: &'static str| {
+        let url = server.url(&format!("/api/audit/events?{query}"));
+        async move {
+            let response = client()
+                .get(url)
+                .header("Authorization", ADMIN_KEY)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let content_type = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (content_type, response.text().await.unwrap())
+        }
+    };
+    let (content_type, ndjson) = download("format=ndjson&order=asc&targetType=DATASOURCE").await;
+    assert_eq!(content_type, "application/x-ndjson");
+    let lines: Vec<Value> = ndjson
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1_530);
+    let times: Vec<&str> = lines
+        .iter()
+        .map(|e| e["eventTimestamp"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted, "ascending order");
+    // Each line is the stored JSON.
+    let (_, stored) = get(&server, "/api/audit/events/daily-03").await;
+    assert!(lines.contains(&stored));
+
+    let (content_type, csv) = download("format=csv&actorName=taylor%20smith").await;
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    let mut rows = csv.split("\r\n").filter(|row| !row.is_empty());
+    let header = rows.next().unwrap();
+    assert!(
+        header.starts_with("seq,id,event_timestamp,received_timestamp,action,"),
+        "{header}"
+    );
+    assert!(!header.contains("event_json"));
+    let rows: Vec<&str> = rows.collect();
+    assert_eq!(rows.len(), 10, "{csv}");
+    assert!(
+        rows.iter().all(|row| row.contains(",Taylor Smith,")),
+        "{csv}"
+    );
+
+    let (_, capped) = download("format=ndjson&size=7").await;
+    assert_eq!(capped.lines().count(), 7);
+    let (status, body) = get(&server, "/api/audit/events?format=csv&offset=10").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("`offset`"),
+        "{body}"
+    );
+
+    // Recorded as reads, with the format.
+    wait_for(
+        &server,
+        "/api/audit/events?action=AUDIT_QUERY&size=100&facets=none",
+        |body| {
+            body["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|hit| hit["auditPayload"]["filters"]["format"] == json!(["csv"]))
+        },
+    )
+    .await;
+
+    // The CLI streams the same download.
+    let base = server.base.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        common::vigil(&[
+            "search",
+            "--url",
+            &base,
+            "--api-key",
+            ADMIN_KEY,
+            "--all",
+            "--csv",
+            "-f",
+            "actorName=TAYLOR SMITH",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), csv);
+}

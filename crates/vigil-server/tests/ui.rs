@@ -214,7 +214,7 @@ async fn click_facet(browser: &Browser, field: &str, value: &str) {
         .wait_for(
             &format!("the facet value {field}={value}"),
             &format!(
-                "const b = [...document.querySelectorAll('details[data-facet={field}] li button')] \
+                "const b = [...document.querySelectorAll('details[data-facet={field}] li > button:first-child')] \
                    .find(b => b.querySelector('.value').textContent === {value:?}); \
                  if (b) {{ b.click(); return true; }} return false"
             ),
@@ -822,4 +822,143 @@ async fn the_audit_page_shows_its_first_results_over_many_events() {
         "audit page over {count} events: [ms since navigation, ms for the search and rendering] per load: {}",
         Value::from(timings)
     );
+}
+
+/// Daily use of the audit page: vigil's own reads hidden and shown, an exclusion, two values of
+/// one facet, "Export results" (the downloaded CSV equals the API's), and the time-zone toggle
+/// remembered by the browser.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_page_serves_daily_use() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    ingest(&server, &fixtures()).await;
+    wait_until_derived(&server).await;
+    let downloads = tempfile::tempdir().unwrap();
+    let browser = Browser::start(downloads.path(), 1400, 900).await;
+    browser.open(&server.url("/")).await;
+    browser
+        .type_into(&browser.find("#api-key").await, ADMIN_KEY)
+        .await;
+    browser.press(ENTER).await;
+    browser.wait_ready("audit").await;
+    // The last 24 hours: the 45 queries and the bootstrap key's `ApiKeyCreated`; the page's own
+    // searches are recorded but hidden.
+    wait_total(&browser, "46 events").await;
+    let started = Instant::now();
+    loop {
+        let body: Value = api_get(
+            &server,
+            "/api/audit/events?action=AUDIT_QUERY&size=0&facets=none",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        if body["total"].as_u64().unwrap() >= 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no own read recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser.click(&browser.find("#own-reads").await).await;
+    let shown = browser
+        .wait_for(
+            "own reads shown",
+            "const t = document.getElementById('total'); const m = document.getElementById('main'); \
+             return m.dataset.ready === 'audit' && new URLSearchParams(location.hash.split('?')[1]).get('own') === '1' \
+               && t && !t.textContent.startsWith('46 ') && t.textContent",
+        )
+        .await;
+    assert!(shown.as_str().unwrap().contains("event"), "{shown}");
+    let facet = text_of(&browser, "details[data-facet=action]").await;
+    assert!(facet.contains("AUDIT_QUERY"), "{facet}");
+    browser.click(&browser.find("#own-reads").await).await;
+    wait_total(&browser, "46 events").await;
+
+    // Two users of one facet: any of them matches.
+    click_facet(&browser, "actorName", "Taylor").await;
+    wait_total(&browser, "30 events").await;
+    click_facet(&browser, "actorName", "Jordan").await;
+    wait_total(&browser, "44 events").await;
+    // Excluding a status: Jordan's 4 unauthorized queries go.
+    let excluded = browser
+        .wait_for(
+            "the not button of UNAUTHORIZED",
+            "const b = [...document.querySelectorAll('details[data-facet=actionStatus] li')] \
+               .find(li => li.querySelector('.value').textContent === 'UNAUTHORIZED'); \
+             if (b) { b.querySelector('button.not').click(); return true; } return false",
+        )
+        .await;
+    assert_eq!(excluded, json!(true));
+    wait_total(&browser, "40 events").await;
+    let chips = text_of(&browser, ".chips").await;
+    assert!(chips.contains("Status is not: UNAUTHORIZED"), "{chips}");
+    browser
+        .screenshot(&screenshots().join("12-audit-daily-use.png"))
+        .await;
+
+    // Export results: every matching event as CSV, the same file the API gives.
+    browser.click(&browser.find("#export-results").await).await;
+    let csv_path = downloads.path().join("vigil-audit-events.csv");
+    let started = Instant::now();
+    while !csv_path.exists() || std::fs::metadata(&csv_path).unwrap().len() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the CSV was not downloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser
+        .wait_for(
+            "the download's end",
+            "return !!document.getElementById('export-done')",
+        )
+        .await;
+    let downloaded = std::fs::read_to_string(&csv_path).unwrap();
+    let hash = browser.script("return location.hash", vec![]).await;
+    assert!(hash.as_str().unwrap().contains("x=actionStatus"), "{hash}");
+    let rows: Vec<&str> = downloaded
+        .split("\r\n")
+        .filter(|row| !row.is_empty())
+        .collect();
+    assert_eq!(rows.len(), 41, "a header and 40 events: {downloaded}");
+    let expected = api_get(
+        &server,
+        &format!(
+            "/api/audit/events?format=csv&actorName=Taylor&actorName=Jordan&actionStatus.not=UNAUTHORIZED&from={}",
+            urlencode(&ago(24 * 60 - 5))
+        ),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert_eq!(downloaded, expected);
+
+    // Times in UTC, remembered after a reload.
+    let header = text_of(&browser, "#events thead").await;
+    assert!(header.contains("Time (local, "), "{header}");
+    browser.click(&browser.find("#zone").await).await;
+    browser
+        .wait_for(
+            "the UTC header",
+            "const t = document.querySelector('#events thead'); return document.getElementById('main').dataset.ready === 'audit' && t && t.textContent.includes('(UTC)')",
+        )
+        .await;
+    browser.open("about:blank").await;
+    browser.open(&server.url("/#/audit")).await;
+    browser.wait_ready("audit").await;
+    let header = text_of(&browser, "#events thead").await;
+    assert!(header.contains("Time (UTC)"), "{header}");
+    assert_eq!(text_of(&browser, "#zone").await, "Times: UTC");
+    browser
+        .screenshot(&screenshots().join("13-audit-utc.png"))
+        .await;
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

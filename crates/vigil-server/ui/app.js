@@ -36,12 +36,25 @@ function s(tag, attrs = {}, ...children) {
 
 const number = new Intl.NumberFormat();
 
+/** Times are shown in the browser's zone, or in UTC: the choice is kept per browser. */
+const ZONE_KEY = "vigil.timeZone";
+function utcChosen() {
+  return localStorage.getItem(ZONE_KEY) === "UTC";
+}
+/** The name of the zone times are shown in. */
+function zoneName() {
+  if (utcChosen()) return "UTC";
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return zone ? `local, ${zone}` : "local";
+}
+
 function formatTime(iso) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso || "";
   return date.toLocaleString(undefined, {
     year: "numeric", month: "short", day: "numeric",
     hour: "2-digit", minute: "2-digit", second: "2-digit",
+    timeZone: utcChosen() ? "UTC" : undefined,
   });
 }
 
@@ -211,12 +224,19 @@ const FACETS = [
 ];
 const FACET_LABEL = Object.fromEntries(FACETS);
 
-/** The filters of the URL: [[field, value]…] from `f=field:value`. */
+/** The filters of the URL: [[field, value]…] from `f=field:value`; exclusions come from
+ * `x=field:value` and are given as [field + ".not", value]. */
 function filtersOf(params) {
-  return params.getAll("f").map((f) => {
+  const split = (kind, suffix) => params.getAll(kind).map((f) => {
     const at = f.indexOf(":");
-    return [f.slice(0, at), f.slice(at + 1)];
-  }).filter(([field]) => field);
+    return [f.slice(0, at) + suffix, f.slice(at + 1)];
+  }).filter(([field]) => field !== suffix);
+  return [...split("f", ""), ...split("x", ".not")];
+}
+
+/** The URL parameter that holds a filter: `f=field:value`, or `x=field:value` for an exclusion. */
+function filterParam(field, value) {
+  return field.endsWith(".not") ? ["x", field.slice(0, -4) + ":" + value] : ["f", field + ":" + value];
 }
 
 /** A search query string for the API. */
@@ -314,21 +334,48 @@ function signOut(message) {
 
 /** The active filters as chips, each removed with its × (on the page `path`). */
 function filterChips(path, params, filters) {
+  const labelOf = (field) => {
+    const base = field.replace(/\.not$/, "");
+    return (FACET_LABEL[base] || base) + (field.endsWith(".not") ? " is not" : "");
+  };
   return h("ul", { class: "chips", "aria-label": "Active filters" },
-    filters.map(([field, value]) => h("li", {},
-      h("span", {}, (FACET_LABEL[field] || field) + ": ", h("span", { class: "value" }, value)),
+    filters.map(([field, value]) => h("li", { class: field.endsWith(".not") ? "not" : "" },
+      h("span", {}, labelOf(field) + ": ", h("span", { class: "value" }, value)),
       h("button", {
         type: "button",
-        "aria-label": `Remove filter ${FACET_LABEL[field] || field}: ${value}`,
+        "aria-label": `Remove filter ${labelOf(field)}: ${value}`,
         title: "Remove this filter",
         onclick: () => {
           const next = new URLSearchParams(params);
           next.delete("f");
+          next.delete("x");
           next.delete("offset");
-          for (const [f, v] of filters) if (!(f === field && v === value)) next.append("f", f + ":" + v);
+          for (const [f, v] of filters) if (!(f === field && v === value)) next.append(...filterParam(f, v));
           go(path, next);
         },
       }, "×"))));
+}
+
+/** The search of the audit page's URL, as API parameters (without paging). */
+function auditSearch(params) {
+  const range = timeRange(params);
+  const extra = params.get("own") === "1" ? { ownReads: "include" } : {};
+  return { range, query: searchQuery({ from: range.from, to: range.to, q: params.get("q") || "", filters: filtersOf(params), extra }) };
+}
+
+/** "Export results": every event of the current search as CSV, the same file the API gives. */
+async function exportResults(params, status) {
+  const { query } = auditSearch(params);
+  query.set("format", "csv");
+  status.replaceChildren(h("p", { class: "muted" }, "Preparing the CSV of every matching event…"));
+  try {
+    const response = await api("/api/audit/events?" + query);
+    const blob = await response.blob();
+    saveBlob(blob, "vigil-audit-events.csv");
+    status.replaceChildren(h("p", { id: "export-done" }, `Downloaded ${number.format(blob.size)} bytes of CSV.`));
+  } catch (e) {
+    status.replaceChildren(errorBox("The export failed: " + e.message));
+  }
 }
 
 async function auditPage(params) {
@@ -339,6 +386,8 @@ async function auditPage(params) {
   const offset = Math.min(Number(params.get("offset")) || 0, MAX_OFFSET);
   const controls = timeControls(params);
   const keywords = h("input", { type: "search", name: "q", id: "q", value: q, placeholder: "Words in queries, names, ids" });
+  const ownReads = h("input", { type: "checkbox", id: "own-reads", name: "own", checked: params.get("own") === "1",
+    onchange: () => form.requestSubmit() });
   const formError = h("div", { "aria-live": "assertive" });
   const loadStatus = h("div", { id: "load-status", role: "status", "aria-live": "polite" });
   const form = h("form", {
@@ -354,12 +403,15 @@ async function auditPage(params) {
         return;
       }
       if (keywords.value.trim()) next.set("q", keywords.value.trim());
-      for (const [field, value] of filters) next.append("f", field + ":" + value);
+      for (const [field, value] of filters) next.append(...filterParam(field, value));
+      if (ownReads.checked) next.set("own", "1");
       go("audit", next);
     },
   }, controls.elements, h("label", { class: "grow" }, "Keywords", keywords),
+  h("label", { class: "check", title: "vigil records every search and report run; they are hidden unless you ask" }, ownReads, "Show vigil's own reads"),
   h("button", { type: "submit", class: "primary", id: "search" }, "Search"),
-  h("button", { type: "button", id: "load", onclick: () => loadEvents(loadStatus, mine) }, "Load Audit Events"));
+  h("button", { type: "button", id: "load", onclick: () => loadEvents(loadStatus, mine) }, "Load Audit Events"),
+  h("button", { type: "button", id: "export-results", onclick: () => exportResults(params, loadStatus) }, "Export results"));
 
   const chips = filterChips("audit", params, filters);
   const aside = h("aside", { class: "facets", "aria-label": "Filters" }, h("p", { class: "muted" }, "Loading filters…"));
@@ -369,13 +421,11 @@ async function auditPage(params) {
   const started = performance.now();
   let body;
   try {
-    const query = searchQuery({
-      from: range.from, to: range.to, q, filters,
-      extra: {
-        size: PAGE_SIZE, offset,
-        facets: FACETS.map((f) => f[0]).join(","), facetLimit: 100,
-      },
-    });
+    const { query } = auditSearch(params);
+    query.set("size", PAGE_SIZE);
+    query.set("offset", offset);
+    query.set("facets", FACETS.map((f) => f[0]).join(","));
+    query.set("facetLimit", 100);
     body = await apiJson("/api/audit/events?" + query);
   } catch (e) {
     if (mine !== generation) return;
@@ -399,11 +449,13 @@ function renderFacets(aside, facets, params, filters) {
     if (!facet) continue;
     const listId = "suggest-" + field;
     const input = h("input", { type: "text", list: listId, name: field, "aria-label": `Filter by ${label}`, placeholder: "Type a value" });
-    const add = (value) => {
+    // A value adds to the values of its facet (any of them matches); "not" excludes it.
+    const add = (value, not = false) => {
       if (!value) return;
+      const key = not ? field + ".not" : field;
       const next = new URLSearchParams(params);
       next.delete("offset");
-      if (!filters.some(([f, v]) => f === field && v === value)) next.append("f", field + ":" + value);
+      if (!filters.some(([f, v]) => f === key && v === value)) next.append(...filterParam(key, value));
       go("audit", next);
     };
     const values = facet.values || [];
@@ -412,11 +464,14 @@ function renderFacets(aside, facets, params, filters) {
         input, h("button", { type: "submit", "aria-label": `Add ${label} filter` }, "Add")),
       h("datalist", { id: listId }, values.map((v) => h("option", { value: v.value, label: `${v.value} (${number.format(v.count)})` }))),
       values.length
-        ? h("ul", { "aria-label": `Most active ${label} values` }, values.map((v) => h("li", {},
+        ? h("ul", { "aria-label": `Most active ${label} values` }, values.map((v) => h("li", {
+          class: filters.some(([f, value]) => f === field && value === v.value) ? "chosen" : "" },
           h("button", { type: "button", onclick: () => add(v.value), "aria-label": `Filter by ${label} ${v.value}, ${v.count} events` },
-            h("span", { class: "value" }, v.value), h("span", { class: "count" }, number.format(v.count))))))
+            h("span", { class: "value" }, v.value), h("span", { class: "count" }, number.format(v.count))),
+          h("button", { type: "button", class: "not", onclick: () => add(v.value, true), title: `Exclude ${v.value}`,
+            "aria-label": `Exclude ${label} ${v.value}` }, "not"))))
         : h("p", { class: "muted" }, "No values"));
-    const open = filters.some(([f]) => f === field) || ["actorName", "action", "dataSourceName"].includes(field);
+    const open = filters.some(([f]) => f.replace(/\.not$/, "") === field) || ["actorName", "action", "dataSourceName"].includes(field);
     aside.append(h("details", { open, "data-facet": field },
       h("summary", {}, label, h("span", { class: "count" }, ` (${number.format(facet.distinct)})`)), body));
   }
@@ -434,14 +489,14 @@ function renderResults(results, body, params, offset, range) {
     return;
   }
   const rows = hits.map((event) => h("tr", {},
-    h("td", {}, h("a", { href: "#/event/" + encodeURIComponent(event.id), class: "event-link" }, formatTime(event.eventTimestamp))),
+    h("td", { class: "time" }, h("a", { href: "#/event/" + encodeURIComponent(event.id), class: "event-link" }, formatTime(event.eventTimestamp))),
     h("td", {}, actorCell(event)),
     h("td", {}, event.action || ""),
     h("td", {}, targetsText(event), event.targetType ? h("div", { class: "sub" }, event.targetType) : null),
     h("td", { class: "status-" + (event.actionStatus || "") }, event.actionStatus || "")));
   const table = h("div", { class: "table-wrap" }, h("table", { id: "events" },
     h("caption", { class: "muted", hidden: true }, "Matching events, newest first"),
-    h("thead", {}, h("tr", {}, ["Time", "User", "Action", "Target", "Status"].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, h("tr", {}, [`Time (${zoneName()})`, "User", "Action", "Target", "Status"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, rows)));
   const move = (to) => {
     const next = new URLSearchParams(params);
@@ -974,7 +1029,8 @@ async function route() {
     // The audit page and the dashboards share the time range and the filters.
     shared = new URLSearchParams();
     for (const name of ["range", "hours", "from", "to"]) if (params.get(name)) shared.set(name, params.get(name));
-    for (const f of params.getAll("f")) shared.append("f", f);
+    for (const name of ["f", "x"]) for (const f of params.getAll(name)) shared.append(name, f);
+    if (params.get("own")) shared.set("own", params.get("own"));
   }
   const suffix = [...shared.keys()].length ? "?" + shared : "";
   document.querySelector("#nav a[data-page=audit]").setAttribute("href", "#/audit" + suffix);
@@ -997,6 +1053,14 @@ async function route() {
 
 async function start() {
   document.getElementById("sign-out").addEventListener("click", () => signOut());
+  const zone = document.getElementById("zone");
+  const showZone = () => { zone.textContent = "Times: " + zoneName(); };
+  zone.addEventListener("click", () => {
+    if (utcChosen()) localStorage.removeItem(ZONE_KEY); else localStorage.setItem(ZONE_KEY, "UTC");
+    showZone();
+    route();
+  });
+  showZone();
   window.addEventListener("hashchange", () => route());
   if (sessionStorage.getItem(KEY)) {
     try {

@@ -115,6 +115,40 @@ impl LakeEvent {
     }
 }
 
+/// The columns of a flat row ([`LakeEvent::flat_row`]): every lake column but the stored JSON.
+pub fn flat_columns() -> Vec<String> {
+    COLUMNS
+        .iter()
+        .filter(|(name, _)| *name != "event_json")
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+impl LakeEvent {
+    /// The event as a flat row of [`flat_columns`] (for CSV): times in RFC 3339 (UTC,
+    /// milliseconds), lists joined with `; `.
+    pub fn flat_row(&self) -> Vec<serde_json::Value> {
+        use serde_json::Value;
+        cells(&self.stored, self.parsed.as_deref())
+            .into_iter()
+            .zip(COLUMNS)
+            .filter(|(_, (name, _))| *name != "event_json")
+            .map(|(cell, (_, kind))| match (cell, kind) {
+                (Cell::Int(Some(micros)), Kind::Timestamp) => {
+                    chrono::DateTime::<chrono::Utc>::from_timestamp_micros(micros)
+                        .map(|time| {
+                            Value::from(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                        })
+                        .unwrap_or(Value::Null)
+                }
+                (Cell::Int(number), _) => number.map_or(Value::Null, Value::from),
+                (Cell::Text(text), _) => text.map_or(Value::Null, Value::from),
+                (Cell::List(items), _) => Value::from(items.join("; ")),
+            })
+            .collect()
+    }
+}
+
 /// One cell of a row.
 enum Cell<'a> {
     Int(Option<i64>),

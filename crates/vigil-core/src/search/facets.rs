@@ -1,8 +1,9 @@
 //! An exact facet collector: per segment it counts the term ordinals of each facet field's
 //! column, then merges the counts by value. Also tracks the smallest and largest event time, and
 //! counts events per time bucket for a histogram. A request that filters on nothing but time
-//! takes, for each segment its range covers whole, the segment's counts kept from an earlier
-//! request (`WholeSegmentCounts`) instead of counting every document again.
+//! (and perhaps excludes values) takes, for each segment its range covers whole, the segment's
+//! counts kept from an earlier request (`WholeSegmentCounts`) instead of counting every document
+//! again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -90,12 +91,72 @@ pub struct FacetCollector {
 /// One field's counts over a segment's alive documents: value → events, and events with a value.
 type FieldCounts = (HashMap<String, u64>, u64);
 
-/// The facet counts of every alive document of a segment, kept per segment, deletions and field.
-/// Sealed segments do not change; a deletion (retention) changes the key, and segments merged
-/// away are forgotten at the next search.
+/// Exclusions (`FIELD.not=VALUE`) as a key: the field names and values, in request order.
+pub type Exclusions = Arc<Vec<(FacetField, Vec<String>)>>;
+
+/// The facet counts of every alive, not excluded document of a segment, kept per segment,
+/// deletions, field and exclusions. Sealed segments do not change; a deletion (retention) changes
+/// the key, and segments merged away are forgotten at the next search.
 #[derive(Default)]
 pub struct WholeSegmentCounts {
-    kept: Mutex<HashMap<(SegmentId, DocId, FacetField), Arc<FieldCounts>>>,
+    kept: Mutex<HashMap<CountsKey, Arc<FieldCounts>>>,
+}
+
+/// What kept counts are of: a segment with its number of deleted documents, a field, exclusions.
+type CountsKey = (SegmentId, DocId, FacetField, Exclusions);
+
+/// Which documents of a segment the exclusions remove: per field, the term ordinals of the
+/// excluded values (names compare in any case, as the filters do).
+struct Excluded {
+    columns: Vec<(StrColumn, HashSet<u64>)>,
+}
+
+impl Excluded {
+    fn of(
+        reader: &SegmentReader,
+        exclusions: &[(FacetField, Vec<String>)],
+    ) -> tantivy::Result<Excluded> {
+        let mut columns = Vec::new();
+        for (field, values) in exclusions {
+            let Some(column) = reader.fast_fields().str(field.name())? else {
+                continue;
+            };
+            let mut ords = HashSet::new();
+            if field.case_insensitive() {
+                let wanted: HashSet<String> = values.iter().map(|v| v.to_lowercase()).collect();
+                let mut terms = column.dictionary().stream()?;
+                while terms.advance() {
+                    if wanted.contains(&String::from_utf8_lossy(terms.key()).to_lowercase()) {
+                        ords.insert(terms.term_ord());
+                    }
+                }
+            } else {
+                for value in values {
+                    if let Some(ord) = column.dictionary().term_ord(value)? {
+                        ords.insert(ord);
+                    }
+                }
+            }
+            if !ords.is_empty() {
+                columns.push((column, ords));
+            }
+        }
+        Ok(Excluded { columns })
+    }
+
+    fn contains(&self, doc: DocId) -> bool {
+        self.columns
+            .iter()
+            .any(|(column, ords)| column.term_ords(doc).any(|ord| ords.contains(&ord)))
+    }
+
+    /// The documents counted: alive and not excluded.
+    fn counted(&self, reader: &SegmentReader) -> impl Iterator<Item = DocId> {
+        let alive = reader.alive_bitset();
+        (0..reader.max_doc()).filter(move |doc| {
+            alive.is_none_or(|alive| alive.is_alive(*doc)) && !self.contains(*doc)
+        })
+    }
 }
 
 impl WholeSegmentCounts {
@@ -103,8 +164,15 @@ impl WholeSegmentCounts {
         &self,
         reader: &SegmentReader,
         field: FacetField,
+        exclusions: &Exclusions,
+        excluded: &Excluded,
     ) -> tantivy::Result<Arc<FieldCounts>> {
-        let key = (reader.segment_id(), reader.num_deleted_docs(), field);
+        let key = (
+            reader.segment_id(),
+            reader.num_deleted_docs(),
+            field,
+            exclusions.clone(),
+        );
         if let Some(kept) = self.kept.lock().expect("facet counts lock").get(&key) {
             return Ok(kept.clone());
         }
@@ -115,11 +183,8 @@ impl WholeSegmentCounts {
             column,
             events: 0,
         };
-        let alive = reader.alive_bitset();
-        for doc in 0..reader.max_doc() {
-            if alive.is_none_or(|alive| alive.is_alive(doc)) {
-                counter.collect(doc);
-            }
+        for doc in excluded.counted(reader) {
+            counter.collect(doc);
         }
         let counts = Arc::new(counter.harvest());
         self.kept
@@ -134,16 +199,18 @@ impl WholeSegmentCounts {
         self.kept
             .lock()
             .expect("facet counts lock")
-            .retain(|(segment, _, _), _| live.contains(segment));
+            .retain(|(segment, _, _, _), _| live.contains(segment));
     }
 }
 
-/// A request that filters on nothing but `time_field` between `from` and `to` (inclusive).
+/// A request that filters on nothing but `time_field` between `from` and `to` (inclusive), less
+/// the events with an excluded value.
 pub struct WholeSegments {
     pub(crate) counts: Arc<WholeSegmentCounts>,
     pub(crate) time_field: &'static str,
     pub(crate) from: Option<i64>,
     pub(crate) to: Option<i64>,
+    pub(crate) exclusions: Exclusions,
 }
 
 impl WholeSegments {
@@ -337,26 +404,23 @@ impl FacetCollector {
         whole: &WholeSegments,
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentFruit> {
+        let excluded = Excluded::of(reader, &whole.exclusions)?;
         let fields = self
             .fields
             .iter()
             .map(|field| {
                 whole
                     .counts
-                    .counts(reader, *field)
+                    .counts(reader, *field, &whole.exclusions, &excluded)
                     .map(|kept| (*kept).clone())
             })
             .collect::<tantivy::Result<Vec<FieldCounts>>>()?;
         let times = reader.fast_fields().i64("eventTime")?;
-        let alive = reader.alive_bitset();
         let mut time_range = None;
         let mut histogram = self
             .histogram
             .map(|histogram| (histogram, vec![0u64; histogram.buckets]));
-        for doc in 0..reader.max_doc() {
-            if alive.is_some_and(|alive| !alive.is_alive(doc)) {
-                continue;
-            }
+        for doc in excluded.counted(reader) {
             if let Some(time) = times.first(doc) {
                 time_range = merge_range(time_range, Some((time, time)));
                 if let Some((histogram, counts)) = &mut histogram

@@ -21,7 +21,7 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Tantivy
 use vigil_model::UamEvent;
 
 pub use facets::{FacetCounts, FacetFruit, Histogram};
-pub use query::{Cursor, MAX_OFFSET, MAX_PAGE_SIZE, SearchRequest, TimeField};
+pub use query::{Cursor, MAX_OFFSET, MAX_PAGE_SIZE, OWN_READ_ACTIONS, SearchRequest, TimeField};
 pub use schema::{FacetField, PAIR_SEPARATOR, SCHEMA_VERSION};
 pub(crate) use schema::{Values, extract};
 
@@ -29,7 +29,7 @@ use crate::error::LogError;
 use crate::log::{EventLog, Seq, StoredEvent};
 use crate::view::{Unavailable, ViewHealth, ahead_of_log_alarm, check_not_ahead};
 use facets::{FacetCollector, WholeSegmentCounts, WholeSegments};
-use schema::{Fields, build_schema, document};
+use schema::{Fields, build_schema, document, register_tokenizers};
 
 /// The index directory inside the data directory.
 pub const INDEX_DIR: &str = "index";
@@ -170,6 +170,7 @@ fn open_or_create(
                 .then_some((index, payload.seq))
         });
         if let Some((index, seq)) = usable {
+            register_tokenizers(&index);
             let alarm =
                 (seq > log_last_seq).then(|| ahead_of_log_alarm(VIEW, seq, log_last_seq, REBUILD));
             return Ok((index, fields, seq, alarm));
@@ -184,7 +185,9 @@ fn open_or_create(
 /// Creates an empty index in `path`.
 fn create_empty(path: &Path) -> Result<Index, SearchError> {
     std::fs::create_dir_all(path).map_err(directory_error(path))?;
-    Ok(Index::create_in_dir(path, build_schema().0)?)
+    let index = Index::create_in_dir(path, build_schema().0)?;
+    register_tokenizers(&index);
+    Ok(index)
 }
 
 /// Whether the index directory still holds the index (someone may delete it while we run).
@@ -468,28 +471,7 @@ impl SearchIndex {
             TimeField::Received => "receivedTime",
         };
         let descending = request.descending;
-        // Nothing but time filtered (the audit page's usual request): segments inside the range
-        // take their kept counts.
-        let only_time = request.filters.is_empty()
-            && request.after.is_none()
-            && request
-                .keywords
-                .as_deref()
-                .is_none_or(|keywords| keywords.trim().is_empty());
-        let whole = only_time.then(|| {
-            let live = searcher
-                .segment_readers()
-                .iter()
-                .map(|segment| segment.segment_id())
-                .collect();
-            self.whole_counts.retain(&live);
-            WholeSegments {
-                counts: self.whole_counts.clone(),
-                time_field: time_name,
-                from: request.from,
-                to: request.to,
-            }
-        });
+        let whole = self.whole_segments(request, &searcher);
         // The kept counts are taken per segment by the facet collector's own pass: combined with
         // others in one collector, it would be handed every document instead.
         let separate_facets = whole.is_some();
@@ -501,7 +483,7 @@ impl SearchIndex {
         };
         // No hits asked for: the count and facets alone.
         if request.size == 0 {
-            let (total, facets) = if separate_facets {
+            let (total, mut facets) = if separate_facets {
                 (
                     searcher.search(&query, &Count)?,
                     searcher.search(&query, &facet_collector)?,
@@ -509,6 +491,7 @@ impl SearchIndex {
             } else {
                 searcher.search(&query, &(Count, facet_collector))?
             };
+            self.count_disjunctive_facets(request, &searcher, &parser, &mut facets)?;
             return Ok(SearchResult {
                 total: total as u64,
                 hits: Vec::new(),
@@ -540,13 +523,14 @@ impl SearchIndex {
                     }
                 }
             });
-        let (total, top, facets): (usize, Vec<(SortKey, DocAddress)>, FacetFruit) =
+        let (total, top, mut facets): (usize, Vec<(SortKey, DocAddress)>, FacetFruit) =
             if separate_facets {
                 let (total, top) = searcher.search(&query, &(Count, top))?;
                 (total, top, searcher.search(&query, &facet_collector)?)
             } else {
                 searcher.search(&query, &(Count, top, facet_collector))?
             };
+        self.count_disjunctive_facets(request, &searcher, &parser, &mut facets)?;
         let keys: Vec<(i64, Seq)> = top.iter().map(|(key, _)| key.time_and_seq()).collect();
         let seqs: Vec<Seq> = keys.iter().map(|(_, seq)| *seq).collect();
         let hits = self.log.get_many(&seqs)?;
@@ -564,6 +548,78 @@ impl SearchIndex {
             facets,
             next_cursor,
         })
+    }
+
+    /// For a request that filters on nothing but time, less excluded values (the audit page's
+    /// usual request): the kept whole-segment counts, which the segments inside the range take.
+    fn whole_segments(
+        &self,
+        request: &SearchRequest,
+        searcher: &tantivy::Searcher,
+    ) -> Option<WholeSegments> {
+        let only_time = request.filters.is_empty()
+            && request.hide_reads_of.is_none()
+            && request.after.is_none()
+            && request
+                .keywords
+                .as_deref()
+                .is_none_or(|keywords| keywords.trim().is_empty());
+        only_time.then(|| {
+            let live = searcher
+                .segment_readers()
+                .iter()
+                .map(|segment| segment.segment_id())
+                .collect();
+            self.whole_counts.retain(&live);
+            WholeSegments {
+                counts: self.whole_counts.clone(),
+                time_field: match request.time_field {
+                    TimeField::Event => "eventTime",
+                    TimeField::Received => "receivedTime",
+                },
+                from: request.from,
+                to: request.to,
+                exclusions: Arc::new(request.exclusions.clone()),
+            }
+        })
+    }
+
+    /// Recounts each requested facet that is also filtered as if its own filter were absent, so
+    /// that a reader can pick a second value of it (a disjunctive facet: the other filters still
+    /// apply). One more pass per such facet.
+    fn count_disjunctive_facets(
+        &self,
+        request: &SearchRequest,
+        searcher: &tantivy::Searcher,
+        parser: &QueryParser,
+        facets: &mut FacetFruit,
+    ) -> Result<(), SearchError> {
+        for (position, field) in request.facets.iter().enumerate() {
+            if !request
+                .filters
+                .iter()
+                .any(|(filtered, _)| filtered == field)
+            {
+                continue;
+            }
+            let mut without = request.clone();
+            without.filters.retain(|(filtered, _)| filtered != field);
+            without.after = None;
+            let query = query::build_query(&without, &self.fields, parser);
+            let collector = FacetCollector {
+                fields: vec![*field],
+                limit: request.facet_limit,
+                histogram: None,
+                whole: self.whole_segments(&without, searcher),
+            };
+            let mut fruit = searcher.search(&query, &collector)?;
+            if let (Some(slot), Some(counts)) =
+                (facets.facets.get_mut(position), fruit.facets.pop())
+            {
+                *slot = counts;
+            }
+        }
+        Ok(())
     }
 
     /// Documents in the searchable index (for tests and statistics).

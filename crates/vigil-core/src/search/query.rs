@@ -48,11 +48,18 @@ impl Cursor {
     }
 }
 
+/// The actions of vigil's own reads: searches (and result exports) and report runs.
+pub const OWN_READ_ACTIONS: [&str; 2] = ["AUDIT_QUERY", "RUN_REPORT"];
+
 /// A search of the audit log.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
     /// Filters: AND across fields, OR within a field.
     pub filters: Vec<(FacetField, Vec<String>)>,
+    /// Exclusions: no event with any of these values (`FIELD.not=VALUE`).
+    pub exclusions: Vec<(FacetField, Vec<String>)>,
+    /// No own read ([`OWN_READ_ACTIONS`]) recorded for this actor id (an API key's name).
+    pub hide_reads_of: Option<String>,
     /// Events at or after this time (µs).
     pub from: Option<i64>,
     /// Events at or before this time (µs).
@@ -81,6 +88,8 @@ impl Default for SearchRequest {
     fn default() -> Self {
         SearchRequest {
             filters: Vec::new(),
+            exclusions: Vec::new(),
+            hide_reads_of: None,
             from: None,
             to: None,
             time_field: TimeField::Event,
@@ -125,17 +134,35 @@ pub fn build_query(
     parser: &QueryParser,
 ) -> Box<dyn Query> {
     let mut clauses: Vec<Box<dyn Query>> = Vec::new();
+    let term = |facet: FacetField, value: &str| {
+        term_query(Term::from_field_text(
+            fields.keyword(facet),
+            &facet.indexed_value(value),
+        ))
+    };
     for (facet, values) in &request.filters {
-        let field = fields.keyword(*facet);
-        let terms: Vec<Box<dyn Query>> = values
-            .iter()
-            .map(|value| term_query(Term::from_field_text(field, value)))
-            .collect();
+        let terms: Vec<Box<dyn Query>> = values.iter().map(|value| term(*facet, value)).collect();
         clauses.push(if terms.len() == 1 {
             terms.into_iter().next().expect("one")
         } else {
             any_of(terms)
         });
+    }
+    let mut excluded: Vec<Box<dyn Query>> = request
+        .exclusions
+        .iter()
+        .flat_map(|(facet, values)| values.iter().map(|value| term(*facet, value)))
+        .collect();
+    if let Some(actor) = &request.hide_reads_of {
+        excluded.push(all_of(vec![
+            any_of(
+                OWN_READ_ACTIONS
+                    .iter()
+                    .map(|action| term(FacetField::Action, action))
+                    .collect(),
+            ),
+            term(FacetField::ActorId, actor),
+        ]));
     }
     let time = match request.time_field {
         TimeField::Event => fields.event_time,
@@ -189,9 +216,16 @@ pub fn build_query(
             same_time_later_seq,
         ]));
     }
-    if clauses.is_empty() {
+    let positive = if clauses.is_empty() {
         Box::new(AllQuery)
     } else {
         all_of(clauses)
+    };
+    if excluded.is_empty() {
+        return positive;
     }
+    // A boolean query of exclusions alone matches nothing: they go beside the positive part.
+    let mut occurs = vec![(Occur::Must, positive)];
+    occurs.extend(excluded.into_iter().map(|query| (Occur::MustNot, query)));
+    Box::new(BooleanQuery::new(occurs))
 }

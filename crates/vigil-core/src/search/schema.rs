@@ -4,12 +4,16 @@
 use std::collections::BTreeSet;
 
 use tantivy::TantivyDocument;
-use tantivy::schema::{FAST, Field, INDEXED, STORED, STRING, Schema, TEXT};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, TextFieldIndexing,
+    TextOptions,
+};
+use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
 use vigil_model::legacy::{legacy_record_types, outcome};
 use vigil_model::{AuditPayload, Resource, TargetType, TechnologyContext, UamEvent};
 
 /// Bumped whenever the schema or the extraction changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Separates an id from its name in the paired facet values of the legacy API (`"3\u{1f}Sales"`).
 pub const PAIR_SEPARATOR: char = '\u{1f}';
@@ -150,6 +154,30 @@ impl FacetField {
         !matches!(self, FacetField::EventId | FacetField::BlobId)
     }
 
+    /// Whether the field holds names, matched in any case (`taylor smith` finds `Taylor Smith`);
+    /// ids and codes match exactly. The facet counts keep each name as it was written.
+    pub fn case_insensitive(self) -> bool {
+        matches!(
+            self,
+            FacetField::ActorName
+                | FacetField::TargetName
+                | FacetField::DataSourceName
+                | FacetField::ProjectName
+                | FacetField::Table
+                | FacetField::Column
+                | FacetField::PlatformUser
+        )
+    }
+
+    /// A filter value as the inverted index holds it.
+    pub fn indexed_value(self, value: &str) -> String {
+        if self.case_insensitive() {
+            value.to_lowercase()
+        } else {
+            value.to_owned()
+        }
+    }
+
     /// The query-parameter and index field name.
     pub fn name(self) -> &'static str {
         match self {
@@ -222,6 +250,19 @@ impl Fields {
     }
 }
 
+/// The tokenizer of name fields: the whole value as one token, lower-cased.
+const LOWERCASE_RAW: &str = "vigil_lowercase_raw";
+
+/// Registers the tokenizers the schema names; every opened index needs them.
+pub fn register_tokenizers(index: &tantivy::Index) {
+    index.tokenizers().register(
+        LOWERCASE_RAW,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
+}
+
 /// Builds the schema.
 pub fn build_schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
@@ -229,9 +270,25 @@ pub fn build_schema() -> (Schema, Fields) {
     let event_time = builder.add_i64_field("eventTime", INDEXED | FAST);
     let received_time = builder.add_i64_field("receivedTime", INDEXED | FAST);
     let text = builder.add_text_field("text", TEXT);
+    // Names are indexed lower-cased (found in any case); their fast column, which the facets
+    // count, keeps them as written.
+    let names = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(LOWERCASE_RAW)
+                .set_index_option(IndexRecordOption::Basic),
+        )
+        .set_fast(None);
     let keyword = FacetField::ALL
         .iter()
-        .map(|facet| (*facet, builder.add_text_field(facet.name(), STRING | FAST)))
+        .map(|facet| {
+            let options = if facet.case_insensitive() {
+                names.clone()
+            } else {
+                STRING | FAST
+            };
+            (*facet, builder.add_text_field(facet.name(), options))
+        })
         .collect();
     (
         builder.build(),

@@ -7,14 +7,16 @@ use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use vigil_core::export::parquet;
 use vigil_core::search::{
-    Cursor, FacetCounts, FacetField, Histogram, MAX_OFFSET, MAX_PAGE_SIZE, PAIR_SEPARATOR,
-    SearchRequest, SearchResult, TimeField,
+    Cursor, FacetCounts, FacetField, Histogram, MAX_OFFSET, MAX_PAGE_SIZE, OWN_READ_ACTIONS,
+    PAIR_SEPARATOR, SearchRequest, SearchResult, TimeField,
 };
 use vigil_core::{EventLog, OwnEvent, keys::ApiKeyInfo, keys::Permission};
 use vigil_model::{Timestamp, UamEvent};
 
 use crate::auth::Caller;
+use crate::csv;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -90,7 +92,7 @@ impl Params {
         };
         parse_time(&text, end_of_day)
             .map(Some)
-            .ok_or_else(|| invalid(name, &format!("`{text}` is not a time: use RFC 3339 (2024-01-31T12:00:00Z), a date (2024-01-31) or epoch milliseconds")))
+            .ok_or_else(|| invalid(name, &format!("`{text}` is not a time: use RFC 3339 (2024-01-31T12:00:00Z), a date (2024-01-31), epoch milliseconds, or a time relative to now (now, now-15m, now-24h, now-7d, or 24h for 24 hours ago)")))
     }
 
     /// `asc` or `desc` (the default) → newest first?
@@ -116,15 +118,21 @@ impl Params {
         Ok(range)
     }
 
-    /// Fails naming the first parameter nobody took.
-    fn finish(&self) -> Result<(), ApiError> {
+    /// Fails naming the first parameter nobody took, and the `known` ones.
+    fn finish(&self, known: &[String]) -> Result<(), ApiError> {
         match self
             .pairs
             .iter()
             .zip(&self.taken)
             .find(|(_, taken)| !**taken)
         {
-            Some(((name, _), _)) => Err(invalid(name, "is not a known parameter")),
+            Some(((name, _), _)) => Err(invalid(
+                name,
+                &format!(
+                    "is not a known parameter; the known ones are {}",
+                    known.join(", ")
+                ),
+            )),
             None => Ok(()),
         }
     }
@@ -147,13 +155,18 @@ fn invalid(name: &str, problem: &str) -> ApiError {
     ApiError::Invalid(format!("query parameter `{name}` {problem}"))
 }
 
-/// RFC 3339, a date (start or end of that day, UTC) or epoch milliseconds → microseconds.
+/// RFC 3339, a date (start or end of that day, UTC), epoch milliseconds, or a time relative to
+/// now (`now`, `now-15m`, `now-24h`, `now-7d`, `now+1h`, or a bare duration `24h` meaning that long
+/// ago; units s, m, h, d, w) → microseconds.
 pub(crate) fn parse_time(text: &str, end_of_day: bool) -> Option<i64> {
     if let Ok(millis) = text.parse::<i64>() {
         return millis.checked_mul(1_000);
     }
     if let Ok(timestamp) = Timestamp::parse(text) {
         return Some(timestamp.unix_micros());
+    }
+    if let Some(relative) = relative_time(text, Timestamp::now().unix_micros()) {
+        return Some(relative);
     }
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
     let time = if end_of_day {
@@ -162,6 +175,37 @@ pub(crate) fn parse_time(text: &str, end_of_day: bool) -> Option<i64> {
         date.and_hms_opt(0, 0, 0)?
     };
     Some(time.and_utc().timestamp_micros())
+}
+
+/// `now`, `now±DURATION` or a bare `DURATION` (that long before `now`), in microseconds.
+fn relative_time(text: &str, now: i64) -> Option<i64> {
+    let text = text.trim();
+    let offset = match text.strip_prefix("now") {
+        Some("") => 0,
+        Some(rest) => match rest.split_at_checked(1)? {
+            ("-", amount) => -duration_micros(amount)?,
+            ("+", amount) => duration_micros(amount)?,
+            _ => return None,
+        },
+        None => -duration_micros(text)?,
+    };
+    now.checked_add(offset)
+}
+
+/// `15m`, `24h`, `7d`, `2w`, `30s` → microseconds.
+fn duration_micros(text: &str) -> Option<i64> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (amount, unit) = text.split_at(split);
+    let amount: i64 = amount.parse().ok()?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    amount.checked_mul(seconds)?.checked_mul(1_000_000)
 }
 
 async fn run_search(state: &AppState, request: SearchRequest) -> Result<SearchResult, ApiError> {
@@ -215,22 +259,111 @@ fn facets_json(facets: &[FacetCounts]) -> Value {
     Value::Object(map)
 }
 
+/// The parameters `GET /api/audit/events` knows, for the answer to an unknown one.
+fn search_parameters() -> Vec<String> {
+    let mut known: Vec<String> = [
+        "q",
+        "from",
+        "to",
+        "sort",
+        "order",
+        "size",
+        "offset",
+        "cursor",
+        "facets",
+        "facetLimit",
+        "histogram",
+        "ownReads",
+        "format",
+    ]
+    .iter()
+    .map(|name| name.to_string())
+    .collect();
+    for field in FacetField::ALL.iter().filter(|field| field.filterable()) {
+        known.push(field.name().to_owned());
+        known.push(format!("{}.not", field.name()));
+    }
+    known
+}
+
+/// A download of search results: its format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Download {
+    /// RFC 4180 CSV with the columns of [`parquet::flat_columns`].
+    Csv,
+    /// The stored JSON of each event, one a line.
+    Ndjson,
+}
+
+/// Events read per page while a download streams.
+const EXPORT_PAGE: usize = 1_000;
+
+/// A parsed `GET /api/audit/events`: the search, its parameters, and the download asked for (with
+/// its cap), if any.
+pub(crate) type Parsed = (SearchRequest, Params, Option<(Download, Option<usize>)>);
+
 /// The search of a `GET /api/audit/events` query string, or a 400 naming the parameter.
-pub(crate) fn parse_search(query: Option<&str>) -> Result<(SearchRequest, Params), ApiError> {
+pub(crate) fn parse_search(query: Option<&str>) -> Result<Parsed, ApiError> {
     let mut params = Params::parse(query);
     let mut request = SearchRequest::default();
     for field in FacetField::ALL {
-        let values = params.all(field.name());
-        if values.is_empty() {
-            continue;
+        for (name, excluded) in [
+            (field.name().to_owned(), false),
+            (format!("{}.not", field.name()), true),
+        ] {
+            let values = params.all(&name);
+            if values.is_empty() {
+                continue;
+            }
+            if !field.filterable() {
+                return Err(invalid(
+                    &name,
+                    "can be counted as a facet but not filtered on",
+                ));
+            }
+            if excluded {
+                request.exclusions.push((*field, values));
+            } else {
+                request.filters.push((*field, values));
+            }
         }
-        if !field.filterable() {
+    }
+    // vigil's own reads (searches, report runs, result exports) are recorded but hidden unless
+    // asked for: `ownReads=include`, or any filter on the fields that name them.
+    let include_own_reads = match params.one("ownReads")?.as_deref() {
+        None | Some("exclude") => false,
+        Some("include") => true,
+        Some(other) => {
             return Err(invalid(
-                field.name(),
-                "can be counted as a facet but not filtered on",
+                "ownReads",
+                &format!("must be include or exclude, not `{other}`"),
             ));
         }
-        request.filters.push((*field, values));
+    };
+    // A filter that names them shows them: their actions, event or payload types, record type,
+    // the `vigil` submitter, or an event id.
+    let names_own_reads = request.filters.iter().any(|(field, values)| {
+        let names: &[&str] = match field {
+            FacetField::Action => &OWN_READ_ACTIONS,
+            FacetField::EventType => &["AuditQuery", "GovernanceReportRun"],
+            FacetField::PayloadType => {
+                &["AuditQueryAuditPayload", "GovernanceReportRunAuditPayload"]
+            }
+            FacetField::RecordType => &["auditQuery"],
+            FacetField::SubmittedBy => &["vigil"],
+            FacetField::EventId => return true,
+            _ => &[],
+        };
+        values.iter().any(|value| names.contains(&value.as_str()))
+    });
+    if !include_own_reads && !names_own_reads {
+        request.exclusions.push((
+            FacetField::Action,
+            OWN_READ_ACTIONS
+                .iter()
+                .map(|action| action.to_string())
+                .collect(),
+        ));
     }
     request.time_field = match params.one("sort")?.as_deref() {
         None | Some("eventTimestamp") => TimeField::Event,
@@ -245,8 +378,32 @@ pub(crate) fn parse_search(query: Option<&str>) -> Result<(SearchRequest, Params
     request.descending = params.descending("order")?;
     (request.from, request.to) = params.time_range("from", "to")?;
     request.keywords = params.one("q")?;
-    request.size = params.number("size", 50, MAX_PAGE_SIZE)?;
-    request.offset = params.number("offset", 0, MAX_OFFSET)?;
+    let format = match params.one("format")?.as_deref() {
+        None | Some("json") => None,
+        Some("csv") => Some(Download::Csv),
+        Some("ndjson") => Some(Download::Ndjson),
+        Some(other) => {
+            return Err(invalid(
+                "format",
+                &format!("must be json, csv or ndjson, not `{other}`"),
+            ));
+        }
+    };
+    let mut limit = None;
+    if format.is_some() {
+        // A download is every match, or the first `size`; it is never paged by offset.
+        limit = params.optional_number("size", 0, usize::MAX)?;
+        if params.one("offset")?.is_some() {
+            return Err(invalid(
+                "offset",
+                "does not apply to a csv or ndjson download, which holds every match (narrow it with from, to or filters, or cap it with size)",
+            ));
+        }
+        request.size = EXPORT_PAGE;
+    } else {
+        request.size = params.number("size", 50, MAX_PAGE_SIZE)?;
+        request.offset = params.number("offset", 0, MAX_OFFSET)?;
+    }
     if let Some(cursor) = params.one("cursor")? {
         request.after = Some(
             Cursor::decode(&cursor)
@@ -267,7 +424,15 @@ pub(crate) fn parse_search(query: Option<&str>) -> Result<(SearchRequest, Params
                 )),
                 None => Err(invalid(
                     "facets",
-                    &format!("names an unknown field `{name}`"),
+                    &format!(
+                        "names an unknown field `{name}`; the fields are {}",
+                        FacetField::ALL
+                            .iter()
+                            .filter(|field| field.countable())
+                            .map(|field| field.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 )),
             })
             .collect::<Result<_, _>>()?,
@@ -278,8 +443,12 @@ pub(crate) fn parse_search(query: Option<&str>) -> Result<(SearchRequest, Params
         };
         request.histogram = Some(Histogram::covering(from, to, buckets));
     }
-    params.finish()?;
-    Ok((request, params))
+    params.finish(&search_parameters())?;
+    if format.is_some() {
+        request.facets.clear();
+        request.histogram = None;
+    }
+    Ok((request, params, format.map(|format| (format, limit))))
 }
 
 /// Searches UAM events: filters on every indexed field, a time range, keywords, sorting, paging
@@ -290,7 +459,10 @@ pub async fn search_events(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let key = caller.require(Permission::Audit)?.clone();
-    let (request, params) = parse_search(query.as_deref())?;
+    let (request, params, download) = parse_search(query.as_deref())?;
+    if let Some((format, limit)) = download {
+        return download_events(state, key, request, params, format, limit).await;
+    }
     let histogram_spec = request.histogram;
     let result = run_search(&state, request).await?;
     record_audit_query(
@@ -314,6 +486,93 @@ pub async fn search_events(
         json!(result.next_cursor.map(|cursor| cursor.encode())),
     );
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Streams every match (or the first `limit`) as CSV or NDJSON, a page of [`EXPORT_PAGE`] events
+/// at a time, in the search's order: memory stays bounded at any size. The first page is read
+/// before answering, so a failing search is an error status, not a broken file. The download is
+/// recorded as a read, like a search.
+async fn download_events(
+    state: AppState,
+    key: ApiKeyInfo,
+    request: SearchRequest,
+    params: Params,
+    format: Download,
+    limit: Option<usize>,
+) -> Result<Response, ApiError> {
+    let first = run_search(&state, request.clone()).await?;
+    let total = limit.map_or(first.total, |limit| first.total.min(limit as u64));
+    record_audit_query(
+        state.log.clone(),
+        &key,
+        "/api/audit/events",
+        params.as_json(),
+        total,
+    );
+    struct Progress {
+        state: AppState,
+        request: SearchRequest,
+        page: Option<SearchResult>,
+        left: usize,
+        header: bool,
+    }
+    let progress = Progress {
+        state,
+        request,
+        page: Some(first),
+        left: limit.unwrap_or(usize::MAX),
+        header: format == Download::Csv,
+    };
+    let stream = futures::stream::unfold(progress, move |mut progress| async move {
+        let page = match progress.page.take() {
+            Some(page) => page,
+            None => return None,
+        };
+        let mut out = String::new();
+        if progress.header {
+            csv::header(&mut out, &parquet::flat_columns());
+            progress.header = false;
+        }
+        for hit in page.hits.into_iter().take(progress.left) {
+            progress.left -= 1;
+            match format {
+                Download::Ndjson => {
+                    out.push_str(&hit.json);
+                    out.push('\n');
+                }
+                Download::Csv => csv::record(&mut out, &parquet::LakeEvent::new(hit).flat_row()),
+            }
+        }
+        if let Some(cursor) = page.next_cursor.filter(|_| progress.left > 0) {
+            progress.request.after = Some(cursor);
+            match run_search(&progress.state, progress.request.clone()).await {
+                Ok(next) => progress.page = Some(next),
+                Err(error) => {
+                    tracing::error!(%error, "a download stopped: the next page could not be read");
+                    return Some((Err(std::io::Error::other(error.to_string())), progress));
+                }
+            }
+        }
+        Some((
+            Ok::<_, std::io::Error>(axum::body::Bytes::from(out)),
+            progress,
+        ))
+    });
+    let (content_type, file) = match format {
+        Download::Csv => ("text/csv; charset=utf-8", "vigil-audit-events.csv"),
+        Download::Ndjson => ("application/x-ndjson", "vigil-audit-events.ndjson"),
+    };
+    Ok((
+        [
+            (CONTENT_TYPE, content_type.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 /// The histogram: each bucket's start and count, and the bucket width in milliseconds.
@@ -431,7 +690,20 @@ pub(crate) fn parse_legacy_search(
         FacetField::LegacyUser,
         FacetField::Outcome,
     ];
-    params.finish()?;
+    let known: Vec<String> = filters
+        .iter()
+        .map(|(name, _)| *name)
+        .chain([
+            "minDate",
+            "maxDate",
+            "size",
+            "offset",
+            "sortField",
+            "sortOrder",
+        ])
+        .map(str::to_owned)
+        .collect();
+    params.finish(&known)?;
     Ok((request, params))
 }
 
@@ -442,7 +714,10 @@ pub async fn legacy_search(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let key = caller.require(Permission::Audit)?.clone();
-    let (request, params) = parse_legacy_search(query.as_deref())?;
+    let (mut request, params) = parse_legacy_search(query.as_deref())?;
+    // The caller's own earlier reads are not in its pages: paging through a quiet log, each
+    // record comes once, however long the reader pauses (its reads would otherwise land on top).
+    request.hide_reads_of = Some(key.name.clone());
     let result = run_search(&state, request).await?;
     record_audit_query(
         state.log.clone(),
