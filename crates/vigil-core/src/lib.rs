@@ -14,6 +14,7 @@ mod own_events;
 pub mod query_audit;
 pub mod registry;
 mod retention;
+pub mod saved_searches;
 pub mod search;
 mod verify;
 pub mod view;

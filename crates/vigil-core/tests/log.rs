@@ -557,7 +557,7 @@ fn the_bootstrap_key_is_created_only_in_a_log_that_never_had_a_key() {
         .execute_batch(
             "DROP TABLE key_history; DROP INDEX events_plain; DROP TABLE body_dictionaries;
              ALTER TABLE events DROP COLUMN codec; ALTER TABLE events DROP COLUMN submitter;
-             ALTER TABLE export_configs DROP COLUMN format;
+             ALTER TABLE export_configs DROP COLUMN format; DROP TABLE saved_searches;
              PRAGMA user_version = 3;",
         )
         .unwrap();

@@ -174,7 +174,7 @@ event_types! {
 /// The payload types of the events vigil records about itself. None is in the specification, so
 /// no producer has a reason to send one; refusing them on ingest keeps vigil's own records
 /// unmistakable (the `vigil` submitter mark beside each event is the proof).
-pub const VIGIL_OWN_PAYLOAD_TYPES: [&str; 12] = [
+pub const VIGIL_OWN_PAYLOAD_TYPES: [&str; 14] = [
     "ChainCheckpointAuditPayload",
     "AuditQueryAuditPayload",
     "GovernanceReportRunAuditPayload",
@@ -187,6 +187,8 @@ pub const VIGIL_OWN_PAYLOAD_TYPES: [&str; 12] = [
     "QueryAuditIntegrationUpdatedAuditPayload",
     "QueryAuditIntegrationDeletedAuditPayload",
     "QueryAuditScheduleUpdatedAuditPayload",
+    "SavedSearchCreatedAuditPayload",
+    "SavedSearchDeletedAuditPayload",
 ];
 
 /// Refuses a submitted payload whose `type` is one of [`VIGIL_OWN_PAYLOAD_TYPES`].

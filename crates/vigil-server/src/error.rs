@@ -31,6 +31,9 @@ pub enum ApiError {
     /// Nothing here.
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with what is stored (a name taken).
+    #[error("{0}")]
+    Conflict(String),
     /// The request body stopped arriving.
     #[error("{0}")]
     RequestTimeout(String),
@@ -64,6 +67,7 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::View(vigil_core::view::Unavailable::Rebuilding { .. }) => {

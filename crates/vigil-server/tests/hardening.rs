@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ADMIN_KEY, Server, client, event, vigil};
+use common::{ADMIN_KEY, Server, client, create_key, event, vigil};
 use serde_json::{Value, json};
 
 async fn post_events(server: &Server, key: &str, body: String) -> (u16, Value) {
@@ -158,33 +158,6 @@ async fn graphql_as(server: &Server, key: &str, query: &str) -> Value {
         .unwrap();
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
-}
-
-/// Creates a key with these permissions through the CLI beside the running server.
-fn create_key(server: &Server, name: &str, permissions: &[&str]) -> String {
-    let mut args = vec![
-        "keys",
-        "create",
-        "--data-dir",
-        server.data_dir.to_str().unwrap(),
-        "--name",
-        name,
-    ];
-    for permission in permissions {
-        args.extend(["--permission", permission]);
-    }
-    let output = vigil(&args);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    stdout
-        .split_whitespace()
-        .find(|word| word.starts_with("vgl_"))
-        .unwrap_or_else(|| panic!("no secret in {stdout}"))
-        .to_owned()
 }
 
 /// A host that records every byte sent to it and answers 403: where a redirected export would go.

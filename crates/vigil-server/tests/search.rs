@@ -969,3 +969,136 @@ async fn matching_events_download_as_csv_and_ndjson() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(String::from_utf8(output.stdout).unwrap(), csv);
 }
+
+/// Saved searches: shared by every key with AUDIT, named uniquely, each save and delete recorded
+/// as an event; bad input gets a 400 naming the field, and their payload types cannot be ingested.
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_searches_are_shared_recorded_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let reader = common::create_key(&server, "reader", &["AUDIT"]);
+    let writer = common::create_key(&server, "writer", &["INGEST"]);
+    let send = |method: reqwest::Method, path: &str, key: &str, body: Option<Value>| {
+        let mut request = client()
+            .request(method, server.url(path))
+            .header("Authorization", format!("Bearer {key}"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let query = "range=7d&f=action:QUERY&x=actorId:svc@acme.example&q=payroll";
+    let (status, created) = send(
+        reqwest::Method::POST,
+        "/api/audit/saved-searches",
+        ADMIN_KEY,
+        Some(json!({ "name": "Payroll reads", "query": query })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["query"], query);
+    assert_eq!(created["createdBy"], "admin");
+    // Another key with AUDIT sees it; a key without AUDIT does not.
+    let (status, listed) = send(
+        reqwest::Method::GET,
+        "/api/audit/saved-searches",
+        &reader,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed, json!([created]));
+    let (status, _) = send(
+        reqwest::Method::GET,
+        "/api/audit/saved-searches",
+        &writer,
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Names are unique; a name is required; unknown fields are refused.
+    for (body, expected_status, expected) in [
+        (
+            json!({ "name": "Payroll reads", "query": "" }),
+            409,
+            "already exists",
+        ),
+        (json!({ "name": "  ", "query": "" }), 400, "name:"),
+        (
+            json!({ "name": "x", "query": "", "colour": 1 }),
+            400,
+            "colour",
+        ),
+        (
+            json!({ "name": "x".repeat(201), "query": "" }),
+            400,
+            "name:",
+        ),
+    ] {
+        let (status, answer) = send(
+            reqwest::Method::POST,
+            "/api/audit/saved-searches",
+            &reader,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, expected_status, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(expected),
+            "{body}: {answer}"
+        );
+    }
+    let id = created["id"].as_str().unwrap();
+    let (status, deleted) = send(
+        reqwest::Method::DELETE,
+        &format!("/api/audit/saved-searches/{id}"),
+        &reader,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{deleted}");
+    let (status, _) = send(
+        reqwest::Method::DELETE,
+        &format!("/api/audit/saved-searches/{id}"),
+        &reader,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Both changes are in the log, with who made them.
+    let recorded = wait_for(
+        &server,
+        "/api/audit/events?submittedBy=vigil&payloadType=SavedSearchCreatedAuditPayload&payloadType=SavedSearchDeletedAuditPayload&facets=none",
+        |body| body["total"] == 2,
+    )
+    .await;
+    let by: Vec<&Value> = recorded["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| &hit["actor"]["name"])
+        .collect();
+    assert_eq!(by, [&json!("reader"), &json!("admin")], "{recorded}");
+    // Nobody can submit one of these payload types.
+    let forged = json!([{
+        "id": "forged", "action": "CREATE", "actor": { "id": "x" }, "eventTimestamp": "2024-01-01T00:00:00Z",
+        "auditPayload": { "type": "SavedSearchCreatedAuditPayload", "name": "fake" }
+    }]);
+    let response = client()
+        .post(server.url("/api/audit/events"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert!(status == 400 || body["rejected"] == 1, "{status} {body}");
+}

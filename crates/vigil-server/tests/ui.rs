@@ -359,7 +359,26 @@ async fn the_web_ui_works_end_to_end_in_a_real_browser() {
         .text()
         .await
         .unwrap();
-    assert_eq!(shown.as_str().unwrap(), stored);
+    // Indented for reading, every value as stored.
+    let shown = shown.as_str().unwrap();
+    assert!(shown.contains("\n  \"action\": \"QUERY\""), "{shown}");
+    assert_eq!(
+        serde_json::from_str::<Value>(shown).unwrap(),
+        serde_json::from_str::<Value>(&stored).unwrap()
+    );
+    let without_layout: String = shown
+        .lines()
+        .map(str::trim_start)
+        .collect::<Vec<_>>()
+        .join("");
+    assert_eq!(without_layout.replace("\": ", "\":"), stored);
+    let copy_shown = browser
+        .script(
+            "return !document.getElementById('copy-json').hidden",
+            vec![],
+        )
+        .await;
+    assert_eq!(copy_shown, json!(true));
     browser.screenshot(&shots.join("04-event-json.png")).await;
 
     // An empty result shows an empty state.
@@ -732,9 +751,16 @@ async fn load_audit_events_pulls_the_integrations_and_shows_the_new_queries() {
     assert_eq!(status, json!("Loaded 2 new events."));
     wait_total(&browser, "2 events").await;
     let users = browser
-        .script("return [...document.querySelectorAll('#events tbody tr td:nth-child(2)')].map(c => c.textContent)", vec![])
+        .script("return [...document.querySelectorAll('#events tbody tr td:nth-child(2)')].map(c => c.firstChild.firstChild.textContent + ' / ' + c.querySelector('.actor-id').textContent)", vec![])
         .await;
-    assert_eq!(users, json!(["Taylor", "Taylor"]));
+    // The user's name, and the id under it.
+    assert_eq!(
+        users,
+        json!([
+            "Taylor / taylor@acme.example",
+            "Taylor / taylor@acme.example"
+        ])
+    );
     browser
         .screenshot(&screenshots().join("12-audit-loaded.png"))
         .await;
@@ -937,6 +963,110 @@ async fn the_audit_page_serves_daily_use() {
     .await
     .unwrap();
     assert_eq!(downloaded, expected);
+
+    // The timeline: brushing its second quarter narrows the range to what was covered.
+    browser.open(&server.url("/#/audit")).await;
+    wait_total(&browser, "46 events").await;
+    let bars = browser.find_all("#timeline-chart a rect").await;
+    assert_eq!(bars.len(), 60);
+    browser
+        .script(
+            "const svg = document.getElementById('timeline-chart'); const box = svg.getBoundingClientRect(); \
+             const at = (f) => ({ clientX: box.left + box.width * f, clientY: box.top + 10, bubbles: true, pointerId: 1 }); \
+             svg.dispatchEvent(new PointerEvent('pointerdown', at(0.25))); \
+             svg.dispatchEvent(new PointerEvent('pointermove', at(0.4))); \
+             svg.dispatchEvent(new PointerEvent('pointerup', at(0.5))); return true",
+            vec![],
+        )
+        .await;
+    let brushed = browser
+        .wait_for(
+            "the brushed range",
+            "const p = new URLSearchParams(location.hash.split('?')[1] || ''); const m = document.getElementById('main'); \
+             return m.dataset.ready === 'audit' && p.get('range') === 'custom' && [p.get('from'), p.get('to'), document.getElementById('total').textContent]",
+        )
+        .await;
+    let (from, to) = (brushed[0].as_str().unwrap(), brushed[1].as_str().unwrap());
+    let hours = (chrono::DateTime::parse_from_rfc3339(to).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(from).unwrap())
+    .num_minutes();
+    assert!(
+        (355..=365).contains(&hours),
+        "a quarter of 24 hours: {brushed}"
+    );
+    let expected: Value = api_get(
+        &server,
+        &format!(
+            "/api/audit/events?size=0&facets=none&from={}&to={}",
+            urlencode(from),
+            urlencode(to)
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let shown = brushed[2].as_str().unwrap();
+    assert!(
+        shown.starts_with(&format!("{} event", expected["total"])),
+        "{shown} vs {expected}"
+    );
+    browser
+        .screenshot(&screenshots().join("14-audit-brushed.png"))
+        .await;
+
+    // Keywords are marked; the actor's id is shown; a chosen column stays chosen.
+    browser.open(&server.url("/#/audit?q=zebracorn")).await;
+    wait_total(&browser, "1 event").await;
+    browser.click(&browser.find("#columns summary").await).await;
+    browser
+        .click(&browser.find("#columns input[data-column=query]").await)
+        .await;
+    browser
+        .wait_for(
+            "the query column",
+            "return document.getElementById('main').dataset.ready === 'audit' && !!document.querySelector('#events th[data-column=query]')",
+        )
+        .await;
+    assert_eq!(
+        text_of(&browser, "#events td.query mark").await,
+        "zebracorn"
+    );
+    assert_eq!(
+        text_of(&browser, "#events .actor-id").await,
+        "taylor@acme.example"
+    );
+
+    // Saved searches: saved with a name, reopened from its link in a fresh page.
+    browser
+        .type_into(&browser.find("#saved-name").await, "Zebracorn hunt")
+        .await;
+    browser
+        .click(&browser.find("#save-search-button").await)
+        .await;
+    let link = browser
+        .wait_for(
+            "the saved search's link",
+            "const a = document.getElementById('saved-link'); return a && a.href",
+        )
+        .await;
+    browser.open("about:blank").await;
+    browser.open(link.as_str().unwrap()).await;
+    wait_total(&browser, "1 event").await;
+    let hash = browser.script("return location.hash", vec![]).await;
+    assert!(hash.as_str().unwrap().contains("q=zebracorn"), "{hash}");
+    assert!(
+        browser
+            .find_all("#events th[data-column=query]")
+            .await
+            .len()
+            == 1
+    );
+    let saved = text_of(&browser, "#saved-searches").await;
+    assert!(saved.contains("Zebracorn hunt (by admin)"), "{saved}");
+    browser
+        .screenshot(&screenshots().join("15-audit-saved-and-columns.png"))
+        .await;
 
     // Times in UTC, remembered after a reload.
     let header = text_of(&browser, "#events thead").await;

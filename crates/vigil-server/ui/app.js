@@ -257,13 +257,13 @@ function platformUsername(event) {
 }
 
 /** The actor as shown: unknown users as "Unknown", with the platform username beside. */
-function actorCell(event) {
+function actorCell(event, words) {
   const actor = event.actor || {};
   if (actor.type === "UNKNOWN" || actor.id === "Unknown" || !actor.name && !actor.id) {
     const platform = platformUsername(event);
     return h("span", {}, "Unknown", platform ? h("span", { class: "sub" }, " (platform user ", h("code", {}, platform), ")") : null);
   }
-  return h("span", {}, actor.name || actor.id);
+  return h("span", {}, marked(actor.name || actor.id, words));
 }
 
 function targetsText(event) {
@@ -380,6 +380,18 @@ async function exportResults(params, status) {
 
 async function auditPage(params) {
   const mine = ++generation;
+  if (params.get("saved")) {
+    // A saved search's link: open its search.
+    try {
+      const saved = await apiJson("/api/audit/saved-searches");
+      const one = saved.find((x) => x.id === params.get("saved"));
+      if (!one) throw new Error("This saved search no longer exists.");
+      if (mine === generation) go("audit", new URLSearchParams(one.query));
+    } catch (e) {
+      page("Audit events", errorBox(e.message));
+    }
+    return;
+  }
   const range = timeRange(params);
   const filters = filtersOf(params);
   const q = params.get("q") || "";
@@ -416,7 +428,9 @@ async function auditPage(params) {
   const chips = filterChips("audit", params, filters);
   const aside = h("aside", { class: "facets", "aria-label": "Filters" }, h("p", { class: "muted" }, "Loading filters…"));
   const results = h("section", { "aria-label": "Results", id: "results" }, h("p", { class: "muted" }, "Searching…"));
-  page("Audit events", form, formError, loadStatus, chips, h("div", { class: "layout" }, aside, results));
+  const timeline = h("section", { class: "timeline", id: "timeline", "aria-label": "Events over time" });
+  page("Audit events", form, formError, loadStatus, savedSearchBar(params, loadStatus), chips,
+    h("div", { class: "layout" }, aside, h("div", { class: "results" }, timeline, columnChooser(() => route()), results)));
 
   const started = performance.now();
   let body;
@@ -426,6 +440,7 @@ async function auditPage(params) {
     query.set("offset", offset);
     query.set("facets", FACETS.map((f) => f[0]).join(","));
     query.set("facetLimit", 100);
+    if (range.from && range.to) query.set("histogram", TIMELINE_BUCKETS);
     body = await apiJson("/api/audit/events?" + query);
   } catch (e) {
     if (mine !== generation) return;
@@ -435,6 +450,7 @@ async function auditPage(params) {
   }
   if (mine !== generation) return;
   renderFacets(aside, body.facets, params, filters);
+  renderTimeline(timeline, body.histogram, params);
   renderResults(results, body, params, offset, range);
   const elapsed = performance.now() - started;
   main.dataset.firstResultsMs = String(Math.round(elapsed));
@@ -477,6 +493,219 @@ function renderFacets(aside, facets, params, filters) {
   }
 }
 
+// ----- Timeline, columns, keyword marks, saved searches
+
+const TIMELINE_BUCKETS = 60;
+
+/** The timeline above the results: matching events per bucket. Drag across it (brush) to narrow
+ * the range to what was covered; each bar is also a link to its own bucket (keyboard). */
+function renderTimeline(container, histogram, params) {
+  container.replaceChildren();
+  const buckets = histogram?.buckets || [];
+  if (!buckets.length) return;
+  const width = 960, height = 90, bottom = 18;
+  const max = Math.max(1, ...buckets.map((b) => b.count));
+  const slot = width / buckets.length;
+  const bucketMs = histogram.bucketMillis;
+  const narrowed = (fromMs, toMs) => {
+    const next = new URLSearchParams(params);
+    next.delete("offset");
+    next.delete("hours");
+    next.set("range", "custom");
+    next.set("from", new Date(fromMs).toISOString());
+    next.set("to", new Date(toMs).toISOString());
+    return next;
+  };
+  const startOf = (i) => Date.parse(buckets[i].start);
+  const bars = buckets.map((b, i) => {
+    const barHeight = Math.round((height - bottom) * b.count / max);
+    const next = narrowed(startOf(i), startOf(i) + bucketMs - 1);
+    return s("a", { href: "#/audit?" + next, "aria-label": `${formatTime(b.start)}: ${b.count} events` },
+      s("title", {}, `${formatTime(b.start)}: ${number.format(b.count)} events`),
+      s("rect", { x: (i * slot + 0.5).toFixed(1), y: height - bottom - barHeight, width: Math.max(1, slot - 1).toFixed(1), height: Math.max(barHeight, b.count ? 1 : 0) }));
+  });
+  const brush = s("rect", { class: "brush", x: 0, y: 0, width: 0, height: height - bottom, hidden: true });
+  const axis = [0, Math.floor(buckets.length / 2), buckets.length - 1].map((i) =>
+    s("text", { x: Math.min(width - 4, Math.max(4, i * slot)), y: height - 4, "text-anchor": i === 0 ? "start" : i === buckets.length - 1 ? "end" : "middle" }, formatTime(buckets[i].start)));
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Matching events over time; drag across it to narrow the time range", id: "timeline-chart" }, bars, brush, axis);
+  // Brushing: from the pointer's first position to where it is let go.
+  let start = null;
+  const at = (event) => {
+    const box = svg.getBoundingClientRect();
+    return Math.min(width, Math.max(0, (event.clientX - box.left) * width / box.width));
+  };
+  svg.addEventListener("pointerdown", (event) => {
+    start = at(event);
+    brush.setAttribute("x", start);
+    brush.setAttribute("width", 0);
+    brush.removeAttribute("hidden");
+    event.preventDefault();
+  });
+  svg.addEventListener("pointermove", (event) => {
+    if (start === null) return;
+    const x = at(event);
+    brush.setAttribute("x", Math.min(start, x));
+    brush.setAttribute("width", Math.abs(x - start));
+  });
+  svg.addEventListener("pointerup", (event) => {
+    if (start === null) return;
+    const end = at(event);
+    const [left, right] = [Math.min(start, end), Math.max(start, end)];
+    start = null;
+    brush.setAttribute("hidden", "");
+    if (right - left < 3) return; // a click: the bar's own link takes it
+    event.preventDefault();
+    const first = startOf(0);
+    const span = bucketMs * buckets.length;
+    go("audit", narrowed(first + span * left / width, first + span * right / width));
+  });
+  container.append(svg);
+}
+
+/** The result columns people can choose from; the choice is kept per browser. */
+const RESULT_COLUMNS = [
+  { key: "time", label: "Time", cell: "time", render: (e) => h("a", { href: "#/event/" + encodeURIComponent(e.id), class: "event-link" }, formatTime(e.eventTimestamp)) },
+  { key: "user", label: "User", render: (e, words) => h("span", {}, actorCell(e, words), actorIdLine(e, words)) },
+  { key: "actorId", label: "Actor id", render: (e, words) => marked(e.actor?.id || "", words) },
+  { key: "action", label: "Action", render: (e) => e.action || "" },
+  { key: "target", label: "Target", render: (e, words) => h("span", {}, marked(targetsText(e), words), e.targetType ? h("div", { class: "sub" }, e.targetType) : null) },
+  { key: "status", label: "Status", cellOf: (e) => "status-" + (e.actionStatus || ""), render: (e) => e.actionStatus || "" },
+  { key: "technology", label: "Technology", render: (e) => [...new Set((e.targets || []).map((t) => t.technology).filter(Boolean))].join(", ") },
+  { key: "dataSource", label: "Data source", render: (e, words) => marked((e.targets || []).filter((t) => t.type === "DATASOURCE" || !t.type).map((t) => t.name || t.id).join(", "), words) },
+  { key: "query", label: "Query text", cell: "query", render: (e, words) => marked(e.auditPayload?.query || e.auditPayload?.technologyContext?.queryText || "", words) },
+  { key: "ip", label: "IP", render: (e) => e.auditPayload?.technologyContext?.clientIp || e.clientIp || "" },
+  { key: "eventType", label: "Event type", render: (e) => (e.auditPayload?.type || "").replace(/AuditPayload$/, "") },
+];
+const DEFAULT_COLUMNS = ["time", "user", "action", "target", "status"];
+const COLUMNS_KEY = "vigil.columns";
+
+function chosenColumns() {
+  let keys = DEFAULT_COLUMNS;
+  try {
+    const kept = JSON.parse(localStorage.getItem(COLUMNS_KEY) || "null");
+    if (Array.isArray(kept) && kept.length) keys = kept;
+  } catch (_) { /* an unreadable choice: the defaults */ }
+  const chosen = RESULT_COLUMNS.filter((c) => keys.includes(c.key));
+  return (chosen.length ? chosen : RESULT_COLUMNS.filter((c) => DEFAULT_COLUMNS.includes(c.key)))
+    .map((c) => ({ ...c, cell: c.cell || "" }));
+}
+
+/** "Columns": a checkbox per result column; the choice is kept in this browser. */
+function columnChooser(changed) {
+  const keys = chosenColumns().map((c) => c.key);
+  const boxes = RESULT_COLUMNS.map((c) => h("label", { class: "check" },
+    h("input", { type: "checkbox", name: "column", value: c.key, checked: keys.includes(c.key), "data-column": c.key,
+      onchange: () => {
+        const chosen = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+        localStorage.setItem(COLUMNS_KEY, JSON.stringify(chosen.length ? chosen : DEFAULT_COLUMNS));
+        changed();
+      } }), c.label));
+  return h("details", { class: "columns", id: "columns" }, h("summary", {}, "Columns"), h("div", { class: "column-list" }, boxes));
+}
+
+/** The words of a keyword search, for marking them in the results. */
+function keywordsOf(q) {
+  return q.split(/[\s"':()+-]+/).map((w) => w.trim().toLowerCase()).filter((w) => w.length > 1 && !["and", "or", "not"].includes(w));
+}
+
+/** Text with each keyword match in a <mark>, built as nodes (event data stays text). */
+function marked(text, words) {
+  text = String(text ?? "");
+  if (!words?.length || !text) return text;
+  const lower = text.toLowerCase();
+  const parts = [];
+  let at = 0;
+  while (at < text.length) {
+    let next = -1, word = "";
+    for (const w of words) {
+      const found = lower.indexOf(w, at);
+      if (found >= 0 && (next < 0 || found < next)) { next = found; word = w; }
+    }
+    if (next < 0) break;
+    if (next > at) parts.push(text.slice(at, next));
+    parts.push(h("mark", {}, text.slice(next, next + word.length)));
+    at = next + word.length;
+  }
+  if (at < text.length) parts.push(text.slice(at));
+  return h("span", {}, parts);
+}
+
+/** The actor's id under the name, when it says more than the name. */
+function actorIdLine(event, words) {
+  const actor = event.actor || {};
+  if (!actor.id || actor.id === actor.name || actor.id === "Unknown") return null;
+  return h("div", { class: "sub actor-id" }, marked(actor.id, words));
+}
+
+/** Saved searches (shared by every key with AUDIT), saving the current one, and its link. */
+function savedSearchBar(params, status) {
+  const select = h("select", { id: "saved-searches", "aria-label": "Saved searches" }, h("option", { value: "" }, "Saved searches…"));
+  const remove = h("button", { type: "button", id: "delete-saved", disabled: true }, "Delete");
+  const name = h("input", { type: "text", id: "saved-name", name: "savedName", "aria-label": "Name of the saved search", placeholder: "Name this search", maxlength: 200 });
+  const link = h("input", { type: "text", id: "search-link", readonly: true, "aria-label": "Link to this search", value: location.href });
+  const message = h("span", { id: "saved-message", role: "status" });
+  let saved = [];
+  const current = () => {
+    const query = new URLSearchParams(params);
+    query.delete("offset");
+    return query.toString();
+  };
+  const refresh = async (selectId) => {
+    try {
+      saved = await apiJson("/api/audit/saved-searches");
+    } catch (e) {
+      message.replaceChildren(errorBox("Saved searches could not be read: " + e.message));
+      return;
+    }
+    select.replaceChildren(h("option", { value: "" }, saved.length ? "Saved searches…" : "No saved searches"),
+      ...saved.map((one) => h("option", { value: one.id, selected: one.id === selectId }, `${one.name} (by ${one.createdBy})`)));
+    remove.disabled = !select.value;
+  };
+  select.addEventListener("change", () => {
+    remove.disabled = !select.value;
+    const one = saved.find((x) => x.id === select.value);
+    if (one) go("audit", new URLSearchParams(one.query));
+  });
+  remove.addEventListener("click", async () => {
+    const one = saved.find((x) => x.id === select.value);
+    if (!one) return;
+    try {
+      await api("/api/audit/saved-searches/" + encodeURIComponent(one.id), { method: "DELETE" });
+      message.textContent = `Deleted “${one.name}”.`;
+      refresh();
+    } catch (e) {
+      message.replaceChildren(errorBox(e.message));
+    }
+  });
+  const save = h("form", { class: "inline", id: "save-search", onsubmit: async (event) => {
+    event.preventDefault();
+    if (!name.value.trim()) { message.replaceChildren(errorBox("Give the search a name.")); return; }
+    try {
+      const created = await apiJson("/api/audit/saved-searches", {
+        method: "POST", json: { name: name.value.trim(), query: current() },
+      });
+      message.replaceChildren(h("span", {}, `Saved “${created.name}”. Its link: `,
+        h("a", { href: "#/audit?saved=" + encodeURIComponent(created.id), id: "saved-link" }, "open")));
+      name.value = "";
+      refresh(created.id);
+    } catch (e) {
+      message.replaceChildren(errorBox(e.message));
+    }
+  } }, name, h("button", { type: "submit", id: "save-search-button" }, "Save search"));
+  const copy = h("button", { type: "button", id: "copy-link", onclick: async () => {
+    link.value = location.href;
+    try {
+      await navigator.clipboard.writeText(link.value);
+      message.textContent = "The link to this search is copied.";
+    } catch (_) {
+      link.select();
+      message.textContent = "Copy the selected link.";
+    }
+  } }, "Copy link");
+  refresh();
+  return h("div", { class: "toolbar saved" }, select, remove, save, copy, link, message);
+}
+
 function renderResults(results, body, params, offset, range) {
   const total = body.total;
   const hits = body.hits;
@@ -488,15 +717,13 @@ function renderResults(results, body, params, offset, range) {
       offset > 0 ? "No more events on this page." : "No events match this time range, these keywords and filters. Widen the time range or remove a filter."));
     return;
   }
+  const words = keywordsOf(params.get("q") || "");
+  const columns = chosenColumns();
   const rows = hits.map((event) => h("tr", {},
-    h("td", { class: "time" }, h("a", { href: "#/event/" + encodeURIComponent(event.id), class: "event-link" }, formatTime(event.eventTimestamp))),
-    h("td", {}, actorCell(event)),
-    h("td", {}, event.action || ""),
-    h("td", {}, targetsText(event), event.targetType ? h("div", { class: "sub" }, event.targetType) : null),
-    h("td", { class: "status-" + (event.actionStatus || "") }, event.actionStatus || "")));
+    columns.map((column) => h("td", { class: column.cellOf ? column.cellOf(event) : column.cell }, column.render(event, words)))));
   const table = h("div", { class: "table-wrap" }, h("table", { id: "events" },
     h("caption", { class: "muted", hidden: true }, "Matching events, newest first"),
-    h("thead", {}, h("tr", {}, [`Time (${zoneName()})`, "User", "Action", "Target", "Status"].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", "data-column": c.key }, c.key === "time" ? `Time (${zoneName()})` : c.label)))),
     h("tbody", {}, rows)));
   const move = (to) => {
     const next = new URLSearchParams(params);
@@ -569,11 +796,27 @@ async function eventPage(id) {
   }
   if (mine !== generation) return;
   const event = JSON.parse(text);
-  const json = h("pre", { class: "json", id: "event-json", hidden: true }, text);
+  // The stored JSON, indented for reading without re-encoding a value; "Copy JSON" copies the
+  // exact stored text.
+  const json = h("pre", { class: "json", id: "event-json", hidden: true }, prettyJson(text));
+  const copied = h("span", { id: "json-copied", role: "status" });
+  const copy = h("button", { type: "button", id: "copy-json", hidden: true, onclick: async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      copied.textContent = "Copied the stored JSON.";
+    } catch (_) {
+      const range = document.createRange();
+      range.selectNodeContents(json);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      copied.textContent = "Copy the selected JSON.";
+    }
+  } }, "Copy JSON");
   const toggle = h("button", {
     type: "button", id: "view-json", "aria-expanded": "false", "aria-controls": "event-json",
     onclick: () => {
       json.hidden = !json.hidden;
+      copy.hidden = json.hidden;
       toggle.setAttribute("aria-expanded", String(!json.hidden));
       toggle.textContent = json.hidden ? "View JSON" : "Hide JSON";
     },
@@ -601,8 +844,41 @@ async function eventPage(id) {
   page(`${event.action || "Event"} by ${actor.name || actor.id || "Unknown"}`, back, summary,
     h("h2", {}, "Targets"), targets,
     h("h2", {}, "Details"), h("div", { id: "event-details" }, payload),
-    h("p", {}, toggle), json);
+    h("p", {}, toggle, " ", copy, " ", copied), json);
   main.dataset.ready = "event";
+}
+
+/** JSON text indented two spaces a level, token by token: strings and numbers are kept exactly as
+ * stored (a parse and stringify would change `1.50` or a large integer). */
+function prettyJson(text) {
+  let out = "", depth = 0, inString = false, escaped = false;
+  const newline = () => "\n" + "  ".repeat(depth);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      out += c;
+      if (escaped) escaped = false;
+      else if (c === "\\") escaped = true;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') { inString = true; out += c; continue; }
+    if (c === " " || c === "\n" || c === "\r" || c === "\t") continue;
+    if (c === "{" || c === "[") {
+      const close = c === "{" ? "}" : "]";
+      let j = i + 1;
+      while (j < text.length && " \n\r\t".includes(text[j])) j++;
+      if (text[j] === close) { out += c + close; i = j; continue; }
+      depth++;
+      out += c + newline();
+      continue;
+    }
+    if (c === "}" || c === "]") { depth--; out += newline() + c; continue; }
+    if (c === ",") { out += "," + newline(); continue; }
+    if (c === ":") { out += ": "; continue; }
+    out += c;
+  }
+  return out;
 }
 
 /** Who submitted an event, from the `vigil-submitted-by` header, in words. */

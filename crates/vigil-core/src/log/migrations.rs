@@ -4,7 +4,7 @@
 use super::*;
 
 /// The schema version this vigil writes.
-pub(super) const SCHEMA_VERSION: i64 = 7;
+pub(super) const SCHEMA_VERSION: i64 = 8;
 
 /// The schema of `vigil.db`, one migration per version, oldest first: migration N (1-based) brings
 /// a database from version N - 1 to N. Each runs in its own transaction with the version it sets;
@@ -117,6 +117,14 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // What an export configuration writes: `NDJSON_GZIP` (what every earlier one writes) or
     // `PARQUET`.
     "ALTER TABLE export_configs ADD COLUMN format TEXT NOT NULL DEFAULT 'NDJSON_GZIP';",
+    // Saved searches of the audit page, shared by every key with AUDIT.
+    "CREATE TABLE IF NOT EXISTS saved_searches (
+         id TEXT PRIMARY KEY,
+         name TEXT NOT NULL UNIQUE,
+         query TEXT NOT NULL,
+         created_by TEXT NOT NULL,
+         created_at TEXT NOT NULL
+     );",
 ];
 
 pub(super) fn migrate(connection: &Connection) -> Result<(), LogError> {

@@ -6,6 +6,7 @@ mod graphql;
 mod legacy;
 mod query_audit;
 mod reports;
+mod saved_searches;
 mod search;
 mod status;
 mod ui;
@@ -77,6 +78,14 @@ pub fn router(state: AppState) -> Router {
             get(reports::run_get).post(reports::run_post),
         )
         .route("/api/audit/load/{id}", get(query_audit::get_load))
+        .route(
+            "/api/audit/saved-searches",
+            get(saved_searches::list).post(saved_searches::create),
+        )
+        .route(
+            "/api/audit/saved-searches/{id}",
+            axum::routing::delete(saved_searches::delete),
+        )
         .route("/audit", get(search::legacy_search))
         .route("/audit/createRecord", post(legacy::create_record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

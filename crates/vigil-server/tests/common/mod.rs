@@ -234,3 +234,30 @@ pub async fn graphql(server: &Server, query: &str) -> serde_json::Value {
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
+
+/// Creates a key with these permissions through the CLI beside the running server.
+pub fn create_key(server: &Server, name: &str, permissions: &[&str]) -> String {
+    let mut args = vec![
+        "keys",
+        "create",
+        "--data-dir",
+        server.data_dir.to_str().unwrap(),
+        "--name",
+        name,
+    ];
+    for permission in permissions {
+        args.extend(["--permission", permission]);
+    }
+    let output = vigil(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("vgl_"))
+        .unwrap_or_else(|| panic!("no secret in {stdout}"))
+        .to_owned()
+}

@@ -1,0 +1,76 @@
+//! Saved searches of the audit page (`/api/audit/saved-searches`, permission AUDIT): list, save,
+//! delete. Each save and delete is recorded as an event.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use vigil_core::keys::Permission;
+use vigil_core::saved_searches::{self, SavedSearchError};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+impl From<SavedSearchError> for ApiError {
+    fn from(error: SavedSearchError) -> Self {
+        match error {
+            SavedSearchError::Invalid(message) => ApiError::Invalid(message),
+            SavedSearchError::NameTaken(_) => ApiError::Conflict(error.to_string()),
+            SavedSearchError::NotFound(_) => ApiError::NotFound(error.to_string()),
+            SavedSearchError::Log(error) => error.into(),
+        }
+    }
+}
+
+/// The body of a save.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSavedSearch {
+    name: String,
+    query: String,
+}
+
+/// `GET /api/audit/saved-searches`: every saved search, by name.
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Permission::Audit)?;
+    let log = state.log.clone();
+    let searches = tokio::task::spawn_blocking(move || saved_searches::list(&log)).await??;
+    Ok(Json(searches).into_response())
+}
+
+/// `POST /api/audit/saved-searches` `{"name": …, "query": …}`: 201 with the saved search.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<NewSavedSearch>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let key = caller.require(Permission::Audit)?.clone();
+    let Json(body) = body.map_err(|rejection| {
+        ApiError::Invalid(format!(
+            "the body must be {{\"name\": \"…\", \"query\": \"…\"}}: {}",
+            rejection.body_text()
+        ))
+    })?;
+    let log = state.log.clone();
+    let saved = tokio::task::spawn_blocking(move || {
+        saved_searches::create(&log, &body.name, &body.query, &key.actor())
+    })
+    .await??;
+    Ok((StatusCode::CREATED, Json(saved)).into_response())
+}
+
+/// `DELETE /api/audit/saved-searches/{id}`: the deleted search.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let key = caller.require(Permission::Audit)?.clone();
+    let log = state.log.clone();
+    let deleted =
+        tokio::task::spawn_blocking(move || saved_searches::delete(&log, &id, &key.actor()))
+            .await??;
+    Ok(Json(deleted).into_response())
+}
