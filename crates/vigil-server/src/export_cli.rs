@@ -129,6 +129,13 @@ pub fn export_config_command(
             )
         })
     };
+    let tests_connection = matches!(
+        action,
+        ExportConfigAction::Create(..)
+            | ExportConfigAction::Update(..)
+            | ExportConfigAction::TestConnection(_)
+    );
+    let only_a_test = matches!(action, ExportConfigAction::TestConnection(_));
     let (query, variables) = match action {
         ExportConfigAction::Create(kind, file) => with_file(kind.create(), &file)?,
         ExportConfigAction::Update(kind, file) => with_file(kind.update(), &file)?,
@@ -154,6 +161,17 @@ pub fn export_config_command(
         bail!("the server refused the request: {}", messages.join("; "));
     }
     println!("{}", serde_json::to_string_pretty(&answer)?);
+    // A failing connection test is said on stderr; `test-connection` then exits non-zero.
+    let status = answer["data"]
+        .as_object()
+        .and_then(|data| data.values().next())
+        .and_then(|config| config["connectionStatus"].as_str());
+    if tests_connection && let Some(status) = status.filter(|status| *status != "SUCCESS") {
+        eprintln!("the connection test failed: {status}");
+        if only_a_test {
+            bail!("the export configuration cannot write to its destination");
+        }
+    }
     Ok(())
 }
 

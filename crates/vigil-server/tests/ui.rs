@@ -13,7 +13,7 @@ use chrono::{SecondsFormat, Utc};
 use common::browser::{Browser, ENTER};
 use common::emulators::Emulator;
 use common::fakes::{self, TEST_KEY_FINGERPRINT, TEST_KEY_PEM, snowflake_row};
-use common::{ADMIN_KEY, Server, client, graphql};
+use common::{ADMIN_KEY, Server, client};
 use serde_json::{Value, json};
 
 fn ago(minutes: i64) -> String {
@@ -301,8 +301,12 @@ async fn the_web_ui_works_end_to_end_in_a_real_browser() {
         .await;
     assert_eq!(users.as_array().unwrap().len(), 14);
     assert!(
-        users.as_array().unwrap().iter().all(|u| u == "Jordan"),
-        "{users}"
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u == "Jordanjordan@acme.example"),
+        "the name, with the actor's id under it: {users}"
     );
     browser
         .screenshot(&shots.join("03-audit-filtered.png"))
@@ -598,29 +602,77 @@ async fn the_web_ui_works_end_to_end_in_a_real_browser() {
         "{error}"
     );
 
-    // Exports: the configuration's state, an export now, then disabling it.
-    let created = graphql(
-        &server,
-        &format!(
-            r#"mutation {{ createS3AccessKeyExportConfiguration(data: {{ interval: EVERY_2_HOURS, bucket: "ui-bucket", path: "audit", region: "us-east-1", accessKeyId: "AKID", secretAccessKey: "SECRET/KEY", endpoint: "{}" }}) {{ id connectionStatus }} }}"#,
-            moto.url()
-        ),
-    )
-    .await;
-    assert_eq!(
-        created["data"]["createS3AccessKeyExportConfiguration"]["connectionStatus"], "SUCCESS",
-        "{created}"
-    );
+    // Exports: a configuration created from the page, its state, an export now, then disabling
+    // it; one whose bucket does not exist is shown failing, with the cause in words.
     browser.open(&server.url("/#/exports")).await;
     browser.wait_ready("exports").await;
+    let fill = |fields: Vec<(&'static str, String)>| {
+        let browser = &browser;
+        async move {
+            browser.click(&browser.find("#new-export").await).await;
+            browser.find("#export-form").await;
+            browser
+                .choose(&browser.find("#export-interval").await, "EVERY_2_HOURS")
+                .await;
+            for (name, value) in fields {
+                browser
+                    .type_into(&browser.find(&format!("#export-{name}")).await, &value)
+                    .await;
+            }
+            browser.click(&browser.find("#export-save").await).await;
+            // The page comes back with what the save did.
+            browser
+                .wait_for(
+                    "the saved configuration",
+                    "const m = document.getElementById('export-message'); \
+                     return document.getElementById('main').dataset.ready === 'exports' && m && m.textContent.includes('connection test')",
+                )
+                .await;
+        }
+    };
+    let s3 = |bucket: &str| {
+        vec![
+            ("bucket", bucket.to_owned()),
+            ("path", "audit".to_owned()),
+            ("region", "us-east-1".to_owned()),
+            ("accessKeyId", "AKID".to_owned()),
+            ("secretAccessKey", "SECRET/KEY".to_owned()),
+            ("endpoint", moto.url()),
+        ]
+    };
+    fill(s3("no-such-bucket")).await;
+    let notice = text_of(&browser, "#export-message").await;
+    assert!(
+        notice.contains("Its connection test failed")
+            && notice.contains("the bucket does not exist"),
+        "{notice}"
+    );
+    let failing = text_of(&browser, "#exports tbody tr td.connection").await;
+    assert!(
+        failing.contains("Failing: S3 using AccessKey - the bucket does not exist"),
+        "{failing}"
+    );
+    // Deleting takes a second click.
+    browser.click(&browser.find("#exports .delete").await).await;
+    assert_eq!(
+        text_of(&browser, "#exports .delete").await,
+        "Confirm delete"
+    );
+    browser.click(&browser.find("#exports .delete").await).await;
+    browser.wait_ready("exports").await;
+    browser.find("#empty").await;
+    fill(s3("ui-bucket")).await;
+    let notice = text_of(&browser, "#export-message").await;
+    assert!(notice.contains("Its connection test succeeded"), "{notice}");
     let table = text_of(&browser, "#exports").await;
     assert!(
         table.contains("s3://ui-bucket/audit")
             && table.contains("Enabled")
-            && table.contains("SUCCESS"),
+            && table.contains("Working"),
         "{table}"
     );
     assert!(!table.contains("SECRET"), "the secret is never shown");
+    assert_labelled(&browser, "exports").await;
     browser
         .click(&browser.find("#exports .export-now").await)
         .await;
@@ -639,6 +691,28 @@ async fn the_web_ui_works_end_to_end_in_a_real_browser() {
     browser.click(&browser.find("#exports .toggle").await).await;
     browser
         .wait_for("the disabled state", "const t = document.getElementById('exports'); return t && t.textContent.includes('Disabled')")
+        .await;
+    // Test the connection again, then edit the interval (the secret is kept when left empty).
+    browser
+        .click(&browser.find("#exports .test-connection").await)
+        .await;
+    browser
+        .wait_for(
+            "the connection test",
+            "const m = document.getElementById('export-message'); return m && m.textContent.includes('The connection to s3://ui-bucket/audit works')",
+        )
+        .await;
+    browser.click(&browser.find("#exports .edit").await).await;
+    browser
+        .choose(&browser.find("#export-interval").await, "EVERY_6_HOURS")
+        .await;
+    browser.click(&browser.find("#export-save").await).await;
+    browser
+        .wait_for(
+            "the edited interval",
+            "const t = document.getElementById('exports'); const m = document.getElementById('export-message'); \
+             return t && t.textContent.includes('Every 6 hours') && m.textContent.includes('Its connection test succeeded')",
+        )
         .await;
 
     // A narrow window: the audit page fits without sideways scrolling.

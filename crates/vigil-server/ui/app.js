@@ -1207,12 +1207,107 @@ const EXPORTS_QUERY = `{ getAllExportConfigurations {
   id interval format enabled connectionStatus updatedAt
   endpointConfiguration {
     __typename
-    ... on S3AccessKeyEndpointConfiguration { bucket path region }
-    ... on S3AssumedRoleEndpointConfiguration { bucket path region }
-    ... on AdlsSasTokenEndpointConfiguration { storageAccount fileSystem path }
+    ... on S3AccessKeyEndpointConfiguration { bucket path region accessKeyId endpoint }
+    ... on S3AssumedRoleEndpointConfiguration { bucket path region roleArn endpoint }
+    ... on AdlsSasTokenEndpointConfiguration { storageAccount fileSystem path endpoint }
   }
   exportStatus { lastExportedSequence exportedEvents lastExportedAt lastAttemptAt lastError attempts pendingFromSequence }
 } }`;
+
+/** The destinations a configuration can have: GraphQL names and the fields of each form. */
+const EXPORT_KINDS = {
+  S3_ACCESS_KEY: {
+    label: "S3, access key", typename: "S3AccessKeyEndpointConfiguration",
+    create: ["createS3AccessKeyExportConfiguration", "S3AccessKeyExportConfigurationInput"],
+    update: ["updateS3AccessKeyExportConfiguration", "UpdateS3AccessKeyExportConfigurationInput"],
+    fields: [["bucket", "Bucket"], ["path", "Path (prefix)", "optional"], ["region", "Region"],
+      ["accessKeyId", "Access key id"], ["secretAccessKey", "Secret access key", "secret"], ["endpoint", "Endpoint (S3-compatible storage)", "optional"]],
+  },
+  S3_ASSUMED_ROLE: {
+    label: "S3, assumed role", typename: "S3AssumedRoleEndpointConfiguration",
+    create: ["createS3AssumedRoleExportConfiguration", "S3AssumedRoleExportConfigurationInput"],
+    update: ["updateS3AssumedRoleExportConfiguration", "UpdateS3AssumedRoleExportConfigurationInput"],
+    fields: [["bucket", "Bucket"], ["path", "Path (prefix)", "optional"], ["region", "Region"],
+      ["roleArn", "Role ARN"], ["endpoint", "Endpoint (S3-compatible storage)", "optional"]],
+  },
+  ADLS_SAS: {
+    label: "ADLS Gen2, SAS token", typename: "AdlsSasTokenEndpointConfiguration",
+    create: ["createAdlsSasTokenEndpointConfiguration", "AdlsSasTokenExportConfigurationInput"],
+    update: ["updateAdlsSasTokenExportConfiguration", "UpdateAdlsSasTokenExportConfigurationInput"],
+    fields: [["storageAccount", "Storage account"], ["fileSystem", "File system (container)"], ["path", "Path (prefix)", "optional"],
+      ["sasToken", "SAS token", "secret"], ["endpoint", "Blob endpoint (emulators, sovereign clouds)", "optional"]],
+  },
+};
+const INTERVALS = ["EVERY_2_HOURS", "EVERY_4_HOURS", "EVERY_6_HOURS", "EVERY_12_HOURS", "EVERY_24_HOURS"];
+const CONFIG_FIELDS = "id interval format enabled connectionStatus";
+
+/** The create/edit form of an export configuration; `existing` is the configuration to edit. */
+function exportForm(existing, message, mine) {
+  const kindOf = (c) => Object.keys(EXPORT_KINDS).find((k) => EXPORT_KINDS[k].typename === c.endpointConfiguration.__typename);
+  let kind = existing ? kindOf(existing) : "S3_ACCESS_KEY";
+  const kindSelect = h("select", { id: "export-kind", name: "kind", disabled: !!existing },
+    Object.entries(EXPORT_KINDS).map(([value, k]) => h("option", { value, selected: value === kind }, k.label)));
+  const interval = h("select", { id: "export-interval", name: "interval" },
+    INTERVALS.map((i) => h("option", { value: i, selected: (existing?.interval || "EVERY_24_HOURS") === i }, i.replace(/^EVERY_(\d+)_HOURS$/, "Every $1 hours"))));
+  const format = h("select", { id: "export-format", name: "format" },
+    [["NDJSON_GZIP", "gzip NDJSON"], ["PARQUET", "Parquet, by event date"]].map(([v, l]) => h("option", { value: v, selected: (existing?.format || "NDJSON_GZIP") === v }, l)));
+  const fields = h("div", { class: "form-fields" });
+  const inputs = {};
+  const drawFields = () => {
+    fields.replaceChildren();
+    for (const [name, label, note] of EXPORT_KINDS[kind].fields) {
+      const current = existing?.endpointConfiguration?.[name];
+      const input = h("input", {
+        type: note === "secret" ? "password" : "text", name, id: "export-" + name, autocomplete: "off",
+        value: note === "secret" ? "" : (current ?? ""),
+        placeholder: note === "secret" && existing ? "unchanged unless typed" : note === "optional" ? "optional" : "",
+      });
+      inputs[name] = [input, note];
+      fields.append(h("label", {}, label, input));
+    }
+  };
+  kindSelect.addEventListener("change", () => { kind = kindSelect.value; drawFields(); });
+  drawFields();
+  const error = h("div", { "aria-live": "assertive", id: "export-form-error" });
+  const form = h("form", { class: "export-form", id: "export-form", onsubmit: async (event) => {
+    event.preventDefault();
+    error.replaceChildren();
+    const data = { interval: interval.value, format: format.value };
+    if (existing) data.id = existing.id;
+    for (const [name, [input, note]] of Object.entries(inputs)) {
+      const value = input.value.trim();
+      if (!value) {
+        if (note === "optional" || (note === "secret" && existing)) continue;
+        error.append(errorBox(`${input.closest("label").firstChild.textContent} is required.`));
+        input.focus();
+        return;
+      }
+      data[name] = value;
+    }
+    const [mutation, type] = existing ? EXPORT_KINDS[kind].update : EXPORT_KINDS[kind].create;
+    try {
+      const answer = await graphql(`mutation($data: ${type}!) { ${mutation}(data: $data) { ${CONFIG_FIELDS} } }`, { data });
+      const saved = answer[mutation];
+      const failing = saved.connectionStatus !== "SUCCESS";
+      sessionStorage.setItem("vigil.exportMessage", (existing ? "Saved" : "Created") + ` the configuration ${saved.id}. ` +
+        (failing ? `Its connection test failed: ${saved.connectionStatus}` : "Its connection test succeeded.") +
+        (kind === "S3_ASSUMED_ROLE" ? ` The external id for the role's trust policy is ${saved.id}.` : ""));
+      if (mine === generation) route();
+    } catch (e) {
+      error.append(errorBox(e.message));
+    }
+  } },
+  h("h2", {}, existing ? "Edit the configuration" : "New export configuration"),
+  h("div", { class: "form-fields" }, h("label", {}, "Destination", kindSelect), h("label", {}, "Interval", interval), h("label", {}, "Format", format)),
+  fields,
+  kind === "S3_ASSUMED_ROLE" || existing ? h("p", { class: "muted" }, existing && kind === "S3_ASSUMED_ROLE"
+    ? `External id for the role's trust policy: ${existing.id}` : "For an assumed role, the external id of the trust policy is the configuration's id, shown once it is created.") : null,
+  h("p", {}, h("button", { type: "submit", class: "primary", id: "export-save" }, existing ? "Save" : "Create"), " ",
+    h("button", { type: "button", onclick: () => route() }, "Cancel")),
+  error);
+  message.replaceChildren();
+  return form;
+}
 
 async function exportsPage() {
   const mine = ++generation;
@@ -1227,8 +1322,17 @@ async function exportsPage() {
   if (mine !== generation) return;
   const configs = data.getAllExportConfigurations;
   const message = h("div", { role: "status", "aria-live": "polite", id: "export-message" });
+  const formSlot = h("div", { id: "export-form-slot" });
+  const newButton = h("button", { type: "button", class: "primary", id: "new-export", onclick: () => {
+    formSlot.replaceChildren(exportForm(null, message, mine));
+    formSlot.querySelector("input, select").focus();
+  } }, "New export configuration");
   if (!configs.length) {
-    page("Exports", h("div", { class: "empty", id: "empty" }, "No export configurations yet. Create one with the GraphQL API (see the README)."));
+    page("Exports", message, h("p", {}, newButton), formSlot,
+      h("div", { class: "empty", id: "empty" }, "No export configurations yet."));
+    const done = sessionStorage.getItem("vigil.exportMessage");
+    sessionStorage.removeItem("vigil.exportMessage");
+    if (done) message.append(h("div", { class: "notice" }, done));
     main.dataset.ready = "exports";
     return;
   }
@@ -1248,23 +1352,52 @@ async function exportsPage() {
     const behind = Math.max(0, status.lastSequence - (x.lastExportedSequence || 0));
     const since = x.lastExportedAt ? ago(x.lastExportedAt) : "never exported";
     return h("tr", { "data-id": c.id },
-      h("td", {}, h("code", {}, where), h("div", { class: "sub" }, c.id)),
+      h("td", {}, h("code", {}, where), h("div", { class: "sub" }, c.id),
+        e.__typename === "S3AssumedRoleEndpointConfiguration" ? h("div", { class: "sub" }, "External id for the trust policy: ", h("code", {}, c.id)) : null),
       h("td", {}, c.interval.replace(/^EVERY_(\d+)_HOURS$/, "Every $1 hours"),
         h("div", { class: "sub export-format" }, c.format === "PARQUET" ? "Parquet, by event date" : "gzip NDJSON")),
       h("td", {}, c.enabled ? "Enabled" : "Disabled"),
-      h("td", { class: c.connectionStatus === "SUCCESS" ? "" : "status-FAILURE" }, c.connectionStatus),
+      h("td", { class: c.connectionStatus === "SUCCESS" ? "connection" : "connection status-FAILURE" },
+        c.connectionStatus === "SUCCESS" ? "Working" : h("span", {}, "Failing: ", c.connectionStatus.replace(/^Error testing access to /, ""))),
       h("td", {}, x.lastExportedAt ? formatTime(x.lastExportedAt) : "—"),
       h("td", {}, `${number.format(behind)} event${behind === 1 ? "" : "s"} behind`, h("div", { class: "sub" }, since)),
       h("td", { class: x.lastError ? "status-FAILURE" : "" }, x.lastError ? `${x.lastError} (${x.attempts} failed attempt${x.attempts === 1 ? "" : "s"})` : "—"),
       h("td", {},
         h("button", { type: "button", class: "toggle", onclick: () => act(c.enabled ? "disableExportConfiguration" : "enableExportConfiguration", c.id, `${c.enabled ? "Disabled" : "Enabled"} ${where}.`) }, c.enabled ? "Disable" : "Enable"),
         " ",
-        h("button", { type: "button", class: "export-now", onclick: () => act("exportNow", c.id, `Started an export to ${where}.`) }, "Export now")));
+        h("button", { type: "button", class: "export-now", onclick: () => act("exportNow", c.id, `Started an export to ${where}.`) }, "Export now"),
+        " ",
+        h("button", { type: "button", class: "test-connection", onclick: async () => {
+          try {
+            const answer = await graphql(`mutation($id: ID!) { testExportConfigurationConnection(id: $id) { connectionStatus } }`, { id: c.id });
+            const result = answer.testExportConfigurationConnection.connectionStatus;
+            sessionStorage.setItem("vigil.exportMessage", result === "SUCCESS" ? `The connection to ${where} works.` : `The connection test of ${where} failed: ${result}`);
+            if (mine === generation) route();
+          } catch (e) {
+            message.replaceChildren(errorBox(e.message));
+          }
+        } }, "Test"),
+        " ",
+        h("button", { type: "button", class: "edit", onclick: () => {
+          formSlot.replaceChildren(exportForm(c, message, mine));
+          formSlot.scrollIntoView();
+        } }, "Edit"),
+        " ",
+        h("button", { type: "button", class: "delete", onclick: (event) => {
+          // Two steps: the first click asks, the second deletes.
+          const button = event.currentTarget;
+          if (button.dataset.confirm !== "1") {
+            button.dataset.confirm = "1";
+            button.textContent = "Confirm delete";
+            return;
+          }
+          act("deleteExportConfiguration", c.id, `Deleted the configuration for ${where}.`);
+        } }, "Delete")));
   });
   const done = sessionStorage.getItem("vigil.exportMessage");
   sessionStorage.removeItem("vigil.exportMessage");
   if (done) message.append(h("div", { class: "notice" }, done));
-  page("Exports", message,
+  page("Exports", message, h("p", {}, newButton), formSlot,
     h("div", { class: "table-wrap" }, h("table", { id: "exports" },
       h("thead", {}, h("tr", {}, ["Destination", "Interval", "State", "Connection", "Last export", "Lag", "Last error", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows))),

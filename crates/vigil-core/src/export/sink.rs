@@ -358,8 +358,87 @@ pub fn open_sink(
     })
 }
 
-/// Removes every secret and every URL query string from `text`.
+/// What a storage error means, in words a person can act on: from the storage's error code (the
+/// `<Code>` of S3's and Azure's XML errors, a fixed vocabulary that carries no secret) or the
+/// transport error. `None` when the text says nothing recognisable.
+pub(crate) fn cause(text: &str) -> Option<String> {
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code.trim());
+    let lower = text.to_ascii_lowercase();
+    // host:port of the first URL in the text.
+    let endpoint = ["https://", "http://"].iter().find_map(|scheme| {
+        let at = text.find(scheme)? + scheme.len();
+        let rest = &text[at..];
+        let end = rest
+            .find(|c: char| c == '/' || c == '?' || c == ')' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        Some(rest[..end].to_owned())
+    });
+    let by = endpoint.as_deref().unwrap_or("the endpoint");
+    let known = match code {
+        Some("NoSuchBucket") => "the bucket does not exist",
+        Some("AccessDenied") => {
+            "access denied by the bucket policy (or by the IAM policy of the credentials)"
+        }
+        Some("InvalidAccessKeyId") => "the access key id is not known to the storage",
+        Some("SignatureDoesNotMatch") => "the secret access key does not match the access key id",
+        Some("ExpiredToken" | "TokenRefreshRequired") => "the temporary credentials have expired",
+        Some("ContainerNotFound" | "FilesystemNotFound") => {
+            "the file system (container) does not exist"
+        }
+        Some(
+            "AuthorizationPermissionMismatch"
+            | "AuthorizationFailure"
+            | "AuthorizationResourceTypeMismatch"
+            | "AuthorizationServiceMismatch",
+        ) => {
+            "the SAS token does not allow writing here (it needs read, write, create and list on the container)"
+        }
+        Some("AuthenticationFailed") if lower.contains("expir") || lower.contains("time frame") => {
+            "the SAS token has expired"
+        }
+        Some("AuthenticationFailed") => "the SAS token is not valid for this storage account",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return Some(known.to_owned());
+    }
+    if lower.contains("connection refused") {
+        return Some(format!("connection refused by {by}"));
+    }
+    if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+    {
+        return Some(format!("the host of {by} does not resolve"));
+    }
+    if lower.contains("timed out") || lower.contains("deadline has elapsed") {
+        return Some(format!("{by} did not answer in time"));
+    }
+    if lower.contains("certificate") {
+        return Some(format!("the TLS certificate of {by} is not trusted"));
+    }
+    if lower.contains("403 forbidden") {
+        return Some(
+            "access denied (403): check the bucket policy and what the credentials may do".into(),
+        );
+    }
+    None
+}
+
+/// Removes every secret and every URL query string from `text`, led by the [`cause`] it shows.
 pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
+    let cause = cause(text);
+    let clean = redact_only(text, secrets);
+    match cause {
+        Some(cause) => format!("{cause} ({clean})"),
+        None => clean,
+    }
+}
+
+fn redact_only(text: &str, secrets: &[String]) -> String {
     let mut text = crate::outbound::without_response_body(text);
     for secret in secrets {
         text = text.replace(secret.as_str(), "***");
@@ -385,6 +464,39 @@ pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn storage_errors_say_their_cause() {
+        use super::cause;
+        for (text, expected) in [
+            (
+                "Generic S3 error: Error performing PUT http://127.0.0.1:5000/b/x in 1ms - Server returned non-2xx status code: 404 Not Found: <?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>",
+                "the bucket does not exist",
+            ),
+            (
+                "status code: 403 Forbidden: <Error><Code>AccessDenied</Code></Error>",
+                "access denied by the bucket policy (or by the IAM policy of the credentials)",
+            ),
+            (
+                "Error performing PUT http://127.0.0.1:10000/acct/fs/x?sig=1 - status code: 403 Forbidden: <Error><Code>AuthenticationFailed</Code><Message>Signature not valid in the specified time frame</Message></Error>",
+                "the SAS token has expired",
+            ),
+            (
+                "error sending request for url (http://127.0.0.1:9/b/x): client error (Connect): tcp connect error: Connection refused (os error 111)",
+                "connection refused by 127.0.0.1:9",
+            ),
+        ] {
+            assert_eq!(cause(text).as_deref(), Some(expected), "{text}");
+        }
+        assert_eq!(cause("something else"), None);
+        // The cause leads; the body stays out.
+        let shown = redact(
+            "status code: 404 Not Found: <Error><Code>NoSuchBucket</Code><Message>secret-ish</Message></Error>",
+            &[],
+        );
+        assert!(shown.starts_with("the bucket does not exist ("), "{shown}");
+        assert!(!shown.contains("secret-ish"), "{shown}");
+    }
 
     #[test]
     fn errors_lose_secrets_and_query_strings() {
