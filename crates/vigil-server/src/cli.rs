@@ -273,34 +273,40 @@ pub fn search_command(args: SearchArgs) -> anyhow::Result<()> {
         Ok(body)
     })?;
     let hits = body["hits"].as_array().cloned().unwrap_or_default();
-    println!(
-        "{:<24}  {:<14}  {:<12}  {:<28}  {:<28}  EVENT TYPE",
-        "EVENT TIME", "ACTION", "STATUS", "ACTOR", "TARGET"
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or("-").to_owned();
+    crate::table::print(
+        &[
+            "EVENT TIME",
+            "ACTION",
+            "STATUS",
+            "ACTOR",
+            "TARGET",
+            "EVENT TYPE",
+        ],
+        hits.iter().map(|hit| {
+            let target = hit["targets"]
+                .get(0)
+                .map(|t| text(&t["name"]))
+                .unwrap_or_else(|| "-".into());
+            let event_type = hit["auditPayload"]["type"]
+                .as_str()
+                .unwrap_or("-")
+                .trim_end_matches("AuditPayload")
+                .to_owned();
+            let actor = match hit["actor"]["name"].as_str() {
+                Some(name) => name.to_owned(),
+                None => text(&hit["actor"]["id"]),
+            };
+            vec![
+                text(&hit["eventTimestamp"]),
+                text(&hit["action"]),
+                text(&hit["actionStatus"]),
+                truncate(&actor, 40),
+                truncate(&target, 40),
+                event_type,
+            ]
+        }),
     );
-    for hit in &hits {
-        let text = |value: &serde_json::Value| value.as_str().unwrap_or("-").to_owned();
-        let target = hit["targets"]
-            .get(0)
-            .map(|t| text(&t["name"]))
-            .unwrap_or_else(|| "-".into());
-        let event_type = hit["auditPayload"]["type"]
-            .as_str()
-            .unwrap_or("-")
-            .trim_end_matches("AuditPayload")
-            .to_owned();
-        println!(
-            "{:<24}  {:<14}  {:<12}  {:<28}  {:<28}  {}",
-            text(&hit["eventTimestamp"]),
-            text(&hit["action"]),
-            text(&hit["actionStatus"]),
-            truncate(
-                &text(&hit["actor"]["name"]).replace('-', &text(&hit["actor"]["id"])),
-                28
-            ),
-            truncate(&target, 28),
-            event_type
-        );
-    }
     println!("{} of {} matching events", hits.len(), body["total"]);
     Ok(())
 }
@@ -358,20 +364,13 @@ pub fn keys_create(data_dir: &Path, name: &str, permissions: &[String]) -> anyho
 pub fn keys_list(data_dir: &Path) -> anyhow::Result<()> {
     let log = existing_log(data_dir)?;
     let keys = keys::list_keys(&log)?;
-    println!(
-        "{:<36}  {:<24}  {:<22}  CREATED",
-        "ID", "NAME", "PERMISSIONS"
+    crate::table::print(
+        &["ID", "NAME", "PERMISSIONS", "CREATED"],
+        keys.into_iter().map(|key| {
+            let names: Vec<&str> = key.permissions.iter().map(|p| p.as_str()).collect();
+            vec![key.id, key.name, names.join(","), key.created_at]
+        }),
     );
-    for key in keys {
-        let names: Vec<&str> = key.permissions.iter().map(|p| p.as_str()).collect();
-        println!(
-            "{:<36}  {:<24}  {:<22}  {}",
-            key.id,
-            key.name,
-            names.join(","),
-            key.created_at
-        );
-    }
     Ok(())
 }
 

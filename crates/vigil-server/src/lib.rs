@@ -15,6 +15,7 @@ pub mod query_audit_cli;
 pub mod report_cli;
 mod routes;
 mod state;
+mod table;
 pub mod telemetry;
 
 use std::future::Future;

@@ -12,8 +12,19 @@ use vigil_server::report_cli;
 use vigil_server::{ServeConfig, cli, serve, shutdown_signal, telemetry};
 
 /// vigil: a tamper-evident audit service for data platforms.
+///
+/// vigil keeps one audit trail of who touched which data, when, for which purpose and whether it
+/// was allowed: admin actions of the governance platform and queries run in Snowflake, Databricks
+/// and Starburst/Trino, in one Universal Audit Model. Every event is stored in a hash-chained log
+/// (`vigil verify` proves nothing was altered), searchable on the audit page and the API, counted
+/// in governance reports, and exported on schedule to S3 and ADLS Gen2 with signed digests.
+///
+/// Start it with `vigil serve` (add --demo for a month of example data) and open
+/// http://127.0.0.1:8080. Commands that read or change a running server take --url (VIGIL_URL)
+/// and --api-key (VIGIL_API_KEY), and say the permission the key needs; commands that work on
+/// the data directory itself take --data-dir (VIGIL_DATA_DIR).
 #[derive(Parser)]
-#[command(name = "vigil", version, about)]
+#[command(name = "vigil", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,14 +59,20 @@ struct Remote {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service.
+    /// Run the service: the API, the web UI, the exporters and the pull integrations.
+    ///
+    /// Works on --data-dir (VIGIL_DATA_DIR). The first start prints an admin key once, or takes
+    /// VIGIL_BOOTSTRAP_API_KEY. Other settings: VIGIL_RETENTION_DAYS, VIGIL_MASTER_KEY,
+    /// VIGIL_EXPORT_OBJECT_EVENTS, VIGIL_REPORT_TIMEOUT_SECS, AWS_ENDPOINT_URL, RUST_LOG,
+    /// VIGIL_LOG_FORMAT (see README).
     Serve {
         /// Address to listen on.
         #[arg(long, env = "VIGIL_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         #[command(flatten)]
         data_dir: DataDir,
-        /// Load the specification's example events at start, so there is data to look at.
+        /// Load example data at start: the specification's example events and a realistic month of
+        /// users, data sources, projects and queries from every platform, dated up to now.
         #[arg(long)]
         demo: bool,
         /// Remove events older than this many days (default: keep everything).
@@ -77,6 +94,9 @@ enum Command {
         checkpoint_interval_secs: u64,
     },
     /// Recompute the hash chain of the event log and report every break.
+    ///
+    /// Reads --data-dir (VIGIL_DATA_DIR) directly; no key is needed (whoever can read the files
+    /// can check them). Exits 1 when the chain is broken.
     Verify {
         #[command(flatten)]
         data_dir: DataDir,
@@ -89,7 +109,9 @@ enum Command {
         #[arg(long)]
         public_key: Option<String>,
     },
-    /// Search the events of a running server.
+    /// Search the events of a running server (the key needs AUDIT).
+    ///
+    /// Prints a table, JSON lines or CSV; with --all, every matching event is streamed.
     Search {
         /// The server.
         #[arg(long, env = "VIGIL_URL", default_value = "http://127.0.0.1:8080")]
@@ -128,7 +150,10 @@ enum Command {
         own_reads: bool,
     },
     /// Rebuild the search index, or with --projection the governance projection, from the event
-    /// log (stop the server first).
+    /// log.
+    ///
+    /// Works on --data-dir (VIGIL_DATA_DIR) while no server uses it (stop the server first); no key
+    /// is needed.
     Reindex {
         #[command(flatten)]
         data_dir: DataDir,
@@ -136,35 +161,45 @@ enum Command {
         #[arg(long)]
         projection: bool,
     },
-    /// Governance reports of a running server.
+    /// Governance reports of a running server (the key needs AUDIT; --url/VIGIL_URL,
+    /// --api-key/VIGIL_API_KEY).
     Report {
         #[command(subcommand)]
         command: ReportCommand,
         #[command(flatten)]
         remote: Remote,
     },
-    /// Load UAM events from an NDJSON file (one event per line).
+    /// Load UAM events from an NDJSON file (one event per line) into --data-dir (VIGIL_DATA_DIR).
+    ///
+    /// Goes through the same checks as the API; works while no server uses the directory. Exits 1
+    /// when a line was rejected.
     Import {
         /// The NDJSON file.
         file: PathBuf,
         #[command(flatten)]
         data_dir: DataDir,
     },
-    /// Audit administration on a running server (the specification's CLI).
+    /// Audit administration on a running server (the specification's CLI; --url/VIGIL_URL,
+    /// --api-key/VIGIL_API_KEY).
+    ///
+    /// Listing needs AUDIT; changing export configurations needs EXPORT_ADMIN or ADMIN;
+    /// integrations, the schedule and user mappings need ADMIN; a load needs AUDIT.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
         #[command(flatten)]
         remote: Remote,
     },
-    /// Export keys.
+    /// Export keys: print the public key that verifies export digests (--data-dir,
+    /// VIGIL_DATA_DIR; no API key needed).
     Export {
         #[command(subcommand)]
         command: ExportCommand,
         #[command(flatten)]
         data_dir: DataDir,
     },
-    /// Check a downloaded export against its signed digests.
+    /// Check a downloaded export against its signed digests (no server and no API key needed;
+    /// exits 1 on any missing, altered or unlisted object).
     VerifyExport {
         /// The downloaded copy of the configuration's path.
         #[arg(long)]
@@ -175,7 +210,10 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDir,
     },
-    /// Manage API keys.
+    /// Manage API keys in --data-dir (VIGIL_DATA_DIR), which must already be a data directory.
+    ///
+    /// Works on the files directly, like an operator's console: whoever runs it must be able to
+    /// write the data directory. Each change is recorded as an event.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,

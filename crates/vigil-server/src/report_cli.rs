@@ -79,6 +79,7 @@ pub fn list_command(url: &str, api_key: &str, entity: Option<&str>) -> anyhow::R
         serde_json::from_str(&body).context("reading the answer")
     })?;
     let wanted = entity.map(|e| e.to_ascii_lowercase().replace(['_', ' '], "-"));
+    let mut rows = Vec::new();
     for report in answer["reports"].as_array().into_iter().flatten() {
         let entity_type = report["entityType"].as_str().unwrap_or_default();
         if wanted
@@ -93,16 +94,19 @@ pub fn list_command(url: &str, api_key: &str, entity: Option<&str>) -> anyhow::R
             "one"
         };
         let range = if report["dateRange"] == true {
-            " [date range]"
+            "yes"
         } else {
-            ""
+            "no"
         };
-        println!(
-            "{entity_type:<14} {scope:<4} {:<24} {}{range}",
-            report["report"].as_str().unwrap_or_default(),
-            report["title"].as_str().unwrap_or_default()
-        );
+        rows.push(vec![
+            entity_type.to_owned(),
+            scope.to_owned(),
+            report["report"].as_str().unwrap_or_default().to_owned(),
+            range.to_owned(),
+            report["title"].as_str().unwrap_or_default().to_owned(),
+        ]);
     }
+    crate::table::print(&["ENTITY", "SCOPE", "REPORT", "DATE RANGE", "TITLE"], rows);
     Ok(())
 }
 
@@ -182,31 +186,11 @@ fn print_table(answer: &Value) {
         .flatten()
         .map(|row| row.as_array().into_iter().flatten().map(cell).collect())
         .collect();
-    let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
-    for row in &rows {
-        for (i, text) in row.iter().enumerate() {
-            if let Some(width) = widths.get_mut(i) {
-                *width = (*width).max(text.chars().count());
-            }
-        }
-    }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(text, width)| format!("{text:<width$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(&columns);
-    for row in &rows {
-        line(row);
-    }
+    let shown = rows.len();
+    let header: Vec<&str> = columns.iter().map(String::as_str).collect();
+    crate::table::print(&header, rows);
     if answer["truncated"] == true {
-        eprintln!(
-            "(first {} rows; --limit all or --csv for every row)",
-            rows.len()
-        );
+        eprintln!("(first {shown} rows; --limit all or --csv for every row)");
     }
     for note in answer["notes"].as_array().into_iter().flatten() {
         eprintln!("note: {}", note.as_str().unwrap_or_default());
