@@ -4,6 +4,7 @@
 mod auth;
 pub mod cli;
 mod csv;
+mod demo;
 mod error;
 pub mod export_cli;
 #[doc(hidden)]
@@ -275,7 +276,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// Loads the seed's example events through the normal ingest path.
+/// Loads the seed's example events and the demo's month through the normal ingest path.
 async fn load_demo(log: &EventLog) -> anyhow::Result<()> {
     let items = ingest::split_body(vigil_model::fixtures::SEED_EXAMPLE_EVENTS, BodyFormat::Json)
         .map_err(|error| anyhow::anyhow!("the embedded seed examples are invalid: {error}"))?;
@@ -289,6 +290,21 @@ async fn load_demo(log: &EventLog) -> anyhow::Result<()> {
     );
     for (index, _, reason) in &report.rejected {
         tracing::info!(index, reason, "seed example not loaded");
+    }
+    // A month of realistic activity, dated up to now (fixed ids: a restart stores nothing twice).
+    let month = serde_json::to_string(&demo::month(chrono::Utc::now()))?;
+    let items = ingest::split_body(&month, BodyFormat::Json)
+        .map_err(|error| anyhow::anyhow!("the demo month is invalid: {error}"))?;
+    let prepared = ingest::prepare(items, Timestamp::now(), &vigil_core::Submitter::demo());
+    let report = ingest::ingest(log, prepared).await?;
+    tracing::info!(
+        stored = report.stored.len(),
+        already_there = report.duplicates.len(),
+        rejected = report.rejected.len(),
+        "loaded the demo's month of activity"
+    );
+    if let Some((index, _, reason)) = report.rejected.first() {
+        anyhow::bail!("a demo event was rejected (#{index}): {reason}");
     }
     Ok(())
 }
