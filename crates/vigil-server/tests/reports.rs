@@ -377,3 +377,51 @@ async fn a_csv_export_is_the_full_report_and_reports_without_a_default_range_cov
     );
     assert!(server.terminate().success());
 }
+
+/// Names in reports sort as people read them, in the SQL reports and in the bulk ones (a whole
+/// report); an unknown name is answered with the closest names first, a typo included.
+#[tokio::test(flavor = "multi_thread")]
+async fn names_sort_naturally_and_unknown_names_get_the_closest_suggestions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let users: Vec<Value> = ["User 10", "User 2", "user 1", "Useless Bot"]
+        .iter()
+        .enumerate()
+        .map(|(n, name)| user_created(&format!("u{n}@acme.example"), name, "2026-10-01T08:00:00Z"))
+        .collect();
+    store(&server, &users).await;
+    for limit in ["100", "all"] {
+        let (status, report) = get(
+            &server,
+            &format!("/api/audit/reports/run?entityType=user&report=status&limit={limit}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{report}");
+        let names: Vec<&str> = report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|row| row[0].as_str())
+            .filter(|name| name.to_lowercase().starts_with("use"))
+            .collect();
+        assert_eq!(
+            names,
+            ["Useless Bot", "user 1", "User 2", "User 10"],
+            "{limit}: {report}"
+        );
+    }
+    // A typo: "Usre 2" is two edits from "User 2".
+    let (status, answer) = get(
+        &server,
+        "/api/audit/reports/run?entityType=user&name=Usre%202&report=groups",
+    )
+    .await;
+    assert_eq!(status, 404, "{answer}");
+    let suggestions: Vec<&str> = answer["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(suggestions.first(), Some(&"User 2"), "{answer}");
+}

@@ -182,14 +182,19 @@ fn user_attributes(conn: &Connection) -> rusqlite::Result<HashMap<String, String
 }
 
 impl Snapshot {
-    /// Each user's place in display order (display name, then id), as the reports sort users.
+    /// Each user's place in display order (display name in natural order, then id), as the
+    /// reports sort users.
     fn user_ranks(&self) -> HashMap<i64, usize> {
         let mut keys: Vec<(&str, &str, i64)> = self
             .users
             .iter()
             .map(|(key, user)| (user.display.as_str(), user.id.as_str(), *key))
             .collect();
-        keys.sort_unstable();
+        keys.sort_unstable_by(|a, b| {
+            super::natural_cmp(a.0, b.0)
+                .then_with(|| a.1.cmp(b.1))
+                .then_with(|| a.2.cmp(&b.2))
+        });
         keys.into_iter()
             .enumerate()
             .map(|(rank, (_, _, key))| (key, rank))
@@ -201,7 +206,7 @@ impl Snapshot {
         let mut order: Vec<usize> = (0..self.datasources.len()).collect();
         order.sort_unstable_by(|a, b| {
             let (a, b) = (&self.datasources[*a], &self.datasources[*b]);
-            (&a.display, &a.id).cmp(&(&b.display, &b.id))
+            super::natural_cmp(&a.display, &b.display).then_with(|| a.id.cmp(&b.id))
         });
         let mut ranks = vec![0; order.len()];
         for (rank, index) in order.into_iter().enumerate() {
@@ -252,7 +257,7 @@ impl Snapshot {
         names
             .into_iter()
             .map(|(user, mut list)| {
-                list.sort_unstable();
+                list.sort_unstable_by(|a, b| super::natural_cmp(a, b));
                 (user, list.join("; "))
             })
             .collect()

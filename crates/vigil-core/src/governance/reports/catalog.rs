@@ -24,7 +24,7 @@ macro_rules! user_attributes {
 /// The groups of the user in `u`.
 macro_rules! user_groups {
     () => {
-        "(SELECT group_concat(coalesce(g.name, g.id), '; ' ORDER BY coalesce(g.name, g.id))
+        "(SELECT group_concat(coalesce(g.name, g.id), '; ' ORDER BY coalesce(g.name, g.id) COLLATE NATSORT)
             FROM group_members gm JOIN groups g ON g.id = gm.group_id
            WHERE gm.user_key = u.key AND g.deleted IS NULL)"
     };
@@ -52,13 +52,13 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::PerEntity {
             outer: concat!(
                 "SELECT u.key, coalesce(u.name, u.id), u.id, u.email, ", user_attributes!(), ", ", user_groups!(), "
-                   FROM users u WHERE u.deleted IS NULL ORDER BY coalesce(u.name, u.id), u.id"
+                   FROM users u WHERE u.deleted IS NULL ORDER BY coalesce(u.name, u.id) COLLATE NATSORT, u.id"
             ),
             inner: "SELECT coalesce(ds.name, ds.id), us.role, us.subscription_type, iso(us.subscribed),
                            us.approved_by, NULL
                       FROM subscriptions_of_users us JOIN datasources ds ON ds.id = us.model_id
                      WHERE us.user_key = :outer AND us.model_type = 'DATASOURCE' AND ds.deleted IS NULL
-                     ORDER BY coalesce(ds.name, ds.id), ds.id, us.subscription_type",
+                     ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id, us.subscription_type",
             lead: 3,
             whole: bulk::user_data_sources_subscribed,
         },
@@ -76,7 +76,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT u.name, u.id, u.email, u.idp, NULL, iso(u.last_login),
                     CASE WHEN u.disabled THEN 'Disabled' ELSE 'Active' END
-               FROM users u WHERE u.deleted IS NULL ORDER BY coalesce(u.name, u.id), u.id",
+               FROM users u WHERE u.deleted IS NULL ORDER BY coalesce(u.name, u.id) COLLATE NATSORT, u.id",
         ),
         post: None,
     },
@@ -92,7 +92,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT coalesce(g.name, g.id), iso(gm.joined) FROM group_members gm
                JOIN groups g ON g.id = gm.group_id
-              WHERE gm.user_key = :key AND g.deleted IS NULL ORDER BY coalesce(g.name, g.id), g.id",
+              WHERE gm.user_key = :key AND g.deleted IS NULL ORDER BY coalesce(g.name, g.id) COLLATE NATSORT, g.id",
         ),
         post: None,
     },
@@ -110,7 +110,7 @@ pub static CATALOG: &[ReportKind] = &[
                     us.approved_by, NULL, NULL
                FROM subscriptions_of_users us JOIN datasources ds ON ds.id = us.model_id
               WHERE us.user_key = :key AND us.model_type = 'DATASOURCE' AND ds.deleted IS NULL
-              ORDER BY coalesce(ds.name, ds.id), ds.id, us.subscription_type",
+              ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id, us.subscription_type",
         ),
         post: None,
     },
@@ -128,7 +128,7 @@ pub static CATALOG: &[ReportKind] = &[
                     iso(us.subscribed), us.subscription_type
                FROM subscriptions_of_users us JOIN projects p ON p.id = us.model_id
               WHERE us.user_key = :key AND us.model_type = 'PROJECT' AND p.deleted IS NULL
-              ORDER BY coalesce(p.name, p.id), p.id, us.subscription_type",
+              ORDER BY coalesce(p.name, p.id) COLLATE NATSORT, p.id, us.subscription_type",
         ),
         post: None,
     },
@@ -145,7 +145,7 @@ pub static CATALOG: &[ReportKind] = &[
             "SELECT coalesce(ds.name, ds.id), iso(min(a.ts)), iso(max(a.ts)), count(*), access_kind((sum(a.kind & 1) > 0) + 2 * (sum(a.kind & 2) > 0))
                FROM access a JOIN datasources ds ON ds.key = a.ds_key
               WHERE a.user_key = :key AND a.ts BETWEEN :from AND :to
-              GROUP BY a.ds_key ORDER BY coalesce(ds.name, ds.id), ds.id",
+              GROUP BY a.ds_key ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id",
         ),
         post: None,
     },
@@ -179,7 +179,7 @@ pub static CATALOG: &[ReportKind] = &[
                FROM access_purposes ap LEFT JOIN purposes pu ON pu.id = ap.purpose_id
                LEFT JOIN projects p ON p.id = ap.project_id JOIN datasources ds ON ds.key = ap.ds_key
               WHERE ap.user_key = :key AND ap.ts BETWEEN :from AND :to
-              GROUP BY ap.purpose_id, ap.project_id, ap.ds_key ORDER BY 1, 2, 3",
+              GROUP BY ap.purpose_id, ap.project_id, ap.ds_key ORDER BY 1 COLLATE NATSORT, 2 COLLATE NATSORT, 3 COLLATE NATSORT",
         ),
         post: None,
     },
@@ -200,7 +200,7 @@ pub static CATALOG: &[ReportKind] = &[
                JOIN datasources ds ON ds.id = s.model_id
               WHERE s.subscriber_type = 'GROUP' AND s.model_type = 'DATASOURCE'
                 AND g.deleted IS NULL AND ds.deleted IS NULL
-              ORDER BY coalesce(g.name, g.id), g.id, coalesce(ds.name, ds.id), ds.id",
+              ORDER BY coalesce(g.name, g.id) COLLATE NATSORT, g.id, coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id",
         ),
         post: None,
     },
@@ -216,7 +216,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT coalesce(u.name, u.id), u.id, u.email, iso(gm.joined)
                FROM group_members gm JOIN users u ON u.key = gm.user_key
-              WHERE gm.group_id = :id AND u.deleted IS NULL ORDER BY coalesce(u.name, u.id), u.id",
+              WHERE gm.group_id = :id AND u.deleted IS NULL ORDER BY coalesce(u.name, u.id) COLLATE NATSORT, u.id",
         ),
         post: None,
     },
@@ -234,7 +234,7 @@ pub static CATALOG: &[ReportKind] = &[
                FROM current_subscriptions s JOIN datasources ds ON ds.id = s.model_id
               WHERE s.subscriber_type = 'GROUP' AND s.subscriber_id = :id
                 AND s.model_type = 'DATASOURCE' AND ds.deleted IS NULL
-              ORDER BY coalesce(ds.name, ds.id), ds.id",
+              ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id",
         ),
         post: None,
     },
@@ -252,7 +252,7 @@ pub static CATALOG: &[ReportKind] = &[
                FROM current_subscriptions s JOIN projects p ON p.id = s.model_id
               WHERE s.subscriber_type = 'GROUP' AND s.subscriber_id = :id
                 AND s.model_type = 'PROJECT' AND p.deleted IS NULL
-              ORDER BY coalesce(p.name, p.id), p.id",
+              ORDER BY coalesce(p.name, p.id) COLLATE NATSORT, p.id",
         ),
         post: None,
     },
@@ -285,7 +285,7 @@ pub static CATALOG: &[ReportKind] = &[
             "SELECT coalesce(u.name, u.id), u.id, u.email, us.role, iso(us.subscribed), us.subscription_type
                FROM user_subscriptions us JOIN users u ON u.key = us.user_key
               WHERE us.model_type = 'PROJECT' AND us.model_id = :id AND u.deleted IS NULL
-              ORDER BY coalesce(u.name, u.id), u.id, us.subscription_type",
+              ORDER BY coalesce(u.name, u.id) COLLATE NATSORT, u.id, us.subscription_type",
         ),
         post: None,
     },
@@ -301,7 +301,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), NULL, pd.added_by, iso(pd.added)
                FROM project_datasources pd JOIN datasources ds ON ds.key = pd.ds_key
-              WHERE pd.project_id = :id AND ds.deleted IS NULL ORDER BY coalesce(ds.name, ds.id), ds.id",
+              WHERE pd.project_id = :id AND ds.deleted IS NULL ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id",
         ),
         post: None,
     },
@@ -317,7 +317,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT coalesce(pu.name, pp.purpose_id), pp.added_by, iso(pp.added)
                FROM project_purposes pp LEFT JOIN purposes pu ON pu.id = pp.purpose_id
-              WHERE pp.project_id = :id AND pu.deleted IS NULL ORDER BY 1",
+              WHERE pp.project_id = :id AND pu.deleted IS NULL ORDER BY 1 COLLATE NATSORT",
         ),
         post: None,
     },
@@ -333,13 +333,13 @@ pub static CATALOG: &[ReportKind] = &[
         gaps: &[EXPIRES],
         source: Source::PerEntity {
             outer: "SELECT id, coalesce(name, id) FROM datasources WHERE deleted IS NULL
-                     ORDER BY coalesce(name, id), id",
+                     ORDER BY coalesce(name, id) COLLATE NATSORT, id",
             inner: concat!(
                 "SELECT coalesce(u.name, u.id), u.id, u.email, us.subscription_type,
                         us.role, iso(us.subscribed), us.approved_by, NULL, ", user_attributes!(), "
                    FROM user_subscriptions us JOIN users u ON u.key = us.user_key
                   WHERE us.model_id = :outer AND us.model_type = 'DATASOURCE' AND u.deleted IS NULL
-                  ORDER BY coalesce(u.name, u.id), u.id, us.subscription_type"
+                  ORDER BY coalesce(u.name, u.id) COLLATE NATSORT, u.id, us.subscription_type"
             ),
             lead: 1,
             whole: bulk::datasource_subscribers,
@@ -360,7 +360,7 @@ pub static CATALOG: &[ReportKind] = &[
                     us.approved_by, NULL, us.subscription_type
                FROM user_subscriptions us JOIN users u ON u.key = us.user_key
               WHERE us.model_type = 'DATASOURCE' AND us.model_id = :id AND u.deleted IS NULL
-              ORDER BY coalesce(u.name, u.id), u.id, us.subscription_type",
+              ORDER BY coalesce(u.name, u.id) COLLATE NATSORT, u.id, us.subscription_type",
         ),
         post: None,
     },
@@ -376,7 +376,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT coalesce(p.name, p.id), pd.added_by, iso(pd.added), NULL, NULL, p.created_by, iso(p.created)
                FROM project_datasources pd JOIN projects p ON p.id = pd.project_id
-              WHERE pd.ds_key = :key AND p.deleted IS NULL ORDER BY coalesce(p.name, p.id), p.id",
+              WHERE pd.ds_key = :key AND p.deleted IS NULL ORDER BY coalesce(p.name, p.id) COLLATE NATSORT, p.id",
         ),
         post: None,
     },
@@ -396,7 +396,7 @@ pub static CATALOG: &[ReportKind] = &[
                JOIN project_purposes pp ON pp.project_id = p.id
                LEFT JOIN purposes pu ON pu.id = pp.purpose_id
               WHERE pd.ds_key = :key AND p.deleted IS NULL AND pu.deleted IS NULL
-              ORDER BY 1, 4",
+              ORDER BY 1 COLLATE NATSORT, 4 COLLATE NATSORT",
         ),
         post: None,
     },
@@ -441,7 +441,7 @@ pub static CATALOG: &[ReportKind] = &[
                  FROM access a JOIN users u ON u.key = a.user_key
                 WHERE a.ds_key = :key AND a.ts BETWEEN :from AND :to AND a.project_id IS NULL
                 GROUP BY a.user_key)
-              ORDER BY 1, 2, 3, 4",
+              ORDER BY 1 COLLATE NATSORT, 2 COLLATE NATSORT, 3 COLLATE NATSORT, 4 COLLATE NATSORT",
         ),
         post: None,
     },
@@ -523,7 +523,7 @@ pub static CATALOG: &[ReportKind] = &[
                JOIN user_subscriptions us ON us.model_type = 'PROJECT' AND us.model_id = p.id
                JOIN users u ON u.key = us.user_key
               WHERE pp.purpose_id = :id AND p.deleted IS NULL AND u.deleted IS NULL
-              ORDER BY coalesce(u.name, u.id), u.id, coalesce(p.name, p.id), us.subscription_type",
+              ORDER BY coalesce(u.name, u.id) COLLATE NATSORT, u.id, coalesce(p.name, p.id) COLLATE NATSORT, us.subscription_type",
         ),
         post: None,
     },
@@ -542,7 +542,7 @@ pub static CATALOG: &[ReportKind] = &[
                FROM project_purposes pp JOIN projects p ON p.id = pp.project_id
                JOIN project_datasources pd ON pd.project_id = p.id JOIN datasources ds ON ds.key = pd.ds_key
               WHERE pp.purpose_id = :id AND p.deleted IS NULL AND ds.deleted IS NULL
-              ORDER BY coalesce(ds.name, ds.id), ds.id, coalesce(p.name, p.id)"
+              ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id, coalesce(p.name, p.id) COLLATE NATSORT"
         )),
         post: None,
     },
@@ -561,7 +561,7 @@ pub static CATALOG: &[ReportKind] = &[
                JOIN project_purposes o ON o.project_id = p.id AND o.purpose_id <> pp.purpose_id
                LEFT JOIN purposes pu ON pu.id = o.purpose_id
               WHERE pp.purpose_id = :id AND p.deleted IS NULL AND pu.deleted IS NULL
-              ORDER BY 1, 2",
+              ORDER BY 1 COLLATE NATSORT, 2 COLLATE NATSORT",
         ),
         post: None,
     },
@@ -577,7 +577,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(concat!(
             "SELECT coalesce(p.name, p.id), pp.added_by, NULL, p.created_by, ", other_purposes!(), ", iso(p.created)
                FROM project_purposes pp JOIN projects p ON p.id = pp.project_id
-              WHERE pp.purpose_id = :id AND p.deleted IS NULL ORDER BY coalesce(p.name, p.id), p.id"
+              WHERE pp.purpose_id = :id AND p.deleted IS NULL ORDER BY coalesce(p.name, p.id) COLLATE NATSORT, p.id"
         )),
         post: None,
     },
@@ -596,7 +596,7 @@ pub static CATALOG: &[ReportKind] = &[
                FROM access_purposes ap JOIN datasources ds ON ds.key = ap.ds_key
                JOIN users u ON u.key = ap.user_key LEFT JOIN projects p ON p.id = ap.project_id
               WHERE ap.purpose_id = :id AND ap.ts BETWEEN :from AND :to
-              GROUP BY ap.ds_key, ap.user_key, ap.project_id ORDER BY 1, 2, 3, 4"
+              GROUP BY ap.ds_key, ap.user_key, ap.project_id ORDER BY 1 COLLATE NATSORT, 2 COLLATE NATSORT, 3 COLLATE NATSORT, 4 COLLATE NATSORT"
         )),
         post: None,
     },
@@ -624,7 +624,7 @@ pub static CATALOG: &[ReportKind] = &[
                  FROM policy_types pt JOIN local_policies lp ON pt.policy_id = lp.ds_key || '/' || lp.kind
                  JOIN datasources ds ON ds.key = lp.ds_key
                 WHERE pt.policy_type = :id AND pt.scope = 'L' AND ds.deleted IS NULL)
-              ORDER BY 1, 4",
+              ORDER BY 1 COLLATE NATSORT, 4 COLLATE NATSORT",
         ),
         post: None,
     },
@@ -644,7 +644,7 @@ pub static CATALOG: &[ReportKind] = &[
                FROM policy_datasources pd JOIN global_policies gp ON gp.id = pd.policy_id
                JOIN datasources ds ON ds.key = pd.ds_key
               WHERE pd.state = 'DISABLED' AND gp.deleted IS NULL AND ds.deleted IS NULL
-              ORDER BY coalesce(gp.name, gp.id), gp.id, coalesce(ds.name, ds.id)",
+              ORDER BY coalesce(gp.name, gp.id) COLLATE NATSORT, gp.id, coalesce(ds.name, ds.id) COLLATE NATSORT",
         ),
         post: None,
     },
@@ -663,7 +663,7 @@ pub static CATALOG: &[ReportKind] = &[
                FROM policy_datasources pd JOIN global_policies gp ON gp.id = pd.policy_id
                JOIN datasources ds ON ds.key = pd.ds_key
               WHERE pd.state = 'CONFLICT' AND gp.deleted IS NULL AND ds.deleted IS NULL
-              ORDER BY coalesce(gp.name, gp.id), gp.id, coalesce(ds.name, ds.id)",
+              ORDER BY coalesce(gp.name, gp.id) COLLATE NATSORT, gp.id, coalesce(ds.name, ds.id) COLLATE NATSORT",
         ),
         post: None,
     },
@@ -679,7 +679,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), iso(ds.created), yesno(pd.state = 'APPLIED'), pd.state
                FROM policy_datasources pd JOIN datasources ds ON ds.key = pd.ds_key
-              WHERE pd.policy_id = :id AND ds.deleted IS NULL ORDER BY coalesce(ds.name, ds.id), ds.id",
+              WHERE pd.policy_id = :id AND ds.deleted IS NULL ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id",
         ),
         post: None,
     },
@@ -694,12 +694,12 @@ pub static CATALOG: &[ReportKind] = &[
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), iso(pd.applied),
-                    (SELECT group_concat(coalesce(u.name, u.id), '; ' ORDER BY coalesce(u.name, u.id))
+                    (SELECT group_concat(coalesce(u.name, u.id), '; ' ORDER BY coalesce(u.name, u.id) COLLATE NATSORT)
                        FROM user_subscriptions us JOIN users u ON u.key = us.user_key
                       WHERE us.model_type = 'DATASOURCE' AND us.model_id = ds.id AND us.role = 'OWNER')
                FROM policy_datasources pd JOIN datasources ds ON ds.key = pd.ds_key
               WHERE pd.policy_id = :id AND pd.state = 'APPLIED' AND pd.certified IS NULL AND ds.deleted IS NULL
-              ORDER BY coalesce(ds.name, ds.id), ds.id",
+              ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id",
         ),
         post: None,
     },
@@ -716,7 +716,7 @@ pub static CATALOG: &[ReportKind] = &[
             "SELECT coalesce(ds.name, ds.id), pd.certified_by, iso(pd.applied), iso(pd.certified)
                FROM policy_datasources pd JOIN datasources ds ON ds.key = pd.ds_key
               WHERE pd.policy_id = :id AND pd.certified IS NOT NULL AND ds.deleted IS NULL
-              ORDER BY coalesce(ds.name, ds.id), ds.id",
+              ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id",
         ),
         post: None,
     },
@@ -734,7 +734,7 @@ pub static CATALOG: &[ReportKind] = &[
             "SELECT coalesce(ds.name, ds.id), ds.created_by, iso(ds.created),
                     CASE WHEN ds.schema_name IS NOT NULL THEN ds.schema_name || '.' || ds.table_name ELSE ds.table_name END
                FROM datasources ds WHERE ds.connection_id = :id AND ds.deleted IS NULL
-              ORDER BY coalesce(ds.name, ds.id), ds.id",
+              ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id",
         ),
         post: None,
     },
@@ -751,7 +751,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), nullif(t.column_name, ''), NULL, t.tagged_by, iso(t.tagged), iso(ds.created)
                FROM ds_tags t JOIN datasources ds ON ds.key = t.ds_key
-              WHERE t.tag = :id AND ds.deleted IS NULL ORDER BY coalesce(ds.name, ds.id), ds.id, t.column_name",
+              WHERE t.tag = :id AND ds.deleted IS NULL ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id, t.column_name",
         ),
         post: None,
     },
@@ -772,7 +772,7 @@ pub static CATALOG: &[ReportKind] = &[
                JOIN datasources ds ON ds.key = t.ds_key JOIN users u ON u.key = ap.user_key
                LEFT JOIN purposes pu ON pu.id = ap.purpose_id
               WHERE t.tag = :id AND ap.ts BETWEEN :from AND :to
-              GROUP BY ap.purpose_id, ap.ds_key ORDER BY 1, 2",
+              GROUP BY ap.purpose_id, ap.ds_key ORDER BY 1 COLLATE NATSORT, 2 COLLATE NATSORT",
         ),
         post: None,
     },
@@ -793,7 +793,7 @@ pub static CATALOG: &[ReportKind] = &[
                JOIN datasources ds ON ds.key = t.ds_key
                JOIN users u ON u.key = a.user_key
               WHERE t.tag = :id AND a.ts BETWEEN :from AND :to
-              GROUP BY a.user_key, a.ds_key ORDER BY 1, 2, 4",
+              GROUP BY a.user_key, a.ds_key ORDER BY 1 COLLATE NATSORT, 2 COLLATE NATSORT, 4 COLLATE NATSORT",
         ),
         post: None,
     },
@@ -811,7 +811,7 @@ pub static CATALOG: &[ReportKind] = &[
                FROM (SELECT DISTINCT ds_key FROM ds_tags WHERE tag = :id) t
                JOIN project_datasources pd ON pd.ds_key = t.ds_key JOIN projects p ON p.id = pd.project_id
                JOIN datasources ds ON ds.key = t.ds_key
-              WHERE p.deleted IS NULL AND ds.deleted IS NULL ORDER BY 1, 4",
+              WHERE p.deleted IS NULL AND ds.deleted IS NULL ORDER BY 1 COLLATE NATSORT, 4 COLLATE NATSORT",
         ),
         post: None,
     },
@@ -839,7 +839,7 @@ pub static CATALOG: &[ReportKind] = &[
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), t.tag, nullif(t.column_name, '')
                FROM ds_tags t JOIN datasources ds ON ds.key = t.ds_key
-              WHERE ds.deleted IS NULL ORDER BY coalesce(ds.name, ds.id), ds.id, t.tag, t.column_name",
+              WHERE ds.deleted IS NULL ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id, t.tag, t.column_name",
         ),
         post: None,
     },
@@ -856,7 +856,7 @@ pub static CATALOG: &[ReportKind] = &[
             "SELECT DISTINCT coalesce(p.name, p.id), coalesce(ds.name, ds.id), t.tag
                FROM project_datasources pd JOIN projects p ON p.id = pd.project_id
                JOIN datasources ds ON ds.key = pd.ds_key JOIN ds_tags t ON t.ds_key = pd.ds_key
-              WHERE p.deleted IS NULL AND ds.deleted IS NULL ORDER BY 1, 2, 3",
+              WHERE p.deleted IS NULL AND ds.deleted IS NULL ORDER BY 1 COLLATE NATSORT, 2 COLLATE NATSORT, 3 COLLATE NATSORT",
         ),
         post: None,
     },
@@ -872,12 +872,12 @@ pub static CATALOG: &[ReportKind] = &[
         gaps: &[],
         source: Source::Sql(
             "SELECT coalesce(ds.name, ds.id), t.column_name, t.tag, iso(t.tagged),
-                    (SELECT group_concat(coalesce(gp.name, gp.id), '; ' ORDER BY coalesce(gp.name, gp.id))
+                    (SELECT group_concat(coalesce(gp.name, gp.id), '; ' ORDER BY coalesce(gp.name, gp.id) COLLATE NATSORT)
                        FROM policy_tags pt JOIN global_policies gp ON gp.id = pt.policy_id
                       WHERE pt.tag = t.tag AND gp.deleted IS NULL)
                FROM ds_tags t JOIN datasources ds ON ds.key = t.ds_key
               WHERE t.column_name <> '' AND (t.tag = 'Discovered' OR t.tag LIKE 'Discovered.%') AND ds.deleted IS NULL
-              ORDER BY coalesce(ds.name, ds.id), ds.id, t.column_name, t.tag",
+              ORDER BY coalesce(ds.name, ds.id) COLLATE NATSORT, ds.id, t.column_name, t.tag",
         ),
         post: None,
     },

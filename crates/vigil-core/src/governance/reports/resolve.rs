@@ -83,6 +83,62 @@ pub fn suggest(
     )?)
 }
 
+/// The live entities closest to `text`: names (or ids) holding it first, by where it starts, then
+/// the others by edit distance, at most a third of the typed length away (two at least); ties in
+/// natural name order.
+fn closest(
+    conn: &rusqlite::Connection,
+    source: &str,
+    text: &str,
+    limit: usize,
+) -> Result<Vec<Entity>, ReportError> {
+    let typed = text.trim().to_lowercase();
+    let all = entities(
+        conn,
+        &format!("SELECT key, id, name FROM ({source}) WHERE live"),
+        &[],
+    )?;
+    let most = (typed.chars().count() / 3).max(2);
+    let mut ranked: Vec<((usize, usize), Entity)> = all
+        .into_iter()
+        .filter_map(|entity| {
+            let name = entity.name.to_lowercase();
+            let id = entity.id.to_lowercase();
+            if let Some(at) = name.find(&typed).or_else(|| id.find(&typed)) {
+                return Some(((0, at), entity));
+            }
+            let distance = edit_distance(&name, &typed).min(edit_distance(&id, &typed));
+            (distance <= most).then_some(((1, distance), entity))
+        })
+        .collect();
+    ranked.sort_by(|(a, x), (b, y)| {
+        a.cmp(b)
+            .then_with(|| super::natural_cmp(&x.name, &y.name))
+            .then_with(|| x.id.cmp(&y.id))
+    });
+    Ok(ranked
+        .into_iter()
+        .take(limit)
+        .map(|(_, entity)| entity)
+        .collect())
+}
+
+/// Levenshtein distance in characters.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
 pub(super) fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -130,13 +186,8 @@ pub fn resolve(
     match by_name.len() {
         1 => Ok(by_name.into_iter().next().expect("one")),
         0 => {
-            // Names holding what was typed; failing that (a typo), names sharing its first half.
-            let mut suggestions = suggest(governance, entity, text, 10)?;
-            let chars = text.chars().count();
-            if suggestions.is_empty() && chars >= 4 {
-                let half: String = text.chars().take(chars.div_ceil(2)).collect();
-                suggestions = suggest(governance, entity, &half, 10)?;
-            }
+            // The closest names: those holding what was typed, then by edit distance (a typo).
+            let suggestions = closest(&conn, &source, text, 10)?;
             Err(ReportError::NotFound {
                 entity: entity.as_str(),
                 name: text.to_owned(),
