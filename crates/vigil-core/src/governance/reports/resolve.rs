@@ -187,7 +187,7 @@ pub fn resolve(
         1 => Ok(by_name.into_iter().next().expect("one")),
         0 => {
             // The closest names: those holding what was typed, then by edit distance (a typo).
-            let suggestions = closest(&conn, &source, text, 10)?;
+            let suggestions = closest(&conn, source, text, 10)?;
             Err(ReportError::NotFound {
                 entity: entity.as_str(),
                 name: text.to_owned(),
