@@ -443,11 +443,16 @@ async fn the_web_ui_works_end_to_end_in_a_real_browser() {
     }
     let bars = browser.find_all("#chart-events svg a").await;
     assert_eq!(bars.len(), 48);
+    // Failures by reason, in words, and by user; time ticks along the axis.
     let failures = text_of(&browser, "#chart-failures").await;
+    assert!(failures.contains("Refused: not authorized"), "{failures}");
+    let by_user = text_of(&browser, "#chart-failures-by-user").await;
     assert!(
-        failures.contains("insufficientAuthorizations"),
-        "{failures}"
+        by_user.contains("Jordan") && !by_user.contains("Taylor"),
+        "{by_user}"
     );
+    let ticks = browser.find_all("#chart-events svg text.tick").await;
+    assert_eq!(ticks.len(), 5);
     browser
         .screenshot(&shots.join("05-dashboard-user.png"))
         .await;
@@ -1113,7 +1118,7 @@ async fn the_audit_page_serves_daily_use() {
 
     // Saved searches: saved with a name, reopened from its link in a fresh page.
     browser
-        .type_into(&browser.find("#saved-name").await, "Zebracorn hunt")
+        .type_into(&browser.find("#saved-name").await, "Mythical creatures")
         .await;
     browser
         .click(&browser.find("#save-search-button").await)
@@ -1137,7 +1142,7 @@ async fn the_audit_page_serves_daily_use() {
             == 1
     );
     let saved = text_of(&browser, "#saved-searches").await;
-    assert!(saved.contains("Zebracorn hunt (by admin)"), "{saved}");
+    assert!(saved.contains("Mythical creatures (by admin)"), "{saved}");
     browser
         .screenshot(&screenshots().join("15-audit-saved-and-columns.png"))
         .await;
@@ -1161,6 +1166,48 @@ async fn the_audit_page_serves_daily_use() {
     browser
         .screenshot(&screenshots().join("13-audit-utc.png"))
         .await;
+
+    // Every page at 1400×900 and 420 px wide, saved for a look; none is wider than its window.
+    let pages = [
+        ("audit", "#/audit", "audit"),
+        ("event", "#/event/taylor-7", "event"),
+        ("user-activity", "#/dashboards/user", "dashboard"),
+        ("data-activity", "#/dashboards/data", "dashboard"),
+        ("reports", "#/reports", "reports"),
+        (
+            "report",
+            "#/reports?entity=user&report=status&scope=all",
+            "report",
+        ),
+        ("exports", "#/exports", "exports"),
+    ];
+    for (width, height) in [(1400, 900), (420, 900)] {
+        browser.set_size(width, height).await;
+        for (name, path, ready) in pages {
+            browser.open("about:blank").await;
+            browser.open(&server.url(&format!("/{path}"))).await;
+            browser.wait_ready(ready).await;
+            let fits = browser
+                .script(
+                    "return [document.documentElement.scrollWidth, window.innerWidth]",
+                    vec![],
+                )
+                .await;
+            browser
+                .screenshot(&screenshots().join(format!("page-{name}-{width}.png")))
+                .await;
+            let widest = browser
+                .script(
+                    "return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 3).map(e => e.tagName + '.' + e.className + '#' + e.id)",
+                    vec![],
+                )
+                .await;
+            assert!(
+                fits[0].as_u64() <= fits[1].as_u64().map(|w| w + 1),
+                "the {name} page is wider than a {width} px window: {fits} ({widest})"
+            );
+        }
+    }
 }
 
 fn urlencode(text: &str) -> String {

@@ -36,6 +36,9 @@ function s(tag, attrs = {}, ...children) {
 
 const number = new Intl.NumberFormat();
 
+/** A stored time as the API gives it (RFC 3339 UTC). */
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
 /** Times are shown in the browser's zone, or in UTC: the choice is kept per browser. */
 const ZONE_KEY = "vigil.timeZone";
 function utcChosen() {
@@ -926,9 +929,13 @@ function timeChart(id, title, histogram, link, noun) {
   const total = buckets.reduce((n, b) => n + b.count, 0);
   const step = (width - left) / Math.max(1, buckets.length);
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${title}: ${total} ${noun} in all, at most ${max} in one bucket` },
-    s("line", { class: "axis", x1: left, y1: height - bottom, x2: width, y2: height - bottom }),
-    s("text", { class: "axis", x: left - 6, y: top + 10, "text-anchor": "end" }, number.format(max)),
-    s("text", { class: "axis", x: left - 6, y: height - bottom, "text-anchor": "end" }, "0"));
+    s("line", { class: "axis", x1: left, y1: height - bottom, x2: width, y2: height - bottom }));
+  // Counts at 0, half and the top; gridlines make the bars readable.
+  for (const value of [...new Set([0, Math.round(max / 2), max])]) {
+    const y = height - bottom - (value / max) * (height - bottom - top);
+    svg.append(s("text", { class: "axis", x: left - 6, y: y + 4, "text-anchor": "end" }, number.format(value)),
+      s("line", { class: "grid", x1: left, y1: y, x2: width, y2: y }));
+  }
   buckets.forEach((bucket, i) => {
     const barHeight = bucket.count ? Math.max(2, (bucket.count / max) * (height - bottom - top)) : 0;
     const start = new Date(bucket.start);
@@ -942,14 +949,32 @@ function timeChart(id, title, histogram, link, noun) {
     svg.append(bar);
   });
   if (buckets.length) {
-    const first = buckets[0].start;
-    const last = buckets[buckets.length - 1].start;
-    svg.append(
-      s("text", { class: "axis", x: left, y: height - 8 }, formatTime(first)),
-      s("text", { class: "axis", x: width, y: height - 8, "text-anchor": "end" }, formatTime(last)));
+    // Five ticks along time, labelled in the chosen zone: the hour within a day, else the date.
+    const span = Date.parse(buckets[buckets.length - 1].start) - Date.parse(buckets[0].start);
+    const label = (iso) => new Date(iso).toLocaleString(undefined, span <= 36 * 3600e3
+      ? { hour: "2-digit", minute: "2-digit", timeZone: utcChosen() ? "UTC" : undefined }
+      : { month: "short", day: "numeric", timeZone: utcChosen() ? "UTC" : undefined });
+    const ticks = [...new Set([0, 1, 2, 3, 4].map((t) => Math.round(t * (buckets.length - 1) / 4)))];
+    for (const i of ticks) {
+      const x = left + i * step + step / 2;
+      svg.append(s("line", { class: "axis", x1: x, y1: height - bottom, x2: x, y2: height - bottom + 4 }),
+        s("text", { class: "axis tick", x, y: height - 8, "text-anchor": i === 0 ? "start" : i === buckets.length - 1 ? "end" : "middle" }, label(buckets[i].start)));
+    }
   }
   return chartBox(id, title, total ? svg : h("div", { class: "empty" }, `No ${noun} in this time range.`));
 }
+
+/** Facet values that are ids rather than names (a purpose is counted under both). */
+const LOOKS_LIKE_ID = /^(\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/** The legacy outcomes in words. */
+const OUTCOME_WORDS = {
+  failure: "Failed",
+  userError: "Failed: an error in the request",
+  systemError: "Failed: an error of the system",
+  insufficientPermissions: "Refused: insufficient permissions",
+  insufficientAuthorizations: "Refused: not authorized",
+};
 
 /** A horizontal bar chart of facet values; each bar links to the audit page filtered by it. */
 function barChart(id, title, values, link, empty) {
@@ -960,8 +985,9 @@ function barChart(id, title, values, link, empty) {
   values.forEach((v, i) => {
     const y = i * rowHeight + 2;
     const barWidth = Math.max(2, (v.count / max) * (width - labelWidth - 70));
-    const name = v.value.length > 32 ? v.value.slice(0, 31) + "…" : v.value;
-    const label = `${v.value}: ${number.format(v.count)}`;
+    const shown = v.label || v.value;
+    const name = shown.length > 32 ? shown.slice(0, 31) + "…" : shown;
+    const label = `${shown}: ${number.format(v.count)}`;
     svg.append(s("a", { href: link(v.value), "aria-label": label },
       s("title", {}, label),
       s("rect", { x: 0, y, width, height: rowHeight - 4, opacity: 0 }),
@@ -1024,15 +1050,29 @@ async function dashboard(kind, params) {
     }));
     if (mine !== generation) return;
     const values = (name) => body.facets[name]?.values || [];
+    // Who failed or was refused: the same search, only those attempts, counted by user.
+    let failedBy = [];
+    if (user) {
+      const failed = await apiJson("/api/audit/events?" + searchQuery({
+        from: range.from, to: range.to, filters: [...scope, ["actionStatus", "FAILURE"], ["actionStatus", "UNAUTHORIZED"]],
+        extra: { size: 0, facets: "actorName", facetLimit: 10 },
+      }));
+      if (mine !== generation) return;
+      failedBy = failed.facets.actorName?.values || [];
+    }
     document.getElementById("subjects").replaceChildren(
       ...values(subjectField).map((v) => h("option", { value: v.value })));
     if (user) {
       charts.replaceChildren(
         timeChart("chart-events", "Events over time", body.histogram, (from, to) => link([], from, to), "events"),
         barChart("chart-datasources", "Data sources accessed", values("dataSourceName"), (v) => link([["dataSourceName", v]]), "No data source was touched."),
-        barChart("chart-purposes", "Purposes", values("purpose"), (v) => link([["purpose", v]]), "No purposes recorded."),
-        barChart("chart-failures", "Failed and unauthorized attempts", values("outcome").filter((v) => v.value !== "success"),
-          (v) => link([["outcome", v]]), "No failed or unauthorized attempts."));
+        barChart("chart-purposes", "Purposes", values("purpose").filter((v) => !LOOKS_LIKE_ID.test(v.value)),
+          (v) => link([["purpose", v]]), "No purposes recorded."),
+        barChart("chart-failures", "Failed and unauthorized attempts, by reason",
+          values("outcome").filter((v) => v.value !== "success").map((v) => ({ ...v, label: OUTCOME_WORDS[v.value] || v.value })),
+          (v) => link([["outcome", v]]), "No failed or unauthorized attempts."),
+        barChart("chart-failures-by-user", "Failed and unauthorized attempts, by user", failedBy,
+          (v) => link([["actorName", v], ["actionStatus", "FAILURE"], ["actionStatus", "UNAUTHORIZED"]]), "No failed or unauthorized attempts."));
     } else {
       // Sensitive columns: the columns of queries that read data scored sensitive.
       const sensitive = values("sensitivity").map((v) => v.value).filter((v) => !["NONSENSITIVE", "INDETERMINATE"].includes(v));
@@ -1155,7 +1195,8 @@ async function runReport(params, mine) {
   if (params.get("name")) builder.set("name", params.get("name"));
   const back = h("button", { type: "button", id: "back-to-builder", onclick: () => go("reports", builder) }, "Back to Report Builder");
   const kind = catalog.reports.find((r) => r.entityType === params.get("entity") && r.report === params.get("report") && (!params.get("scope") || r.scope === params.get("scope")));
-  const title = kind ? kind.report.replace(/-/g, " ") : params.get("report");
+  const words = (kind ? kind.report : params.get("report") || "").replace(/-/g, " ");
+  const title = words.charAt(0).toUpperCase() + words.slice(1);
   const subject = params.get("name") ? `${entityLabel(params.get("entity"))} “${params.get("name")}”` : `every ${entityLabel(params.get("entity")).toLowerCase()}`;
   page(`Report: ${title}`, h("p", {}, back), h("p", { class: "muted" }, `Running the report about ${subject}…`));
   let body;
@@ -1187,14 +1228,25 @@ async function runReport(params, mine) {
     },
   }, "Export to CSV");
   const notes = (body.notes || []).map((n) => h("li", {}, typeof n === "string" ? n : `${n.column}: ${n.reason}`));
-  const range = body.from ? h("p", { class: "muted" }, `Access from ${body.from} to ${body.to}.`) : null;
+  const range = body.from ? h("p", { class: "muted" }, `Access from ${formatTime(body.from)} to ${formatTime(body.to)} (${zoneName()}).`) : null;
+  // Times in the zone the audit page shows, the stored value kept as the cell's title.
+  const cellOf = (cell) => {
+    if (cell === null) return h("td", {}, "");
+    if (typeof cell === "boolean") return h("td", {}, cell ? "True" : "False");
+    if (typeof cell === "string" && ISO_TIME.test(cell)) return h("td", { class: "time", title: cell }, formatTime(cell));
+    return h("td", {}, String(cell));
+  };
   const table = body.rows.length
     ? h("div", { class: "table-wrap" }, h("table", { id: "report-rows" },
       h("thead", {}, h("tr", {}, body.columns.map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, body.rows.map((row) => h("tr", {}, row.map((cell) => h("td", {}, cell === null ? "" : typeof cell === "boolean" ? (cell ? "True" : "False") : String(cell))))))))
+      h("tbody", {}, body.rows.map((row) => h("tr", {}, row.map(cellOf))))))
     : h("div", { class: "empty", id: "empty" }, "This report has no rows.");
+  const total = body.totalRows ?? null;
+  const count = h("p", { id: "report-total", role: "status" },
+    total === null ? `More than ${number.format(100000)} rows` : `${number.format(total)} row${total === 1 ? "" : "s"}`,
+    body.truncated ? `; the first ${number.format(body.rows.length)} are shown. Export to CSV for the whole report.` : ".");
   page(`Report: ${title}`, h("p", { class: "toolbar" }, back, csv, csvStatus),
-    h("p", {}, kind ? kind.title : "", " ", h("span", { class: "muted" }, `About ${subject}.`)), range,
+    h("p", {}, kind ? kind.title : "", " ", h("span", { class: "muted" }, `About ${subject}.`)), range, count,
     body.truncated ? h("div", { class: "notice", id: "truncated" }, `Showing the first ${body.rows.length} rows. Export to CSV for the whole report.`) : null,
     notes.length ? h("details", {}, h("summary", {}, "Columns the audit trail cannot supply"), h("ul", {}, notes)) : null,
     table);

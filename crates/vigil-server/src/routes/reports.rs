@@ -389,6 +389,7 @@ async fn run(
     let ReportTable {
         columns,
         rows,
+        total_rows,
         truncated,
         notes,
         history_starts_at,
@@ -403,6 +404,7 @@ async fn run(
         "to": range.as_ref().map(|r| r.1.clone()),
         "columns": columns,
         "rows": rows,
+        "totalRows": total_rows,
         "truncated": truncated,
         "notes": notes,
         "historyStartsAt": history_starts_at,

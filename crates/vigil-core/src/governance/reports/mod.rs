@@ -23,7 +23,7 @@ mod run;
 pub use catalog::CATALOG;
 pub use resolve::{resolve, suggest};
 use run::*;
-pub use run::{ReportSummary, run, run_each};
+pub use run::{COUNTED_ROWS, ReportSummary, run, run_each};
 
 /// The kinds of entity a report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -243,6 +243,8 @@ pub struct ReportTable {
     pub columns: Vec<String>,
     /// Rows: strings, numbers or null.
     pub rows: Vec<Vec<Value>>,
+    /// Rows in all (counted up to [`COUNTED_ROWS`]; `None` past it).
+    pub total_rows: Option<usize>,
     /// Whether more rows exist than the limit let through.
     pub truncated: bool,
     /// What the audit trail cannot supply, column by column.

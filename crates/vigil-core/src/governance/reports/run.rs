@@ -133,17 +133,24 @@ pub fn run(
     Ok(ReportTable {
         columns,
         rows,
+        total_rows: summary.total_rows,
         truncated: summary.truncated,
         notes: summary.notes,
         history_starts_at: summary.history_starts_at,
     })
 }
 
+/// How many rows a limited report counts in all before it stops counting.
+pub const COUNTED_ROWS: usize = 100_000;
+
 /// What [`run_each`] tells besides the rows.
 #[derive(Debug, Clone)]
 pub struct ReportSummary {
     /// Rows handed on.
     pub rows: usize,
+    /// Rows the report has in all, counted past the limit up to [`COUNTED_ROWS`]; `None` when
+    /// it has more.
+    pub total_rows: Option<usize>,
     /// Whether more rows exist than the limit let through.
     pub truncated: bool,
     /// What the audit trail cannot supply, column by column.
@@ -209,14 +216,17 @@ pub fn run_each(
         }
     });
     let mut count = 0;
+    let mut total = 0;
     let mut truncated = false;
     // Rows a post-processing step rewrites are held until it has run; the others go on at once.
     let mut held: Vec<Vec<Value>> = Vec::new();
     let hold = kind.post.is_some();
     let mut emit = |cells: Vec<Value>| {
+        total += 1;
         if request.limit.is_some_and(|limit| count >= limit) {
             truncated = true;
-            return false;
+            // Rows past the limit are counted (not kept), up to a bound.
+            return total < COUNTED_ROWS;
         }
         count += 1;
         if hold {
@@ -276,6 +286,7 @@ pub fn run_each(
     }
     Ok(ReportSummary {
         rows: count,
+        total_rows: (total < COUNTED_ROWS).then_some(total),
         truncated,
         notes,
         history_starts_at,
