@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    BatchPool, Generator, KEY, env_number, peak_rss_bytes, percentile_ms, start_server,
+    BatchPool, Generator, KEY, env_number, peak_rss_bytes, percentile_ms, rss_bytes, start_server,
     stop_server, tree_bytes,
 };
 
@@ -202,6 +202,45 @@ fn main() {
         time_query(&http, &base, "one data source", "dataSourceId=7&size=50").await;
         time_query(&http, &base, "deep page (offset 10000, no facets)", "offset=10000&size=50&facets=none").await;
         time_query(&http, &base, "legacy GET /audit (50 newest)", "eventType=Query&size=50&facets=recordType,outcome").await;
+
+        // Downloads of every event, streamed; the server's memory is sampled meanwhile.
+        for format in ["ndjson", "csv"] {
+            let idle = rss_bytes(&pid);
+            let peak = Arc::new(std::sync::atomic::AtomicU64::new(idle));
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let sampler = {
+                let (pid, peak, done) = (pid.clone(), peak.clone(), done.clone());
+                std::thread::spawn(move || {
+                    while !done.load(Ordering::Relaxed) {
+                        peak.fetch_max(rss_bytes(&pid), Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                })
+            };
+            let started = Instant::now();
+            let mut response = http
+                .get(format!("{base}/api/audit/events?format={format}&from=2000-01-01"))
+                .header("Authorization", KEY)
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            let (mut bytes, mut lines) = (0u64, 0u64);
+            while let Some(chunk) = response.chunk().await.unwrap() {
+                bytes += chunk.len() as u64;
+                lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            }
+            done.store(true, Ordering::Relaxed);
+            sampler.join().unwrap();
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "download {format}: {lines} lines, {:.0} MB in {seconds:.1} s ({:.0} events/s); server RSS at most {:.0} MiB above the {:.0} MiB before",
+                bytes as f64 / 1e6,
+                lines as f64 / seconds,
+                peak.load(Ordering::Relaxed).saturating_sub(idle) as f64 / (1024.0 * 1024.0),
+                idle as f64 / (1024.0 * 1024.0)
+            );
+        }
     });
     let rss = peak_rss_bytes(&pid);
     stop_server(server);

@@ -144,10 +144,19 @@ pub fn cpu_seconds(pid: &str) -> f64 {
 
 /// Peak resident memory of a process in bytes (VmHWM), from /proc.
 pub fn peak_rss_bytes(pid: &str) -> u64 {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// Resident memory of a process now, in bytes (VmRSS), from /proc.
+pub fn rss_bytes(pid: &str) -> u64 {
+    status_bytes(pid, "VmRSS:")
+}
+
+fn status_bytes(pid: &str, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| {
             rest.trim()
                 .trim_end_matches("kB")
