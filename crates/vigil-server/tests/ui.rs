@@ -1043,6 +1043,37 @@ async fn the_audit_page_serves_daily_use() {
     .unwrap();
     assert_eq!(downloaded, expected);
 
+    // A relative range: since two hours ago, as the API counts it.
+    browser.open(&server.url("/#/audit")).await;
+    wait_total(&browser, "46 events").await;
+    browser.choose(&browser.find("#range").await, "since").await;
+    let since = browser.find("#since").await;
+    browser
+        .script("document.getElementById('since').value = ''", vec![])
+        .await;
+    browser.type_into(&since, "now-2h").await;
+    browser.click(&browser.find("#search").await).await;
+    let expected: Value = api_get(&server, "/api/audit/events?from=now-2h&size=0&facets=none")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let relative = browser
+        .wait_for(
+            "the relative range",
+            "const t = document.getElementById('total'); return document.getElementById('main').dataset.ready === 'audit' \
+             && location.hash.includes('since=now-2h') && t && t.textContent",
+        )
+        .await;
+    assert!(
+        relative
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{} event", expected["total"]))
+            && relative.as_str().unwrap().contains("Since now-2h"),
+        "{relative} vs {expected}"
+    );
+
     // The timeline: brushing its second quarter narrows the range to what was covered.
     browser.open(&server.url("/#/audit")).await;
     wait_total(&browser, "46 events").await;

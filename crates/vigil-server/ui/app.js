@@ -142,26 +142,28 @@ const PRESETS = [
   ["7d", "Last 7 days", 24 * 7],
   ["30d", "Last 30 days", 24 * 30],
   ["hours", "Custom number of hours", null],
+  ["since", "Since a relative time", null],
   ["custom", "Custom date range", null],
 ];
 
-/** The range of the URL's parameters as ISO times: {from, to, label}. */
+/** The range of the URL's parameters as the API takes it: {from, to, label}. Presets are
+ * relative to now (`now-24h` … `now`), so a saved search or a link keeps meaning "the last day". */
 function timeRange(params) {
   const range = params.get("range") || "24h";
-  const now = Date.now();
   if (range === "custom") {
     const from = params.get("from");
     const to = params.get("to");
     return { from, to, label: `${formatTime(from)} – ${formatTime(to)}` };
   }
+  if (range === "since") {
+    const since = (params.get("since") || "now-15m").trim();
+    return { from: since, to: "now", label: `Since ${since}` };
+  }
   let hours = PRESETS.find((p) => p[0] === range)?.[2];
   if (range === "hours") hours = Math.max(1, Number(params.get("hours")) || 24);
   if (!hours) hours = 24;
-  return {
-    from: new Date(now - hours * 3600e3).toISOString(),
-    to: new Date(now).toISOString(),
-    label: PRESETS.find((p) => p[0] === range)?.[1] || "Last 24 hours",
-  };
+  const label = range === "hours" ? `Last ${hours} hours` : PRESETS.find((p) => p[0] === range)?.[1] || "Last 24 hours";
+  return { from: `now-${hours}h`, to: "now", label };
 }
 
 /** "2024-03-21T13:39" for a datetime-local input, in local time. */
@@ -179,6 +181,9 @@ function timeControls(params) {
   const select = h("select", { name: "range", id: "range" },
     PRESETS.map(([value, label]) => h("option", { value, selected: value === range }, label)));
   const hours = h("input", { type: "number", min: 1, max: 87600, name: "hours", id: "hours", value: params.get("hours") || "24" });
+  const since = h("input", { type: "text", name: "since", id: "since", value: params.get("since") || "now-15m",
+    placeholder: "now-15m, now-7d, 24h", title: "now, now-15m, now-24h, now-7d, or a duration such as 24h for that long ago" });
+  const sinceLabel = h("label", {}, "Since", since);
   const from = h("input", { type: "datetime-local", name: "from", id: "from", value: localInput(params.get("from")) });
   const to = h("input", { type: "datetime-local", name: "to", id: "to", value: localInput(params.get("to")) });
   const hoursLabel = h("label", {}, "Hours", hours);
@@ -186,15 +191,20 @@ function timeControls(params) {
   const toLabel = h("label", {}, "To", to);
   const sync = () => {
     hoursLabel.hidden = select.value !== "hours";
+    sinceLabel.hidden = select.value !== "since";
     fromLabel.hidden = toLabel.hidden = select.value !== "custom";
   };
   select.addEventListener("change", sync);
   sync();
   return {
-    elements: [h("label", {}, "Time range", select), hoursLabel, fromLabel, toLabel],
+    elements: [h("label", {}, "Time range", select), hoursLabel, sinceLabel, fromLabel, toLabel],
     read(next) {
       next.set("range", select.value);
       if (select.value === "hours") next.set("hours", hours.value || "24");
+      if (select.value === "since") {
+        if (!since.value.trim()) throw new Error("Give a relative time, such as now-15m.");
+        next.set("since", since.value.trim());
+      }
       if (select.value === "custom") {
         if (!from.value || !to.value) throw new Error("Give both ends of the custom date range.");
         const start = new Date(from.value);
@@ -1489,7 +1499,7 @@ async function route() {
   if (["audit", "user", "data"].includes(section) && !path.startsWith("event/")) {
     // The audit page and the dashboards share the time range and the filters.
     shared = new URLSearchParams();
-    for (const name of ["range", "hours", "from", "to"]) if (params.get(name)) shared.set(name, params.get(name));
+    for (const name of ["range", "hours", "since", "from", "to"]) if (params.get(name)) shared.set(name, params.get(name));
     for (const name of ["f", "x"]) for (const f of params.getAll(name)) shared.append(name, f);
     if (params.get("own")) shared.set("own", params.get("own"));
   }

@@ -147,9 +147,15 @@ pub fn peak_rss_bytes(pid: &str) -> u64 {
     status_bytes(pid, "VmHWM:")
 }
 
-/// Resident memory of a process now, in bytes (VmRSS), from /proc.
+/// Resident memory of a process now, in bytes (VmRSS), from /proc: its heap and the pages of the
+/// files it maps (the log's and the index's, which the kernel may drop).
 pub fn rss_bytes(pid: &str) -> u64 {
     status_bytes(pid, "VmRSS:")
+}
+
+/// Anonymous resident memory of a process now (RssAnon): what it allocated, without mapped files.
+pub fn anon_rss_bytes(pid: &str) -> u64 {
+    status_bytes(pid, "RssAnon:")
 }
 
 fn status_bytes(pid: &str, field: &str) -> u64 {
