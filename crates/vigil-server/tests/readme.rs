@@ -47,7 +47,7 @@ async fn every_readme_command_runs_against_the_demo() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start_with(data.path(), &["--demo"]);
     let commands = readme_commands();
-    assert!(commands.len() >= 14, "{commands:#?}");
+    assert!(commands.len() >= 19, "{commands:#?}");
     // curl exits non-zero on an HTTP error status with this configuration.
     let curl_home = tempfile::tempdir().unwrap();
     std::fs::write(curl_home.path().join(".curlrc"), "fail\nshow-error\n").unwrap();
@@ -66,6 +66,7 @@ async fn every_readme_command_runs_against_the_demo() {
                 server.base.clone(),
             );
             let command = command.clone();
+            let data_dir = server.data_dir.clone();
             move || {
                 Command::new("sh")
                     .arg("-c")
@@ -76,6 +77,7 @@ async fn every_readme_command_runs_against_the_demo() {
                     .env("KEY", ADMIN_KEY)
                     .env("VIGIL_API_KEY", ADMIN_KEY)
                     .env("VIGIL_URL", base)
+                    .env("VIGIL_DATA_DIR", &data_dir)
                     .output()
                     .unwrap()
             }
