@@ -32,8 +32,12 @@ pub use reports::{
 pub const DATABASE_FILE: &str = "governance.db";
 /// Held (`flock`) by the process that maintains the projection.
 const LOCK_FILE: &str = "governance.lock";
-/// Events read from the log and applied per transaction.
+/// Events read from the log at a time.
 const READ_BATCH: usize = 5_000;
+/// The most events one transaction applies when the projection is behind…
+const TRANSACTION_EVENTS: usize = 100_000;
+/// …and the longest it runs, so that progress is committed and seen at least this often.
+const TRANSACTION_TIME: Duration = Duration::from_secs(2);
 /// How long the projector waits for new events before looking again (other processes' appends).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the projector waits before retrying after an error.
@@ -201,16 +205,36 @@ fn apply_batch(
     log: &EventLog,
     after: Seq,
 ) -> Result<Option<Seq>, ProjectionError> {
-    let events = log.read_after(after, READ_BATCH)?;
-    let Some(last) = events.last().map(|e| e.seq) else {
+    let mut events = log.read_after(after, READ_BATCH)?;
+    if events.is_empty() {
         return Ok(None);
-    };
+    }
+    // Far behind (a rebuild, a long stop), one transaction takes several reads: the pages the
+    // inserts touch all over the access tables' B-trees are then written to the WAL once per
+    // transaction instead of once per read.
+    let started = Instant::now();
     let tx = conn.transaction()?;
-    for event in &events {
-        if let Some(removal) = crate::retention::recorded_removal(event) {
-            apply::forget_removed(&tx, &removal)?;
+    let mut last = after;
+    let mut applied = 0;
+    loop {
+        for event in &events {
+            if let Some(removal) = crate::retention::recorded_removal(event) {
+                apply::forget_removed(&tx, &removal)?;
+            }
+            apply::apply(&tx, event.seq, &event.json)?;
+            last = event.seq;
         }
-        apply::apply(&tx, event.seq, &event.json)?;
+        applied += events.len();
+        if events.len() < READ_BATCH
+            || applied >= TRANSACTION_EVENTS
+            || started.elapsed() >= TRANSACTION_TIME
+        {
+            break;
+        }
+        events = log.read_after(last, READ_BATCH)?;
+        if events.is_empty() {
+            break;
+        }
     }
     tx.execute(
         "UPDATE meta SET value = ?1 WHERE name = 'seq'",
