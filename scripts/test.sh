@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: house rules, formatting, lints, a short fuzzing run and all tests.
+# Runs every check CI runs: house rules, formatting, lints, a short fuzzing run, all tests, and the
+# package check (the release build served by an unprivileged user, as the Dockerfile runs it).
 # Installs what the tests need beyond the Rust toolchain: the S3/STS emulator moto, pyarrow and
 # duckdb (PyPI) and the Azure Blob emulator Azurite (npm), into a cache outside the clone, Debian's chromium and
 # chromium-driver for the web UI tests, and cargo-fuzz (crates.io). Tests start vigil and the
@@ -55,3 +56,5 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --locked --no-fail-fast
 fi
+# What the Dockerfile's stages run: the release build, served by an unprivileged user.
+bash scripts/check_package.sh

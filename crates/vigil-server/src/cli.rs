@@ -490,3 +490,32 @@ pub fn import_command(data_dir: &Path, file: &Path) -> anyhow::Result<bool> {
     }
     Ok(totals.rejected == 0)
 }
+
+/// `vigil health`: whether the server at `url` answers `GET /healthz` with 200 (in 5 s).
+pub fn health_command(url: &str) -> anyhow::Result<bool> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let answer = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?
+            .get(format!("{}/healthz", url.trim_end_matches('/')))
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => {
+                println!("healthy: {url}");
+                Ok(true)
+            }
+            Ok(response) => {
+                eprintln!("unhealthy: {url} answered {}", response.status());
+                Ok(false)
+            }
+            Err(error) => {
+                eprintln!("unhealthy: {url} did not answer ({error})");
+                Ok(false)
+            }
+        }
+    })
+}

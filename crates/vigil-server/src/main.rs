@@ -1,5 +1,6 @@
 //! The `vigil` binary: `serve`, `verify`, `import`, `search`, `reindex`, `report`, `keys`, `audit exportConfig`,
-//! `audit integration|schedule|load|users|datasources`, `export public-key` and `verify-export`.
+//! `audit integration|schedule|load|users|datasources`, `export public-key`, `verify-export`,
+//! `health` and `completions`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -219,6 +220,19 @@ enum Command {
         command: KeysCommand,
         #[command(flatten)]
         data_dir: DataDir,
+    },
+    /// Ask a running server whether it is alive (`GET /healthz`, no key needed): exits 0 when it
+    /// answers 200, 1 otherwise. For container health checks and scripts.
+    Health {
+        /// The server.
+        #[arg(long, env = "VIGIL_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+    /// Print the shell completion script for bash, zsh or fish (for example
+    /// `vigil completions bash > /etc/bash_completion.d/vigil`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -596,6 +610,17 @@ fn main() -> ExitCode {
             public_key,
             data_dir,
         } => export_cli::verify_export_command(&dir, public_key, &data_dir.data_dir),
+        Command::Health { url } => cli::health_command(&url),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "vigil", &mut script);
+            // A closed pipe (`| head`) is no error worth a panic.
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+                _ => Ok(true),
+            }
+        }
         Command::Keys { command, data_dir } => match command {
             KeysCommand::Create { name, permissions } => {
                 cli::keys_create(&data_dir.data_dir, &name, &permissions)
