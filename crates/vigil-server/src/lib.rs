@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod cli;
+pub mod config;
 mod csv;
 mod demo;
 mod error;

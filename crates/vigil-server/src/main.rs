@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use vigil_server::export_cli::{self, ExportConfigAction, ExportKind};
 use vigil_server::query_audit_cli::{self, QueryAuditAction};
 use vigil_server::report_cli;
-use vigil_server::{ServeConfig, cli, serve, shutdown_signal, telemetry};
+use vigil_server::{ServeConfig, cli, config, serve, shutdown_signal, telemetry};
 
 /// vigil: a tamper-evident audit service for data platforms.
 ///
@@ -27,6 +27,10 @@ use vigil_server::{ServeConfig, cli, serve, shutdown_signal, telemetry};
 #[derive(Parser)]
 #[command(name = "vigil", version, about, long_about)]
 struct Cli {
+    /// A TOML file with settings (`listen`, `data_dir`, `master_key`, … see `vigil config
+    /// check`); flags and environment variables win over it.
+    #[arg(long, env = "VIGIL_CONFIG", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -228,12 +232,24 @@ enum Command {
         #[arg(long, env = "VIGIL_URL", default_value = "http://127.0.0.1:8080")]
         url: String,
     },
+    /// The settings: `vigil config check` validates the config file and the environment, and
+    /// prints the effective settings with secrets masked (no key needed).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Print the shell completion script for bash, zsh or fish (for example
     /// `vigil completions bash > /etc/bash_completion.d/vigil`).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the settings as `vigil serve` would take them and print them, secrets masked.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -472,7 +488,17 @@ enum ReportCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The config file and `…_FILE` secrets become environment variables first (flags > environment
+    // > file > defaults), while no other thread runs.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let applied = match config::apply(&args) {
+        Ok(applied) => applied,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(&args);
     telemetry::init();
     let outcome = match cli.command {
         Command::Serve {
@@ -611,6 +637,22 @@ fn main() -> ExitCode {
             data_dir,
         } => export_cli::verify_export_command(&dir, public_key, &data_dir.data_dir),
         Command::Health { url } => cli::health_command(&url),
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            print!("{}", config::check(&applied));
+            // The settings `serve` would run with, checked as it checks them.
+            match Cli::try_parse_from(["vigil", "serve"]) {
+                Ok(_) => {
+                    println!("the settings are valid");
+                    Ok(true)
+                }
+                Err(error) => Err(anyhow::anyhow!(
+                    "the settings are not valid: {}",
+                    error.to_string().trim()
+                )),
+            }
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -1545,3 +1545,172 @@ fn a_wrong_data_directory_or_a_taken_address_creates_nothing() {
     );
     assert!(!missing.exists(), "serve created {missing_text}");
 }
+
+/// Settings come from flags, then the environment, then the config file, then defaults; secrets
+/// may come from `…_FILE` variables; `vigil config check` shows the effective settings with
+/// secrets masked and refuses what `serve` would refuse.
+#[test]
+fn settings_layer_flags_environment_file_and_secret_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vigil.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:18443\"\nretention_days = 30\nallow_private_endpoints = true\n\
+         master_key = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"\n",
+    )
+    .unwrap();
+    let secret_file = dir.path().join("bootstrap.key");
+    std::fs::write(&secret_file, "a-secret-from-a-file-0123456789\n").unwrap();
+    let check = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"));
+        command.args(args).env_remove("VIGIL_CONFIG");
+        for setting in [
+            "VIGIL_LISTEN",
+            "VIGIL_RETENTION_DAYS",
+            "VIGIL_BOOTSTRAP_API_KEY",
+            "VIGIL_MASTER_KEY",
+        ] {
+            command.env_remove(setting);
+        }
+        command.envs(env.iter().copied());
+        command.output().unwrap()
+    };
+    let output = check(
+        &["--config", file.to_str().unwrap(), "config", "check"],
+        &[
+            ("VIGIL_RETENTION_DAYS", "7"),
+            (
+                "VIGIL_BOOTSTRAP_API_KEY_FILE",
+                secret_file.to_str().unwrap(),
+            ),
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let shown = String::from_utf8(output.stdout).unwrap();
+    let line = |key: &str| {
+        shown
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(key))
+            .unwrap_or_else(|| panic!("no {key} in {shown}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        line("listen"),
+        "listen 127.0.0.1:18443 from the config file (VIGIL_LISTEN)"
+    );
+    assert_eq!(
+        line("retention_days"),
+        "retention_days 7 from the environment (VIGIL_RETENTION_DAYS)"
+    );
+    assert_eq!(
+        line("bootstrap_api_key"),
+        "bootstrap_api_key *** from a …_FILE variable (VIGIL_BOOTSTRAP_API_KEY)"
+    );
+    assert_eq!(
+        line("master_key"),
+        "master_key *** from the config file (VIGIL_MASTER_KEY)"
+    );
+    assert_eq!(
+        line("report_timeout_secs"),
+        "report_timeout_secs 540 default (VIGIL_REPORT_TIMEOUT_SECS)"
+    );
+    assert!(
+        !shown.contains("a-secret-from-a-file") && !shown.contains("00112233"),
+        "{shown}"
+    );
+    assert!(shown.contains("the settings are valid"), "{shown}");
+
+    // The file through VIGIL_CONFIG; a setting it does not know is refused, naming it.
+    std::fs::write(&file, "colour = \"red\"\n").unwrap();
+    let output = check(
+        &["config", "check"],
+        &[("VIGIL_CONFIG", file.to_str().unwrap())],
+    );
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("`colour` is not a setting") && error.contains("data_dir"),
+        "{error}"
+    );
+    // A value serve would refuse is refused here too.
+    std::fs::write(&file, "listen = \"nowhere\"\n").unwrap();
+    let output = check(
+        &["--config", file.to_str().unwrap(), "config", "check"],
+        &[],
+    );
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("'nowhere' for '--listen"),
+        "{output:?}"
+    );
+    // A secret both given and given as a file is ambiguous.
+    let output = check(
+        &["config", "check"],
+        &[
+            ("VIGIL_MASTER_KEY", "x"),
+            ("VIGIL_MASTER_KEY_FILE", secret_file.to_str().unwrap()),
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("VIGIL_MASTER_KEY and VIGIL_MASTER_KEY_FILE are both set"),
+        "{output:?}"
+    );
+}
+
+/// A server takes its settings from the config file: the key from a `…_FILE` secret opens it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_runs_on_its_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = common::emulators::free_port();
+    let file = dir.path().join("vigil.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let secret_file = dir.path().join("bootstrap.key");
+    std::fs::write(&secret_file, "config-file-key-0123456789\n").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["--config", file.to_str().unwrap(), "serve"])
+        .env_remove("VIGIL_BOOTSTRAP_API_KEY")
+        .env_remove("VIGIL_LISTEN")
+        .env_remove("VIGIL_DATA_DIR")
+        .env("VIGIL_BOOTSTRAP_API_KEY_FILE", &secret_file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/api/audit/session");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let session = loop {
+        if let Ok(response) = client()
+            .get(&url)
+            .header("Authorization", "config-file-key-0123456789")
+            .send()
+            .await
+        {
+            break response;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(session.status(), 200);
+    assert!(
+        data.join("vigil.db").exists(),
+        "the data directory of the file is used"
+    );
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}
