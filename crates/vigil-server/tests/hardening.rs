@@ -1678,16 +1678,26 @@ async fn a_server_runs_on_its_config_file() {
     .unwrap();
     let secret_file = dir.path().join("bootstrap.key");
     std::fs::write(&secret_file, "config-file-key-0123456789\n").unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["--config", file.to_str().unwrap(), "serve"])
-        .env_remove("VIGIL_BOOTSTRAP_API_KEY")
-        .env_remove("VIGIL_LISTEN")
-        .env_remove("VIGIL_DATA_DIR")
-        .env("VIGIL_BOOTSTRAP_API_KEY_FILE", &secret_file)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    /// Kills the server if the test fails before it stops it.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Running(
+        std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(["--config", file.to_str().unwrap(), "serve"])
+            .env_remove("VIGIL_BOOTSTRAP_API_KEY")
+            .env_remove("VIGIL_LISTEN")
+            .env_remove("VIGIL_DATA_DIR")
+            .env("VIGIL_BOOTSTRAP_API_KEY_FILE", &secret_file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let url = format!("http://127.0.0.1:{port}/api/audit/session");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let session = loop {
@@ -1711,6 +1721,6 @@ async fn a_server_runs_on_its_config_file() {
         "the data directory of the file is used"
     );
     // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert!(child.wait().unwrap().success());
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
+    assert!(child.0.wait().unwrap().success());
 }
