@@ -19,6 +19,7 @@ mod routes;
 mod state;
 mod table;
 pub mod telemetry;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,6 +64,8 @@ pub struct ServeConfig {
     pub allow_private_endpoints: bool,
     /// How often the chain head is signed (when it moved) and copied to the export destinations.
     pub checkpoint_interval: std::time::Duration,
+    /// TLS: the certificate chain and private key files (PEM), read again when they change.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Signs the chain head every `interval` when it has moved, records the checkpoint in the log and
@@ -127,6 +130,13 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
+    // So are unreadable TLS files.
+    let tls = match &config.tls {
+        Some((cert, key)) => {
+            Some(tls::Tls::open(cert.clone(), key.clone()).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
+    };
     let data_dir = config.data_dir.clone();
     let log = Arc::new(
         tokio::task::spawn_blocking(move || EventLog::open(&data_dir))
@@ -240,8 +250,9 @@ pub async fn serve(
     .await?
     .context("opening the governance projection")?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, data_dir = %config.data_dir.display(), "vigil is serving");
-    println!("vigil listening on http://{address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%address, scheme, data_dir = %config.data_dir.display(), "vigil is serving");
+    println!("vigil listening on {scheme}://{address}");
     let app = router(AppState {
         log: log.clone(),
         search: search.clone(),
@@ -255,7 +266,12 @@ pub async fn serve(
     });
     let max_connections = listener::connection_cap();
     tracing::info!(max_connections, "accepting connections");
-    listener::serve(listener, app, max_connections, shutdown).await;
+    let (stop_tls, tls_stopped) = tokio::sync::watch::channel(false);
+    if let Some(tls) = &tls {
+        tokio::spawn(tls.clone().watch(tls_stopped));
+    }
+    listener::serve(listener, app, max_connections, tls, shutdown).await;
+    let _ = stop_tls.send(true);
     // In-flight requests are done: the head is signed once more, exporters stop (a cut-off run
     // resumes at the next start), retention stops, the indexer commits, then the writer finishes
     // what it was given.

@@ -1,4 +1,4 @@
-//! The HTTP listener: HTTP/1 connections with a header-read timeout (which also closes idle
+//! The HTTP listener: HTTP/1 connections, plain or TLS, with a header-read timeout (which also closes idle
 //! keep-alive connections), a body-read timeout, a cap on open connections, and graceful
 //! shutdown. Without these, idle or slow ("slowloris") connections without a key could hold every
 //! file descriptor and starve `/healthz` and ingest.
@@ -65,6 +65,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     max_connections: usize,
+    tls: Option<Arc<crate::tls::Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections));
@@ -91,23 +92,19 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
-        let mut close = close.clone();
+        let close = close.clone();
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
         connections.spawn(async move {
             let _slot = slot;
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        tracing::debug!(%error, "connection ended with an error");
+            match acceptor {
+                None => drive(stream, service, close).await,
+                // The handshake gets the time a request's headers get.
+                Some(acceptor) => {
+                    match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => drive(stream, service, close).await,
+                        Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
-                }
-                _ = close.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
                 }
             }
         });
@@ -116,6 +113,29 @@ pub async fn serve(
     drop(listener);
     let _ = closing.send(true);
     while connections.join_next().await.is_some() {}
+}
+
+/// Serves one connection (plain or TLS) until it ends, or gracefully once `close` says so.
+async fn drive<I>(io: I, service: TowerToHyperService<Router>, mut close: watch::Receiver<bool>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        }
+        _ = close.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }
 
 /// A request body that stopped arriving: no data for [`BODY_IDLE_TIMEOUT`], or not all of it

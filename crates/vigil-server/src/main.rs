@@ -97,6 +97,13 @@ enum Command {
         /// every export destination.
         #[arg(long, env = "VIGIL_CHECKPOINT_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
         checkpoint_interval_secs: u64,
+        /// Serve HTTPS with this certificate chain (PEM); read again when it changes, so a
+        /// rotated certificate needs no restart. Needs --tls-key. Plain HTTP without it.
+        #[arg(long, env = "VIGIL_TLS_CERT", requires = "tls_key", value_name = "PEM")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, env = "VIGIL_TLS_KEY", requires = "tls_cert", value_name = "PEM")]
+        tls_key: Option<PathBuf>,
     },
     /// Recompute the hash chain of the event log and report every break.
     ///
@@ -510,6 +517,8 @@ fn main() -> ExitCode {
             report_timeout_secs,
             allow_private_endpoints,
             checkpoint_interval_secs,
+            tls_cert,
+            tls_key,
         } => {
             let config = ServeConfig {
                 listen,
@@ -526,6 +535,7 @@ fn main() -> ExitCode {
                 report_timeout: std::time::Duration::from_secs(report_timeout_secs),
                 allow_private_endpoints,
                 checkpoint_interval: std::time::Duration::from_secs(checkpoint_interval_secs),
+                tls: tls_cert.zip(tls_key),
             };
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -1724,3 +1724,147 @@ async fn a_server_runs_on_its_config_file() {
     unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
     assert!(child.0.wait().unwrap().success());
 }
+
+/// A certificate authority and a server certificate for 127.0.0.1 it signed, made with the
+/// openssl command: (authority's certificate, server certificate, server key).
+fn certificates(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let file = |suffix: &str| dir.join(format!("{name}.{suffix}"));
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command");
+        assert!(output.status.success(), "{args:?}: {output:?}");
+    };
+    let (ca, ca_key, csr, cert, key, ext) = (
+        format!("{name}.ca.crt"),
+        format!("{name}.ca.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.key"),
+        format!("{name}.ext"),
+    );
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        &format!("/CN=vigil test CA {name}"),
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+    ]);
+    std::fs::write(
+        file("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &ext,
+        "-out",
+        &cert,
+    ]);
+    (file("ca.crt"), file("crt"), file("key"))
+}
+
+/// `GET /healthz` over HTTPS, trusting only `ca`, on a new connection: the status, or the error.
+async fn https_health(port: u16, ca: &std::path::Path) -> Result<u16, String> {
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap())
+        .pool_max_idle_per_host(0)
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap();
+    client
+        .get(format!("https://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .map(|response| response.status().as_u16())
+        .map_err(|error| format!("{error:?}"))
+}
+
+/// TLS: `--tls-cert`/`--tls-key` serve HTTPS; a certificate rotated in place is served to new
+/// connections without a restart; plain HTTP is not answered on the TLS port.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_is_served_and_a_rotated_certificate_is_taken_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path(), "first");
+    let (served_cert, served_key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::copy(&cert, &served_cert).unwrap();
+    std::fs::copy(&key, &served_key).unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &[
+            "--tls-cert",
+            served_cert.to_str().unwrap(),
+            "--tls-key",
+            served_key.to_str().unwrap(),
+        ],
+    );
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let port: u16 = server.base.rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(https_health(port, &ca).await, Ok(200));
+    // Plain HTTP gets no answer from the TLS port.
+    assert!(
+        client()
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+
+    // Rotation: a new pair replaces the files (key first, as a renewal tool may); new
+    // connections get the new certificate, and the old one is no longer served.
+    let (next_ca, next_cert, next_key) = certificates(dir.path(), "second");
+    std::fs::copy(&next_key, dir.path().join("next.key")).unwrap();
+    std::fs::rename(dir.path().join("next.key"), &served_key).unwrap();
+    std::fs::copy(&next_cert, dir.path().join("next.crt")).unwrap();
+    std::fs::rename(dir.path().join("next.crt"), &served_cert).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while https_health(port, &next_ca).await != Ok(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new certificate was not taken"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        https_health(port, &cert).await.is_err(),
+        "the old certificate is still served"
+    );
+    assert!(server.terminate().success());
+}
