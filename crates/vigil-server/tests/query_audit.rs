@@ -110,6 +110,36 @@ async fn register(server: &Server) {
     assert_eq!(body["accepted"], 6, "{body}");
 }
 
+/// Maps the Snowflake user TSMITH to Taylor (`taylor@example.com`).
+async fn map_tsmith_to_taylor(server: &Server) {
+    let (status, _) = send(
+        reqwest::Method::PUT,
+        server,
+        "/api/audit/registry/users/taylor@example.com/external-ids/SNOWFLAKE",
+        Some(json!({ "username": "TSMITH" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+/// A Unity Catalog and a Snowflake integration on the fakes at these addresses.
+async fn add_unity_catalog_and_snowflake(server: &Server, databricks: &str, snowflake: &str) {
+    for integration in [
+        json!({
+            "type": "DATABRICKS_UNITY_CATALOG", "name": "uc", "host": databricks,
+            "warehouseId": "559483c6eac0359f", "token": "dapi-test-token"
+        }),
+        json!({
+            "type": "SNOWFLAKE", "name": "prod", "accountUrl": snowflake, "account": "acme",
+            "user": "vigil_audit", "warehouse": "AUDIT_WH", "role": "AUDITOR",
+            "authentication": { "type": "KEY_PAIR", "privateKey": TEST_KEY_PEM }
+        }),
+    ] {
+        let (status, created) = post(server, "/api/audit/integrations", integration).await;
+        assert_eq!(status, 201, "{created}");
+    }
+}
+
 /// How many stored events contain `needle` (read from the database, as an auditor would).
 fn count_events(server: &Server, needle: &str) -> usize {
     let connection = rusqlite::Connection::open_with_flags(
@@ -519,14 +549,7 @@ async fn snowflake_pull_stores_each_query_once_through_failures_and_overlaps() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
     register(&server).await;
-    let (status, _) = send(
-        reqwest::Method::PUT,
-        &server,
-        "/api/audit/registry/users/taylor@example.com/external-ids/SNOWFLAKE",
-        Some(json!({ "username": "TSMITH" })),
-    )
-    .await;
-    assert_eq!(status, 200);
+    map_tsmith_to_taylor(&server).await;
 
     // Bad configurations are refused, naming the field.
     let integration = json!({
@@ -1234,28 +1257,8 @@ async fn late_lineage_completes_a_statement_instead_of_counting_it_twice() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
     register(&server).await;
-    let (status, _) = send(
-        reqwest::Method::PUT,
-        &server,
-        "/api/audit/registry/users/taylor@example.com/external-ids/SNOWFLAKE",
-        Some(json!({ "username": "TSMITH" })),
-    )
-    .await;
-    assert_eq!(status, 200);
-    for integration in [
-        json!({
-            "type": "DATABRICKS_UNITY_CATALOG", "name": "uc", "host": databricks.base,
-            "warehouseId": "559483c6eac0359f", "token": "dapi-test-token"
-        }),
-        json!({
-            "type": "SNOWFLAKE", "name": "prod", "accountUrl": snowflake.base, "account": "acme",
-            "user": "vigil_audit", "warehouse": "AUDIT_WH", "role": "AUDITOR",
-            "authentication": { "type": "KEY_PAIR", "privateKey": TEST_KEY_PEM }
-        }),
-    ] {
-        let (status, created) = post(&server, "/api/audit/integrations", integration).await;
-        assert_eq!(status, 201, "{created}");
-    }
+    map_tsmith_to_taylor(&server).await;
+    add_unity_catalog_and_snowflake(&server, &databricks.base, &snowflake.base).await;
     let (status, refused) = post(
         &server,
         "/api/audit/integrations",
@@ -1393,14 +1396,7 @@ async fn writes_are_audited_with_the_table_written() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
     register(&server).await;
-    let (status, _) = send(
-        reqwest::Method::PUT,
-        &server,
-        "/api/audit/registry/users/taylor@example.com/external-ids/SNOWFLAKE",
-        Some(json!({ "username": "TSMITH" })),
-    )
-    .await;
-    assert_eq!(status, 200);
+    map_tsmith_to_taylor(&server).await;
 
     // Trino: INSERT INTO tpch.tiny.orders SELECT … FROM tpch.tiny.customer.
     let mut insert = trino_completed("20240419_090000_00001_67mum", "taylor@example.com");
@@ -1476,20 +1472,7 @@ async fn writes_are_audited_with_the_table_written() {
         ),
         written,
     ];
-    for integration in [
-        json!({
-            "type": "DATABRICKS_UNITY_CATALOG", "name": "uc", "host": databricks.base,
-            "warehouseId": "559483c6eac0359f", "token": "dapi-test-token"
-        }),
-        json!({
-            "type": "SNOWFLAKE", "name": "prod", "accountUrl": snowflake.base, "account": "acme",
-            "user": "vigil_audit", "warehouse": "AUDIT_WH", "role": "AUDITOR",
-            "authentication": { "type": "KEY_PAIR", "privateKey": TEST_KEY_PEM }
-        }),
-    ] {
-        let (status, created) = post(&server, "/api/audit/integrations", integration).await;
-        assert_eq!(status, 201, "{created}");
-    }
+    add_unity_catalog_and_snowflake(&server, &databricks.base, &snowflake.base).await;
     let job = load(&server).await;
     assert_eq!(job["state"], "SUCCEEDED", "{job}");
 
