@@ -42,6 +42,20 @@ fn readme_commands() -> Vec<String> {
     commands
 }
 
+/// `GET path?query` with the admin key, as JSON.
+async fn get_json(server: &Server, path: &str, query: &[(&str, &str)]) -> Value {
+    client()
+        .get(server.url(path))
+        .query(query)
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_readme_command_runs_against_the_demo() {
     let data = tempfile::tempdir().unwrap();
@@ -94,15 +108,7 @@ async fn every_readme_command_runs_against_the_demo() {
     }
 
     // Every report kind shows something on the demo, for one entity the demo names.
-    let catalog: Value = client()
-        .get(server.url("/api/audit/reports"))
-        .header("Authorization", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let catalog = get_json(&server, "/api/audit/reports", &[]).await;
     let name = |entity: &str| match entity {
         "user" => "Taylor Smith",
         "group" => "Analysts",
@@ -129,16 +135,7 @@ async fn every_readme_command_runs_against_the_demo() {
         if kind["dateRange"] == true {
             query.push(("from", "now-31d"));
         }
-        let answer: Value = client()
-            .get(server.url("/api/audit/reports/run"))
-            .query(&query)
-            .header("Authorization", ADMIN_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = get_json(&server, "/api/audit/reports/run", &query).await;
         assert!(
             answer["rows"]
                 .as_array()

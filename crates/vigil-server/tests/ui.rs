@@ -178,6 +178,16 @@ async fn text_of(browser: &Browser, selector: &str) -> String {
     browser.text(&element).await
 }
 
+/// Opens `url`, signs in with the admin key and waits for the audit page.
+async fn sign_in(browser: &Browser, url: &str) {
+    browser.open(url).await;
+    browser
+        .type_into(&browser.find("#api-key").await, ADMIN_KEY)
+        .await;
+    browser.press(ENTER).await;
+    browser.wait_ready("audit").await;
+}
+
 /// Waits until `#total` reads `expected`.
 async fn wait_total(browser: &Browser, expected: &str) {
     browser
@@ -808,12 +818,7 @@ async fn load_audit_events_pulls_the_integrations_and_shows_the_new_queries() {
 
     let downloads = tempfile::tempdir().unwrap();
     let browser = Browser::start(downloads.path(), 1280, 800).await;
-    browser.open(&server.url("/#/audit?f=action:QUERY")).await;
-    browser
-        .type_into(&browser.find("#api-key").await, ADMIN_KEY)
-        .await;
-    browser.press(ENTER).await;
-    browser.wait_ready("audit").await;
+    sign_in(&browser, &server.url("/#/audit?f=action:QUERY")).await;
     assert!(
         text_of(&browser, "#empty")
             .await
@@ -889,12 +894,7 @@ async fn the_audit_page_shows_its_first_results_over_many_events() {
 
     let downloads = tempfile::tempdir().unwrap();
     let browser = Browser::start(downloads.path(), 1280, 800).await;
-    browser.open(&server.url("/")).await;
-    browser
-        .type_into(&browser.find("#api-key").await, ADMIN_KEY)
-        .await;
-    browser.press(ENTER).await;
-    browser.wait_ready("audit").await;
+    sign_in(&browser, &server.url("/")).await;
     // Measure a fresh load of the page, signed in.
     let mut timings = Vec::new();
     for _ in 0..3 {
@@ -940,12 +940,7 @@ async fn the_audit_page_serves_daily_use() {
     wait_until_derived(&server).await;
     let downloads = tempfile::tempdir().unwrap();
     let browser = Browser::start(downloads.path(), 1400, 900).await;
-    browser.open(&server.url("/")).await;
-    browser
-        .type_into(&browser.find("#api-key").await, ADMIN_KEY)
-        .await;
-    browser.press(ENTER).await;
-    browser.wait_ready("audit").await;
+    sign_in(&browser, &server.url("/")).await;
     // The last 24 hours: the 45 queries and the bootstrap key's `ApiKeyCreated`; the page's own
     // searches are recorded but hidden.
     wait_total(&browser, "46 events").await;
