@@ -26,6 +26,12 @@ pub enum LogError {
     /// The log's head went back below what was committed: appends are refused.
     #[error("{0}")]
     IntegrityAlarm(String),
+    /// The shared database cannot be reached: nothing of the request was stored; try again.
+    #[error("the database is unreachable: {0}")]
+    Unavailable(String),
+    /// The shared database refused a statement.
+    #[error("{0}")]
+    Backend(String),
     /// The database was written by an unknown, newer vigil.
     #[error("the database schema version {found} is newer than this vigil supports ({supported})")]
     SchemaTooNew {
@@ -34,4 +40,15 @@ pub enum LogError {
         /// Newest supported.
         supported: i64,
     },
+}
+
+impl From<crate::store::StoreError> for LogError {
+    fn from(error: crate::store::StoreError) -> LogError {
+        use crate::store::StoreError;
+        match error {
+            StoreError::Sqlite(error) => LogError::Database(error),
+            StoreError::Unreachable(cause) => LogError::Unavailable(cause),
+            other => LogError::Backend(other.to_string()),
+        }
+    }
 }

@@ -16,6 +16,7 @@ pub mod registry;
 mod retention;
 pub mod saved_searches;
 pub mod search;
+pub mod store;
 mod verify;
 pub mod view;
 
@@ -27,4 +28,4 @@ pub use log::{
 };
 pub use own_events::OwnEvent;
 pub use retention::{ChainAnchor, Removal, apply_retention, chain_anchor};
-pub use verify::{ChainBreak, VerifyOptions, VerifyReport, verify, verify_with};
+pub use verify::{ChainBreak, VerifyOptions, VerifyReport, verify, verify_postgres, verify_with};

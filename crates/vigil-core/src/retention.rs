@@ -152,6 +152,23 @@ pub fn chain_anchor(connection: &rusqlite::Connection) -> rusqlite::Result<Optio
         .optional()
 }
 
+/// [`chain_anchor`] through the portable seam (either backend).
+pub(crate) fn chain_anchor_in(
+    db: &mut dyn crate::store::Sql,
+) -> Result<Option<ChainAnchor>, crate::store::StoreError> {
+    let row = db.query_optional(
+        "SELECT first_seq, previous_hash FROM chain_anchor WHERE id = 1",
+        &[],
+    )?;
+    row.map(|row| {
+        Ok(ChainAnchor {
+            first_seq: row.integer(0)? as u64,
+            previous_hash: row.bytes(1)?.try_into().unwrap_or([0; 32]),
+        })
+    })
+    .transpose()
+}
+
 /// Rows deleted per transaction, so that a large removal never holds the writer for long.
 const DELETE_CHUNK: i64 = 10_000;
 

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
 use serde::Deserialize;
 
@@ -12,6 +11,7 @@ use crate::checkpoint::{CHECKPOINT_PAYLOAD_TYPE, Checkpoint};
 use crate::error::LogError;
 use crate::log::{Codecs, DATABASE_FILE, Seq, Submitter, open_connection};
 use crate::retention::{ChainAnchor, REMOVAL_PAYLOAD_TYPE, SignedRemoval};
+use crate::store::{Sql, Value};
 
 /// What `verify` checks the chain against, beyond itself.
 #[derive(Debug, Clone, Default)]
@@ -111,49 +111,140 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no event log here"),
         });
     }
-    let connection = open_connection(&path, true)?;
+    let mut connection = open_connection(&path, true)?;
     // After retention, the chain starts at the anchor instead of at the genesis.
     let anchor = crate::retention::chain_anchor(&connection)?;
-    let first_seq = anchor.as_ref().map_or(1, |anchor| anchor.first_seq);
-    let mut report = VerifyReport {
-        events: 0,
-        first_seq,
-        last_seq: first_seq - 1,
-        breaks: Vec::new(),
-        break_count: 0,
-        checkpoints_checked: 0,
-        latest_checkpoint: None,
-        notes: Vec::new(),
-    };
-    let mut checkpoints: Vec<(String, Checkpoint)> = Vec::new();
-    let mut removals: Vec<(Seq, SignedRemoval)> = Vec::new();
-    let mut unsigned_removals: Vec<UnsignedRemoval> = Vec::new();
-    // `None` right after a stretch that could not be read: the next event is not checked
-    // against a hash nobody could read.
-    let mut previous: Option<ChainHash> = Some(
-        anchor
-            .as_ref()
-            .map_or(GENESIS, |anchor| anchor.previous_hash),
-    );
+    let mut walk = ChainWalk::new(anchor);
     let codecs = Codecs::load(&connection)?;
     let mut rows = RowReader::new(&connection)?;
-    while let Some(row) = rows.next_row(&mut report)? {
+    while let Some(row) = rows.next_row(&mut walk.report)? {
+        let resumed = std::mem::take(&mut rows.resumed_after_hole);
+        // The chain covers the JSON as stored before compression.
+        let decoded = codecs.decode(&connection, row.codec, ValueRef::Blob(&row.body));
+        walk.step(row, decoded, resumed);
+    }
+    drop(rows);
+    walk.finish(
+        &mut connection,
+        public_key(Some(data_dir), options),
+        options,
+    )
+}
+
+/// [`verify_with`] for the log shared by a cluster, in the PostgreSQL database at `url`. The
+/// public key is the one given in `options` (a cluster's key is not in any one data directory).
+pub fn verify_postgres(
+    url: &crate::store::DatabaseUrl,
+    options: &VerifyOptions,
+) -> Result<VerifyReport, LogError> {
+    let crate::store::DatabaseUrl::Postgres(url) = url;
+    let mut client = crate::store::postgres::connect(url, "vigil-verify")?;
+    let classify =
+        |error: postgres::Error| LogError::from(crate::store::postgres::classify(&error));
+    // One snapshot for the whole walk: appends by the nodes meanwhile are not half seen.
+    let mut transaction = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(classify)?;
+    let anchor = {
+        let mut sql = crate::store::postgres::Pg(&mut transaction);
+        crate::retention::chain_anchor_in(&mut sql)?
+    };
+    let mut walk = ChainWalk::new(anchor);
+    let dictionaries = transaction
+        .query("SELECT id, bytes FROM body_dictionaries", &[])
+        .map_err(classify)?
+        .iter()
+        .map(|row| (row.get::<_, i64>(0), row.get::<_, Vec<u8>>(1)))
+        .collect::<Vec<_>>();
+    let codecs = Codecs::from_stored(dictionaries);
+    let mut after = 0_i64;
+    loop {
+        let rows = transaction
+            .query(
+                "SELECT seq, event_id, body, chain_hash, submitter, codec FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&after, &ROWS_PER_QUERY],
+            )
+            .map_err(classify)?;
+        let Some(last) = rows.last() else { break };
+        after = last.get(0);
+        for row in &rows {
+            let row = StoredRow {
+                seq: row.get::<_, i64>(0) as Seq,
+                event_id: row.get(1),
+                body: row.get(2),
+                stored_hash: row.get(3),
+                submitter: row.get(4),
+                codec: row.get(5),
+            };
+            let decoded = codecs.decode_bytes(row.codec, &row.body, &mut |id| {
+                Err(format!("dictionary {id} is not stored"))
+            });
+            walk.step(row, decoded, false);
+        }
+    }
+    let mut sql = crate::store::postgres::Pg(&mut transaction);
+    walk.finish(&mut sql, public_key(None, options), options)
+}
+
+/// The walk along the chain, fed one stored row at a time by either backend.
+struct ChainWalk {
+    report: VerifyReport,
+    anchor: Option<ChainAnchor>,
+    /// The hash the next event links to; `None` right after a stretch that could not be read:
+    /// the next event is not checked against a hash nobody could read.
+    previous: Option<ChainHash>,
+    checkpoints: Vec<(String, Checkpoint)>,
+    removals: Vec<(Seq, SignedRemoval)>,
+    unsigned_removals: Vec<UnsignedRemoval>,
+}
+
+impl ChainWalk {
+    fn new(anchor: Option<ChainAnchor>) -> ChainWalk {
+        let first_seq = anchor.as_ref().map_or(1, |anchor| anchor.first_seq);
+        ChainWalk {
+            report: VerifyReport {
+                events: 0,
+                first_seq,
+                last_seq: first_seq - 1,
+                breaks: Vec::new(),
+                break_count: 0,
+                checkpoints_checked: 0,
+                latest_checkpoint: None,
+                notes: Vec::new(),
+            },
+            previous: Some(
+                anchor
+                    .as_ref()
+                    .map_or(GENESIS, |anchor| anchor.previous_hash),
+            ),
+            anchor,
+            checkpoints: Vec::new(),
+            removals: Vec::new(),
+            unsigned_removals: Vec::new(),
+        }
+    }
+
+    /// Checks one row; `decoded` is its body as the JSON the chain covers (or why it is not).
+    fn step(&mut self, row: StoredRow, decoded: Result<Vec<u8>, String>, resumed_after_hole: bool) {
         let StoredRow {
             seq,
             event_id,
             body,
-            codec,
+            codec: _,
             stored_hash,
             submitter,
         } = row;
-        if std::mem::take(&mut rows.resumed_after_hole) {
-            previous = None;
+        if resumed_after_hole {
+            self.previous = None;
         }
-        // The chain covers the JSON as stored before compression.
-        let (body, undecodable) = match codecs.decode(&connection, codec, ValueRef::Blob(&body)) {
+        let (body, undecodable) = match decoded {
             Ok(json) => (json, None),
             Err(problem) => (body, Some(problem)),
         };
+        let report = &mut self.report;
         let link = link_digest(&body_digest(&body), submitter.as_deref());
         let expected_seq = report.last_seq + 1;
         let problem = if seq != expected_seq {
@@ -169,7 +260,8 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
             Some(format!(
                 "hash mismatch: the stored body cannot be decoded ({problem}); the stored bytes or their dictionary were altered"
             ))
-        } else if previous
+        } else if self
+            .previous
             .is_some_and(|previous| chain_hash(&previous, seq, &link)[..] != stored_hash[..])
         {
             Some(
@@ -190,35 +282,50 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
         }
         if submitter.as_deref() == Some(Submitter::VIGIL) {
             if let Some(checkpoint) = own_payload(&body, CHECKPOINT_PAYLOAD_TYPE) {
-                checkpoints.push((format!("the log (sequence number {seq})"), checkpoint));
+                self.checkpoints
+                    .push((format!("the log (sequence number {seq})"), checkpoint));
             } else if let Some(removal) =
                 own_payload::<serde_json::Value>(&body, REMOVAL_PAYLOAD_TYPE)
             {
                 match serde_json::from_value::<SignedRemoval>(removal.clone()) {
-                    Ok(signed) => removals.push((seq, signed)),
-                    Err(_) => unsigned_removals.extend(serde_json::from_value(removal).ok()),
+                    Ok(signed) => self.removals.push((seq, signed)),
+                    Err(_) => self
+                        .unsigned_removals
+                        .extend(serde_json::from_value(removal).ok()),
                 }
             }
         }
-        previous = Some(stored_hash.try_into().unwrap_or(GENESIS));
+        self.previous = Some(stored_hash.try_into().unwrap_or(GENESIS));
         report.events += 1;
         report.last_seq = report.last_seq.max(seq);
     }
-    drop(rows);
-    let public_key = public_key(data_dir, options);
-    if let Some(anchor) = &anchor {
-        check_anchor(
-            &connection,
-            anchor,
-            &removals,
-            &unsigned_removals,
+
+    /// Checks the anchor and the checkpoints once every row is walked.
+    fn finish(
+        mut self,
+        db: &mut dyn Sql,
+        public_key: Option<String>,
+        options: &VerifyOptions,
+    ) -> Result<VerifyReport, LogError> {
+        if let Some(anchor) = &self.anchor {
+            check_anchor(
+                db,
+                anchor,
+                &self.removals,
+                &self.unsigned_removals,
+                public_key.as_deref(),
+                &mut self.report,
+            )?;
+        }
+        self.checkpoints.extend(options.checkpoints.iter().cloned());
+        check_checkpoints(
+            db,
             public_key.as_deref(),
-            &mut report,
+            self.checkpoints,
+            &mut self.report,
         )?;
+        Ok(self.report)
     }
-    checkpoints.extend(options.checkpoints.iter().cloned());
-    check_checkpoints(&connection, public_key.as_deref(), checkpoints, &mut report)?;
-    Ok(report)
 }
 
 /// One stored event as verify reads it.
@@ -444,19 +551,30 @@ struct UnsignedRemoval {
 
 /// The public key checkpoints and removals are checked with: the given one, or the data
 /// directory's own.
-fn public_key(data_dir: &Path, options: &VerifyOptions) -> Option<String> {
+fn public_key(data_dir: Option<&Path>, options: &VerifyOptions) -> Option<String> {
     options.public_key.clone().or_else(|| {
-        crate::export::SigningKey::existing_public_key_hex(data_dir)
+        crate::export::SigningKey::existing_public_key_hex(data_dir?)
             .ok()
             .flatten()
     })
+}
+
+/// The chain hash stored after `seq`, if that event is stored.
+fn stored_hash(db: &mut dyn Sql, seq: Seq) -> Result<Option<Vec<u8>>, LogError> {
+    let row = db.query_optional(
+        "SELECT chain_hash FROM events WHERE seq = ?1",
+        &[Value::Integer(seq as i64)],
+    )?;
+    Ok(row
+        .map(|row| row.bytes(0).map(<[u8]>::to_vec))
+        .transpose()?)
 }
 
 /// Checks that the anchor the kept chain starts from was set by a removal vigil signed: one that
 /// ends just before it with the same hash, or (a removal still in progress) one whose range
 /// holds it and whose signed hash is the stored hash of its last event.
 fn check_anchor(
-    connection: &rusqlite::Connection,
+    db: &mut dyn Sql,
     anchor: &ChainAnchor,
     removals: &[(Seq, SignedRemoval)],
     unsigned: &[UnsignedRemoval],
@@ -472,7 +590,6 @@ fn check_anchor(
         return Ok(());
     };
     let anchor_hash = hex::encode(anchor.previous_hash);
-    let mut stored_hash = connection.prepare("SELECT chain_hash FROM events WHERE seq = ?1")?;
     for (recorded_at, removal) in removals {
         if !(removal.from_seq..=removal.to_seq).contains(&last_removed) {
             continue;
@@ -487,9 +604,7 @@ fn check_anchor(
         let consistent = if removal.to_seq == last_removed {
             removal.anchor_hash == anchor_hash
         } else {
-            let stored: Option<Vec<u8>> = stored_hash
-                .query_row([removal.to_seq as i64], |row| row.get(0))
-                .optional()?;
+            let stored = stored_hash(db, removal.to_seq)?;
             stored.map(hex::encode).as_deref() == Some(removal.anchor_hash.as_str())
         };
         if consistent {
@@ -516,7 +631,7 @@ fn check_anchor(
 }
 
 fn check_checkpoints(
-    connection: &rusqlite::Connection,
+    db: &mut dyn Sql,
     public_key: Option<&str>,
     checkpoints: Vec<(String, Checkpoint)>,
     report: &mut VerifyReport,
@@ -531,7 +646,6 @@ fn check_checkpoints(
         ));
         return Ok(());
     };
-    let mut stored_hash = connection.prepare("SELECT chain_hash FROM events WHERE seq = ?1")?;
     for (source, checkpoint) in checkpoints {
         let seq = checkpoint.sequence_number;
         let signed_at = &checkpoint.signed_at;
@@ -565,9 +679,7 @@ fn check_checkpoints(
             );
             continue;
         }
-        let stored: Option<Vec<u8>> = stored_hash
-            .query_row([seq as i64], |row| row.get(0))
-            .optional()?;
+        let stored = stored_hash(db, seq)?;
         if stored.as_deref().map(hex::encode).as_deref() != Some(checkpoint.chain_hash.as_str()) {
             report.record(
                 seq,

@@ -117,6 +117,9 @@ impl From<vigil_core::LogError> for ApiError {
     fn from(error: vigil_core::LogError) -> Self {
         match error {
             vigil_core::LogError::IntegrityAlarm(alarm) => ApiError::Unavailable(alarm),
+            error @ vigil_core::LogError::Unavailable(_) => {
+                ApiError::Unavailable(format!("{error}; nothing was stored, try again"))
+            }
             vigil_core::LogError::StorageFull(message) => ApiError::StorageFull(message),
             error => ApiError::Internal(error.into()),
         }

@@ -58,6 +58,15 @@ impl Codecs {
         Ok(codecs)
     }
 
+    /// Codecs with these stored dictionaries (id and bytes), as another backend reads them.
+    pub fn from_stored(dictionaries: impl IntoIterator<Item = (i64, Vec<u8>)>) -> Codecs {
+        let codecs = Codecs::default();
+        for (id, bytes) in dictionaries {
+            codecs.install(id, &bytes);
+        }
+        codecs
+    }
+
     /// Makes a stored dictionary usable; the newest one compresses new bodies. Returns whether
     /// zstd accepted it.
     pub fn install(&self, id: i64, bytes: &[u8]) -> bool {
@@ -138,12 +147,29 @@ impl Codecs {
                 "a plain body is stored as {}, not text",
                 other.data_type()
             )),
-            (codec, ValueRef::Blob(frame)) => self.decompress(connection, codec, frame),
+            (codec, ValueRef::Blob(frame)) => self.decode_bytes(codec, frame, &mut |codec| {
+                stored_dictionary(connection, codec)
+            }),
             (codec, other) => Err(format!(
                 "a body of codec {codec} is stored as {}, not bytes",
                 other.data_type()
             )),
         }
+    }
+
+    /// The stored JSON of a body held as bytes whatever its codec (as PostgreSQL holds it).
+    /// `load` reads a dictionary this process has not loaded yet: `Ok(None)` when none is stored.
+    pub fn decode_bytes(
+        &self,
+        codec: i64,
+        body: &[u8],
+        load: &mut dyn FnMut(i64) -> Result<Option<Vec<u8>>, String>,
+    ) -> Result<Vec<u8>, String> {
+        if codec == PLAIN {
+            return Ok(body.to_vec());
+        }
+        let dictionary = self.dictionary(codec, load)?;
+        self.decompress(&dictionary, body)
     }
 
     /// [`Codecs::decode`] as text, for reading rows (column `column` holds the body).
@@ -161,13 +187,7 @@ impl Codecs {
         String::from_utf8(bytes).map_err(|error| failure(error.to_string()))
     }
 
-    fn decompress(
-        &self,
-        connection: &Connection,
-        codec: i64,
-        frame: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        let dictionary = self.dictionary(connection, codec)?;
+    fn decompress(&self, dictionary: &Dictionary, frame: &[u8]) -> Result<Vec<u8>, String> {
         let size = match zstd::zstd_safe::get_frame_content_size(frame) {
             Ok(Some(size)) if size <= MAX_BODY_BYTES => size as usize,
             Ok(Some(size)) => return Err(format!("a body claims {size} bytes")),
@@ -197,7 +217,11 @@ impl Codecs {
         }
     }
 
-    fn dictionary(&self, connection: &Connection, codec: i64) -> Result<Arc<Dictionary>, String> {
+    fn dictionary(
+        &self,
+        codec: i64,
+        load: &mut dyn FnMut(i64) -> Result<Option<Vec<u8>>, String>,
+    ) -> Result<Arc<Dictionary>, String> {
         if let Some(known) = self
             .dictionaries
             .read()
@@ -206,15 +230,7 @@ impl Codecs {
         {
             return Ok(known.clone());
         }
-        let stored: Option<Vec<u8>> = connection
-            .query_row(
-                "SELECT CAST(bytes AS BLOB) FROM body_dictionaries WHERE id = ?1",
-                [codec],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|error| format!("dictionary {codec} cannot be read: {error}"))?;
-        let bytes = stored.ok_or_else(|| format!("dictionary {codec} is not stored"))?;
+        let bytes = load(codec)?.ok_or_else(|| format!("dictionary {codec} is not stored"))?;
         if !self.install(codec, &bytes) {
             return Err(format!("dictionary {codec} cannot be loaded"));
         }
@@ -225,6 +241,18 @@ impl Codecs {
             .cloned()
             .ok_or_else(|| format!("dictionary {codec} cannot be used"))
     }
+}
+
+/// Dictionary `codec` as stored in the SQLite database.
+fn stored_dictionary(connection: &Connection, codec: i64) -> Result<Option<Vec<u8>>, String> {
+    connection
+        .query_row(
+            "SELECT CAST(bytes AS BLOB) FROM body_dictionaries WHERE id = ?1",
+            [codec],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|error| format!("dictionary {codec} cannot be read: {error}"))
 }
 
 /// A dictionary trained from sample bodies: at most [`DICTIONARY_BYTES`], and smaller when the

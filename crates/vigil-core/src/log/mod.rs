@@ -3,6 +3,7 @@
 //! `synchronous=FULL`; one writer thread group-commits concurrent appends into one fsync. Bodies
 //! are stored compressed (see `codec`) once the compactor has trained a dictionary.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
@@ -18,6 +19,7 @@ use crate::error::LogError;
 mod codec;
 mod compaction;
 mod migrations;
+mod pg;
 mod writer;
 
 pub use codec::Codecs;
@@ -225,15 +227,24 @@ impl CommitSignal {
     }
 }
 
-/// The event log of one data directory.
+/// The event log: of one data directory (SQLite, the embedded default) or shared by every node
+/// of a cluster (PostgreSQL).
 pub struct EventLog {
-    path: PathBuf,
     commits: Arc<CommitSignal>,
     codecs: Arc<Codecs>,
     sender: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    compactor: compaction::Handle,
-    readers: Mutex<Vec<Connection>>,
+    backend: Backend,
+}
+
+/// Where the log is stored, with what only that backend has.
+enum Backend {
+    Sqlite {
+        path: PathBuf,
+        compactor: compaction::Handle,
+        readers: Mutex<Vec<Connection>>,
+    },
+    Postgres(pg::PgLog),
 }
 
 impl EventLog {
@@ -306,19 +317,60 @@ impl EventLog {
             source,
         })?;
         Ok(EventLog {
-            path,
             commits,
             codecs,
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
-            compactor,
-            readers: Mutex::new(Vec::new()),
+            backend: Backend::Sqlite {
+                path,
+                compactor,
+                readers: Mutex::new(Vec::new()),
+            },
         })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens the log shared by a cluster in the PostgreSQL database at `url` (migrating its
+    /// schema first) and starts this node's writer and listener.
+    pub fn open_postgres(url: &crate::store::DatabaseUrl) -> Result<EventLog, LogError> {
+        let crate::store::DatabaseUrl::Postgres(url) = url;
+        let (codecs, head) = pg::open(url)?;
+        let codecs = Arc::new(codecs);
+        let commits = Arc::new(CommitSignal::default());
+        commits.publish(head);
+        let (sender, receiver) = mpsc::channel();
+        let writer_commits = commits.clone();
+        let writer_codecs = codecs.clone();
+        let writer_url = url.clone();
+        let writer = std::thread::Builder::new()
+            .name("vigil-log-writer".into())
+            .spawn(move || {
+                pg::writer_loop(&writer_url, receiver, &writer_commits, &writer_codecs);
+            })
+            .map_err(|error| LogError::Backend(format!("cannot start the writer: {error}")))?;
+        let backend = pg::PgLog::start(url, commits.clone())?;
+        Ok(EventLog {
+            commits,
+            codecs,
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+            backend: Backend::Postgres(backend),
+        })
+    }
+
+    /// The database file, for the embedded log; `None` for a shared one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => Some(path),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The shared database's URL (password masked), for a log on PostgreSQL.
+    pub fn database(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Sqlite { .. } => None,
+            Backend::Postgres(log) => Some(crate::store::redact(&log.url)),
+        }
     }
 
     /// Appends events; returns once they are durable (fsync'd), with one result per entry.
@@ -389,6 +441,11 @@ impl EventLog {
         match self.commits.alarm() {
             Some(alarm) if alarm == message => LogError::IntegrityAlarm(message),
             _ if message.starts_with(STORAGE_FULL) => LogError::StorageFull(message),
+            _ if message.starts_with(pg::UNREACHABLE) => LogError::Unavailable(
+                message[pg::UNREACHABLE.len()..]
+                    .trim_start_matches(": ")
+                    .to_owned(),
+            ),
             _ => LogError::Append(message),
         }
     }
@@ -407,8 +464,13 @@ impl EventLog {
     /// Reads every page of the database (`PRAGMA quick_check`) on a thread of its own, so a
     /// large log does not delay the start. A damaged page raises the integrity alarm: appends are
     /// refused and `/readyz` says why, until the log is restored. Returns the thread.
-    pub fn check_pages_in_background(&self) -> std::io::Result<JoinHandle<()>> {
-        let path = self.path.clone();
+    /// A shared log has no pages of its own to read: PostgreSQL checks its own (data checksums),
+    /// and `None` is returned.
+    pub fn check_pages_in_background(&self) -> std::io::Result<Option<JoinHandle<()>>> {
+        let Backend::Sqlite { path, .. } = &self.backend else {
+            return Ok(None);
+        };
+        let path = path.clone();
         let commits = self.commits.clone();
         std::thread::Builder::new()
             .name("vigil-log-check".into())
@@ -429,28 +491,41 @@ impl EventLog {
                 };
                 commits.raise_corruption_alarm(&problem);
             })
+            .map(Some)
     }
 
-    /// Runs `read` on a pooled read-only connection. Blocking: call from a blocking context.
+    /// Runs `read` on a pooled read-only connection of the embedded database. Blocking: call
+    /// from a blocking context. The stores not yet moved behind the portable seam use it; on a
+    /// shared log it fails with [`LogError::Backend`].
     pub fn read<T>(
         &self,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, LogError> {
-        let pooled = self.readers.lock().expect("reader pool lock").pop();
+        let Backend::Sqlite { path, readers, .. } = &self.backend else {
+            return Err(LogError::Backend(
+                "this store is kept in the embedded database only, so far".into(),
+            ));
+        };
+        let pooled = readers.lock().expect("reader pool lock").pop();
         let connection = match pooled {
             Some(connection) => connection,
-            None => open_connection(&self.path, true)?,
+            None => open_connection(path, true)?,
         };
         let result = read(&connection);
-        self.readers
-            .lock()
-            .expect("reader pool lock")
-            .push(connection);
+        readers.lock().expect("reader pool lock").push(connection);
         Ok(result?)
     }
 
     /// The stored event with this id.
     pub fn get(&self, event_id: &str) -> Result<Option<StoredEvent>, LogError> {
+        if let Backend::Postgres(log) = &self.backend {
+            let found = log.events(
+                &self.codecs,
+                "SELECT seq, event_id, body, chain_hash, submitter, codec FROM events WHERE event_id = ?1",
+                vec![event_id.into()],
+            )?;
+            return Ok(found.into_iter().next());
+        }
         self.read(|connection| {
             connection
                 .prepare_cached(&format!("{SELECT_EVENT} WHERE event_id = ?1"))?
@@ -466,6 +541,18 @@ impl EventLog {
         &self,
         event_ids: &[String],
     ) -> Result<std::collections::HashSet<String>, LogError> {
+        if let Backend::Postgres(log) = &self.backend {
+            let ids = event_ids.to_vec();
+            return Ok(log.pool.run(move |client| {
+                let rows = client
+                    .query(
+                        "SELECT event_id FROM events WHERE event_id = ANY($1)",
+                        &[&ids],
+                    )
+                    .map_err(|error| crate::store::postgres::classify(&error))?;
+                Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
+            })?);
+        }
         self.read(|connection| {
             let mut statement =
                 connection.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
@@ -481,6 +568,13 @@ impl EventLog {
 
     /// Up to `limit` stored events with `seq > after`, in order.
     pub fn read_after(&self, after: Seq, limit: usize) -> Result<Vec<StoredEvent>, LogError> {
+        if let Backend::Postgres(log) = &self.backend {
+            return log.events(
+                &self.codecs,
+                "SELECT seq, event_id, body, chain_hash, submitter, codec FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                vec![(after as i64).into(), (limit as i64).into()],
+            );
+        }
         self.read(|connection| {
             let mut statement = connection.prepare_cached(&format!(
                 "{SELECT_EVENT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"
@@ -494,6 +588,27 @@ impl EventLog {
 
     /// The stored events with these sequence numbers, in the order asked; missing ones are skipped.
     pub fn get_many(&self, seqs: &[Seq]) -> Result<Vec<StoredEvent>, LogError> {
+        if let Backend::Postgres(log) = &self.backend {
+            let wanted: Vec<i64> = seqs.iter().map(|seq| *seq as i64).collect();
+            let codecs = self.codecs.clone();
+            let mut found: HashMap<Seq, StoredEvent> = log
+                .pool
+                .run(move |client| {
+                    let rows = client
+                        .query(
+                            "SELECT seq, event_id, body, chain_hash, submitter, codec FROM events WHERE seq = ANY($1)",
+                            &[&wanted],
+                        )
+                        .map_err(|error| crate::store::postgres::classify(&error))?;
+                    rows.iter()
+                        .map(|row| pg::stored_event(client, &codecs, row))
+                        .collect::<Result<Vec<_>, _>>()
+                })?
+                .into_iter()
+                .map(|event| (event.seq, event))
+                .collect();
+            return Ok(seqs.iter().filter_map(|seq| found.remove(seq)).collect());
+        }
         let mut events = self.read(|connection| {
             let mut statement =
                 connection.prepare_cached(&format!("{SELECT_EVENT} WHERE seq = ?1"))?;
@@ -533,6 +648,9 @@ impl EventLog {
 
     /// The last stored sequence number (0 when empty); cheap, unlike [`EventLog::stats`].
     pub fn last_seq(&self) -> Result<Seq, LogError> {
+        if let Backend::Postgres(log) = &self.backend {
+            return Ok(log.integer("SELECT seq FROM log_head WHERE id = 1")? as Seq);
+        }
         self.read(|connection| {
             connection.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |row| {
                 row.get::<_, i64>(0)
@@ -543,6 +661,12 @@ impl EventLog {
 
     /// The number of stored events (a scan: for tests and tools) and the last sequence number.
     pub fn stats(&self) -> Result<LogStats, LogError> {
+        if let Backend::Postgres(log) = &self.backend {
+            return Ok(LogStats {
+                events: log.integer("SELECT count(*) FROM events")? as u64,
+                last_seq: log.integer("SELECT seq FROM log_head WHERE id = 1")? as Seq,
+            });
+        }
         self.read(|connection| {
             connection.query_row(
                 "SELECT count(*), coalesce(max(seq), 0) FROM events",
@@ -559,6 +683,12 @@ impl EventLog {
 
     /// How the compactor stands: the dictionary in use and the bodies still stored plain.
     pub fn compaction(&self) -> Result<CompactionStatus, LogError> {
+        if let Backend::Postgres(log) = &self.backend {
+            return Ok(CompactionStatus {
+                dictionary: self.codecs.current_id(),
+                plain_events: log.integer("SELECT count(*) FROM events WHERE codec = 0")? as u64,
+            });
+        }
         let plain = self.read(|connection| {
             connection.query_row("SELECT count(*) FROM events WHERE codec = 0", [], |row| {
                 row.get::<_, i64>(0)
@@ -573,11 +703,19 @@ impl EventLog {
     /// Stops the compactor, then the writer after it has finished every job already submitted.
     /// Appends after this fail.
     pub fn shutdown(&self) {
-        self.compactor.stop();
+        if let Backend::Sqlite {
+            compactor, readers, ..
+        } = &self.backend
+        {
+            compactor.stop();
+            readers.lock().expect("reader pool lock").clear();
+        }
         self.sender.lock().expect("sender lock").take();
-        self.readers.lock().expect("reader pool lock").clear();
         if let Some(writer) = self.writer.lock().expect("writer lock").take() {
             let _ = writer.join();
+        }
+        if let Backend::Postgres(log) = &self.backend {
+            log.shutdown();
         }
     }
 }

@@ -24,17 +24,7 @@ pub(super) fn writer_loop(
 ) -> Connection {
     // Ends when every sender is dropped and the queue is empty.
     while let Ok(first) = receiver.recv() {
-        let mut events = first.entries.len();
-        let mut jobs = vec![first];
-        while events < GROUP_MAX_EVENTS {
-            match receiver.try_recv() {
-                Ok(job) => {
-                    events += job.entries.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+        let jobs = gather(first, &receiver);
         commit_group(&mut connection, jobs, commits, codecs);
         // Wake the checkpointer; if it is busy it will see this commit's frames on its next pass.
         let _ = checkpoint.try_send(());
@@ -47,6 +37,22 @@ pub(super) fn writer_loop(
     }
     drop(checkpoint);
     connection
+}
+
+/// `first` and the jobs waiting behind it, up to [`GROUP_MAX_EVENTS`] events: one group commit.
+pub(super) fn gather(first: WriteJob, receiver: &mpsc::Receiver<WriteJob>) -> Vec<WriteJob> {
+    let mut events = first.entries.len();
+    let mut jobs = vec![first];
+    while events < GROUP_MAX_EVENTS {
+        match receiver.try_recv() {
+            Ok(job) => {
+                events += job.entries.len();
+                jobs.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    jobs
 }
 
 /// Appends every job of a group in one transaction (one fsync), each job in its own savepoint so
@@ -260,14 +266,29 @@ pub(super) fn compare_with_stored(
             let body = codecs.decode_text(transaction, row.get(3)?, row.get_ref(1)?, 1)?;
             Ok((row.get(0)?, body, row.get(2)?))
         })?;
-    let stored = vigil_model::submitted_part(&body, submitted_len as usize);
+    Ok(duplicate_or_conflict(
+        &body,
+        submitted_len as usize,
+        seq as u64,
+        entry,
+    ))
+}
+
+/// `entry` offered again with an id stored at `seq` (its stored JSON and submitted length): the
+/// same submitted content is a duplicate, different content a conflict.
+pub(super) fn duplicate_or_conflict(
+    stored_json: &str,
+    stored_len: usize,
+    seq: Seq,
+    entry: &LogEntry,
+) -> AppendResult {
+    let stored = vigil_model::submitted_part(stored_json, stored_len);
     let offered = vigil_model::submitted_part(&entry.stored_json, entry.submitted_len);
-    let same = stored == offered || same_json(&stored, &offered);
-    Ok(if same {
-        AppendResult::Duplicate(seq as u64)
+    if stored == offered || same_json(&stored, &offered) {
+        AppendResult::Duplicate(seq)
     } else {
-        AppendResult::Conflict(seq as u64)
-    })
+        AppendResult::Conflict(seq)
+    }
 }
 
 pub(super) fn same_json(left: &str, right: &str) -> bool {

@@ -1,0 +1,396 @@
+//! The storage conformance suite: the same tests against the embedded log (SQLite in a data
+//! directory) and the log a cluster shares (PostgreSQL, one database per test, dropped after).
+//! Several `EventLog`s opened on one store stand for several nodes (quickwit's storage test
+//! suite is the model: one body of tests, one module per backend).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use vigil_core::ingest::{BodyFormat, ingest, prepare, split_body};
+use vigil_core::store::{DatabaseUrl, Sql, Value};
+use vigil_core::{AppendResult, EventLog, LogEntry, LogError, VerifyOptions, VerifyReport};
+use vigil_model::Timestamp;
+
+/// The PostgreSQL server the tests create their databases in.
+fn admin_url() -> String {
+    std::env::var("VIGIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database of its own for one test, dropped (with its connections) when the test ends.
+struct TestDatabase {
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    fn create() -> TestDatabase {
+        let name = format!("vigil_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = ::postgres::Client::connect(&admin_url(), ::postgres::NoTls)
+            .expect("PostgreSQL on 127.0.0.1:5432 (set VIGIL_TEST_POSTGRES_URL to use another)");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let base = admin_url();
+        let server = &base[..base.rfind('/').unwrap()];
+        TestDatabase {
+            url: format!("{server}/{name}?sslmode=disable"),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = ::postgres::Client::connect(&admin_url(), ::postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// One store under test.
+enum Store {
+    Sqlite(tempfile::TempDir),
+    Postgres(TestDatabase),
+}
+
+impl Store {
+    fn sqlite() -> Store {
+        Store::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    fn postgres() -> Store {
+        Store::Postgres(TestDatabase::create())
+    }
+
+    /// A node: the log opened on this store.
+    fn open(&self) -> EventLog {
+        match self {
+            Store::Sqlite(dir) => EventLog::open(dir.path()).unwrap(),
+            Store::Postgres(database) => {
+                EventLog::open_postgres(&DatabaseUrl::parse(&database.url).unwrap()).unwrap()
+            }
+        }
+    }
+
+    fn verify(&self) -> VerifyReport {
+        match self {
+            Store::Sqlite(dir) => vigil_core::verify(dir.path()).unwrap(),
+            Store::Postgres(database) => vigil_core::verify_postgres(
+                &DatabaseUrl::parse(&database.url).unwrap(),
+                &VerifyOptions::default(),
+            )
+            .unwrap(),
+        }
+    }
+
+    /// Runs a statement on the store behind vigil's back (to tamper with it).
+    fn tamper(&self, sql: &str, params: &[Value]) -> u64 {
+        match self {
+            Store::Sqlite(dir) => {
+                let mut connection =
+                    rusqlite::Connection::open(dir.path().join(vigil_core::DATABASE_FILE)).unwrap();
+                Sql::execute(&mut connection, sql, params).unwrap()
+            }
+            Store::Postgres(database) => {
+                let mut client =
+                    ::postgres::Client::connect(&database.url, ::postgres::NoTls).unwrap();
+                vigil_core::store::postgres::Pg(&mut client)
+                    .execute(sql, params)
+                    .unwrap()
+            }
+        }
+    }
+}
+
+fn entry(id: &str, body_extra: &str) -> LogEntry {
+    let json = format!(
+        r#"{{"id":"{id}","action":"QUERY","actor":{{}},"eventTimestamp":"2024-01-01T00:00:00Z","receivedTimestamp":"2024-01-01T00:00:01Z"{body_extra}}}"#
+    );
+    LogEntry::new(id.into(), json.clone(), json.len(), 0, 0)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn seqs(log: &EventLog, after: u64) -> Vec<u64> {
+    log.read_after(after, 100)
+        .unwrap()
+        .iter()
+        .map(|event| event.seq)
+        .collect()
+}
+
+fn appends_get_gap_free_sequence_numbers_and_a_verifiable_chain(store: &Store) {
+    let log = store.open();
+    let results = log
+        .append_blocking(vec![entry("a", ""), entry("b", ""), entry("c", "")], None)
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![
+            AppendResult::Stored(1),
+            AppendResult::Stored(2),
+            AppendResult::Stored(3)
+        ]
+    );
+    let results = log.append_blocking(vec![entry("d", "")], None).unwrap();
+    assert_eq!(results, vec![AppendResult::Stored(4)]);
+    let c = log.get("c").unwrap().unwrap();
+    assert_eq!(
+        (c.seq, c.json.as_str()),
+        (3, entry("c", "").stored_json.as_str())
+    );
+    assert!(log.get("nope").unwrap().is_none());
+    assert_eq!(seqs(&log, 2), vec![3, 4]);
+    let many: Vec<u64> = log
+        .get_many(&[4, 9, 1])
+        .unwrap()
+        .iter()
+        .map(|event| event.seq)
+        .collect();
+    assert_eq!(many, vec![4, 1]);
+    let stored = log
+        .stored_ids(&["a".into(), "x".into(), "d".into()])
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.contains("a") && stored.contains("d"));
+    assert_eq!(log.last_seq().unwrap(), 4);
+    assert_eq!(log.stats().unwrap().events, 4);
+    log.shutdown();
+    let report = store.verify();
+    assert_eq!(
+        (report.events, report.last_seq, report.break_count),
+        (4, 4, 0)
+    );
+}
+
+fn the_same_event_again_is_a_duplicate_and_different_content_is_a_conflict(store: &Store) {
+    let log = store.open();
+    log.append_blocking(vec![entry("a", "")], None).unwrap();
+    let results = log
+        .append_blocking(
+            vec![
+                entry("a", ""),
+                entry("a", r#","x":1"#),
+                entry("b", ""),
+                entry("b", ""),
+                entry("b", r#","x":2"#),
+            ],
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![
+            AppendResult::Duplicate(1),
+            AppendResult::Conflict(1),
+            AppendResult::Stored(2),
+            AppendResult::Duplicate(2),
+            AppendResult::Conflict(2)
+        ]
+    );
+    assert_eq!(log.stats().unwrap().events, 2);
+    // The first content stays the record.
+    assert_eq!(
+        log.get("b").unwrap().unwrap().json,
+        entry("b", "").stored_json
+    );
+}
+
+fn a_duplicate_that_only_differs_in_key_order_or_spacing_is_still_a_duplicate(store: &Store) {
+    let log = store.open();
+    let runtime = runtime();
+    let first =
+        r#"{"id":"k","action":"QUERY","actor":{"id":"x"},"eventTimestamp":"2024-01-01T00:00:00Z"}"#;
+    let again = r#"{ "eventTimestamp": "2024-01-01T00:00:00Z", "actor": {"id": "x"}, "action": "QUERY", "id": "k" }"#;
+    for (text, stored, duplicates) in [(first, 1, 0), (again, 0, 1)] {
+        let items = prepare(
+            split_body(text, BodyFormat::Json).unwrap(),
+            Timestamp::now(),
+            &vigil_core::Submitter::cli("test"),
+        );
+        let report = runtime.block_on(ingest(&log, items)).unwrap();
+        assert_eq!(
+            (report.stored.len(), report.duplicates.len()),
+            (stored, duplicates),
+            "{report:?}"
+        );
+    }
+}
+
+/// Eight clients spread over three nodes send the same 200 ids in different orders: each id is
+/// stored once, the sequence has no gap and one chain covers every node's appends.
+fn concurrent_batches_on_several_nodes_store_each_id_once(store: &Store) {
+    let nodes: Vec<Arc<EventLog>> = (0..3).map(|_| Arc::new(store.open())).collect();
+    let runtime = runtime();
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for client in 0..8 {
+            let log = nodes[client % nodes.len()].clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ids: Vec<usize> = (0..200).collect();
+                ids.rotate_left(client * 25);
+                let mut stored = 0;
+                for chunk in ids.chunks(50) {
+                    let entries = chunk
+                        .iter()
+                        .map(|i| entry(&format!("id-{i}"), ""))
+                        .collect();
+                    stored += log
+                        .append(entries)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .filter(|result| matches!(result, AppendResult::Stored(_)))
+                        .count();
+                }
+                stored
+            }));
+        }
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.unwrap();
+        }
+        assert_eq!(total, 200);
+    });
+    for node in &nodes {
+        assert_eq!(
+            node.stats().unwrap(),
+            vigil_core::LogStats {
+                events: 200,
+                last_seq: 200
+            }
+        );
+        node.shutdown();
+    }
+    assert!(store.verify().is_intact());
+}
+
+fn a_reopened_log_continues_its_chain(store: &Store) {
+    let log = store.open();
+    log.append_blocking(vec![entry("a", ""), entry("b", "")], None)
+        .unwrap();
+    log.shutdown();
+    drop(log);
+    let log = store.open();
+    assert_eq!(log.last_committed_seq(), 2);
+    assert_eq!(
+        log.append_blocking(vec![entry("b", ""), entry("c", "")], None)
+            .unwrap(),
+        vec![AppendResult::Duplicate(2), AppendResult::Stored(3)]
+    );
+    log.shutdown();
+    assert!(store.verify().is_intact());
+}
+
+fn verify_names_an_altered_body_a_forged_submitter_and_a_removed_event(store: &Store) {
+    let log = store.open();
+    let entries = (0..8).map(|i| entry(&format!("e{i}"), "")).collect();
+    log.append_blocking(entries, None).unwrap();
+    log.shutdown();
+    assert!(store.verify().is_intact());
+    let altered = entry("e2", r#","x":"forged""#).stored_json.into_bytes();
+    assert_eq!(
+        store.tamper(
+            "UPDATE events SET body = ?1 WHERE seq = ?2",
+            &[Value::Blob(altered), Value::Integer(3)]
+        ),
+        1
+    );
+    store.tamper(
+        "UPDATE events SET submitter = ?1 WHERE seq = ?2",
+        &["vigil".into(), Value::Integer(5)],
+    );
+    store.tamper("DELETE FROM events WHERE seq = ?1", &[Value::Integer(7)]);
+    let report = store.verify();
+    let breaks: Vec<(u64, &str)> = report
+        .breaks
+        .iter()
+        .map(|found| (found.seq, found.reason.as_str()))
+        .collect();
+    assert_eq!(report.break_count, 3, "{breaks:?}");
+    assert_eq!(breaks[0].0, 3);
+    assert!(breaks[0].1.starts_with("hash mismatch"), "{breaks:?}");
+    assert_eq!(breaks[1].0, 5);
+    assert!(breaks[1].1.starts_with("hash mismatch"), "{breaks:?}");
+    assert_eq!(breaks[2].0, 7);
+    assert!(breaks[2].1.starts_with("sequence gap"), "{breaks:?}");
+}
+
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $test() { super::$test(&super::Store::sqlite()); })*
+        }
+        mod postgres {
+            $(#[test] fn $test() { super::$test(&super::Store::postgres()); })*
+        }
+    };
+}
+
+conformance!(
+    appends_get_gap_free_sequence_numbers_and_a_verifiable_chain,
+    the_same_event_again_is_a_duplicate_and_different_content_is_a_conflict,
+    a_duplicate_that_only_differs_in_key_order_or_spacing_is_still_a_duplicate,
+    concurrent_batches_on_several_nodes_store_each_id_once,
+    a_reopened_log_continues_its_chain,
+    verify_names_an_altered_body_a_forged_submitter_and_a_removed_event,
+);
+
+/// What only a shared log does: an event appended on one node wakes the views of another.
+#[test]
+fn an_append_on_one_node_is_announced_on_every_other() {
+    let store = Store::postgres();
+    let a = store.open();
+    let b = store.open();
+    assert_eq!(b.last_committed_seq(), 0);
+    a.append_blocking(vec![entry("x", "")], None).unwrap();
+    let seen = b.wait_for_commit_after(0, Duration::from_secs(5));
+    assert_eq!(seen, 1, "node B did not hear of node A's commit");
+    assert_eq!(b.get("x").unwrap().unwrap().seq, 1);
+}
+
+/// A newer vigil's schema is refused with a message that says so, and nothing is changed.
+#[test]
+fn a_database_migrated_by_a_newer_vigil_is_refused() {
+    let store = Store::postgres();
+    store.open().shutdown();
+    store.tamper("UPDATE vigil_schema SET version = 99 WHERE id = 1", &[]);
+    let Store::Postgres(database) = &store else {
+        unreachable!()
+    };
+    let error = EventLog::open_postgres(&DatabaseUrl::parse(&database.url).unwrap())
+        .err()
+        .expect("a newer schema must be refused");
+    assert!(
+        matches!(error, LogError::SchemaTooNew { found: 99, .. }),
+        "{error}"
+    );
+}
+
+/// A database that cannot be reached refuses the open with a clear error, within the connect
+/// timeout, and never with a hang.
+#[test]
+fn an_unreachable_database_is_said_so() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let url = DatabaseUrl::parse(&format!(
+        "postgres://vigil:secret@127.0.0.1:{port}/vigil?sslmode=disable"
+    ))
+    .unwrap();
+    let error = EventLog::open_postgres(&url)
+        .err()
+        .expect("nothing listens there");
+    assert!(matches!(error, LogError::Unavailable(_)), "{error:?}");
+    assert!(!error.to_string().contains("secret"), "{error}");
+}
