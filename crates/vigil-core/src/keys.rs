@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::OptionalExtension;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use vigil_model::Timestamp;
@@ -11,6 +11,7 @@ use vigil_model::Timestamp;
 use crate::error::LogError;
 use crate::log::{EventLog, LogEntry, SideWrite};
 use crate::own_events::OwnEvent;
+use crate::store::{Row, StoreError, Value};
 
 /// Shortest secret accepted for a key given by the operator (`VIGIL_BOOTSTRAP_API_KEY`).
 pub const MIN_SECRET_CHARS: usize = 16;
@@ -150,36 +151,39 @@ fn parse_permissions(text: &str) -> Vec<Permission> {
     text.split(',').filter_map(Permission::parse).collect()
 }
 
-fn info_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
+fn info_from_row(row: &Row) -> Result<ApiKeyInfo, StoreError> {
     Ok(ApiKeyInfo {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        permissions: parse_permissions(&row.get::<_, String>(2)?),
-        created_at: row.get(3)?,
+        id: row.text(0)?.to_owned(),
+        name: row.text(1)?.to_owned(),
+        permissions: parse_permissions(row.text(2)?),
+        created_at: row.text(3)?.to_owned(),
     })
 }
 
 /// Finds the key whose secret this is.
 pub fn authenticate(log: &EventLog, secret: &str) -> Result<Option<ApiKeyInfo>, LogError> {
     let hash = hash_secret(secret);
-    log.read(|connection| {
-        connection
-            .prepare_cached(
-                "SELECT id, name, permissions, created_at FROM api_keys WHERE secret_hash = ?1",
-            )?
-            .query_row([hash], info_from_row)
-            .optional()
+    log.query(move |db| {
+        db.query_optional(
+            "SELECT id, name, permissions, created_at FROM api_keys WHERE secret_hash = ?1",
+            &[Value::Blob(hash)],
+        )?
+        .as_ref()
+        .map(info_from_row)
+        .transpose()
     })
 }
 
 /// Every key, by name.
 pub fn list_keys(log: &EventLog) -> Result<Vec<ApiKeyInfo>, LogError> {
-    log.read(|connection| {
-        let mut statement = connection.prepare_cached(
+    log.query(|db| {
+        db.query(
             "SELECT id, name, permissions, created_at FROM api_keys ORDER BY name",
-        )?;
-        let rows = statement.query_map([], info_from_row)?;
-        rows.collect()
+            &[],
+        )?
+        .iter()
+        .map(info_from_row)
+        .collect()
     })
 }
 
@@ -208,14 +212,13 @@ pub fn create_key(
             "an API key secret needs at least {MIN_SECRET_CHARS} characters"
         )));
     }
-    let exists = log.read(|connection| {
-        connection.query_row(
-            "SELECT count(*) FROM api_keys WHERE name = ?1",
-            [name],
-            |row| row.get::<_, i64>(0),
-        )
+    let wanted = name.to_owned();
+    let exists = log.query(move |db| {
+        Ok(db
+            .query_optional("SELECT 1 FROM api_keys WHERE name = ?1", &[wanted.into()])?
+            .is_some())
     })?;
-    if exists > 0 {
+    if exists {
         return Err(KeyError::NameTaken(name.to_owned()));
     }
     let secret = secret.unwrap_or_else(generate_secret);
@@ -249,20 +252,28 @@ pub fn create_key(
         info.created_at.clone(),
     );
     let hash = hash_secret(&secret);
-    let side_write: SideWrite = Box::new(move |transaction| {
-        transaction.execute(
+    let side_write: SideWrite = Box::new(move |db| {
+        db.execute(
             "INSERT INTO api_keys (id, name, secret_hash, permissions, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![row.0, row.1, hash, row.2, row.3],
+            &[
+                row.0.into(),
+                row.1.into(),
+                Value::Blob(hash),
+                row.2.into(),
+                row.3.clone().into(),
+            ],
         )?;
-        transaction.execute(
-            "INSERT OR IGNORE INTO key_history (id, first_key_at) VALUES (1, ?1)",
-            [&row.3],
+        db.execute(
+            "INSERT INTO key_history (id, first_key_at) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
+            &[row.3.into()],
         )?;
         Ok(())
     });
     match log.append_blocking(vec![event], Some(side_write)) {
         Ok(_) => Ok(CreatedKey { info, secret }),
-        Err(LogError::Append(message)) if message.contains("UNIQUE") => {
+        Err(LogError::Append(message))
+            if message.contains("UNIQUE") || message.contains("unique constraint") =>
+        {
             Err(KeyError::NameTaken(name.to_owned()))
         }
         Err(error) => Err(error.into()),
@@ -275,13 +286,15 @@ pub fn delete_key(
     id_or_name: &str,
     actor: &KeyActor,
 ) -> Result<ApiKeyInfo, KeyError> {
-    let found = log.read(|connection| {
-        connection
-            .prepare_cached(
-                "SELECT id, name, permissions, created_at FROM api_keys WHERE id = ?1 OR name = ?1",
-            )?
-            .query_row([id_or_name], info_from_row)
-            .optional()
+    let wanted = id_or_name.to_owned();
+    let found = log.query(move |db| {
+        db.query_optional(
+            "SELECT id, name, permissions, created_at FROM api_keys WHERE id = ?1 OR name = ?1",
+            &[wanted.into()],
+        )?
+        .as_ref()
+        .map(info_from_row)
+        .transpose()
     })?;
     let info = found.ok_or_else(|| KeyError::NotFound(id_or_name.to_owned()))?;
     let event = key_event(
@@ -291,11 +304,11 @@ pub fn delete_key(
         actor,
     );
     let key_id = info.id.clone();
-    let side_write: SideWrite = Box::new(move |transaction| {
-        match transaction.execute("DELETE FROM api_keys WHERE id = ?1", [&key_id])? {
+    let side_write: SideWrite = Box::new(move |db| {
+        match db.execute("DELETE FROM api_keys WHERE id = ?1", &[key_id.into()])? {
             1 => Ok(()),
             // Deleted concurrently: store no event either.
-            _ => Err(rusqlite::Error::QueryReturnedNoRows),
+            _ => Err(StoreError::Refused("the key was deleted meanwhile".into())),
         }
     });
     match log.append_blocking(vec![event], Some(side_write)) {
@@ -320,16 +333,16 @@ pub enum Bootstrap {
 
 /// Creates the first admin key, only in a log that never had a key.
 pub fn bootstrap(log: &EventLog, operator_secret: Option<String>) -> Result<Bootstrap, KeyError> {
-    let (had_keys, keys_now) = log.read(|connection| {
-        let had: bool =
-            connection.query_row("SELECT EXISTS (SELECT 1 FROM key_history)", [], |row| {
-                row.get(0)
-            })?;
-        let now: i64 =
-            connection.query_row("SELECT count(*) FROM api_keys", [], |row| row.get(0))?;
+    let (had_keys, keys_now) = log.query(|db| {
+        let had = db
+            .query_optional("SELECT 1 FROM key_history", &[])?
+            .is_some();
+        let now = db
+            .query_optional("SELECT 1 FROM api_keys LIMIT 1", &[])?
+            .is_some();
         Ok((had, now))
     })?;
-    if keys_now > 0 {
+    if keys_now {
         return Ok(Bootstrap::NotNeeded);
     }
     if had_keys || created_keys_before(log)? {
@@ -341,7 +354,11 @@ pub fn bootstrap(log: &EventLog, operator_secret: Option<String>) -> Result<Boot
         id: "vigil".into(),
         name: "vigil bootstrap".into(),
     };
-    let created = create_key(log, "admin", &Permission::ALL, operator_secret, &actor)?;
+    let created = match create_key(log, "admin", &Permission::ALL, operator_secret, &actor) {
+        // Another node of the cluster, starting at the same moment, created it.
+        Err(KeyError::NameTaken(_)) if log.is_shared() => return Ok(Bootstrap::NotNeeded),
+        other => other?,
+    };
     Ok(if generated {
         Bootstrap::Generated(created.secret)
     } else {
@@ -352,6 +369,10 @@ pub fn bootstrap(log: &EventLog, operator_secret: Option<String>) -> Result<Boot
 /// Whether the log holds an `ApiKeyCreated` event of vigil's own, for logs written before
 /// `key_history` existed; it records the answer there, so the log is read through at most once.
 fn created_keys_before(log: &EventLog) -> Result<bool, LogError> {
+    if log.is_shared() {
+        // A shared log was created with `key_history`: nothing from before it to look for.
+        return Ok(false);
+    }
     let found: Option<String> = log.read(|connection| {
         connection
             .query_row(
@@ -366,10 +387,10 @@ fn created_keys_before(log: &EventLog) -> Result<bool, LogError> {
     let Some(at) = found else {
         return Ok(false);
     };
-    let side_write: SideWrite = Box::new(move |transaction| {
-        transaction.execute(
-            "INSERT OR IGNORE INTO key_history (id, first_key_at) VALUES (1, ?1)",
-            [&at],
+    let side_write: SideWrite = Box::new(move |db| {
+        db.execute(
+            "INSERT INTO key_history (id, first_key_at) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
+            &[at.into()],
         )?;
         Ok(())
     });

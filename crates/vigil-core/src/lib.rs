@@ -3,6 +3,7 @@
 
 mod chain;
 pub mod checkpoint;
+pub mod cluster;
 mod error;
 pub mod export;
 pub mod governance;

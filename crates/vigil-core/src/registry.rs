@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -14,6 +13,7 @@ use crate::error::LogError;
 use crate::keys::KeyActor;
 use crate::log::{EventLog, Seq, SideWrite};
 use crate::own_events::OwnEvent;
+use crate::store::{Sql, StoreError, values};
 
 /// Events read per catch-up step.
 const CATCH_UP_BATCH: usize = 5_000;
@@ -297,17 +297,13 @@ enum Change {
 impl Registry {
     /// Loads the stored registry of `log`. Blocking.
     pub fn open(log: &EventLog) -> Result<Registry, LogError> {
-        let (users, datasources, applied) = log.read(|connection| {
-            let users = load_bodies::<RegisteredUser>(connection, "registry_users")?;
-            let datasources =
-                load_bodies::<RegisteredDatasource>(connection, "registry_datasources")?;
-            let applied: Option<i64> = connection
-                .query_row(
-                    "SELECT applied_seq FROM registry_state WHERE id = 1",
-                    [],
-                    |row| row.get(0),
-                )
-                .optional()?;
+        let (users, datasources, applied) = log.query(|db| {
+            let users = load_bodies::<RegisteredUser>(db, "registry_users")?;
+            let datasources = load_bodies::<RegisteredDatasource>(db, "registry_datasources")?;
+            let applied = db
+                .query_optional("SELECT applied_seq FROM registry_state WHERE id = 1", &[])?
+                .map(|row| row.integer(0))
+                .transpose()?;
             Ok((users, datasources, applied.unwrap_or(0) as Seq))
         })?;
         Ok(Registry {
@@ -408,7 +404,16 @@ impl Registry {
                 Change::DeleteDatasource(id) => (false, false, id.clone(), None),
             })
             .collect();
-        let side_write: SideWrite = Box::new(move |transaction: &Connection| {
+        let side_write: SideWrite = Box::new(move |db| {
+            // Every node of a cluster follows the log and stores the same registry; writes beside
+            // appends are serialized, so a node that finds a newer registry stored leaves it.
+            let stored = db
+                .query_optional("SELECT applied_seq FROM registry_state WHERE id = 1", &[])?
+                .map(|row| row.integer(0))
+                .transpose()?;
+            if stored.is_some_and(|stored| stored as Seq >= applied) {
+                return Ok(());
+            }
             for (is_user, put, id, body) in &rows {
                 let table = if *is_user {
                     "registry_users"
@@ -416,18 +421,21 @@ impl Registry {
                     "registry_datasources"
                 };
                 if *put {
-                    transaction.execute(
-                        &format!("INSERT OR REPLACE INTO {table} (id, body) VALUES (?1, ?2)"),
-                        params![id, body],
+                    db.execute(
+                        &format!(
+                            "INSERT INTO {table} (id, body) VALUES (?1, ?2)
+                             ON CONFLICT (id) DO UPDATE SET body = excluded.body"
+                        ),
+                        values![id, body.clone()],
                     )?;
                 } else {
-                    transaction.execute(&format!("DELETE FROM {table} WHERE id = ?1"), [id])?;
+                    db.execute(&format!("DELETE FROM {table} WHERE id = ?1"), values![id])?;
                 }
             }
-            transaction.execute(
+            db.execute(
                 "INSERT INTO registry_state (id, applied_seq) VALUES (1, ?1)
                  ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq",
-                [applied as i64],
+                values![applied],
             )?;
             Ok(())
         });
@@ -488,17 +496,13 @@ impl Registry {
 }
 
 fn load_bodies<T: for<'de> Deserialize<'de>>(
-    connection: &Connection,
+    db: &mut dyn Sql,
     table: &str,
-) -> rusqlite::Result<BTreeMap<String, T>> {
-    let mut statement = connection.prepare(&format!("SELECT id, body FROM {table}"))?;
-    let rows = statement.query_map([], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-    })?;
+) -> Result<BTreeMap<String, T>, StoreError> {
     let mut loaded = BTreeMap::new();
-    for row in rows {
-        let (id, body) = row?;
-        match serde_json::from_str(&body) {
+    for row in db.query(&format!("SELECT id, body FROM {table}"), &[])? {
+        let id = row.string(0)?;
+        match serde_json::from_str(row.text(1)?) {
             Ok(value) => {
                 loaded.insert(id, value);
             }

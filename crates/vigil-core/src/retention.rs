@@ -5,7 +5,6 @@
 //! with the signed event that set it, so a faked anchor (old rows deleted, the anchor table
 //! written by hand) shows as a break.
 
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use vigil_model::Timestamp;
@@ -15,6 +14,7 @@ use crate::error::LogError;
 use crate::export::SigningKey;
 use crate::log::{EventLog, Seq, SideWrite, StoredEvent, Submitter};
 use crate::own_events::OwnEvent;
+use crate::store::{StoreError, values};
 
 /// Where the kept chain starts after a removal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,23 +136,13 @@ pub(crate) fn recorded_removal(event: &StoredEvent) -> Option<RecordedRemoval> {
 }
 
 /// The anchor of the log, if events were ever removed.
-pub fn chain_anchor(connection: &rusqlite::Connection) -> rusqlite::Result<Option<ChainAnchor>> {
-    connection
-        .query_row(
-            "SELECT first_seq, previous_hash FROM chain_anchor WHERE id = 1",
-            [],
-            |row| {
-                let hash: Vec<u8> = row.get(1)?;
-                Ok(ChainAnchor {
-                    first_seq: row.get::<_, i64>(0)? as u64,
-                    previous_hash: hash.try_into().unwrap_or([0; 32]),
-                })
-            },
-        )
-        .optional()
+pub fn chain_anchor(
+    db: &mut dyn crate::store::Sql,
+) -> Result<Option<ChainAnchor>, crate::store::StoreError> {
+    chain_anchor_in(db)
 }
 
-/// [`chain_anchor`] through the portable seam (either backend).
+/// [`chain_anchor`], for the crate.
 pub(crate) fn chain_anchor_in(
     db: &mut dyn crate::store::Sql,
 ) -> Result<Option<ChainAnchor>, crate::store::StoreError> {
@@ -186,16 +176,18 @@ pub fn apply_retention(
 ) -> Result<Option<Removal>, LogError> {
     let cutoff_micros = cutoff.unix_micros();
     // Walk in seq order and stop at the first event to keep: only what is removed is read.
-    let (first, first_kept) = log.read(|connection| {
-        let first: Option<i64> =
-            connection.query_row("SELECT min(seq) FROM events", [], |row| row.get(0))?;
-        let first_kept: Option<i64> = connection
-            .query_row(
+    let (first, first_kept) = log.query(move |db| {
+        let first = db
+            .query_optional("SELECT seq FROM events ORDER BY seq LIMIT 1", &[])?
+            .map(|row| row.integer(0))
+            .transpose()?;
+        let first_kept = db
+            .query_optional(
                 "SELECT seq FROM events WHERE event_time >= ?1 ORDER BY seq LIMIT 1",
-                [cutoff_micros],
-                |row| row.get(0),
-            )
-            .optional()?;
+                values![cutoff_micros],
+            )?
+            .map(|row| row.integer(0))
+            .transpose()?;
         Ok((first, first_kept))
     })?;
     let Some(first) = first else { return Ok(None) };
@@ -212,12 +204,15 @@ pub fn apply_retention(
         to_seq: first_kept as u64 - 1,
     };
     // The anchor the removal ends with: the chain hash of the last removed event.
-    let anchor_hash: Vec<u8> = log.read(|connection| {
-        connection.query_row(
+    let last_removed = removal.to_seq;
+    let anchor_hash: Vec<u8> = log.query(move |db| {
+        db.query_optional(
             "SELECT chain_hash FROM events WHERE seq = ?1",
-            [removal.to_seq as i64],
-            |row| row.get(0),
-        )
+            values![last_removed],
+        )?
+        .ok_or_else(|| StoreError::Refused(format!("event {last_removed} is gone")))?
+        .bytes(0)
+        .map(<[u8]>::to_vec)
     })?;
     let signed = SignedRemoval::sign(&removal, &anchor_hash, cutoff.to_rfc3339_utc(), key);
     let mut payload = serde_json::to_value(&signed).expect("a removal serializes");
@@ -237,20 +232,22 @@ pub fn apply_retention(
     let mut from = first;
     while from < first_kept {
         let to = (from + DELETE_CHUNK - 1).min(first_kept - 1);
-        let side_write: SideWrite = Box::new(move |connection| {
-            let previous: Vec<u8> = connection.query_row(
-                "SELECT chain_hash FROM events WHERE seq = ?1",
-                [to],
-                |row| row.get(0),
-            )?;
-            connection.execute(
+        let side_write: SideWrite = Box::new(move |db| {
+            let previous = db
+                .query_optional("SELECT chain_hash FROM events WHERE seq = ?1", values![to])?
+                .ok_or_else(|| {
+                    StoreError::Refused(format!("event {to} is gone: removed meanwhile"))
+                })?
+                .bytes(0)?
+                .to_vec();
+            db.execute(
                 "DELETE FROM events WHERE seq BETWEEN ?1 AND ?2",
-                params![from, to],
+                values![from, to],
             )?;
-            connection.execute(
+            db.execute(
                 "INSERT INTO chain_anchor (id, first_seq, previous_hash) VALUES (1, ?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET first_seq = excluded.first_seq, previous_hash = excluded.previous_hash",
-                params![to + 1, previous],
+                values![to + 1, previous],
             )?;
             Ok(())
         });

@@ -2,7 +2,6 @@
 //! shared by every key with AUDIT. Each save and delete is recorded as an event
 //! (`SavedSearchCreated`, `SavedSearchDeleted`) in the same transaction as the change.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 use vigil_model::Timestamp;
@@ -11,6 +10,7 @@ use crate::LogError;
 use crate::keys::KeyActor;
 use crate::log::{EventLog, SideWrite};
 use crate::own_events::OwnEvent;
+use crate::store::{Row, StoreError, values};
 
 /// The longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -50,25 +50,27 @@ pub enum SavedSearchError {
     Log(#[from] LogError),
 }
 
-fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SavedSearch> {
+fn from_row(row: &Row) -> Result<SavedSearch, StoreError> {
     Ok(SavedSearch {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        query: row.get(2)?,
-        created_by: row.get(3)?,
-        created_at: row.get(4)?,
+        id: row.string(0)?,
+        name: row.string(1)?,
+        query: row.string(2)?,
+        created_by: row.string(3)?,
+        created_at: row.string(4)?,
     })
 }
 
 /// Every saved search, by name.
 pub fn list(log: &EventLog) -> Result<Vec<SavedSearch>, SavedSearchError> {
-    Ok(log.read(|connection| {
-        let mut statement = connection.prepare_cached(
+    Ok(log.query(|db| {
+        db.query(
             "SELECT id, name, query, created_by, created_at FROM saved_searches
-             ORDER BY name COLLATE NOCASE, id",
-        )?;
-        let rows = statement.query_map([], from_row)?;
-        rows.collect()
+             ORDER BY lower(name), id",
+            &[],
+        )?
+        .iter()
+        .map(from_row)
+        .collect()
     })?)
 }
 
@@ -114,17 +116,19 @@ pub fn create(
         actor,
     );
     let row = search.clone();
-    let side_write: SideWrite = Box::new(move |transaction| {
-        transaction.execute(
+    let side_write: SideWrite = Box::new(move |db| {
+        db.execute(
             "INSERT INTO saved_searches (id, name, query, created_by, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![row.id, row.name, row.query, row.created_by, row.created_at],
+            values![row.id, row.name, row.query, row.created_by, row.created_at],
         )?;
         Ok(())
     });
     match log.append_blocking(vec![event], Some(side_write)) {
         Ok(_) => Ok(search),
-        Err(LogError::Append(message)) if message.contains("UNIQUE") => {
+        Err(LogError::Append(message))
+            if message.contains("UNIQUE") || message.contains("unique constraint") =>
+        {
             Err(SavedSearchError::NameTaken(name.to_owned()))
         }
         Err(error) => Err(error.into()),
@@ -133,13 +137,15 @@ pub fn create(
 
 /// Deletes a saved search, recording `SavedSearchDeleted`.
 pub fn delete(log: &EventLog, id: &str, actor: &KeyActor) -> Result<SavedSearch, SavedSearchError> {
-    let found = log.read(|connection| {
-        connection
-            .prepare_cached(
-                "SELECT id, name, query, created_by, created_at FROM saved_searches WHERE id = ?1",
-            )?
-            .query_row([id], from_row)
-            .optional()
+    let wanted = id.to_owned();
+    let found = log.query(move |db| {
+        db.query_optional(
+            "SELECT id, name, query, created_by, created_at FROM saved_searches WHERE id = ?1",
+            values![wanted],
+        )?
+        .as_ref()
+        .map(from_row)
+        .transpose()
     })?;
     let search = found.ok_or_else(|| SavedSearchError::NotFound(id.to_owned()))?;
     let event = event(
@@ -154,11 +160,13 @@ pub fn delete(log: &EventLog, id: &str, actor: &KeyActor) -> Result<SavedSearch,
         actor,
     );
     let row_id = search.id.clone();
-    let side_write: SideWrite = Box::new(move |transaction| {
-        match transaction.execute("DELETE FROM saved_searches WHERE id = ?1", [&row_id])? {
+    let side_write: SideWrite = Box::new(move |db| {
+        match db.execute("DELETE FROM saved_searches WHERE id = ?1", values![row_id])? {
             1 => Ok(()),
             // Deleted concurrently: store no event either.
-            _ => Err(rusqlite::Error::QueryReturnedNoRows),
+            _ => Err(StoreError::Refused(
+                "the saved search was deleted meanwhile".into(),
+            )),
         }
     });
     match log.append_blocking(vec![event], Some(side_write)) {

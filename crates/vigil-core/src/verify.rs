@@ -113,7 +113,7 @@ pub fn verify_with(data_dir: &Path, options: &VerifyOptions) -> Result<VerifyRep
     }
     let mut connection = open_connection(&path, true)?;
     // After retention, the chain starts at the anchor instead of at the genesis.
-    let anchor = crate::retention::chain_anchor(&connection)?;
+    let anchor = crate::retention::chain_anchor(&mut connection)?;
     let mut walk = ChainWalk::new(anchor);
     let codecs = Codecs::load(&connection)?;
     let mut rows = RowReader::new(&connection)?;

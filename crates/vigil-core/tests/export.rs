@@ -163,6 +163,7 @@ fn cut_off_then_resumed(format: ExportFormat) -> Exported {
     let log = Arc::new(EventLog::open(data.path()).unwrap());
     let master = MasterKey::load(data.path(), None).unwrap();
     let signing = SigningKey::load(data.path()).unwrap();
+    let leases = vigil_core::cluster::Leases::start(log.clone(), "test-node".into());
     let config = ExportConfig {
         id: "config-1".into(),
         interval: Interval::Every2Hours,
@@ -193,7 +194,7 @@ fn cut_off_then_resumed(format: ExportFormat) -> Exported {
     let sink = Sink::new(store.clone(), "audit");
     runtime.block_on(async {
         // Two of the five objects are written, then the destination goes down.
-        let error = run_once(&log, &sink, "config-1", &signing, 5, format)
+        let error = run_once(&log, &sink, "config-1", &signing, 5, format, &leases)
             .await
             .unwrap_err();
         assert!(error.to_string().contains("destination is down"), "{error}");
@@ -204,7 +205,7 @@ fn cut_off_then_resumed(format: ExportFormat) -> Exported {
     append_events(&log, 100, 109);
     runtime.block_on(async {
         store.budget.store(usize::MAX, Ordering::SeqCst);
-        let first = run_once(&log, &sink, "config-1", &signing, 5, format)
+        let first = run_once(&log, &sink, "config-1", &signing, 5, format, &leases)
             .await
             .unwrap()
             .unwrap();
@@ -219,7 +220,7 @@ fn cut_off_then_resumed(format: ExportFormat) -> Exported {
             (first.first_seq, first.last_seq, first.objects),
             (1, 25, objects)
         );
-        let second = run_once(&log, &sink, "config-1", &signing, 5, format)
+        let second = run_once(&log, &sink, "config-1", &signing, 5, format, &leases)
             .await
             .unwrap()
             .unwrap();
@@ -229,7 +230,7 @@ fn cut_off_then_resumed(format: ExportFormat) -> Exported {
             (26, 36, 11)
         );
         // Each run is itself an event, exported by the next run.
-        let third = run_once(&log, &sink, "config-1", &signing, 5, format)
+        let third = run_once(&log, &sink, "config-1", &signing, 5, format, &leases)
             .await
             .unwrap()
             .unwrap();

@@ -1789,7 +1789,10 @@ fn every_report_kind_gives_the_rows_worked_out_from_the_history_and_a_rebuild_gi
     drop(governance);
     log.shutdown();
     drop(log);
-    rebuild(dir.path(), |_, _| {}).unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    rebuild(dir.path(), &log, |_, _| {}).unwrap();
+    log.shutdown();
+    drop(log);
     let (log, governance) = open(dir.path());
     assert_eq!(all_results(&governance), before);
     governance.shutdown();
@@ -2348,7 +2351,10 @@ fn after_retention_no_report_counts_an_access_of_a_removed_event() {
     drop(governance);
     log.shutdown();
     drop(log);
-    rebuild(dir.path(), |_, _| {}).unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    rebuild(dir.path(), &log, |_, _| {}).unwrap();
+    log.shutdown();
+    drop(log);
     let (log, governance) = open(dir.path());
     assert_eq!(all_results_in(&governance, range), after);
     governance.shutdown();

@@ -2,7 +2,7 @@
 //! altered files, retention, keys. What every backend must do is in `storage.rs`.
 
 use vigil_core::export::SigningKey;
-use vigil_core::{AppendResult, EventLog, LogEntry, verify};
+use vigil_core::{EventLog, LogEntry, verify};
 use vigil_model::Timestamp;
 
 fn entry(id: &str, body_extra: &str) -> LogEntry {
@@ -10,25 +10,6 @@ fn entry(id: &str, body_extra: &str) -> LogEntry {
         r#"{{"id":"{id}","action":"QUERY","actor":{{}},"eventTimestamp":"2024-01-01T00:00:00Z","receivedTimestamp":"2024-01-01T00:00:01Z"{body_extra}}}"#
     );
     LogEntry::new(id.into(), json.clone(), json.len(), 0, 0)
-}
-
-#[test]
-fn a_failing_side_write_stores_nothing_and_later_appends_continue_the_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = EventLog::open(dir.path()).unwrap();
-    log.append_blocking(vec![entry("a", "")], None).unwrap();
-    let failing: vigil_core::SideWrite = Box::new(|_| Err(rusqlite::Error::QueryReturnedNoRows));
-    assert!(
-        log.append_blocking(vec![entry("b", "")], Some(failing))
-            .is_err()
-    );
-    assert!(log.get("b").unwrap().is_none());
-    assert_eq!(
-        log.append_blocking(vec![entry("c", "")], None).unwrap(),
-        vec![AppendResult::Stored(2)]
-    );
-    log.shutdown();
-    assert!(verify(dir.path()).unwrap().is_intact());
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vigil_core::ingest::{BodyFormat, ingest, prepare, split_body};
-use vigil_core::store::{DatabaseUrl, Sql, Value};
+use vigil_core::store::{DatabaseUrl, Sql, StoreError, Value};
 use vigil_core::{AppendResult, EventLog, LogEntry, LogError, VerifyOptions, VerifyReport};
 use vigil_model::Timestamp;
 
@@ -326,6 +326,73 @@ fn verify_names_an_altered_body_a_forged_submitter_and_a_removed_event(store: &S
     assert!(breaks[2].1.starts_with("sequence gap"), "{breaks:?}");
 }
 
+fn a_failing_side_write_stores_nothing_and_later_appends_continue_the_chain(store: &Store) {
+    let log = store.open();
+    log.append_blocking(vec![entry("a", "")], None).unwrap();
+    let failing: vigil_core::SideWrite = Box::new(|db| {
+        db.execute(
+            "INSERT INTO saved_searches (id, name, query, created_by, created_at) VALUES ('s', 'n', 'q', 'c', 't')",
+            &[],
+        )?;
+        Err(StoreError::Refused("refused on purpose".into()))
+    });
+    let error = log
+        .append_blocking(vec![entry("b", "")], Some(failing))
+        .unwrap_err();
+    assert!(error.to_string().contains("refused on purpose"), "{error}");
+    assert!(log.get("b").unwrap().is_none());
+    let saved = log
+        .query(|db| Ok(db.query("SELECT id FROM saved_searches", &[])?.len()))
+        .unwrap();
+    assert_eq!(saved, 0, "the side write's own insert must be rolled back");
+    assert_eq!(
+        log.append_blocking(vec![entry("c", "")], None).unwrap(),
+        vec![AppendResult::Stored(2)]
+    );
+    log.shutdown();
+    assert!(store.verify().is_intact());
+}
+
+/// Keys are created, found by secret, listed and deleted on every node alike; a name is taken
+/// once across nodes; each change is an event in the one chain.
+fn keys_work_across_nodes(store: &Store) {
+    use vigil_core::keys::{self, KeyActor, KeyError, Permission};
+    let a = store.open();
+    let b = store.open();
+    let actor = KeyActor {
+        actor_type: "USER",
+        id: "tester".into(),
+        name: "tester".into(),
+    };
+    let created = keys::create_key(&a, "ci", &[Permission::Ingest], None, &actor).unwrap();
+    let found = keys::authenticate(&b, &created.secret).unwrap().unwrap();
+    assert_eq!(
+        (found.id.as_str(), found.name.as_str()),
+        (created.info.id.as_str(), "ci")
+    );
+    assert!(keys::authenticate(&b, "not-a-secret").unwrap().is_none());
+    assert!(matches!(
+        keys::create_key(&b, "ci", &[Permission::Audit], None, &actor),
+        Err(KeyError::NameTaken(_))
+    ));
+    assert_eq!(keys::list_keys(&b).unwrap().len(), 1);
+    keys::delete_key(&b, "ci", &actor).unwrap();
+    assert!(keys::authenticate(&a, &created.secret).unwrap().is_none());
+    assert!(matches!(
+        keys::delete_key(&a, "ci", &actor),
+        Err(KeyError::NotFound(_))
+    ));
+    // A log that had keys never bootstraps one again.
+    assert_eq!(
+        keys::bootstrap(&a, None).unwrap(),
+        keys::Bootstrap::AllKeysDeleted
+    );
+    assert_eq!(a.stats().unwrap().events, 2);
+    a.shutdown();
+    b.shutdown();
+    assert!(store.verify().is_intact());
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -344,6 +411,8 @@ conformance!(
     concurrent_batches_on_several_nodes_store_each_id_once,
     a_reopened_log_continues_its_chain,
     verify_names_an_altered_body_a_forged_submitter_and_a_removed_event,
+    a_failing_side_write_stores_nothing_and_later_appends_continue_the_chain,
+    keys_work_across_nodes,
 );
 
 /// What only a shared log does: an event appended on one node wakes the views of another.

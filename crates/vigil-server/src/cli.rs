@@ -1,14 +1,16 @@
-//! The offline commands of the `vigil` binary: `verify`, `import`, `keys`. They work on a data
-//! directory directly and may run beside a running server (SQLite serializes the writers).
+//! The offline commands of the `vigil` binary: `verify`, `import`, `keys`, `reindex`. They work
+//! on the state of record directly — a data directory, or a cluster's PostgreSQL database — and
+//! may run beside running servers (the log serializes the writers).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use vigil_core::checkpoint::read_checkpoint_files;
 use vigil_core::ingest::{self, PreparedItem};
 use vigil_core::keys::{self, KeyActor, Permission};
-use vigil_core::{EventLog, LogEntry, VerifyOptions, verify_with};
+use vigil_core::store::DatabaseUrl;
+use vigil_core::{EventLog, LogEntry, VerifyOptions, verify_postgres, verify_with};
 use vigil_model::{ModelError, Timestamp, normalize};
 
 /// Lines per append when importing.
@@ -16,10 +18,63 @@ const IMPORT_BATCH_LINES: usize = 1_000;
 /// Rejected lines printed in full before the rest are only counted.
 const IMPORT_MAX_PRINTED_REJECTIONS: usize = 20;
 
+/// Where the offline commands find the state of record: the data directory, or the database of
+/// a cluster (`--database-url`), with the data directory then holding only this machine's
+/// derived views.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    /// `--data-dir`.
+    pub data_dir: PathBuf,
+    /// `--database-url`, parsed.
+    pub database: Option<DatabaseUrl>,
+}
+
+impl Storage {
+    /// `--data-dir` and `--database-url` as given; the URL's error never shows its password.
+    pub fn new(data_dir: PathBuf, database_url: Option<&str>) -> anyhow::Result<Storage> {
+        let database = database_url
+            .map(DatabaseUrl::parse)
+            .transpose()
+            .map_err(|error| anyhow::anyhow!("--database-url (VIGIL_DATABASE_URL): {error}"))?;
+        Ok(Storage { data_dir, database })
+    }
+
+    /// Opens the log, creating it when needed.
+    pub fn open_log(&self) -> anyhow::Result<EventLog> {
+        match &self.database {
+            Some(url) => EventLog::open_postgres(url)
+                .with_context(|| format!("opening the event log in {url}")),
+            None => EventLog::open(&self.data_dir)
+                .with_context(|| format!("opening the event log in {}", self.data_dir.display())),
+        }
+    }
+
+    /// Opens a log that must exist already (a data directory `vigil serve` created, or a
+    /// database; a database's schema is created by whoever opens it first).
+    fn existing_log(&self) -> anyhow::Result<EventLog> {
+        if self.database.is_none() && !self.data_dir.join(vigil_core::DATABASE_FILE).is_file() {
+            bail!(
+                "{}: not a vigil data directory (it has no {}); give the --data-dir (or VIGIL_DATA_DIR) that `vigil serve` uses, or start `vigil serve` once to create it",
+                self.data_dir.display(),
+                vigil_core::DATABASE_FILE
+            );
+        }
+        self.open_log()
+    }
+
+    /// What the commands say they worked on.
+    fn describe(&self) -> String {
+        match &self.database {
+            Some(url) => url.to_string(),
+            None => self.data_dir.display().to_string(),
+        }
+    }
+}
+
 /// `vigil verify`: prints the outcome; returns whether the chain is intact and agrees with every
 /// signed checkpoint.
 pub fn verify_command(
-    data_dir: &Path,
+    storage: &Storage,
     checkpoint_paths: &[std::path::PathBuf],
     public_key: Option<String>,
 ) -> anyhow::Result<bool> {
@@ -37,8 +92,20 @@ pub fn verify_command(
         }
         options.checkpoints.extend(found);
     }
-    let report = verify_with(data_dir, &options)
-        .with_context(|| format!("verifying {}", data_dir.display()))?;
+    let report = match &storage.database {
+        Some(url) => {
+            if options.public_key.is_none() {
+                // The cluster's signing key is in the database; its public half is stored beside
+                // it. A copy kept elsewhere (--public-key) is the stronger check.
+                let log = storage.open_log()?;
+                options.public_key = vigil_core::export::SigningKey::cluster_public_key_hex(&log)?;
+                log.shutdown();
+            }
+            verify_postgres(url, &options)
+        }
+        None => verify_with(&storage.data_dir, &options),
+    }
+    .with_context(|| format!("verifying {}", storage.describe()))?;
     let intact = report.is_intact();
     if intact {
         let range = if report.first_seq > 1 {
@@ -99,10 +166,12 @@ fn local_actor() -> KeyActor {
 }
 
 /// `vigil reindex`: rebuilds the search index from the log, with progress.
-pub fn reindex_command(data_dir: &Path) -> anyhow::Result<()> {
+pub fn reindex_command(storage: &Storage) -> anyhow::Result<()> {
+    let data_dir = &storage.data_dir;
     let progress = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let indexed = vigil_core::search::reindex(data_dir, |done, total| {
+    let log = storage.existing_log()?;
+    let indexed = vigil_core::search::reindex(data_dir, &log, |done, total| {
         if progress {
             let percent = (done * 100).checked_div(total).unwrap_or(100);
             eprint!("\rreindexing: {percent:>3}%  {done} of {total} events");
@@ -110,6 +179,7 @@ pub fn reindex_command(data_dir: &Path) -> anyhow::Result<()> {
         }
     })
     .with_context(|| format!("reindexing {}", data_dir.display()))?;
+    log.shutdown();
     if progress {
         eprintln!();
     }
@@ -121,10 +191,12 @@ pub fn reindex_command(data_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// `vigil reindex --projection`: rebuilds the governance projection from the log, with progress.
-pub fn rebuild_projection_command(data_dir: &Path) -> anyhow::Result<()> {
+pub fn rebuild_projection_command(storage: &Storage) -> anyhow::Result<()> {
+    let data_dir = &storage.data_dir;
     let progress = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let projected = vigil_core::governance::rebuild(data_dir, |done, total| {
+    let log = storage.existing_log()?;
+    let projected = vigil_core::governance::rebuild(data_dir, &log, |done, total| {
         if progress {
             let percent = (done * 100).checked_div(total).unwrap_or(100);
             eprint!(
@@ -139,6 +211,7 @@ pub fn rebuild_projection_command(data_dir: &Path) -> anyhow::Result<()> {
             data_dir.display()
         )
     })?;
+    log.shutdown();
     if progress {
         eprintln!();
     }
@@ -319,21 +392,8 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
-/// The log of a data directory that exists: the key commands never create an empty one (a
-/// mistyped `--data-dir` would otherwise hold a key no server reads).
-fn existing_log(data_dir: &Path) -> anyhow::Result<EventLog> {
-    if !data_dir.join(vigil_core::DATABASE_FILE).is_file() {
-        anyhow::bail!(
-            "{}: not a vigil data directory (it has no {}); give the --data-dir (or VIGIL_DATA_DIR) that `vigil serve` uses, or start `vigil serve` once to create it",
-            data_dir.display(),
-            vigil_core::DATABASE_FILE
-        );
-    }
-    Ok(EventLog::open(data_dir)?)
-}
-
 /// `vigil keys create`.
-pub fn keys_create(data_dir: &Path, name: &str, permissions: &[String]) -> anyhow::Result<()> {
+pub fn keys_create(storage: &Storage, name: &str, permissions: &[String]) -> anyhow::Result<()> {
     let mut parsed = Vec::new();
     for text in permissions.iter().flat_map(|p| p.split(',')) {
         let permission = Permission::parse(text.trim()).with_context(|| {
@@ -341,7 +401,7 @@ pub fn keys_create(data_dir: &Path, name: &str, permissions: &[String]) -> anyho
         })?;
         parsed.push(permission);
     }
-    let log = existing_log(data_dir)?;
+    let log = storage.existing_log()?;
     let created = keys::create_key(&log, name, &parsed, None, &local_actor())?;
     let names: Vec<&str> = created
         .info
@@ -361,8 +421,8 @@ pub fn keys_create(data_dir: &Path, name: &str, permissions: &[String]) -> anyho
 }
 
 /// `vigil keys list`.
-pub fn keys_list(data_dir: &Path) -> anyhow::Result<()> {
-    let log = existing_log(data_dir)?;
+pub fn keys_list(storage: &Storage) -> anyhow::Result<()> {
+    let log = storage.existing_log()?;
     let keys = keys::list_keys(&log)?;
     crate::table::print(
         &["ID", "NAME", "PERMISSIONS", "CREATED"],
@@ -375,8 +435,8 @@ pub fn keys_list(data_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// `vigil keys delete`.
-pub fn keys_delete(data_dir: &Path, id_or_name: &str) -> anyhow::Result<()> {
-    let log = existing_log(data_dir)?;
+pub fn keys_delete(storage: &Storage, id_or_name: &str) -> anyhow::Result<()> {
+    let log = storage.existing_log()?;
     let deleted = keys::delete_key(&log, id_or_name, &local_actor())?;
     println!("deleted API key `{}` (id {})", deleted.name, deleted.id);
     Ok(())
@@ -393,10 +453,10 @@ struct ImportTotals {
 
 /// `vigil import FILE.ndjson`: loads events through the same path as the HTTP API. Returns
 /// whether every line was stored or was a duplicate.
-pub fn import_command(data_dir: &Path, file: &Path) -> anyhow::Result<bool> {
+pub fn import_command(storage: &Storage, file: &Path) -> anyhow::Result<bool> {
     let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-    let log = EventLog::open(data_dir)?;
+    let log = storage.open_log()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -200,19 +200,32 @@ fn post_graphql(url: &str, api_key: &str, query: &str, variables: Value) -> anyh
     })
 }
 
-fn signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+/// The public key that verifies digests: the data directory's, or a cluster's (stored in its
+/// database beside the sealed key).
+fn public_key_hex(storage: &crate::cli::Storage) -> anyhow::Result<String> {
+    if storage.database.is_some() {
+        let log = storage.open_log()?;
+        let key = SigningKey::cluster_public_key_hex(&log)?;
+        log.shutdown();
+        return key.ok_or_else(|| {
+            anyhow::anyhow!(
+                "the cluster has no export signing key yet (it is created when a `vigil serve` node first starts)"
+            )
+        });
+    }
+    let data_dir = &storage.data_dir;
     if !data_dir.join(SIGNING_KEY_FILE).exists() {
         bail!(
             "no export signing key in {} (it is created when `vigil serve` first starts there)",
             data_dir.display()
         );
     }
-    Ok(SigningKey::load(data_dir)?)
+    Ok(SigningKey::load(data_dir)?.public_key_hex())
 }
 
 /// `vigil export public-key`: prints the key that verifies digests.
-pub fn public_key_command(data_dir: &Path) -> anyhow::Result<()> {
-    println!("{}", signing_key(data_dir)?.public_key_hex());
+pub fn public_key_command(storage: &crate::cli::Storage) -> anyhow::Result<()> {
+    println!("{}", public_key_hex(storage)?);
     Ok(())
 }
 
@@ -220,11 +233,11 @@ pub fn public_key_command(data_dir: &Path) -> anyhow::Result<()> {
 pub fn verify_export_command(
     dir: &Path,
     public_key: Option<String>,
-    data_dir: &Path,
+    storage: &crate::cli::Storage,
 ) -> anyhow::Result<bool> {
     let public_key = match public_key {
         Some(key) => key,
-        None => signing_key(data_dir)?.public_key_hex(),
+        None => public_key_hex(storage)?,
     };
     let report = verify_export_dir(dir, &public_key)?;
     for note in &report.notes {

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vigil_core::EventLog;
-use vigil_core::export::{ExportEnvironment, ExportService, ExportSettings, SigningKey};
+use vigil_core::export::{ExportEnvironment, ExportService, ExportSettings, MasterKey, SigningKey};
 use vigil_core::ingest::{self, BodyFormat};
 use vigil_core::keys;
 use vigil_core::outbound::OutboundPolicy;
@@ -46,8 +46,10 @@ pub use state::AppState;
 pub struct ServeConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// The data directory.
+    /// The data directory: everything, or (with `database`) this node's derived views.
     pub data_dir: PathBuf,
+    /// The PostgreSQL database a cluster of nodes shares; `None`: everything in `data_dir`.
+    pub database: Option<vigil_core::store::DatabaseUrl>,
     /// Load the seed's example events at start.
     pub demo: bool,
     /// The secret of the first admin key, when no key exists yet.
@@ -73,6 +75,7 @@ pub struct ServeConfig {
 /// only: no calls out while stopping).
 async fn checkpoint_loop(
     exports: Arc<ExportService>,
+    leases: Arc<vigil_core::cluster::Leases>,
     interval: std::time::Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -82,15 +85,32 @@ async fn checkpoint_loop(
             () = tokio::time::sleep(interval) => {}
             _ = stop.changed() => break,
         }
+        // One node of a cluster signs; the others would only repeat it.
+        let keeper = leases.clone();
+        let held = tokio::task::spawn_blocking(move || keeper.holds(CHECKPOINT_LEASE))
+            .await
+            .unwrap_or(false);
+        if !held {
+            continue;
+        }
         match exports.checkpoint(covered, true).await {
             Ok(seq) => covered = seq,
             Err(error) => tracing::warn!(%error, "could not sign a checkpoint; will retry"),
         }
     }
-    if let Err(error) = exports.checkpoint(covered, false).await {
+    let keeper = leases.clone();
+    let held = tokio::task::spawn_blocking(move || keeper.holds(CHECKPOINT_LEASE))
+        .await
+        .unwrap_or(false);
+    if held && let Err(error) = exports.checkpoint(covered, false).await {
         tracing::warn!(%error, "could not sign the checkpoint at shutdown");
     }
 }
+
+/// The lease of the node that signs checkpoints.
+const CHECKPOINT_LEASE: &str = "checkpoint";
+/// The lease of the node that applies retention.
+const RETENTION_LEASE: &str = "retention";
 
 /// How often retention looks for events to remove.
 const RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -101,18 +121,31 @@ fn retention_loop(
     search: Arc<SearchIndex>,
     key: SigningKey,
     days: u64,
+    leases: &vigil_core::cluster::Leases,
     stop: std::sync::mpsc::Receiver<()>,
 ) {
     loop {
         let cutoff =
             Timestamp((chrono::Utc::now() - chrono::Duration::days(days as i64)).fixed_offset());
-        match vigil_core::apply_retention(&log, &key, cutoff, days) {
+        // One node of a cluster removes; every node's index follows the removal from the log.
+        let outcome = if leases.holds(RETENTION_LEASE) {
+            vigil_core::apply_retention(&log, &key, cutoff, days)
+        } else {
+            Ok(None)
+        };
+        match outcome {
             Ok(Some(removal)) => search.remove_below(removal.to_seq + 1),
             Ok(None) => {}
             Err(error) => tracing::error!(%error, "retention failed; will retry"),
         }
+        // Another node's lease ends when that node stops: look again sooner in a cluster.
+        let wait = if log.is_shared() && !leases.holds(RETENTION_LEASE) {
+            vigil_core::cluster::LEASE_TTL
+        } else {
+            RETENTION_INTERVAL
+        };
         if !matches!(
-            stop.recv_timeout(RETENTION_INTERVAL),
+            stop.recv_timeout(wait),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         ) {
             return;
@@ -137,12 +170,14 @@ pub async fn serve(
         }
         None => None,
     };
-    let data_dir = config.data_dir.clone();
-    let log = Arc::new(
-        tokio::task::spawn_blocking(move || EventLog::open(&data_dir))
-            .await?
-            .with_context(|| format!("opening the event log in {}", config.data_dir.display()))?,
-    );
+    let storage = cli::Storage {
+        data_dir: config.data_dir.clone(),
+        database: config.database.clone(),
+    };
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let log = Arc::new(tokio::task::spawn_blocking(move || storage.open_log()).await??);
+    let leases = vigil_core::cluster::Leases::start(log.clone(), vigil_core::cluster::node_name());
     // A damaged page raises the integrity alarm (appends refused, /readyz says so) once found.
     log.check_pages_in_background()
         .context("starting the check of the log's pages")?;
@@ -176,11 +211,23 @@ pub async fn serve(
         Some(days) => {
             let (stop, stopped) = std::sync::mpsc::channel::<()>();
             let (log, search) = (log.clone(), search.clone());
-            let key = SigningKey::load(&config.data_dir)
-                .context("loading the signing key that signs removals")?;
+            let key = {
+                let (log, data_dir, given) = (
+                    log.clone(),
+                    config.data_dir.clone(),
+                    config.master_key.clone(),
+                );
+                tokio::task::spawn_blocking(move || {
+                    let master = MasterKey::for_log(&log, &data_dir, given.as_deref())?;
+                    SigningKey::for_log(&log, &data_dir, &master)
+                })
+                .await?
+                .context("loading the signing key that signs removals")?
+            };
+            let leases = leases.clone();
             let handle = std::thread::Builder::new()
                 .name("vigil-retention".into())
-                .spawn(move || retention_loop(log, search, key, days, stopped))
+                .spawn(move || retention_loop(log, search, key, days, &leases, stopped))
                 .context("starting retention")?;
             Some((stop, handle))
         }
@@ -197,8 +244,9 @@ pub async fn serve(
         events_per_object: config.export_object_events,
         outbound,
     };
+    let export_leases = leases.clone();
     let exports = tokio::task::spawn_blocking(move || {
-        ExportService::open(export_log, &export_dir, export_settings)
+        ExportService::open(export_log, &export_dir, export_settings, export_leases)
     })
     .await?
     .context("opening the export keys")?;
@@ -206,6 +254,7 @@ pub async fn serve(
     let (stop_checkpoints, checkpoints_stopped) = tokio::sync::watch::channel(false);
     let checkpointer = tokio::spawn(checkpoint_loop(
         exports.clone(),
+        leases.clone(),
         config.checkpoint_interval,
         checkpoints_stopped,
     ));
@@ -224,11 +273,12 @@ pub async fn serve(
             }
         });
     }
-    let (pull_log, pull_registry, pull_dir, pull_key) = (
+    let (pull_log, pull_registry, pull_dir, pull_key, pull_leases) = (
         log.clone(),
         registry.clone(),
         config.data_dir.clone(),
         config.master_key.clone(),
+        leases.clone(),
     );
     let pulls = tokio::task::spawn_blocking(move || {
         PullService::open(
@@ -237,6 +287,7 @@ pub async fn serve(
             &pull_dir,
             pull_key.as_deref(),
             outbound,
+            pull_leases,
         )
     })
     .await?
@@ -251,7 +302,14 @@ pub async fn serve(
     .context("opening the governance projection")?;
     let address = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(%address, scheme, data_dir = %config.data_dir.display(), "vigil is serving");
+    match log.database() {
+        Some(database) => {
+            tracing::info!(%address, scheme, data_dir = %config.data_dir.display(), %database, node = leases.holder(), "vigil is serving (cluster node)")
+        }
+        None => {
+            tracing::info!(%address, scheme, data_dir = %config.data_dir.display(), "vigil is serving")
+        }
+    }
     println!("vigil listening on {scheme}://{address}");
     let app = router(AppState {
         log: log.clone(),
@@ -286,6 +344,8 @@ pub async fn serve(
         }
         search.shutdown();
         governance.shutdown();
+        // Leases are given up last: another node takes the work at once.
+        leases.shutdown();
         log.shutdown();
     })
     .await?;

@@ -45,6 +45,24 @@ struct DataDir {
         global = true
     )]
     data_dir: PathBuf,
+    /// A PostgreSQL database shared by several vigil nodes (`postgres://user:password@host/db`,
+    /// `?sslmode=require` for TLS, `&sslrootcert=FILE` for a private CA). It holds the log,
+    /// keys, configurations and checkpoints; --data-dir then holds only this node's derived
+    /// views. Default: everything in --data-dir.
+    #[arg(
+        long,
+        env = "VIGIL_DATABASE_URL",
+        hide_env_values = true,
+        global = true,
+        value_name = "URL"
+    )]
+    database_url: Option<String>,
+}
+
+impl DataDir {
+    fn storage(&self) -> anyhow::Result<cli::Storage> {
+        cli::Storage::new(self.data_dir.clone(), self.database_url.as_deref())
+    }
 }
 
 #[derive(Args)]
@@ -520,9 +538,17 @@ fn main() -> ExitCode {
             tls_cert,
             tls_key,
         } => {
+            let storage = match data_dir.storage() {
+                Ok(storage) => storage,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let config = ServeConfig {
                 listen,
-                data_dir: data_dir.data_dir,
+                data_dir: storage.data_dir,
+                database: storage.database,
                 demo,
                 bootstrap_api_key: std::env::var("VIGIL_BOOTSTRAP_API_KEY")
                     .ok()
@@ -548,7 +574,9 @@ fn main() -> ExitCode {
             data_dir,
             checkpoints,
             public_key,
-        } => cli::verify_command(&data_dir.data_dir, &checkpoints, public_key),
+        } => data_dir
+            .storage()
+            .and_then(|storage| cli::verify_command(&storage, &checkpoints, public_key)),
         Command::Search {
             url,
             api_key,
@@ -581,11 +609,17 @@ fn main() -> ExitCode {
         Command::Reindex {
             data_dir,
             projection: false,
-        } => cli::reindex_command(&data_dir.data_dir).map(|()| true),
+        } => data_dir
+            .storage()
+            .and_then(|storage| cli::reindex_command(&storage))
+            .map(|()| true),
         Command::Reindex {
             data_dir,
             projection: true,
-        } => cli::rebuild_projection_command(&data_dir.data_dir).map(|()| true),
+        } => data_dir
+            .storage()
+            .and_then(|storage| cli::rebuild_projection_command(&storage))
+            .map(|()| true),
         Command::Report { command, remote } => match remote.api_key {
             None => Err(anyhow::anyhow!(
                 "an API key is needed: --api-key or VIGIL_API_KEY"
@@ -620,7 +654,9 @@ fn main() -> ExitCode {
             }
             .map(|()| true),
         },
-        Command::Import { file, data_dir } => cli::import_command(&data_dir.data_dir, &file),
+        Command::Import { file, data_dir } => data_dir
+            .storage()
+            .and_then(|storage| cli::import_command(&storage, &file)),
         Command::Audit { command, remote } => match remote.api_key {
             None => Err(anyhow::anyhow!(
                 "an API key is needed: --api-key or VIGIL_API_KEY"
@@ -640,12 +676,17 @@ fn main() -> ExitCode {
         Command::Export {
             command: ExportCommand::PublicKey,
             data_dir,
-        } => export_cli::public_key_command(&data_dir.data_dir).map(|()| true),
+        } => data_dir
+            .storage()
+            .and_then(|storage| export_cli::public_key_command(&storage))
+            .map(|()| true),
         Command::VerifyExport {
             dir,
             public_key,
             data_dir,
-        } => export_cli::verify_export_command(&dir, public_key, &data_dir.data_dir),
+        } => data_dir
+            .storage()
+            .and_then(|storage| export_cli::verify_export_command(&dir, public_key, &storage)),
         Command::Health { url } => cli::health_command(&url),
         Command::Config {
             command: ConfigCommand::Check,
@@ -673,12 +714,15 @@ fn main() -> ExitCode {
                 _ => Ok(true),
             }
         }
-        Command::Keys { command, data_dir } => match command {
-            KeysCommand::Create { name, permissions } => {
-                cli::keys_create(&data_dir.data_dir, &name, &permissions)
-            }
-            KeysCommand::List => cli::keys_list(&data_dir.data_dir),
-            KeysCommand::Delete { key } => cli::keys_delete(&data_dir.data_dir, &key),
+        Command::Keys { command, data_dir } => match data_dir.storage() {
+            Err(error) => Err(error),
+            Ok(storage) => match command {
+                KeysCommand::Create { name, permissions } => {
+                    cli::keys_create(&storage, &name, &permissions)
+                }
+                KeysCommand::List => cli::keys_list(&storage),
+                KeysCommand::Delete { key } => cli::keys_delete(&storage, &key),
+            },
         }
         .map(|()| true),
     };

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use vigil_model::Timestamp;
@@ -13,6 +12,7 @@ use super::secrets::MasterKey;
 use crate::keys::KeyActor;
 use crate::log::{EventLog, LogEntry, SideWrite};
 use crate::own_events::OwnEvent;
+use crate::store::{Row, StoreError, values};
 
 /// How often a configuration exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,32 +364,28 @@ pub struct ConfigInput {
 
 const SELECT_CONFIG: &str = "SELECT id, interval, enabled, settings, connection_status, created_at, updated_at, format FROM export_configs";
 
-fn config_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExportConfig> {
-    let interval: String = row.get(1)?;
-    let settings: String = row.get(3)?;
-    let format: String = row.get(7)?;
-    let bad = |what: String| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
-    };
+fn config_from_row(row: &Row) -> Result<ExportConfig, StoreError> {
+    let bad =
+        |what: String| StoreError::Unreadable(format!("a stored export configuration: {what}"));
     Ok(ExportConfig {
-        id: row.get(0)?,
-        interval: Interval::parse(&interval).map_err(|error| bad(error.to_string()))?,
-        format: ExportFormat::parse(&format).map_err(|error| bad(error.to_string()))?,
-        enabled: row.get(2)?,
-        destination: serde_json::from_str(&settings).map_err(|error| bad(error.to_string()))?,
-        connection_status: row.get(4)?,
-        created_at: row.get(5)?,
-        updated_at: row.get(6)?,
+        id: row.string(0)?,
+        interval: Interval::parse(row.text(1)?).map_err(|error| bad(error.to_string()))?,
+        format: ExportFormat::parse(row.text(7)?).map_err(|error| bad(error.to_string()))?,
+        enabled: row.integer(2)? != 0,
+        destination: serde_json::from_str(row.text(3)?).map_err(|error| bad(error.to_string()))?,
+        connection_status: row.string(4)?,
+        created_at: row.string(5)?,
+        updated_at: row.string(6)?,
     })
 }
 
 /// Every configuration, oldest first.
 pub fn list_configs(log: &EventLog) -> Result<Vec<ExportConfig>, ExportError> {
-    Ok(log.read(|connection| {
-        let mut statement =
-            connection.prepare_cached(&format!("{SELECT_CONFIG} ORDER BY created_at, id"))?;
-        let rows = statement.query_map([], config_from_row)?;
-        rows.collect()
+    Ok(log.query(|db| {
+        db.query(&format!("{SELECT_CONFIG} ORDER BY created_at, id"), &[])?
+            .iter()
+            .map(config_from_row)
+            .collect()
     })?)
 }
 
@@ -399,11 +395,12 @@ pub fn get_config(log: &EventLog, id: &str) -> Result<ExportConfig, ExportError>
 }
 
 fn read_config(log: &EventLog, id: &str) -> Result<Option<ExportConfig>, ExportError> {
-    Ok(log.read(|connection| {
-        connection
-            .prepare_cached(&format!("{SELECT_CONFIG} WHERE id = ?1"))?
-            .query_row([id], config_from_row)
-            .optional()
+    let id = id.to_owned();
+    Ok(log.query(move |db| {
+        db.query_optional(&format!("{SELECT_CONFIG} WHERE id = ?1"), values![id])?
+            .as_ref()
+            .map(config_from_row)
+            .transpose()
     })?)
 }
 
@@ -413,14 +410,14 @@ pub fn config_secret(
     master: &MasterKey,
     id: &str,
 ) -> Result<Option<String>, ExportError> {
-    let sealed: Option<Vec<u8>> = log.read(|connection| {
-        connection
-            .query_row(
-                "SELECT sealed_secret FROM export_configs WHERE id = ?1",
-                [id],
-                |row| row.get(0),
-            )
-            .optional()
+    let wanted = id.to_owned();
+    let sealed: Option<Vec<u8>> = log.query(move |db| {
+        db.query_optional(
+            "SELECT sealed_secret FROM export_configs WHERE id = ?1",
+            values![wanted],
+        )?
+        .map(|row| row.bytes(0).map(<[u8]>::to_vec))
+        .transpose()
     })?;
     let sealed = sealed.ok_or_else(|| ExportError::NotFound(id.to_owned()))?;
     if sealed.is_empty() {
@@ -512,26 +509,26 @@ pub fn insert_config(
     };
     let settings = serde_json::to_string(&config.destination).expect("destination serializes");
     let row = config.clone();
-    let side_write: SideWrite = Box::new(move |transaction: &Connection| {
-        transaction.execute(
+    let side_write: SideWrite = Box::new(move |db| {
+        db.execute(
             "INSERT INTO export_configs (id, kind, interval, enabled, settings, sealed_secret, connection_status, created_at, updated_at, format)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                row.id,
+            values![
+                &row.id,
                 row.destination.kind(),
                 row.interval.as_str(),
                 row.enabled,
                 settings,
                 sealed,
-                row.connection_status,
-                row.created_at,
-                row.updated_at,
+                &row.connection_status,
+                &row.created_at,
+                &row.updated_at,
                 row.format.as_str()
             ],
         )?;
-        transaction.execute(
+        db.execute(
             "INSERT INTO export_state (config_id, checkpoint_seq, attempts, exported_events) VALUES (?1, 0, 0, 0)",
-            [&row.id],
+            values![row.id],
         )?;
         Ok(())
     });
@@ -559,13 +556,13 @@ pub fn replace_config(
     };
     let settings = serde_json::to_string(&config.destination).expect("destination serializes");
     let row = config.clone();
-    let side_write: SideWrite = Box::new(move |transaction: &Connection| {
-        transaction.execute(
+    let side_write: SideWrite = Box::new(move |db| {
+        db.execute(
             "UPDATE export_configs SET interval = ?2, enabled = ?3, settings = ?4,
                  sealed_secret = coalesce(?5, sealed_secret), connection_status = ?6, updated_at = ?7,
                  format = ?8
              WHERE id = ?1",
-            params![
+            values![
                 row.id,
                 row.interval.as_str(),
                 row.enabled,
@@ -596,11 +593,14 @@ pub fn delete_config(
 ) -> Result<ExportConfig, ExportError> {
     let config = get_config(log, id)?;
     let config_id = config.id.clone();
-    let side_write: SideWrite = Box::new(move |transaction: &Connection| {
-        transaction.execute("DELETE FROM export_configs WHERE id = ?1", [&config_id])?;
-        transaction.execute(
+    let side_write: SideWrite = Box::new(move |db| {
+        db.execute(
+            "DELETE FROM export_configs WHERE id = ?1",
+            values![&config_id],
+        )?;
+        db.execute(
             "DELETE FROM export_state WHERE config_id = ?1",
-            [&config_id],
+            values![config_id],
         )?;
         Ok(())
     });

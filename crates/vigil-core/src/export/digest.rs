@@ -39,6 +39,75 @@ impl SigningKey {
             .map_err(|error| ExportError::Key(format!("the signing key is unreadable: {error}")))
     }
 
+    /// The signing key of `log`: the data directory's for the embedded log; for a cluster, one
+    /// key shared by every node, kept in the database sealed with the master key (the first node
+    /// to need it creates it), so every node signs digests and checkpoints alike.
+    pub fn for_log(
+        log: &crate::log::EventLog,
+        data_dir: &Path,
+        master: &super::MasterKey,
+    ) -> Result<SigningKey, ExportError> {
+        if !log.is_shared() {
+            return SigningKey::load(data_dir);
+        }
+        const NAME: &str = "export-signing";
+        let read = |log: &crate::log::EventLog| {
+            log.query(|db| {
+                db.query_optional(
+                    "SELECT sealed FROM cluster_keys WHERE name = ?1",
+                    &[NAME.into()],
+                )?
+                .map(|row| row.bytes(0).map(<[u8]>::to_vec))
+                .transpose()
+            })
+        };
+        let sealed = match read(log)? {
+            Some(sealed) => sealed,
+            None => {
+                let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                    .map_err(|_| ExportError::Key("could not generate a signing key".into()))?;
+                let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+                    .map_err(|error| ExportError::Key(error.to_string()))?;
+                let public_key = hex::encode(key.public_key().as_ref());
+                let sealed = master.seal(NAME, &hex::encode(pkcs8.as_ref()))?;
+                // Another node may create one at the same moment: the first stored wins.
+                log.append_blocking(
+                    Vec::new(),
+                    Some(Box::new(move |db| {
+                        db.execute(
+                            "INSERT INTO cluster_keys (name, sealed, public_key) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (name) DO NOTHING",
+                            &[NAME.into(), sealed.into(), public_key.into()],
+                        )
+                        .map(|_| ())
+                    })),
+                )?;
+                read(log)?
+                    .ok_or_else(|| ExportError::Key("the cluster's signing key vanished".into()))?
+            }
+        };
+        let pkcs8 = hex::decode(master.open(NAME, &sealed)?)
+            .map_err(|_| ExportError::Key("the cluster's signing key is unreadable".into()))?;
+        Ed25519KeyPair::from_pkcs8(&pkcs8)
+            .map(SigningKey)
+            .map_err(|error| ExportError::Key(format!("the signing key is unreadable: {error}")))
+    }
+
+    /// The public key (hex) of a cluster's signing key, as stored beside it; `None` before any
+    /// node created one.
+    pub fn cluster_public_key_hex(
+        log: &crate::log::EventLog,
+    ) -> Result<Option<String>, ExportError> {
+        Ok(log.query(|db| {
+            db.query_optional(
+                "SELECT public_key FROM cluster_keys WHERE name = 'export-signing'",
+                &[],
+            )?
+            .map(|row| row.string(0))
+            .transpose()
+        })?)
+    }
+
     /// The public key (hex) of the data directory's signing key, read without creating one;
     /// `None` when there is none.
     pub fn existing_public_key_hex(data_dir: &Path) -> Result<Option<String>, ExportError> {

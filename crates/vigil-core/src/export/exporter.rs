@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -22,6 +21,7 @@ use super::parquet;
 use super::sink::{Content, Sink};
 use crate::log::{EventLog, Seq, SideWrite, StoredEvent};
 use crate::own_events::OwnEvent;
+use crate::store::{Sql, StoreError, values};
 
 /// Events per exported object.
 pub const EVENTS_PER_OBJECT: u64 = 50_000;
@@ -45,6 +45,11 @@ struct Plan {
     /// configuration's format changed meanwhile. Plans stored before formats existed are NDJSON.
     #[serde(default = "ndjson")]
     format: String,
+    /// When the run was planned, the digest's `createdAt`: fixed with the plan, so that a run
+    /// resumed (on this node or another) writes the very same digest. Absent in plans stored by
+    /// earlier versions.
+    #[serde(default)]
+    created_at: Option<String>,
 }
 
 fn ndjson() -> String {
@@ -66,6 +71,7 @@ impl Plan {
             last_seq: head,
             objects,
             format: format.as_str().to_owned(),
+            created_at: Some(now_text()),
         }
     }
 }
@@ -95,27 +101,28 @@ pub struct ExportStatus {
 
 /// The progress of configuration `id`.
 pub fn read_status(log: &EventLog, id: &str) -> Result<ExportStatus, ExportError> {
-    let row = log.read(|connection| {
-        connection
-            .prepare_cached(
-                "SELECT checkpoint_seq, exported_events, last_exported_at, last_attempt_at, last_error,
-                        attempts, pending_plan, last_digest_key, last_digest_sha256
-                 FROM export_state WHERE config_id = ?1",
-            )?
-            .query_row([id], |row| {
-                Ok((
-                    row.get::<_, i64>(0)? as Seq,
-                    row.get::<_, i64>(1)? as u64,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get::<_, i64>(5)? as u64,
-                    row.get::<_, Option<String>>(6)?,
-                    row.get(7)?,
-                    row.get(8)?,
-                ))
-            })
-            .optional()
+    let wanted = id.to_owned();
+    let row = log.query(move |db| {
+        db.query_optional(
+            "SELECT checkpoint_seq, exported_events, last_exported_at, last_attempt_at, last_error,
+                    attempts, pending_plan, last_digest_key, last_digest_sha256
+             FROM export_state WHERE config_id = ?1",
+            values![wanted],
+        )?
+        .map(|row| {
+            Ok::<_, StoreError>((
+                row.integer(0)? as Seq,
+                row.integer(1)? as u64,
+                row.optional_string(2)?,
+                row.optional_string(3)?,
+                row.optional_string(4)?,
+                row.integer(5)? as u64,
+                row.optional_string(6)?,
+                row.optional_string(7)?,
+                row.optional_string(8)?,
+            ))
+        })
+        .transpose()
     })?;
     let row = row.ok_or_else(|| ExportError::NotFound(id.to_owned()))?;
     let pending_plan: Option<Plan> = match row.6 {
@@ -142,9 +149,9 @@ pub fn read_status(log: &EventLog, id: &str) -> Result<ExportStatus, ExportError
 
 async fn write_state(
     log: &EventLog,
-    write: impl FnOnce(&Connection) -> rusqlite::Result<usize> + Send + 'static,
+    write: impl FnOnce(&mut dyn Sql) -> Result<u64, StoreError> + Send + 'static,
 ) -> Result<(), ExportError> {
-    let side_write: SideWrite = Box::new(move |transaction| write(transaction).map(|_| ()));
+    let side_write: SideWrite = Box::new(move |db| write(db).map(|_| ()));
     log.append_with(Vec::new(), Some(side_write)).await?;
     Ok(())
 }
@@ -157,11 +164,11 @@ pub(crate) async fn record_failure(
 ) -> Result<(), ExportError> {
     let id = id.to_owned();
     let now = now_text();
-    write_state(log, move |transaction| {
-        transaction.execute(
+    write_state(log, move |db| {
+        db.execute(
             "UPDATE export_state SET last_error = ?2, attempts = attempts + 1, last_attempt_at = ?3
              WHERE config_id = ?1",
-            params![id, error, now],
+            values![id, error, now],
         )
     })
     .await
@@ -192,7 +199,10 @@ pub async fn run_once(
     signing: &SigningKey,
     events_per_object: u64,
     format: ExportFormat,
+    leases: &crate::cluster::Leases,
 ) -> Result<Option<RunSummary>, ExportError> {
+    // Every write that moves the run on is refused once this node no longer holds the lease.
+    let lease = super::lease_name(id);
     let status = {
         let log = log.clone();
         let id = id.to_owned();
@@ -205,10 +215,10 @@ pub async fn run_once(
             let head = log.last_committed_seq();
             if head <= status.checkpoint_seq {
                 let (id, started) = (id.to_owned(), started.clone());
-                write_state(log, move |transaction| {
-                    transaction.execute(
+                write_state(log, move |db| {
+                    db.execute(
                         "UPDATE export_state SET last_attempt_at = ?2 WHERE config_id = ?1",
-                        params![id, started],
+                        values![id, started],
                     )
                 })
                 .await?;
@@ -223,10 +233,12 @@ pub async fn run_once(
             let text = serde_json::to_string(&plan).expect("plan serializes");
             let id = id.to_owned();
             let started = started.clone();
-            write_state(log, move |transaction| {
-                transaction.execute(
+            let (fence, lease) = (leases.fence_check(), lease.clone());
+            write_state(log, move |db| {
+                fence(db, &lease)?;
+                db.execute(
                     "UPDATE export_state SET pending_plan = ?2, last_attempt_at = ?3 WHERE config_id = ?1",
-                    params![id, text, started],
+                    values![id, text, started],
                 )
             })
             .await?;
@@ -277,7 +289,7 @@ pub async fn run_once(
     let digest = Digest {
         format: DIGEST_FORMAT.to_owned(),
         configuration_id: id.to_owned(),
-        created_at: now_text(),
+        created_at: plan.created_at.clone().unwrap_or_else(now_text),
         first_seq: plan.first_seq,
         last_seq: plan.last_seq,
         objects,
@@ -321,13 +333,15 @@ pub async fn run_once(
     .into_entry();
     let id = id.to_owned();
     let finished = now_text();
-    let side_write: SideWrite = Box::new(move |transaction| {
-        transaction.execute(
+    let fence = leases.fence_check();
+    let side_write: SideWrite = Box::new(move |db| {
+        fence(db, &lease)?;
+        db.execute(
             "UPDATE export_state SET checkpoint_seq = ?2, pending_plan = NULL, last_digest_key = ?3,
                  last_digest_sha256 = ?4, last_exported_at = ?5, last_error = NULL, attempts = 0,
                  exported_events = exported_events + ?6
              WHERE config_id = ?1",
-            params![id, plan.last_seq as i64, digest_key, digest_sha256, finished, events as i64],
+            values![id, plan.last_seq, digest_key, digest_sha256, finished, events],
         )?;
         Ok(())
     });

@@ -31,6 +31,7 @@ pub use secrets::{MASTER_KEY_FILE, MasterKey};
 pub use sink::{Content, ExportEnvironment, Sink, open_sink};
 
 use crate::checkpoint::{self, Checkpoint};
+use crate::cluster::Leases;
 use crate::error::LogError;
 use crate::keys::KeyActor;
 use crate::log::{EventLog, Seq};
@@ -97,6 +98,8 @@ struct ExportTask {
 /// Export configurations and their exporter tasks.
 pub struct ExportService {
     log: Arc<EventLog>,
+    /// Which node runs which configuration, in a cluster.
+    leases: Arc<Leases>,
     master: MasterKey,
     signing: SigningKey,
     settings: ExportSettings,
@@ -112,11 +115,13 @@ impl ExportService {
         log: Arc<EventLog>,
         data_dir: &Path,
         settings: ExportSettings,
+        leases: Arc<Leases>,
     ) -> Result<Arc<ExportService>, ExportError> {
-        let master = MasterKey::load(data_dir, settings.master_key.as_deref())?;
-        let signing = SigningKey::load(data_dir)?;
+        let master = MasterKey::for_log(&log, data_dir, settings.master_key.as_deref())?;
+        let signing = SigningKey::for_log(&log, data_dir, &master)?;
         Ok(Arc::new(ExportService {
             log,
+            leases,
             master,
             signing,
             settings,
@@ -126,13 +131,52 @@ impl ExportService {
         }))
     }
 
-    /// Starts one exporter task per stored configuration.
+    /// Starts one exporter task per stored configuration. In a cluster, configurations created
+    /// through other nodes get their task here within [`RECONCILE_EVERY`]; each task runs only
+    /// while this node holds the configuration's lease.
     pub async fn start(self: &Arc<Self>) -> Result<(), ExportError> {
-        let configs = self.blocking(list_configs).await??;
-        for config in configs {
-            self.spawn_task(&config.id);
+        self.reconcile().await?;
+        if self.log.is_shared() {
+            let service = self.clone();
+            let mut shutdown = self.shutdown.subscribe();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(RECONCILE_EVERY) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    if let Err(error) = service.reconcile().await {
+                        tracing::debug!(%error, "could not list the export configurations");
+                    }
+                }
+            });
         }
         Ok(())
+    }
+
+    /// Starts a task for every stored configuration that has none.
+    async fn reconcile(self: &Arc<Self>) -> Result<(), ExportError> {
+        let configs = self.blocking(list_configs).await??;
+        for config in configs {
+            let known = self
+                .tasks
+                .lock()
+                .expect("tasks lock")
+                .get(&config.id)
+                .is_some_and(|task| !task.handle.is_finished());
+            if !known {
+                self.spawn_task(&config.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this node holds the lease of configuration `id` (always, on the embedded log).
+    async fn holds_lease(&self, id: &str) -> bool {
+        let (leases, name) = (self.leases.clone(), lease_name(id));
+        tokio::task::spawn_blocking(move || leases.holds(&name))
+            .await
+            .unwrap_or(false)
     }
 
     /// Signs the log's head and records the checkpoint in the log when the head has moved past
@@ -495,8 +539,24 @@ impl ExportService {
             &self.signing,
             self.settings.events_per_object,
             config.format,
+            &self.leases,
         )
         .await
+    }
+}
+
+/// How often a cluster node looks for configurations created through other nodes.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+
+/// The lease under which one node runs configuration `id`.
+fn lease_name(id: &str) -> String {
+    format!("export:{id}")
+}
+
+impl ExportService {
+    async fn release_lease(&self, id: &str) {
+        let (leases, name) = (self.leases.clone(), lease_name(id));
+        let _ = tokio::task::spawn_blocking(move || leases.release(&name)).await;
     }
 }
 
@@ -542,12 +602,23 @@ async fn export_loop(
         let delay = match service.get(&id).await {
             Ok((config, status)) if config.enabled => next_run_delay(&config, &status),
             Ok(_) => Duration::MAX,
-            Err(ExportError::NotFound(_)) => return,
+            Err(ExportError::NotFound(_)) => {
+                service.release_lease(&id).await;
+                return;
+            }
             Err(error) => {
                 tracing::error!(configuration = %id, %error, "cannot read the export configuration");
                 Duration::from_secs(5)
             }
         };
+        if !service.holds_lease(&id).await {
+            // Another node runs this configuration; look again, to take over if it stops.
+            tokio::select! {
+                _ = tokio::time::sleep(crate::cluster::RENEW_EVERY) => {}
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
         let forced = run_now.swap(false, Ordering::SeqCst);
         if !forced && !delay.is_zero() {
             let sleep = tokio::time::sleep(delay.min(Duration::from_secs(24 * 3600)));
@@ -572,7 +643,10 @@ async fn export_loop(
                 "export run completed"
             ),
             Ok(None) => tracing::debug!(configuration = %id, "export run: nothing new"),
-            Err(ExportError::NotFound(_)) => return,
+            Err(ExportError::NotFound(_)) => {
+                service.release_lease(&id).await;
+                return;
+            }
             Err(error) => {
                 tracing::warn!(configuration = %id, %error, "export run failed; will retry");
                 if let Err(error) =

@@ -49,6 +49,22 @@ impl MasterKey {
         Ok(MasterKey(LessSafeKey::new(key)))
     }
 
+    /// The master key of `log`: on the embedded log as [`MasterKey::load`]; a cluster's nodes
+    /// must all be given the same key (`VIGIL_MASTER_KEY`), since one node's key file could not
+    /// open what another node sealed.
+    pub fn for_log(
+        log: &crate::log::EventLog,
+        data_dir: &Path,
+        given: Option<&str>,
+    ) -> Result<MasterKey, ExportError> {
+        if log.is_shared() && given.is_none() {
+            return Err(ExportError::Key(
+                "a cluster (--database-url) needs VIGIL_MASTER_KEY, the same 64 hex characters on every node: secrets sealed by one node must open on every other".into(),
+            ));
+        }
+        MasterKey::load(data_dir, given)
+    }
+
     /// Seals `secret`, bound to `owner` (the configuration id): nonce ‖ ciphertext ‖ tag.
     pub fn seal(&self, owner: &str, secret: &str) -> Result<Vec<u8>, ExportError> {
         let nonce_bytes: [u8; NONCE_LEN] =

@@ -434,19 +434,18 @@ impl Drop for Governance {
 /// with the sequence number reached and the last one. Refuses while a server maintains it.
 pub fn rebuild(
     data_dir: &Path,
+    log: &EventLog,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, ProjectionError> {
     let _lock = lock(data_dir)?;
-    let log = EventLog::open(data_dir)?;
     let total = log.last_seq()?;
     let path = data_dir.join(DATABASE_FILE);
     remove_database(&path)?;
     let (mut conn, mut projected, _) = open_or_create(&path, total)?;
-    while let Some(last) = apply_batch(&mut conn, &log, projected)? {
+    while let Some(last) = apply_batch(&mut conn, log, projected)? {
         projected = last;
         progress(projected, total);
     }
     drop(conn);
-    log.shutdown();
     Ok(projected)
 }

@@ -183,10 +183,15 @@ impl Compactor {
         )?;
         let stored = dictionary.clone();
         let trained_on = samples.len() as i64;
-        self.write(Box::new(move |transaction| {
-            transaction.execute(
+        self.write(Box::new(move |db| {
+            db.execute(
                 "INSERT INTO body_dictionaries (id, bytes, trained_on, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![id, stored, trained_on, chrono::Utc::now().to_rfc3339()],
+                &[
+                    id.into(),
+                    stored.into(),
+                    trained_on.into(),
+                    chrono::Utc::now().to_rfc3339().into(),
+                ],
             )?;
             Ok(())
         }))?;
@@ -257,12 +262,12 @@ impl Compactor {
                 rewrites.push((seq, plain, codec, compressed));
             }
             let count = rewrites.len() as i64;
-            self.write(Box::new(move |transaction| {
-                let mut update = transaction.prepare_cached(
-                    "UPDATE events SET body = ?1, codec = ?2 WHERE seq = ?3 AND codec = 0 AND body = ?4",
-                )?;
+            self.write(Box::new(move |db| {
                 for (seq, plain, codec, compressed) in rewrites {
-                    update.execute(params![compressed, codec, seq, plain])?;
+                    db.execute(
+                        "UPDATE events SET body = ?1, codec = ?2 WHERE seq = ?3 AND codec = 0 AND body = ?4",
+                        &[compressed.into(), codec.into(), seq.into(), plain.into()],
+                    )?;
                 }
                 Ok(())
             }))?;

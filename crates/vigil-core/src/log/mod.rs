@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
 use crate::error::LogError;
+use crate::store::{Lite, Sql, StoreError};
 
 mod codec;
 mod compaction;
@@ -160,7 +161,8 @@ pub enum AppendResult {
 
 /// An extra write run in the same transaction as an append (e.g. creating an API key together
 /// with its `ApiKeyCreated` event), so both are stored or neither.
-pub type SideWrite = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+/// Written in portable SQL, so it runs on either backend.
+pub type SideWrite = Box<dyn FnOnce(&mut dyn Sql) -> Result<(), StoreError> + Send>;
 
 struct WriteJob {
     entries: Vec<LogEntry>,
@@ -516,6 +518,35 @@ impl EventLog {
         Ok(result?)
     }
 
+    /// Runs `read`, in portable SQL, on a pooled connection of whichever backend holds the log.
+    /// Blocking: call from a blocking context (never holds an async worker on PostgreSQL: the
+    /// statements run on a connection thread of their own, answered within a bound).
+    pub fn query<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&mut dyn Sql) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, LogError> {
+        match &self.backend {
+            Backend::Sqlite { path, readers, .. } => {
+                let pooled = readers.lock().expect("reader pool lock").pop();
+                let connection = match pooled {
+                    Some(connection) => connection,
+                    None => open_connection(path, true)?,
+                };
+                let result = read(&mut Lite(&connection));
+                readers.lock().expect("reader pool lock").push(connection);
+                Ok(result?)
+            }
+            Backend::Postgres(log) => Ok(log
+                .pool
+                .run(move |client| read(&mut crate::store::postgres::Pg(client)))?),
+        }
+    }
+
+    /// Whether the log is shared by a cluster (PostgreSQL) rather than embedded.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// The stored event with this id.
     pub fn get(&self, event_id: &str) -> Result<Option<StoredEvent>, LogError> {
         if let Backend::Postgres(log) = &self.backend {
@@ -657,6 +688,16 @@ impl EventLog {
             })
         })
         .map(|seq| seq as Seq)
+    }
+
+    /// The first stored sequence number (0 when empty): 1, or where retention left the log.
+    pub fn first_seq(&self) -> Result<Seq, LogError> {
+        let first = self.query(|db| {
+            db.query_optional("SELECT seq FROM events ORDER BY seq LIMIT 1", &[])?
+                .map(|row| row.integer(0))
+                .transpose()
+        })?;
+        Ok(first.unwrap_or(0) as Seq)
     }
 
     /// The number of stored events (a scan: for tests and tools) and the last sequence number.

@@ -13,6 +13,7 @@ use ::postgres::{Client, GenericClient};
 
 use super::*;
 use crate::store::StoreError;
+use crate::store::postgres::Pg;
 use crate::store::postgres::{PgPool, classify, connect, migrate};
 
 /// The channel every commit notifies, with the new head's sequence number as payload.
@@ -195,8 +196,8 @@ fn writer_connection(url: &str) -> Result<Client, StoreError> {
 }
 
 /// Appends every job of a group in one transaction that holds the head's lock, then answers.
-/// A job with a side write is refused: the stores that write beside an append run on the
-/// embedded database only, so far.
+/// A job with a side write runs in a savepoint of its own, so that its failure leaves the
+/// group's other jobs intact.
 fn commit_group(
     client: &mut Client,
     jobs: Vec<WriteJob>,
@@ -205,19 +206,8 @@ fn commit_group(
 ) -> Result<Seq, StoreError> {
     let started = std::time::Instant::now();
     let event_count: usize = jobs.iter().map(|job| job.entries.len()).sum();
-    let mut replies = Vec::with_capacity(jobs.len());
-    let mut pending = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        if job.side_write.is_some() {
-            replies.push((
-                job.reply,
-                Err("this write is not supported on the PostgreSQL backend yet".to_owned()),
-            ));
-        } else {
-            pending.push(job);
-        }
-    }
-    let mut job_results: Vec<Vec<AppendResult>> = Vec::with_capacity(pending.len());
+    let mut pending = jobs;
+    let mut job_results: Vec<Result<Vec<AppendResult>, String>> = Vec::with_capacity(pending.len());
     let outcome = (|| -> Result<Seq, StoreError> {
         let mut transaction = client.transaction().map_err(|error| classify(&error))?;
         let head = transaction
@@ -240,14 +230,44 @@ fn commit_group(
         let first_seq = last_seq;
         for job in &mut pending {
             let entries = std::mem::take(&mut job.entries);
-            let results = append_job(
-                &mut transaction,
-                codecs,
-                entries,
-                &mut last_seq,
-                &mut last_hash,
-            )?;
-            job_results.push(results);
+            let Some(side_write) = job.side_write.take() else {
+                let results = append_job(
+                    &mut transaction,
+                    codecs,
+                    entries,
+                    &mut last_seq,
+                    &mut last_hash,
+                )?;
+                job_results.push(Ok(results));
+                continue;
+            };
+            // A side write and its events stand or fall together, without the group's others.
+            let saved = (last_seq, last_hash);
+            let mut savepoint = transaction
+                .savepoint("job")
+                .map_err(|error| classify(&error))?;
+            let outcome = side_write(&mut Pg(&mut savepoint)).and_then(|()| {
+                append_job(
+                    &mut savepoint,
+                    codecs,
+                    entries,
+                    &mut last_seq,
+                    &mut last_hash,
+                )
+            });
+            match outcome {
+                Ok(results) => {
+                    savepoint.commit().map_err(|error| classify(&error))?;
+                    job_results.push(Ok(results));
+                }
+                Err(error @ StoreError::Unreachable(_)) => return Err(error),
+                Err(error) => {
+                    savepoint.rollback().map_err(|error| classify(&error))?;
+                    (last_seq, last_hash) = saved;
+                    tracing::error!(%error, "append failed; the request stored nothing");
+                    job_results.push(Err(error.to_string()));
+                }
+            }
         }
         if last_seq > first_seq {
             transaction
@@ -275,7 +295,7 @@ fn commit_group(
         Ok(seq) => {
             commits.publish(*seq);
             for (job, results) in pending.into_iter().zip(job_results) {
-                let _ = job.reply.send(Ok(results));
+                let _ = job.reply.send(results);
             }
         }
         Err(error) => {
@@ -289,9 +309,6 @@ fn commit_group(
                 let _ = job.reply.send(Err(text.clone()));
             }
         }
-    }
-    for (reply, result) in replies {
-        let _ = reply.send(result);
     }
     outcome
 }

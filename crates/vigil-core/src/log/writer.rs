@@ -215,7 +215,10 @@ pub(super) fn append_job(
     last_hash: &mut ChainHash,
 ) -> rusqlite::Result<Vec<AppendResult>> {
     if let Some(side_write) = side_write {
-        side_write(transaction)?;
+        side_write(&mut Lite(transaction)).map_err(|error| match error {
+            StoreError::Sqlite(error) => error,
+            other => rusqlite::Error::UserFunctionError(other.to_string().into()),
+        })?;
     }
     let mut insert = transaction.prepare_cached(
         "INSERT INTO events (seq, event_id, event_time, received_time, submitted_len, body, chain_hash, submitter, codec)

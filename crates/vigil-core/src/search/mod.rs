@@ -350,13 +350,9 @@ impl SearchIndex {
     ) -> Result<(), SearchError> {
         let path = index_dir(&self.data_dir);
         // Events removed by retention while the index was not running.
-        let first_kept = self.log.read(|c| {
-            c.query_row("SELECT coalesce(min(seq), 0) FROM events", [], |r| {
-                r.get::<_, i64>(0)
-            })
-        })?;
+        let first_kept = self.log.first_seq()?;
         self.remove_below
-            .fetch_max(first_kept as u64, Ordering::SeqCst);
+            .fetch_max(first_kept, Ordering::SeqCst);
         let mut removed_below = 0;
         let mut pending = 0u64;
         let mut last_commit = Instant::now();
@@ -668,7 +664,11 @@ impl SortKey {
 
 /// Deletes the index of `data_dir` and builds it again from the log, calling `progress` with the
 /// number of events indexed and the total. Run it while no server uses the directory.
-pub fn reindex(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<u64, SearchError> {
+pub fn reindex(
+    data_dir: &Path,
+    log: &EventLog,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, SearchError> {
     let path = index_dir(data_dir);
     // A running server holds the index writer's lock: refuse rather than delete its index.
     if let Ok(index) = Index::open_in_dir(&path)
@@ -677,7 +677,6 @@ pub fn reindex(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<u6
     {
         return Err(SearchError::InUse(path));
     }
-    let log = EventLog::open(data_dir)?;
     let total = log.last_seq()?;
     if path.exists() {
         std::fs::remove_dir_all(&path).map_err(directory_error(&path))?;
@@ -685,12 +684,11 @@ pub fn reindex(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<u6
     let (index, fields, _, _) = open_or_create(data_dir, total)?;
     let mut writer: IndexWriter = index.writer(WRITER_MEMORY_BYTES)?;
     let mut indexed = 0;
-    while let Some(last) = index_batch(&log, &writer, &fields, indexed)? {
+    while let Some(last) = index_batch(log, &writer, &fields, indexed)? {
         indexed = last;
         progress(indexed, total);
     }
     commit(&mut writer, indexed)?;
     writer.wait_merging_threads()?;
-    log.shutdown();
     Ok(indexed)
 }

@@ -99,6 +99,36 @@ impl From<i64> for Value {
     }
 }
 
+impl From<u64> for Value {
+    fn from(value: u64) -> Value {
+        Value::Integer(value as i64)
+    }
+}
+
+impl From<usize> for Value {
+    fn from(value: usize) -> Value {
+        Value::Integer(value as i64)
+    }
+}
+
+impl From<i32> for Value {
+    fn from(value: i32) -> Value {
+        Value::Integer(i64::from(value))
+    }
+}
+
+impl From<bool> for Value {
+    fn from(value: bool) -> Value {
+        Value::Integer(i64::from(value))
+    }
+}
+
+impl From<&String> for Value {
+    fn from(value: &String) -> Value {
+        Value::Text(value.clone())
+    }
+}
+
 impl From<&str> for Value {
     fn from(value: &str) -> Value {
         Value::Text(value.to_owned())
@@ -122,6 +152,14 @@ impl<T: Into<Value>> From<Option<T>> for Value {
         value.map_or(Value::Null, Into::into)
     }
 }
+
+/// The parameters of a portable statement: `values![id, name, count]`.
+macro_rules! values {
+    ($($value:expr),* $(,)?) => {
+        &[$($crate::store::Value::from($value)),*]
+    };
+}
+pub(crate) use values;
 
 /// One row of a portable query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +190,24 @@ impl Row {
         }
     }
 
+    /// Column `index` as an integer, or `None` for NULL.
+    pub fn optional_integer(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        match self.0.get(index) {
+            Some(Value::Null) => Ok(None),
+            _ => self.integer(index).map(Some),
+        }
+    }
+
+    /// Column `index` as owned text, or `None` for NULL.
+    pub fn optional_string(&self, index: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.optional_text(index)?.map(str::to_owned))
+    }
+
+    /// Column `index` as owned text.
+    pub fn string(&self, index: usize) -> Result<String, StoreError> {
+        Ok(self.text(index)?.to_owned())
+    }
+
     /// Column `index` as bytes (text is taken as its UTF-8 bytes).
     pub fn bytes(&self, index: usize) -> Result<&[u8], StoreError> {
         match self.0.get(index) {
@@ -174,6 +230,13 @@ pub enum StoreError {
     /// PostgreSQL cannot be reached (refused, timed out, connection lost).
     #[error("the database is unreachable: {0}")]
     Unreachable(String),
+    /// A write run beside an append refused to go on (what it was to change is gone or taken);
+    /// the append is then not stored either.
+    #[error("{0}")]
+    Refused(String),
+    /// A stored value cannot be read as what it should be.
+    #[error("database error: {0}")]
+    Unreadable(String),
     /// A column did not hold what the code expected.
     #[error("database error: column {index} holds {found}, not {expected}")]
     Column {

@@ -64,7 +64,8 @@ pub fn connect(url: &str, application: &str) -> Result<Client, StoreError> {
         .tcp_user_timeout(TCP_USER_TIMEOUT)
         .keepalives(true)
         .keepalives_idle(Duration::from_secs(30))
-        .application_name(application);
+        .application_name(application)
+        .notice_callback(|notice| tracing::debug!(notice = notice.message(), "database notice"));
     let result = if config.get_ssl_mode() == postgres::config::SslMode::Disable {
         config.connect(postgres::NoTls)
     } else {

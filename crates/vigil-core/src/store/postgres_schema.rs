@@ -11,7 +11,10 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // every node, so sequence numbers stay gap-free and the chain single), the anchor left by
     // retention and the body dictionaries. Then the state of record beside it: API keys,
     // export configurations and their progress, pull integrations with their watermarks and
-    // schedule, saved searches.
+    // schedule, saved searches, and the registry of users and data sources (derived from the log
+    // by every node alike, stored once, serialized with the appends). Leases say which node does
+    // the work that must happen once; the cluster's keys (the export signing key, sealed with
+    // the master key every node is given) are shared by every node.
     "CREATE TABLE events (
          seq BIGINT PRIMARY KEY,
          event_id TEXT NOT NULL UNIQUE,
@@ -96,6 +99,28 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
      CREATE TABLE integration_schedule (
          kind TEXT PRIMARY KEY,
          interval_minutes BIGINT NOT NULL
+     );
+     CREATE TABLE registry_users (
+         id TEXT PRIMARY KEY,
+         body TEXT NOT NULL
+     );
+     CREATE TABLE registry_datasources (
+         id TEXT PRIMARY KEY,
+         body TEXT NOT NULL
+     );
+     CREATE TABLE registry_state (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         applied_seq BIGINT NOT NULL
+     );
+     CREATE TABLE leases (
+         name TEXT PRIMARY KEY,
+         holder TEXT NOT NULL,
+         expires_at TIMESTAMPTZ NOT NULL
+     );
+     CREATE TABLE cluster_keys (
+         name TEXT PRIMARY KEY,
+         sealed BYTEA NOT NULL,
+         public_key TEXT NOT NULL
      );
      CREATE TABLE saved_searches (
          id TEXT PRIMARY KEY,

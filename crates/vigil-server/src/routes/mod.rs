@@ -180,20 +180,43 @@ const STORAGE_FULL_REASON: &str =
     "storage full: the disk holding the event log is full; appends fail until space is freed";
 
 /// For load balancers and operators (no key): 200 when the node serves, 503 with the reasons
-/// (integrity alarms, a full disk) when it does not. A view being rebuilt is listed with its
-/// progress, and the node stays ready: it stores events meanwhile.
+/// (integrity alarms, a full disk, a cluster's database out of reach) when it does not. A view
+/// being rebuilt is listed with its progress, and the node stays ready: it stores events
+/// meanwhile. `lag` says how many events of the log each of this node's views has still to
+/// take in.
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
     let alarms = integrity_alarms(&state);
     let storage_full = state.log.storage_full();
+    let head = state.log.last_committed_seq();
+    let lag = serde_json::json!({
+        "search": head.saturating_sub(state.search.indexed_seq()),
+        "governance": head.saturating_sub(state.governance.projected_seq()),
+    });
+    if state.log.is_shared() {
+        let log = state.log.clone();
+        let reached = tokio::task::spawn_blocking(move || log.last_seq()).await;
+        if let Ok(Err(error)) | Err(error) =
+            reached.map_err(|join| vigil_core::LogError::Unavailable(join.to_string()))
+        {
+            return (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({
+                    "status": "database unreachable",
+                    "database": error.to_string(),
+                    "lag": lag,
+                })),
+            );
+        }
+    }
     if alarms.is_empty() && !storage_full {
         let rebuilding: Vec<String> =
             [state.search.availability(), state.governance.availability()]
                 .into_iter()
                 .filter_map(|availability| availability.err().map(|why| why.to_string()))
                 .collect();
-        let mut body = serde_json::json!({ "status": "ready" });
+        let mut body = serde_json::json!({ "status": "ready", "lag": lag });
         if !rebuilding.is_empty() {
             body["rebuilding"] = serde_json::json!(rebuilding);
         }

@@ -11,6 +11,7 @@ use std::time::Duration;
 pub mod browser;
 pub mod emulators;
 pub mod fakes;
+pub mod postgres;
 
 /// The admin key every test server is bootstrapped with.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, watch};
@@ -17,12 +17,14 @@ use tokio::sync::{Notify, watch};
 use super::databricks::{self, DatabricksPages, DatabricksSettings, Opened};
 use super::snowflake::{self, SnowflakePages, SnowflakeSettings};
 use super::{QueryEvent, iso, store_events};
+use crate::cluster::Leases;
 use crate::export::MasterKey;
 use crate::keys::KeyActor;
 use crate::log::{EventLog, LogEntry, SideWrite, Submitter};
 use crate::outbound::{self, OutboundPolicy};
 use crate::own_events::OwnEvent;
 use crate::registry::Registry;
+use crate::store::values;
 
 mod config;
 mod store;
@@ -95,6 +97,13 @@ pub struct PullService {
     shutdown: watch::Sender<bool>,
     scheduler: Mutex<Option<tokio::task::JoinHandle<()>>>,
     outbound: OutboundPolicy,
+    /// Which node runs which integration, in a cluster.
+    leases: Arc<Leases>,
+}
+
+/// The lease under which one node runs integration `id`.
+fn lease_name(id: &str) -> String {
+    format!("pull:{id}")
 }
 
 impl PullService {
@@ -105,8 +114,9 @@ impl PullService {
         data_dir: &Path,
         master_key: Option<&str>,
         outbound: OutboundPolicy,
+        leases: Arc<Leases>,
     ) -> Result<Arc<PullService>, PullError> {
-        let master = MasterKey::load(data_dir, master_key)?;
+        let master = MasterKey::for_log(&log, data_dir, master_key)?;
         let client =
             outbound::http_client(outbound, Duration::from_secs(10), Duration::from_secs(300))
                 .map_err(|error| {
@@ -123,6 +133,7 @@ impl PullService {
             shutdown: watch::channel(false).0,
             scheduler: Mutex::new(None),
             outbound,
+            leases,
         }))
     }
 
@@ -200,17 +211,17 @@ impl PullService {
             &integration,
             &actor,
         );
-        let side_write: SideWrite = Box::new(move |transaction: &Connection| {
-            transaction.execute(
+        let side_write: SideWrite = Box::new(move |db| {
+            db.execute(
                 "INSERT INTO integrations (id, kind, settings, sealed_secret, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    row.id,
+                values![
+                    &row.id,
                     row.source.kind().as_str(),
                     serde_json::to_string(&row).expect("integration serializes"),
                     sealed,
-                    row.created_at,
-                    row.updated_at
+                    &row.created_at,
+                    &row.updated_at
                 ],
             )?;
             Ok(())
@@ -266,15 +277,15 @@ impl PullService {
             &integration,
             &actor,
         );
-        let side_write: SideWrite = Box::new(move |transaction: &Connection| {
-            transaction.execute(
+        let side_write: SideWrite = Box::new(move |db| {
+            db.execute(
                 "UPDATE integrations SET settings = ?2, sealed_secret = coalesce(?3, sealed_secret),
                      updated_at = ?4 WHERE id = ?1",
-                params![
-                    row.id,
+                values![
+                    &row.id,
                     serde_json::to_string(&row).expect("integration serializes"),
                     sealed,
-                    row.updated_at
+                    &row.updated_at
                 ],
             )?;
             Ok(())
@@ -296,15 +307,17 @@ impl PullService {
             &actor,
         );
         let row_id = integration.id.clone();
-        let side_write: SideWrite = Box::new(move |transaction: &Connection| {
-            transaction.execute("DELETE FROM integrations WHERE id = ?1", [&row_id])?;
-            transaction.execute(
+        let side_write: SideWrite = Box::new(move |db| {
+            db.execute("DELETE FROM integrations WHERE id = ?1", values![&row_id])?;
+            db.execute(
                 "DELETE FROM integration_state WHERE integration_id = ?1",
-                [&row_id],
+                values![row_id],
             )?;
             Ok(())
         });
         self.log.append_with(vec![event], Some(side_write)).await?;
+        let (leases, name) = (self.leases.clone(), lease_name(id));
+        let _ = tokio::task::spawn_blocking(move || leases.release(&name)).await;
         Ok(integration)
     }
 
@@ -335,12 +348,12 @@ impl PullService {
             }),
         }
         .into_entry();
-        let side_write: SideWrite = Box::new(move |transaction: &Connection| {
+        let side_write: SideWrite = Box::new(move |db| {
             for (kind, minutes) in &changes {
-                transaction.execute(
+                db.execute(
                     "INSERT INTO integration_schedule (kind, interval_minutes) VALUES (?1, ?2)
                      ON CONFLICT (kind) DO UPDATE SET interval_minutes = excluded.interval_minutes",
-                    params![kind.as_str(), minutes],
+                    values![kind.as_str(), i64::from(*minutes)],
                 )?;
             }
             Ok(())
@@ -348,6 +361,14 @@ impl PullService {
         self.log.append_with(vec![event], Some(side_write)).await?;
         self.wake.notify_one();
         Ok(schedule)
+    }
+
+    /// Whether this node holds the lease of integration `id` (always, on the embedded log).
+    async fn holds_lease(&self, id: &str) -> bool {
+        let (leases, name) = (self.leases.clone(), lease_name(id));
+        tokio::task::spawn_blocking(move || leases.holds(&name))
+            .await
+            .unwrap_or(false)
     }
 
     fn run_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -460,6 +481,12 @@ impl PullService {
     ) -> Result<(), PullError> {
         let lock = self.run_lock(&integration.id);
         let _running = lock.lock().await;
+        if !self.holds_lease(&integration.id).await {
+            return Err(PullError::Source(format!(
+                "another vigil node runs integration {} now (it holds its lease); its runs are shown there, and this node takes over if that node stops",
+                integration.id
+            )));
+        }
         // It may have been changed or deleted while this run waited.
         let id = integration.id.clone();
         let integration = self.blocking(move |log| get_integration(log, &id)).await?;
@@ -491,22 +518,26 @@ impl PullService {
         };
         let id = integration.id.clone();
         let ok = result.is_ok();
-        let side_write: SideWrite = Box::new(move |transaction: &Connection| {
-            transaction.execute(
+        let fence = self.leases.fence_check();
+        let lease = lease_name(&id);
+        let side_write: SideWrite = Box::new(move |db| {
+            // A node that lost the lease meanwhile never moves the new holder's watermark.
+            fence(db, &lease)?;
+            db.execute(
                 "INSERT INTO integration_state (integration_id, watermark_micros, last_run_at, last_success_at, last_error, last_summary)
                  VALUES (?1, ?2, ?3, CASE WHEN ?4 THEN ?3 END, ?5, ?6)
                  ON CONFLICT (integration_id) DO UPDATE SET
-                     watermark_micros = coalesce(excluded.watermark_micros, watermark_micros),
+                     watermark_micros = coalesce(excluded.watermark_micros, integration_state.watermark_micros),
                      last_run_at = excluded.last_run_at,
-                     last_success_at = coalesce(excluded.last_success_at, last_success_at),
+                     last_success_at = coalesce(excluded.last_success_at, integration_state.last_success_at),
                      last_error = excluded.last_error,
                      last_summary = excluded.last_summary",
-                params![
+                values![
                     id,
                     watermark.map(|time: DateTime<Utc>| time.timestamp_micros()),
                     started,
                     ok,
-                    summary.error,
+                    summary.error.clone(),
                     serde_json::to_string(&summary).expect("summary serializes"),
                 ],
             )?;
@@ -791,6 +822,11 @@ impl PullService {
                 .map(|time| time.with_timezone(&Utc))
                 .unwrap_or_else(|_| Utc::now())
                 + interval;
+            if self.log.is_shared() && !self.holds_lease(&integration.id).await {
+                // Another node runs it; look again soon, to take over if that node stops.
+                next = next.min(Utc::now() + crate::cluster::RENEW_EVERY);
+                continue;
+            }
             if due <= Utc::now() {
                 let progress = Mutex::new(RunSummary::default());
                 // The outcome is recorded in the integration's state.

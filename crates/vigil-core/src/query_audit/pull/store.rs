@@ -2,6 +2,7 @@
 //! status and watermark, and the schedule.
 
 use super::*;
+use crate::store::values;
 
 /// Progress and outcome of one run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -64,11 +65,14 @@ pub(super) fn now_text() -> String {
 
 /// Every integration.
 pub fn list_integrations(log: &EventLog) -> Result<Vec<Integration>, PullError> {
-    let rows: Vec<String> = log.read(|connection| {
-        let mut statement =
-            connection.prepare("SELECT settings FROM integrations ORDER BY created_at, id")?;
-        let rows = statement.query_map([], |row| row.get(0))?;
-        rows.collect()
+    let rows: Vec<String> = log.query(|db| {
+        db.query(
+            "SELECT settings FROM integrations ORDER BY created_at, id",
+            &[],
+        )?
+        .iter()
+        .map(|row| row.string(0))
+        .collect()
     })?;
     rows.iter()
         .map(|text| {
@@ -81,14 +85,14 @@ pub fn list_integrations(log: &EventLog) -> Result<Vec<Integration>, PullError> 
 
 /// One integration.
 pub fn get_integration(log: &EventLog, id: &str) -> Result<Integration, PullError> {
-    let text: Option<String> = log.read(|connection| {
-        connection
-            .query_row(
-                "SELECT settings FROM integrations WHERE id = ?1",
-                [id],
-                |row| row.get(0),
-            )
-            .optional()
+    let wanted = id.to_owned();
+    let text: Option<String> = log.query(move |db| {
+        db.query_optional(
+            "SELECT settings FROM integrations WHERE id = ?1",
+            values![wanted],
+        )?
+        .map(|row| row.string(0))
+        .transpose()
     })?;
     let text = text.ok_or_else(|| PullError::NotFound(id.to_owned()))?;
     serde_json::from_str(&text)
@@ -96,37 +100,37 @@ pub fn get_integration(log: &EventLog, id: &str) -> Result<Integration, PullErro
 }
 
 pub(super) fn sealed_secret(log: &EventLog, id: &str) -> Result<Vec<u8>, PullError> {
-    log.read(|connection| {
-        connection
-            .query_row(
-                "SELECT sealed_secret FROM integrations WHERE id = ?1",
-                [id],
-                |row| row.get(0),
-            )
-            .optional()
+    let wanted = id.to_owned();
+    log.query(move |db| {
+        db.query_optional(
+            "SELECT sealed_secret FROM integrations WHERE id = ?1",
+            values![wanted],
+        )?
+        .map(|row| row.bytes(0).map(<[u8]>::to_vec))
+        .transpose()
     })?
     .ok_or_else(|| PullError::NotFound(id.to_owned()))
 }
 
 /// The stored state of an integration.
 pub fn read_status(log: &EventLog, id: &str) -> Result<IntegrationStatus, PullError> {
-    let row = log.read(|connection| {
-        connection
-            .query_row(
-                "SELECT watermark_micros, last_run_at, last_success_at, last_error, last_summary
-                 FROM integration_state WHERE integration_id = ?1",
-                [id],
-                |row| {
-                    Ok((
-                        row.get::<_, Option<i64>>(0)?,
-                        row.get::<_, Option<String>>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                        row.get::<_, Option<String>>(3)?,
-                        row.get::<_, Option<String>>(4)?,
-                    ))
-                },
-            )
-            .optional()
+    let wanted = id.to_owned();
+    let row = log.query(move |db| {
+        db.query_optional(
+            "SELECT watermark_micros, last_run_at, last_success_at, last_error, last_summary
+             FROM integration_state WHERE integration_id = ?1",
+            values![wanted],
+        )?
+        .map(|row| {
+            Ok((
+                row.optional_integer(0)?,
+                row.optional_string(1)?,
+                row.optional_string(2)?,
+                row.optional_string(3)?,
+                row.optional_string(4)?,
+            ))
+        })
+        .transpose()
     })?;
     let Some((watermark, last_run_at, last_success_at, last_error, summary)) = row else {
         return Ok(IntegrationStatus::default());
@@ -165,11 +169,14 @@ pub(super) fn integration_event(
 
 /// The schedule: minutes between runs, per integration kind.
 pub fn read_schedule(log: &EventLog) -> Result<HashMap<IntegrationKind, u32>, PullError> {
-    let rows: Vec<(String, i64)> = log.read(|connection| {
-        let mut statement =
-            connection.prepare("SELECT kind, interval_minutes FROM integration_schedule")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        rows.collect()
+    let rows: Vec<(String, i64)> = log.query(|db| {
+        db.query(
+            "SELECT kind, interval_minutes FROM integration_schedule",
+            &[],
+        )?
+        .iter()
+        .map(|row| Ok((row.string(0)?, row.integer(1)?)))
+        .collect()
     })?;
     let mut schedule: HashMap<IntegrationKind, u32> = IntegrationKind::ALL
         .into_iter()
