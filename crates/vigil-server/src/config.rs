@@ -43,6 +43,8 @@ const fn secret(key: &'static str, env: &'static str) -> Setting {
 pub const SETTINGS: &[Setting] = &[
     setting("listen", "VIGIL_LISTEN", "127.0.0.1:8080"),
     setting("data_dir", "VIGIL_DATA_DIR", "./vigil-data"),
+    // A secret: the URL may hold the database password.
+    secret("database_url", "VIGIL_DATABASE_URL"),
     setting(
         "retention_days",
         "VIGIL_RETENTION_DAYS",
