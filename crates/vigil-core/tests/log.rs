@@ -401,6 +401,7 @@ fn the_bootstrap_key_is_created_only_in_a_log_that_never_had_a_key() {
             "DROP TABLE key_history; DROP INDEX events_plain; DROP TABLE body_dictionaries;
              ALTER TABLE events DROP COLUMN codec; ALTER TABLE events DROP COLUMN submitter;
              ALTER TABLE export_configs DROP COLUMN format; DROP TABLE saved_searches;
+             ALTER TABLE export_state DROP COLUMN run_requested_at;
              PRAGMA user_version = 3;",
         )
         .unwrap();

@@ -19,7 +19,10 @@ fn start_node_on(url: &str, data_dir: &std::path::Path) -> Server {
     Server::start_with_env(
         data_dir,
         &[],
-        &[("VIGIL_DATABASE_URL", url), ("VIGIL_MASTER_KEY", MASTER_KEY)],
+        &[
+            ("VIGIL_DATABASE_URL", url),
+            ("VIGIL_MASTER_KEY", MASTER_KEY),
+        ],
     )
 }
 
@@ -69,7 +72,11 @@ fn stored_counts(url: &str) -> (u64, u64, i64) {
         .query_one("SELECT max(seq) - count(*) FROM events", &[])
         .unwrap()
         .get(0);
-    (row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64, gaps)
+    (
+        row.get::<_, i64>(0) as u64,
+        row.get::<_, i64>(1) as u64,
+        gaps,
+    )
 }
 
 /// Waits until every node's search finds `expected` events of action QUERY; returns each node's
@@ -238,7 +245,10 @@ async fn three_nodes(server: &ThrowawayServer, url: &str) {
     assert_eq!(counts, (expected, expected, 0));
     let bases_now = bases.lock().unwrap().clone();
     let answers = wait_until_searchable(&bases_now, expected).await;
-    assert!(answers.windows(2).all(|pair| pair[0] == pair[1]), "{answers:?}");
+    assert!(
+        answers.windows(2).all(|pair| pair[0] == pair[1]),
+        "{answers:?}"
+    );
     for base in &bases_now {
         let ready = client().get(format!("{base}/readyz")).send().await.unwrap();
         assert_eq!(ready.status(), 200, "{base}");
@@ -321,4 +331,323 @@ async fn three_nodes(server: &ThrowawayServer, url: &str) {
     let stdout = String::from_utf8_lossy(&verified.stdout);
     assert!(verified.status.success(), "{stdout}");
     assert!(stdout.starts_with("OK: "), "{stdout}");
+}
+
+/// An export run cut off by its node's death is completed by another node: every event arrives
+/// once, the digests verify with the cluster's key, and no object key was ever written with two
+/// different contents (moto keeps every version).
+#[test]
+fn an_export_cut_off_by_a_node_kill_is_completed_by_another_node() {
+    let database = common::postgres::TestDatabase::create();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(export_failover(&database.url));
+}
+
+async fn export_failover(url: &str) {
+    let moto = common::emulators::Emulator::moto();
+    moto.create_bucket("audit-lake").await;
+    let versioning = reqwest::Client::new()
+        .put(format!("{}/audit-lake?versioning", moto.url()))
+        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
+        .send()
+        .await
+        .unwrap();
+    assert!(versioning.status().is_success());
+    let moto_url = moto.url();
+    let env = [
+        ("VIGIL_DATABASE_URL", url),
+        ("VIGIL_MASTER_KEY", MASTER_KEY),
+        ("AWS_ENDPOINT_URL", moto_url.as_str()),
+    ];
+    let start =
+        |dir: &std::path::Path| Server::start_with_env(dir, &["--export-object-events", "5"], &env);
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    // Node A alone: it takes the configuration's lease.
+    let a = start(dirs[0].path());
+    const EVENTS: usize = 3000;
+    let bases = Mutex::new(vec![a.base.clone()]);
+    for chunk in 0..EVENTS / 500 {
+        let batch: Vec<Value> = (0..500).map(|i| event(&format!("x-{chunk}-{i}"))).collect();
+        send_until_acknowledged(&bases, 0, &Value::Array(batch)).await;
+    }
+    let created = common::graphql(
+        &a,
+        r#"mutation { createS3AccessKeyExportConfiguration(data: {interval: EVERY_12_HOURS, bucket: "audit-lake", path: "vigil", region: "us-east-1", accessKeyId: "AKIAEXAMPLE", secretAccessKey: "example/secret"}) { id connectionStatus } }"#,
+    )
+    .await;
+    let config = &created["data"]["createS3AccessKeyExportConfiguration"];
+    assert_eq!(config["connectionStatus"], "SUCCESS", "{created}");
+    let id = config["id"].as_str().unwrap().to_owned();
+    let now = common::graphql(
+        &a,
+        &format!(r#"mutation {{ exportNow(id: "{id}") {{ id }} }}"#),
+    )
+    .await;
+    assert_eq!(now["data"]["exportNow"]["id"], id.as_str(), "{now}");
+
+    // Kill node A as soon as its run has a plan: mid-run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pending = |url: &str, id: &str| {
+        let mut db = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+        let row = db
+            .query_one(
+                "SELECT pending_plan, checkpoint_seq FROM export_state WHERE config_id = $1",
+                &[&id],
+            )
+            .unwrap();
+        (row.get::<_, Option<String>>(0), row.get::<_, i64>(1))
+    };
+    loop {
+        let (plan, _) = tokio::task::block_in_place(|| pending(url, &id));
+        if plan.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node A never planned a run");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    a.kill();
+    let (plan, checkpoint) = tokio::task::block_in_place(|| pending(url, &id));
+    assert!(
+        plan.is_some() && checkpoint == 0,
+        "the run finished before node A was killed; the test needs a longer run"
+    );
+
+    // Node B takes the lease over once A's expires, resumes the plan and completes it.
+    let b = start(dirs[1].path());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (plan, checkpoint) = tokio::task::block_in_place(|| pending(url, &id));
+        if plan.is_none() && checkpoint > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node B did not complete the run");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Every object key has one content across all its versions.
+    let versions = reqwest::Client::new()
+        .get(format!("{}/audit-lake?versions", moto.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut etags: std::collections::HashMap<String, std::collections::HashSet<String>> =
+        Default::default();
+    for version in versions.split("<Version>").skip(1) {
+        let field = |name: &str| {
+            let start = version.find(&format!("<{name}>")).unwrap() + name.len() + 2;
+            let end = version.find(&format!("</{name}>")).unwrap();
+            version[start..end].to_owned()
+        };
+        etags.entry(field("Key")).or_default().insert(field("ETag"));
+    }
+    assert!(etags.len() > 100, "{} objects", etags.len());
+    let rewritten: Vec<&String> = etags
+        .iter()
+        .filter(|(_, tags)| tags.len() > 1)
+        .map(|(key, _)| key)
+        .collect();
+    assert!(
+        rewritten.is_empty(),
+        "written twice with different content: {rewritten:?}"
+    );
+
+    // The download verifies with the cluster's key, every event exactly once.
+    let download = tempfile::tempdir().unwrap();
+    let store = common::emulators::moto_bucket(&moto, "audit-lake");
+    common::emulators::download(&store, "vigil", download.path()).await;
+    let verified = common::vigil(&[
+        "verify-export",
+        "--dir",
+        download.path().to_str().unwrap(),
+        "--data-dir",
+        dirs[1].path().to_str().unwrap(),
+        "--database-url",
+        url,
+    ]);
+    assert!(verified.status.success(), "{verified:?}");
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    let mut stack = vec![download.path().to_owned()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(".json.gz") {
+                let mut text = String::new();
+                std::io::Read::read_to_string(
+                    &mut flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()),
+                    &mut text,
+                )
+                .unwrap();
+                for line in text.lines() {
+                    let value: Value = serde_json::from_str(line).unwrap();
+                    *seen
+                        .entry(value["id"].as_str().unwrap().to_owned())
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+    for chunk in 0..EVENTS / 500 {
+        for i in 0..500 {
+            assert_eq!(
+                seen.get(&format!("x-{chunk}-{i}")),
+                Some(&1),
+                "x-{chunk}-{i}"
+            );
+        }
+    }
+    b.terminate();
+}
+
+/// Loads asked through two nodes at once read Snowflake once: the node holding the
+/// integration's lease runs, the other says who does; every query is stored once.
+#[test]
+fn a_snowflake_pull_runs_on_one_node_only() {
+    let database = common::postgres::TestDatabase::create();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(pull_on_one_node(&database.url));
+}
+
+async fn pull_on_one_node(url: &str) {
+    use common::fakes::{self, CASE_ONLY, TEST_KEY_FINGERPRINT, TEST_KEY_PEM, snowflake_row};
+    let fake = fakes::snowflake(TEST_KEY_PEM, TEST_KEY_FINGERPRINT, "ACME.VIGIL_AUDIT").await;
+    let now = chrono::Utc::now();
+    *fake.state.rows.lock().unwrap() = (1..=3)
+        .map(|n| {
+            snowflake_row(
+                &format!("01a9c8f5-0000-0000-0000-00000000000{n}"),
+                "TSMITH",
+                now - chrono::Duration::minutes(90 - n),
+                CASE_ONLY,
+            )
+        })
+        .collect();
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nodes: Vec<Server> = dirs
+        .iter()
+        .map(|dir| start_node_on(url, dir.path()))
+        .collect();
+    let send = |method: reqwest::Method, node: usize, path: &str, body: Value| {
+        let request = client()
+            .request(method, nodes[node].url(path))
+            .header("Authorization", ADMIN_KEY)
+            .json(&body);
+        async move {
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            (status, answer.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Taylor, the Snowflake table DB.PUBLIC.CASE, and TSMITH mapped to Taylor, through node 0.
+    let registry = serde_json::json!([
+        {
+            "id": "user-created-taylor", "action": "CREATE", "targetType": "USER",
+            "actor": { "type": "SYSTEM_ACCOUNT", "id": "immuta_system_account", "name": "Immuta System Account" },
+            "targets": [{ "type": "USER", "id": "taylor@example.com", "name": "Taylor" }],
+            "auditPayload": { "type": "UserCreatedAuditPayload", "version": 1, "name": "Taylor", "email": "taylor@example.com" },
+            "eventTimestamp": "2024-02-01T13:16:26.541Z"
+        },
+        {
+            "id": "datasource-created-3", "action": "CREATE", "targetType": "DATASOURCE",
+            "actor": { "type": "USER_ACTOR", "id": "taylor@example.com", "name": "Taylor" },
+            "targets": [{ "type": "DATASOURCE", "id": "3", "name": "Case", "technology": "SNOWFLAKE" }],
+            "auditPayload": { "type": "DatasourceCreatedAuditPayload", "version": 1, "technology": "SNOWFLAKE", "connectionId": "4", "database": "DB", "schema": "PUBLIC", "table": "CASE" },
+            "eventTimestamp": "2024-02-22T13:59:04.681Z"
+        }
+    ]);
+    let (status, body) = send(reqwest::Method::POST, 0, "/api/audit/events", registry).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send(
+        reqwest::Method::PUT,
+        0,
+        "/api/audit/registry/users/taylor@example.com/external-ids/SNOWFLAKE",
+        serde_json::json!({ "username": "TSMITH" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let integration = serde_json::json!({
+        "type": "SNOWFLAKE", "name": "prod",
+        "accountUrl": fake.base, "account": "acme", "user": "vigil_audit",
+        "warehouse": "AUDIT_WH", "role": "AUDITOR",
+        "authentication": { "type": "KEY_PAIR", "privateKey": TEST_KEY_PEM }
+    });
+    let (status, created) = send(
+        reqwest::Method::POST,
+        0,
+        "/api/audit/integrations",
+        integration,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+
+    // A load asked through each node at the same moment.
+    let ((status_a, job_a), (status_b, job_b)) = tokio::join!(
+        send(
+            reqwest::Method::POST,
+            0,
+            "/api/audit/load",
+            serde_json::json!({})
+        ),
+        send(
+            reqwest::Method::POST,
+            1,
+            "/api/audit/load",
+            serde_json::json!({})
+        )
+    );
+    assert_eq!((status_a, status_b), (202, 202), "{job_a} {job_b}");
+    let mut finished = Vec::new();
+    for (node, job) in [(0, job_a), (1, job_b)] {
+        let path = format!("/api/audit/load/{}", job["id"].as_str().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, job) = send(reqwest::Method::GET, node, &path, Value::Null).await;
+            if job["state"] != "RUNNING" {
+                finished.push(job);
+                break;
+            }
+            assert!(Instant::now() < deadline, "the load did not end: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let states: Vec<&str> = finished
+        .iter()
+        .map(|job| job["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        states.contains(&"SUCCEEDED") && states.contains(&"FAILED"),
+        "{finished:?}"
+    );
+    let refused = finished
+        .iter()
+        .find(|job| job["state"] == "FAILED")
+        .unwrap();
+    assert!(
+        refused
+            .to_string()
+            .contains("another vigil node runs integration"),
+        "{refused}"
+    );
+    assert_eq!(
+        fake.state.sinces.lock().unwrap().len(),
+        1,
+        "Snowflake was read more than once"
+    );
+    let bases: Vec<String> = nodes.iter().map(|node| node.base.clone()).collect();
+    wait_until_searchable(&bases, 3).await;
+    for node in nodes {
+        node.terminate();
+    }
 }

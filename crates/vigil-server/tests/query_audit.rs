@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::fakes::{self, TEST_KEY_FINGERPRINT, TEST_KEY_PEM, snowflake_row};
+use common::fakes::{self, CASE_ONLY, TEST_KEY_FINGERPRINT, TEST_KEY_PEM, snowflake_row};
 use common::{ADMIN_KEY, Server, client};
 use serde_json::{Value, json};
 
@@ -457,7 +457,6 @@ async fn spark_plugin_events_keep_every_field() {
 }
 
 const CASE_AND_OTHER: &str = r#"[{"objectDomain":"Table","objectId":1,"objectName":"DB.PUBLIC.CASE","columns":[{"columnId":1,"columnName":"DOB"},{"columnId":2,"columnName":"SSN"}]},{"objectDomain":"TABLE","objectId":"2","objectName":"DB.PUBLIC.OTHER","columns":[{"columnId":3,"columnName":"ID"}]},{"objectDomain":"Table","objectId":9,"objectName":"DB.PUBLIC.UNREGISTERED","columns":[]},{"objectDomain":"Stage","objectId":5,"objectName":"DB.PUBLIC.STAGE1"}]"#;
-const CASE_ONLY: &str = r#"[{"objectDomain":"Table","objectId":1,"objectName":"DB.PUBLIC.CASE","columns":[{"columnId":1,"columnName":"DOB"}]}]"#;
 
 async fn wait_for_load(server: &Server, job: &Value) -> Value {
     let path = format!("/api/audit/load/{}", job["id"].as_str().unwrap());

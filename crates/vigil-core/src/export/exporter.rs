@@ -97,6 +97,8 @@ pub struct ExportStatus {
     pub last_digest_key: Option<String>,
     pending_plan: Option<Plan>,
     last_digest_sha256: Option<String>,
+    /// "Export now" was asked (through any node) and no run has started since.
+    pub run_requested: bool,
 }
 
 /// The progress of configuration `id`.
@@ -105,7 +107,7 @@ pub fn read_status(log: &EventLog, id: &str) -> Result<ExportStatus, ExportError
     let row = log.query(move |db| {
         db.query_optional(
             "SELECT checkpoint_seq, exported_events, last_exported_at, last_attempt_at, last_error,
-                    attempts, pending_plan, last_digest_key, last_digest_sha256
+                    attempts, pending_plan, last_digest_key, last_digest_sha256, run_requested_at
              FROM export_state WHERE config_id = ?1",
             values![wanted],
         )?
@@ -120,6 +122,7 @@ pub fn read_status(log: &EventLog, id: &str) -> Result<ExportStatus, ExportError
                 row.optional_string(6)?,
                 row.optional_string(7)?,
                 row.optional_string(8)?,
+                row.optional_string(9)?.is_some(),
             ))
         })
         .transpose()
@@ -144,6 +147,7 @@ pub fn read_status(log: &EventLog, id: &str) -> Result<ExportStatus, ExportError
         last_digest_key: row.7,
         pending_plan,
         last_digest_sha256: row.8,
+        run_requested: row.9,
     })
 }
 
@@ -154,6 +158,18 @@ async fn write_state(
     let side_write: SideWrite = Box::new(move |db| write(db).map(|_| ()));
     log.append_with(Vec::new(), Some(side_write)).await?;
     Ok(())
+}
+
+/// Records "export now" for whichever node runs configuration `id`.
+pub(crate) async fn request_run(log: &EventLog, id: &str) -> Result<(), ExportError> {
+    let (id, now) = (id.to_owned(), now_text());
+    write_state(log, move |db| {
+        db.execute(
+            "UPDATE export_state SET run_requested_at = ?2 WHERE config_id = ?1",
+            values![id, now],
+        )
+    })
+    .await
 }
 
 /// Records a failed run.
@@ -217,7 +233,7 @@ pub async fn run_once(
                 let (id, started) = (id.to_owned(), started.clone());
                 write_state(log, move |db| {
                     db.execute(
-                        "UPDATE export_state SET last_attempt_at = ?2 WHERE config_id = ?1",
+                        "UPDATE export_state SET last_attempt_at = ?2, run_requested_at = NULL WHERE config_id = ?1",
                         values![id, started],
                     )
                 })
@@ -237,7 +253,7 @@ pub async fn run_once(
             write_state(log, move |db| {
                 fence(db, &lease)?;
                 db.execute(
-                    "UPDATE export_state SET pending_plan = ?2, last_attempt_at = ?3 WHERE config_id = ?1",
+                    "UPDATE export_state SET pending_plan = ?2, last_attempt_at = ?3, run_requested_at = NULL WHERE config_id = ?1",
                     values![id, text, started],
                 )
             })

@@ -397,6 +397,10 @@ impl ExportService {
                 "export configuration {id} is disabled; enable it first"
             )));
         }
+        if self.log.is_shared() {
+            // The node holding the configuration's lease may be another one: it sees this.
+            exporter::request_run(&self.log, id).await?;
+        }
         self.wake(id, true);
         Ok(config)
     }
@@ -600,6 +604,7 @@ async fn export_loop(
             return;
         }
         let delay = match service.get(&id).await {
+            Ok((config, status)) if config.enabled && status.run_requested => Duration::ZERO,
             Ok((config, status)) if config.enabled => next_run_delay(&config, &status),
             Ok(_) => Duration::MAX,
             Err(ExportError::NotFound(_)) => {
@@ -621,7 +626,14 @@ async fn export_loop(
         }
         let forced = run_now.swap(false, Ordering::SeqCst);
         if !forced && !delay.is_zero() {
-            let sleep = tokio::time::sleep(delay.min(Duration::from_secs(24 * 3600)));
+            // In a cluster, look again every few seconds: "export now" may be asked through
+            // another node, and this node's lease must stay held.
+            let longest = if service.log.is_shared() {
+                crate::cluster::RENEW_EVERY
+            } else {
+                Duration::from_secs(24 * 3600)
+            };
+            let sleep = tokio::time::sleep(delay.min(longest));
             tokio::select! {
                 _ = sleep => {}
                 _ = wake.notified() => {}

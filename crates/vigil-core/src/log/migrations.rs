@@ -4,7 +4,7 @@
 use super::*;
 
 /// The schema version this vigil writes.
-pub(super) const SCHEMA_VERSION: i64 = 8;
+pub(super) const SCHEMA_VERSION: i64 = 9;
 
 /// The schema of `vigil.db`, one migration per version, oldest first: migration N (1-based) brings
 /// a database from version N - 1 to N. Each runs in its own transaction with the version it sets;
@@ -125,6 +125,9 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          created_by TEXT NOT NULL,
          created_at TEXT NOT NULL
      );",
+    // "Export now" asked through any node of a cluster reaches the node that runs the
+    // configuration: the request is stored, and cleared when a run starts.
+    "ALTER TABLE export_state ADD COLUMN run_requested_at TEXT;",
 ];
 
 pub(super) fn migrate(connection: &Connection) -> Result<(), LogError> {

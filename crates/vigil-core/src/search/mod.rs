@@ -351,8 +351,7 @@ impl SearchIndex {
         let path = index_dir(&self.data_dir);
         // Events removed by retention while the index was not running.
         let first_kept = self.log.first_seq()?;
-        self.remove_below
-            .fetch_max(first_kept, Ordering::SeqCst);
+        self.remove_below.fetch_max(first_kept, Ordering::SeqCst);
         let mut removed_below = 0;
         let mut pending = 0u64;
         let mut last_commit = Instant::now();

@@ -78,7 +78,8 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          last_attempt_at TEXT,
          last_error TEXT,
          attempts BIGINT NOT NULL,
-         exported_events BIGINT NOT NULL
+         exported_events BIGINT NOT NULL,
+         run_requested_at TEXT
      );
      CREATE TABLE integrations (
          id TEXT PRIMARY KEY,

@@ -92,6 +92,9 @@ pub const SNOWFLAKE_COLUMNS: [&str; 19] = [
     "OBJECTS_MODIFIED",
 ];
 
+/// ACCESS_HISTORY's objects of a query that read the column DOB of `DB.PUBLIC.CASE`.
+pub const CASE_ONLY: &str = r#"[{"objectDomain":"Table","objectId":1,"objectName":"DB.PUBLIC.CASE","columns":[{"columnId":1,"columnName":"DOB"}]}]"#;
+
 /// The fake Snowflake account.
 pub struct SnowflakeState {
     /// QUERY_HISTORY ⋈ ACCESS_HISTORY rows, by column name; `END_TIME` in epoch seconds.

@@ -69,7 +69,15 @@ impl ThrowawayServer {
         let data_text = data.to_str().unwrap().to_owned();
         run_as_postgres(
             "initdb",
-            &["-D", &data_text, "-A", "trust", "-U", "postgres", "--no-sync"],
+            &[
+                "-D",
+                &data_text,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -151,12 +159,18 @@ fn postgres_uid() -> (u32, u32) {
         .args(["-u", "postgres"])
         .output()
         .unwrap();
-    let uid = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
+    let uid = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap();
     let output = std::process::Command::new("id")
         .args(["-g", "postgres"])
         .output()
         .unwrap();
-    let gid = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
+    let gid = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap();
     (uid, gid)
 }
 

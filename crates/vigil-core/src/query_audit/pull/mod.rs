@@ -482,10 +482,14 @@ impl PullService {
         let lock = self.run_lock(&integration.id);
         let _running = lock.lock().await;
         if !self.holds_lease(&integration.id).await {
-            return Err(PullError::Source(format!(
+            // Not this node's to run: say so in the run, and leave the integration's state to
+            // the node that runs it.
+            let refused = format!(
                 "another vigil node runs integration {} now (it holds its lease); its runs are shown there, and this node takes over if that node stops",
                 integration.id
-            )));
+            );
+            progress.lock().expect("run progress").error = Some(refused.clone());
+            return Err(PullError::Source(refused));
         }
         // It may have been changed or deleted while this run waited.
         let id = integration.id.clone();
