@@ -129,35 +129,6 @@ fn event(i: usize, note: &str) -> LogEntry {
 }
 
 #[test]
-fn compressed_bodies_read_back_exactly_and_still_tell_duplicates_from_conflicts() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = EventLog::open_with(dir.path(), small_dictionary_after(100)).unwrap();
-    let first: Vec<LogEntry> = (0..150).map(|i| event(i, "first")).collect();
-    log.append_blocking(first.clone(), None).unwrap();
-    wait_until_compacted(&log);
-    // Stored after the dictionary: compressed as they are appended.
-    let second: Vec<LogEntry> = (150..300).map(|i| event(i, "second — ünïcode")).collect();
-    log.append_blocking(second.clone(), None).unwrap();
-    assert_eq!(log.compaction().unwrap().plain_events, 0);
-
-    let stored = log.read_after(0, 1_000).unwrap();
-    assert_eq!(stored.len(), 300);
-    for (entry, event) in first.iter().chain(&second).zip(&stored) {
-        assert_eq!(event.json, entry.stored_json);
-    }
-    let again = log
-        .append_blocking(vec![event(3, "first"), event(200, "changed")], None)
-        .unwrap();
-    assert_eq!(
-        again,
-        vec![AppendResult::Duplicate(4), AppendResult::Conflict(201)]
-    );
-    log.shutdown();
-    drop(log);
-    assert!(verify(dir.path()).unwrap().is_intact());
-}
-
-#[test]
 fn an_altered_compressed_body_or_dictionary_is_a_break() {
     let dir = tempfile::tempdir().unwrap();
     let log = EventLog::open_with(dir.path(), small_dictionary_after(100)).unwrap();

@@ -96,59 +96,6 @@ fn event_at(id: &str, micros: i64) -> LogEntry {
 }
 
 #[test]
-fn retention_removes_the_oldest_events_and_the_rest_still_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = EventLog::open(dir.path()).unwrap();
-    let key = SigningKey::load(dir.path()).unwrap();
-    let day: i64 = 86_400_000_000;
-    let now = Timestamp::now().unix_micros();
-    // Six old events, then a recent one, then an old one that arrived late (kept: it is behind
-    // a recent event), then recent ones.
-    let mut entries: Vec<LogEntry> = (0..6)
-        .map(|i| event_at(&format!("old-{i}"), now - 100 * day + i))
-        .collect();
-    entries.push(event_at("recent-0", now - day));
-    entries.push(event_at("late-old", now - 200 * day));
-    entries.push(event_at("recent-1", now));
-    log.append_blocking(entries, None).unwrap();
-
-    let cutoff = Timestamp(
-        chrono::DateTime::from_timestamp_micros(now - 30 * day)
-            .unwrap()
-            .fixed_offset(),
-    );
-    let removal = vigil_core::apply_retention(&log, &key, cutoff, 30)
-        .unwrap()
-        .expect("old events to remove");
-    assert_eq!((removal.from_seq, removal.to_seq), (1, 6));
-    assert!(log.get("old-3").unwrap().is_none());
-    assert!(log.get("late-old").unwrap().is_some());
-    assert_eq!(
-        vigil_core::apply_retention(&log, &key, cutoff, 30).unwrap(),
-        None,
-        "nothing more to remove"
-    );
-    log.append_blocking(vec![entry("after", "")], None).unwrap();
-    log.shutdown();
-
-    let report = verify(dir.path()).unwrap();
-    assert!(report.is_intact());
-    assert_eq!(report.first_seq, 7);
-    // recent-0, late-old, recent-1, the EventsRemoved event, after.
-    assert_eq!((report.events, report.last_seq), (5, 11));
-    let removed_event = EventLog::open(dir.path())
-        .unwrap()
-        .read_after(9, 1)
-        .unwrap()
-        .remove(0);
-    assert!(
-        removed_event.json.contains("EventsRemovedAuditPayload"),
-        "{}",
-        removed_event.json
-    );
-}
-
-#[test]
 fn a_removal_larger_than_one_chunk_is_recorded_once_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let log = EventLog::open(dir.path()).unwrap();

@@ -19,8 +19,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 pub use config::{
-    ConfigInput, Destination, ExportConfig, ExportFormat, Interval, get_config, insert_config,
-    list_configs,
+    ConfigInput, Destination, ExportConfig, ExportFormat, Interval, config_secret, delete_config,
+    get_config, insert_config, list_configs,
 };
 pub use digest::{
     CONNECTION_TEST_OBJECT, DigestObject, ExportVerifyReport, SIGNING_KEY_FILE, SigningKey,

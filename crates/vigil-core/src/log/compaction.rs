@@ -2,7 +2,9 @@
 //! enough events are stored, then rewrites every body still stored as plain text (events from
 //! before the dictionary, or a data directory of an older vigil) compressed, a batch per
 //! transaction through the writer. Each rewrite is checked to decode to the very bytes it
-//! replaces before it is submitted, and changes a row only if it still holds those bytes.
+//! replaces before it is submitted, and changes a row only if it still holds those bytes. It
+//! reads through the portable seam: on a shared log, one node's compactor works at a time, under
+//! a session advisory lock that PostgreSQL releases when that node's connection ends.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,12 +12,12 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use super::codec::{self, Codecs};
-use super::{CommitSignal, SideWrite, WriteJob, open_connection};
+use super::{CommitSignal, SideWrite, WriteJob};
 use crate::error::LogError;
+use crate::store::{Lite, Sql, StoreError, values};
 
 /// The compactor's settings.
 #[derive(Debug, Clone, Copy)]
@@ -42,9 +44,22 @@ const SAMPLE_EVENTS: i64 = 4_000;
 /// plain when it was submitted just before the dictionary was installed).
 const IDLE_RECHECK: Duration = Duration::from_secs(10);
 
+/// Where the compactor reads the log.
+pub(super) enum Source {
+    /// The embedded database file.
+    Sqlite(PathBuf),
+    /// A cluster's database URL.
+    Postgres(String),
+}
+
+/// The advisory lock held by the one compactor of a cluster that works.
+const COMPACTOR_LOCK: i64 = 0x7669_6769_6c02;
+/// How often a compactor that does not hold the lock tries again.
+const LOCK_RETRY: Duration = Duration::from_secs(5);
+
 /// What the compactor shares with the log.
 pub(super) struct Shared {
-    pub path: PathBuf,
+    pub source: Source,
     pub commits: Arc<CommitSignal>,
     pub codecs: Arc<Codecs>,
     pub sender: mpsc::Sender<WriteJob>,
@@ -97,19 +112,49 @@ struct Compactor {
 
 impl Compactor {
     fn run(self) {
-        let connection = match open_connection(&self.shared.path, true) {
-            Ok(connection) => connection,
-            Err(error) => {
-                tracing::warn!(%error, "the compactor cannot read the log; bodies stay as stored");
-                return;
+        match &self.shared.source {
+            Source::Sqlite(path) => match super::open_connection(path, true) {
+                Ok(connection) => self.work(&mut Lite(&connection)),
+                Err(error) => {
+                    tracing::warn!(%error, "the compactor cannot read the log; bodies stay as stored");
+                }
+            },
+            Source::Postgres(url) => {
+                while !self.stopping() {
+                    match self.lock_postgres(url) {
+                        Ok(Some(mut client)) => {
+                            self.work(&mut crate::store::postgres::Pg(&mut client));
+                            return;
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::debug!(%error, "the compactor cannot reach the database");
+                        }
+                    }
+                    self.wait_for_commit(LOCK_RETRY);
+                }
             }
-        };
+        }
+    }
+
+    /// A connection holding the cluster's compactor lock, or `None` while another node's
+    /// compactor holds it.
+    fn lock_postgres(&self, url: &str) -> Result<Option<::postgres::Client>, StoreError> {
+        let mut client = crate::store::postgres::connect(url, "vigil-compactor")?;
+        let locked: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&COMPACTOR_LOCK])
+            .and_then(|row| row.try_get(0))
+            .map_err(|error| crate::store::postgres::classify(&error))?;
+        Ok(locked.then_some(client))
+    }
+
+    fn work(&self, db: &mut dyn Sql) {
         let mut train_after = self.options.train_after;
         while self.shared.codecs.current_id().is_none() {
             if self.stopping() {
                 return;
             }
-            match self.train(&connection, train_after) {
+            match self.train(db, train_after) {
                 Ok(true) => break,
                 Ok(false) => {}
                 Err(error) => {
@@ -121,7 +166,7 @@ impl Compactor {
             self.wait_for_commit(Duration::from_secs(1));
         }
         while !self.stopping() {
-            match self.compress_plain_bodies(&connection) {
+            match self.compress_plain_bodies(db) {
                 Ok(()) => self.wait_for_commit(IDLE_RECHECK),
                 Err(error) => {
                     tracing::warn!(%error, "compressing stored bodies failed; will retry");
@@ -150,25 +195,25 @@ impl Compactor {
 
     /// Trains and stores the first dictionary once `train_after` events are stored; `Ok(false)`
     /// while there are too few. A dictionary stored meanwhile by another process is taken as is.
-    fn train(&self, connection: &Connection, train_after: u64) -> Result<bool, LogError> {
-        if let Some((id, bytes)) = newest_dictionary(connection)? {
+    fn train(&self, db: &mut dyn Sql, train_after: u64) -> Result<bool, LogError> {
+        if let Some((id, bytes)) = newest_dictionary(db)? {
             return Ok(self.shared.codecs.install(id, &bytes));
         }
-        let samples = connection
-            .prepare("SELECT body, codec FROM events ORDER BY seq DESC LIMIT ?1")?
-            .query_map([SAMPLE_EVENTS], |row| {
-                self.shared
-                    .codecs
-                    .decode(connection, row.get(1)?, row.get_ref(0)?)
-                    .map_err(|problem| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            0,
-                            rusqlite::types::Type::Blob,
-                            problem.into(),
-                        )
-                    })
-            })?
-            .collect::<rusqlite::Result<Vec<Vec<u8>>>>()?;
+        let rows = db.query(
+            "SELECT body, codec FROM events ORDER BY seq DESC LIMIT ?1",
+            values![SAMPLE_EVENTS],
+        )?;
+        let mut samples = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let decoded = self
+                .shared
+                .codecs
+                .decode_bytes(row.integer(1)?, row.bytes(0)?, &mut |id| {
+                    Err(format!("dictionary {id} is not loaded"))
+                })
+                .map_err(StoreError::Unreadable)?;
+            samples.push(decoded);
+        }
         if (samples.len() as u64) < train_after {
             return Ok(false);
         }
@@ -176,11 +221,11 @@ impl Compactor {
         let dictionary = codec::train(&samples).map_err(|error| {
             LogError::Append(format!("training a body dictionary failed: {error}"))
         })?;
-        let id = 1 + connection.query_row(
-            "SELECT coalesce(max(id), 0) FROM body_dictionaries",
-            [],
-            |row| row.get::<_, i64>(0),
-        )?;
+        let id = 1 + db
+            .query_optional("SELECT coalesce(max(id), 0) FROM body_dictionaries", &[])?
+            .map(|row| row.integer(0))
+            .transpose()?
+            .unwrap_or(0);
         let stored = dictionary.clone();
         let trained_on = samples.len() as i64;
         self.write(Box::new(move |db| {
@@ -211,11 +256,12 @@ impl Compactor {
     }
 
     /// Rewrites every body still stored plain, a batch per transaction, until none is left.
-    fn compress_plain_bodies(&self, connection: &Connection) -> Result<(), LogError> {
-        let total: i64 =
-            connection.query_row("SELECT count(*) FROM events WHERE codec = 0", [], |row| {
-                row.get(0)
-            })?;
+    fn compress_plain_bodies(&self, db: &mut dyn Sql) -> Result<(), LogError> {
+        let total = db
+            .query_optional("SELECT count(*) FROM events WHERE codec = 0", &[])?
+            .map(|row| row.integer(0))
+            .transpose()?
+            .unwrap_or(0);
         if total == 0 {
             return Ok(());
         }
@@ -231,14 +277,18 @@ impl Compactor {
             if self.stopping() {
                 return Ok(());
             }
-            let rows = connection
-                .prepare_cached(
+            let rows = db
+                .query(
                     "SELECT seq, body FROM events WHERE codec = 0 AND seq > ?1 ORDER BY seq LIMIT ?2",
+                    values![after, self.options.batch],
                 )?
-                .query_map(params![after, self.options.batch as i64], |row| {
-                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-                })?
-                .collect::<rusqlite::Result<Vec<(i64, String)>>>()?;
+                .iter()
+                .map(|row| {
+                    let body = String::from_utf8(row.bytes(1)?.to_vec())
+                        .map_err(|error| StoreError::Unreadable(error.to_string()))?;
+                    Ok((row.integer(0)?, body))
+                })
+                .collect::<Result<Vec<(i64, String)>, StoreError>>()?;
             let Some(&(last, _)) = rows.last() else {
                 break;
             };
@@ -248,11 +298,12 @@ impl Compactor {
                 let Some((codec, compressed)) = self.shared.codecs.encode(plain.as_bytes()) else {
                     return Ok(());
                 };
-                let decoded = self.shared.codecs.decode(
-                    connection,
-                    codec,
-                    rusqlite::types::ValueRef::Blob(&compressed),
-                );
+                let decoded = self
+                    .shared
+                    .codecs
+                    .decode_bytes(codec, &compressed, &mut |id| {
+                        Err(format!("dictionary {id} is not loaded"))
+                    });
                 if decoded.as_deref() != Ok(plain.as_bytes()) {
                     tracing::warn!(seq, "a body does not survive compression; it stays plain");
                     continue;
@@ -313,13 +364,11 @@ impl Compactor {
 }
 
 /// The newest stored dictionary, if any.
-fn newest_dictionary(connection: &Connection) -> rusqlite::Result<Option<(i64, Vec<u8>)>> {
-    use rusqlite::OptionalExtension;
-    connection
-        .query_row(
-            "SELECT id, CAST(bytes AS BLOB) FROM body_dictionaries ORDER BY id DESC LIMIT 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()
+fn newest_dictionary(db: &mut dyn Sql) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    db.query_optional(
+        "SELECT id, bytes FROM body_dictionaries ORDER BY id DESC LIMIT 1",
+        &[],
+    )?
+    .map(|row| Ok((row.integer(0)?, row.bytes(1)?.to_vec())))
+    .transpose()
 }

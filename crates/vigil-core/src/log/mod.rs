@@ -236,6 +236,7 @@ pub struct EventLog {
     codecs: Arc<Codecs>,
     sender: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    compactor: compaction::Handle,
     backend: Backend,
 }
 
@@ -243,7 +244,6 @@ pub struct EventLog {
 enum Backend {
     Sqlite {
         path: PathBuf,
-        compactor: compaction::Handle,
         readers: Mutex<Vec<Connection>>,
     },
     Postgres(pg::PgLog),
@@ -308,7 +308,7 @@ impl EventLog {
         let compactor = compaction::start(
             compaction,
             compaction::Shared {
-                path: path.clone(),
+                source: compaction::Source::Sqlite(path.clone()),
                 commits: commits.clone(),
                 codecs: codecs.clone(),
                 sender: sender.clone(),
@@ -323,9 +323,9 @@ impl EventLog {
             codecs,
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
+            compactor,
             backend: Backend::Sqlite {
                 path,
-                compactor,
                 readers: Mutex::new(Vec::new()),
             },
         })
@@ -334,6 +334,14 @@ impl EventLog {
     /// Opens the log shared by a cluster in the PostgreSQL database at `url` (migrating its
     /// schema first) and starts this node's writer and listener.
     pub fn open_postgres(url: &crate::store::DatabaseUrl) -> Result<EventLog, LogError> {
+        EventLog::open_postgres_with(url, CompactionOptions::default())
+    }
+
+    /// [`EventLog::open_postgres`] with the compactor's settings.
+    pub fn open_postgres_with(
+        url: &crate::store::DatabaseUrl,
+        compaction: CompactionOptions,
+    ) -> Result<EventLog, LogError> {
         let crate::store::DatabaseUrl::Postgres(url) = url;
         let (codecs, head) = pg::open(url)?;
         let codecs = Arc::new(codecs);
@@ -349,12 +357,25 @@ impl EventLog {
                 pg::writer_loop(&writer_url, receiver, &writer_commits, &writer_codecs);
             })
             .map_err(|error| LogError::Backend(format!("cannot start the writer: {error}")))?;
-        let backend = pg::PgLog::start(url, commits.clone())?;
+        let backend = pg::PgLog::start(url, commits.clone(), codecs.clone())?;
+        // Every node runs a compactor; one at a time works (an advisory lock), the others wait
+        // to take over.
+        let compactor = compaction::start(
+            compaction,
+            compaction::Shared {
+                source: compaction::Source::Postgres(url.clone()),
+                commits: commits.clone(),
+                codecs: codecs.clone(),
+                sender: sender.clone(),
+            },
+        )
+        .map_err(|error| LogError::Backend(format!("cannot start the compactor: {error}")))?;
         Ok(EventLog {
             commits,
             codecs,
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
+            compactor,
             backend: Backend::Postgres(backend),
         })
     }
@@ -744,11 +765,8 @@ impl EventLog {
     /// Stops the compactor, then the writer after it has finished every job already submitted.
     /// Appends after this fail.
     pub fn shutdown(&self) {
-        if let Backend::Sqlite {
-            compactor, readers, ..
-        } = &self.backend
-        {
-            compactor.stop();
+        self.compactor.stop();
+        if let Backend::Sqlite { readers, .. } = &self.backend {
             readers.lock().expect("reader pool lock").clear();
         }
         self.sender.lock().expect("sender lock").take();

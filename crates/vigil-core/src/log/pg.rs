@@ -56,13 +56,17 @@ pub(super) fn open(url: &str) -> Result<(Codecs, Seq), LogError> {
 
 impl PgLog {
     /// The pool and the listener of a log opened with [`open`].
-    pub(super) fn start(url: &str, commits: Arc<CommitSignal>) -> Result<PgLog, LogError> {
+    pub(super) fn start(
+        url: &str,
+        commits: Arc<CommitSignal>,
+        codecs: Arc<Codecs>,
+    ) -> Result<PgLog, LogError> {
         let listener_stop = Arc::new(AtomicBool::new(false));
         let stop = listener_stop.clone();
         let listen_url = url.to_owned();
         let listener = std::thread::Builder::new()
             .name("vigil-pg-listen".into())
-            .spawn(move || listen_loop(&listen_url, &commits, &stop))
+            .spawn(move || listen_loop(&listen_url, &commits, &codecs, &stop))
             .map_err(|error| LogError::Backend(format!("cannot start the listener: {error}")))?;
         Ok(PgLog {
             url: url.to_owned(),
@@ -435,8 +439,9 @@ impl<'a> Columns<'a> {
 }
 
 /// Publishes the head committed by any node: on every notification, and every second without
-/// one (notifications are lost while the listening connection is down).
-fn listen_loop(url: &str, commits: &CommitSignal, stop: &AtomicBool) {
+/// one (notifications are lost while the listening connection is down). Installs a body
+/// dictionary another node's compactor trained, so this node compresses with it too.
+fn listen_loop(url: &str, commits: &CommitSignal, codecs: &Codecs, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         let mut client = match connect(url, "vigil-listen") {
             Ok(client) => client,
@@ -456,10 +461,18 @@ fn listen_loop(url: &str, commits: &CommitSignal, stop: &AtomicBool) {
         while !stop.load(Ordering::SeqCst) {
             if heard || last_read.elapsed() >= POLL_INTERVAL {
                 match client
-                    .query_one("SELECT seq FROM log_head WHERE id = 1", &[])
-                    .and_then(|row| row.try_get::<_, i64>(0))
+                    .query_one(
+                        "SELECT seq, (SELECT coalesce(max(id), 0) FROM body_dictionaries) FROM log_head WHERE id = 1",
+                        &[],
+                    )
+                    .and_then(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)))
                 {
-                    Ok(seq) => commits.publish(seq as Seq),
+                    Ok((seq, dictionary)) => {
+                        if dictionary > codecs.current_id().unwrap_or(0) {
+                            install_dictionary(&mut client, codecs, dictionary);
+                        }
+                        commits.publish(seq as Seq)
+                    }
                     Err(error) => {
                         tracing::debug!(%error, "the log's listener lost its connection");
                         break;
@@ -484,5 +497,18 @@ fn listen_loop(url: &str, commits: &CommitSignal, stop: &AtomicBool) {
                 ::postgres::fallible_iterator::FallibleIterator::next(&mut pending)
             {}
         }
+    }
+}
+
+/// Loads dictionary `id` from the database and makes it the one new bodies are compressed with.
+fn install_dictionary(client: &mut Client, codecs: &Codecs, id: i64) {
+    match client.query_opt("SELECT bytes FROM body_dictionaries WHERE id = $1", &[&id]) {
+        Ok(Some(row)) => {
+            if codecs.install(id, &row.get::<_, Vec<u8>>(0)) {
+                tracing::info!(dictionary = id, "new bodies are stored compressed");
+            }
+        }
+        Ok(None) => {}
+        Err(error) => tracing::debug!(%error, "could not read a new body dictionary"),
     }
 }
