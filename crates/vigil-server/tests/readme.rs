@@ -14,7 +14,8 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The commands of the README's `sh` blocks, continuation lines joined.
+/// The commands of the README's `sh` blocks, continuation lines joined. (`bash` blocks are shown,
+/// not run: commands for other machines, such as a cluster's nodes.)
 fn readme_commands() -> Vec<String> {
     let text = std::fs::read_to_string(repository().join("README.md")).unwrap();
     let mut commands = Vec::new();

@@ -175,7 +175,13 @@ fn status_bytes(pid: &str, field: &str) -> u64 {
 
 /// Starts `vigil serve` on a free loopback port; returns the child and its base URL.
 pub fn start_server(data_dir: &Path) -> (Child, String) {
+    start_server_with_env(data_dir, &[])
+}
+
+/// [`start_server`] with more environment variables (a cluster's database URL and master key).
+pub fn start_server_with_env(data_dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .envs(env.iter().copied())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         // The query-audit benchmark pulls from fakes on loopback.
