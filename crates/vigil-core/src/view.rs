@@ -1,9 +1,13 @@
-//! What the derived views (the search index, the governance projection) share about their
-//! health: serving, rebuilding from the log (with progress), or stopped by an integrity alarm
-//! because they hold events the log no longer has. Each view's follower thread moves it between
-//! these states; searches and reports ask it before answering.
+//! What the derived views (the search index, the governance projection) share: the follower
+//! that keeps each one up to date with the log ([`follow`]: take in, publish progress, check the
+//! view is in place and not ahead of the log, wait for the next commit, retry after a failure),
+//! its progress, and its health — serving, rebuilding from the log (with progress), or stopped by
+//! an integrity alarm because it holds events the log no longer has. Searches and reports ask
+//! the health before answering.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::log::{EventLog, Seq};
 
@@ -123,6 +127,169 @@ impl ViewHealth {
     /// Whether the view is rebuilding.
     pub fn is_rebuilding(&self) -> bool {
         matches!(*self.state(), State::Rebuilding { .. })
+    }
+}
+
+/// How far a view has applied the log, with a condition to wait on (a search waits for the
+/// caller's own appends; tests and tools wait for a view to catch up).
+#[derive(Debug, Default)]
+pub struct Progress {
+    seq: Mutex<Seq>,
+    changed: Condvar,
+}
+
+impl Progress {
+    /// A view that has applied everything up to `seq`.
+    pub fn new(seq: Seq) -> Progress {
+        Progress {
+            seq: Mutex::new(seq),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// The last sequence number readers see.
+    pub fn get(&self) -> Seq {
+        *self.seq.lock().expect("progress lock")
+    }
+
+    /// Readers now see everything up to `seq`; wakes whoever waits.
+    pub fn publish(&self, seq: Seq) {
+        *self.seq.lock().expect("progress lock") = seq;
+        self.changed.notify_all();
+    }
+
+    /// Waits until readers see `seq`, or `timeout` passes; returns whether they do.
+    pub fn wait_until(&self, seq: Seq, timeout: Duration) -> bool {
+        let guard = self.seq.lock().expect("progress lock");
+        let (guard, _) = self
+            .changed
+            .wait_timeout_while(guard, timeout, |reached| *reached < seq)
+            .expect("progress lock");
+        *guard >= seq
+    }
+}
+
+/// What one step of a view following the log did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Took in the events up to `taken`; readers now see up to `visible`, when that moved.
+    Moved {
+        /// The last sequence number taken in.
+        taken: Seq,
+        /// The last sequence number readers see, when it moved with this step.
+        visible: Option<Seq>,
+    },
+    /// The log has nothing new and nothing is pending.
+    CaughtUp,
+}
+
+/// A view derived from the log, as [`follow`] drives it.
+pub trait View {
+    /// What a step can fail with.
+    type Error: std::fmt::Display;
+    /// Takes in the next events after what the view holds.
+    fn step(&mut self, log: &EventLog) -> Result<Step, Self::Error>;
+    /// Caught up: checks that the view's files are still in place (starting a new view when they
+    /// vanished) and that the log still holds what it applied. `Ok(true)`: stop following (an
+    /// integrity alarm was raised).
+    fn check(&mut self, log: &EventLog) -> Result<bool, Self::Error>;
+    /// vigil stops: makes what was taken in durable and visible; returns what readers see.
+    fn finish(&mut self) -> Result<Option<Seq>, Self::Error>;
+    /// After a failed step: starts again from what is durable.
+    fn resume(&mut self) -> Result<(), Self::Error>;
+}
+
+/// What [`follow`] keeps up to date, and how.
+pub struct Following<'a> {
+    /// The log followed.
+    pub log: &'a EventLog,
+    /// The view's health (moved to serving when a rebuild reaches its target).
+    pub health: &'a ViewHealth,
+    /// What readers see.
+    pub progress: &'a Progress,
+    /// Set when vigil stops.
+    pub stop: &'a AtomicBool,
+    /// How long to wait for the next commit before looking again (commits by other processes
+    /// or nodes are seen by looking).
+    pub poll: Duration,
+    /// How long to wait after a failure before starting again.
+    pub retry_after: Duration,
+    /// A progress line is logged each time this many more events are taken in.
+    pub log_every: u64,
+}
+
+/// Keeps `view` up to date with the log until vigil stops or an integrity alarm stops it: the
+/// one follower loop every derived view runs on its own thread.
+pub fn follow(view: &mut impl View, following: &Following<'_>) {
+    let Following {
+        log,
+        health,
+        progress,
+        stop,
+        ..
+    } = *following;
+    let started = Instant::now();
+    let resumed_at = progress.get();
+    let mut taken_so_far = resumed_at;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            match view.finish() {
+                Ok(Some(visible)) => {
+                    health.reached(visible);
+                    progress.publish(visible);
+                }
+                Ok(None) => {}
+                Err(error) => tracing::error!(view = health.view(), %error, "could not finish"),
+            }
+            return;
+        }
+        let outcome = view.step(log).and_then(|step| match step {
+            Step::Moved { taken, visible } => {
+                if taken / following.log_every > taken_so_far / following.log_every {
+                    let rate =
+                        (taken - resumed_at) as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    tracing::info!(
+                        view = health.view(),
+                        taken,
+                        events_per_second = rate as u64,
+                        "following the log"
+                    );
+                }
+                taken_so_far = taken;
+                if let Some(visible) = visible {
+                    // Serving again before anyone waiting for this progress is woken.
+                    health.reached(visible);
+                    progress.publish(visible);
+                }
+                Ok(false)
+            }
+            Step::CaughtUp => {
+                if view.check(log)? {
+                    return Ok(true);
+                }
+                // Wake on this process's next commit; the timeout also picks up other writers.
+                log.wait_for_commit_after(progress.get(), following.poll);
+                Ok(false)
+            }
+        });
+        match outcome {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(error) => {
+                if health.integrity_alarm().is_some() {
+                    return;
+                }
+                tracing::error!(view = health.view(), %error, "following the log failed; starting again from what is durable");
+                let mut waited = Duration::ZERO;
+                while waited < following.retry_after && !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    waited += Duration::from_millis(50);
+                }
+                if let Err(error) = view.resume() {
+                    tracing::error!(view = health.view(), %error, "could not start again; retrying");
+                }
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@ mod schema;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::error::LogError;
 use crate::log::{EventLog, Seq};
-use crate::view::{Unavailable, ViewHealth, ahead_of_log_alarm, check_not_ahead};
+use crate::view::{
+    Progress, Step, Unavailable, View, ViewHealth, ahead_of_log_alarm, check_not_ahead,
+};
 
 pub use reports::{
     CATALOG, Entity, EntityType, ReportError, ReportKind, ReportRequest, ReportTable, Scope,
@@ -78,13 +80,6 @@ fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> ProjectionError + '
         path: path.to_owned(),
         source,
     }
-}
-
-/// The projected sequence number, with a condition to wait for progress.
-#[derive(Default)]
-struct Progress {
-    seq: Mutex<Seq>,
-    changed: Condvar,
 }
 
 /// The governance projection of a data directory, kept up to date by its projector thread.
@@ -266,10 +261,7 @@ impl Governance {
         let governance = Arc::new(Governance {
             path,
             log,
-            progress: Progress {
-                seq: Mutex::new(projected),
-                changed: Condvar::new(),
-            },
+            progress: Progress::new(projected),
             stop: AtomicBool::new(false),
             worker: Mutex::new(None),
             _lock: lock,
@@ -305,7 +297,7 @@ impl Governance {
         self.health.start_rebuild(target);
         remove_database(&self.path)?;
         let (conn, _, _) = open_or_create(&self.path, target)?;
-        *self.progress.seq.lock().expect("progress lock") = 0;
+        self.progress.publish(0);
         Ok(conn)
     }
 
@@ -328,70 +320,34 @@ impl Governance {
         Ok((Some(conn), false))
     }
 
-    fn project_until_stopped(&self, mut conn: Connection) {
-        let started = Instant::now();
-        let resumed_at = self.projected_seq();
-        let mut identity = file_identity(&self.path);
-        loop {
-            let projected = self.projected_seq();
-            match apply_batch(&mut conn, &self.log, projected) {
-                Ok(Some(last)) => {
-                    if last / PROGRESS_EVERY > projected / PROGRESS_EVERY {
-                        let rate =
-                            (last - resumed_at) as f64 / started.elapsed().as_secs_f64().max(0.001);
-                        tracing::info!(
-                            projected = last,
-                            events_per_second = rate as u64,
-                            "governance projection"
-                        );
-                    }
-                    // Serving again before anyone waiting for this progress is woken.
-                    self.health.reached(last);
-                    *self.progress.seq.lock().expect("progress lock") = last;
-                    self.progress.changed.notify_all();
-                }
-                Ok(None) => {
-                    if self.stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    match self.check_in_place(&mut identity, projected) {
-                        Ok((_, true)) => return,
-                        Ok((Some(new), false)) => {
-                            conn = new;
-                            continue;
-                        }
-                        Ok((None, false)) => {}
-                        Err(error) => {
-                            tracing::error!(%error, "governance projection check failed; retrying");
-                        }
-                    }
-                    self.log.wait_for_commit_after(projected, POLL_INTERVAL);
-                }
-                Err(error) => {
-                    tracing::error!(%error, "governance projection failed; retrying");
-                    std::thread::sleep(RETRY_AFTER);
-                }
-            }
-            if self.stop.load(Ordering::SeqCst) {
-                return;
-            }
-        }
+    fn project_until_stopped(&self, conn: Connection) {
+        let mut projector = Projector {
+            governance: self,
+            conn,
+            identity: file_identity(&self.path),
+        };
+        crate::view::follow(
+            &mut projector,
+            &crate::view::Following {
+                log: &self.log,
+                health: &self.health,
+                progress: &self.progress,
+                stop: &self.stop,
+                poll: POLL_INTERVAL,
+                retry_after: RETRY_AFTER,
+                log_every: PROGRESS_EVERY,
+            },
+        );
     }
 
     /// The last sequence number the reports reflect.
     pub fn projected_seq(&self) -> Seq {
-        *self.progress.seq.lock().expect("progress lock")
+        self.progress.get()
     }
 
     /// Waits until everything up to `seq` is projected or `timeout` passes; true when it is.
     pub fn wait_until_projected(&self, seq: Seq, timeout: Duration) -> bool {
-        let guard = self.progress.seq.lock().expect("progress lock");
-        let (guard, _) = self
-            .progress
-            .changed
-            .wait_timeout_while(guard, timeout, |projected| *projected < seq)
-            .expect("progress lock");
-        *guard >= seq
+        self.progress.wait_until(seq, timeout)
     }
 
     /// A read-only connection for running reports, with the shared views (which show only
@@ -427,6 +383,50 @@ impl Governance {
 impl Drop for Governance {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The projector: the governance projection as the shared follower drives it.
+struct Projector<'a> {
+    governance: &'a Governance,
+    conn: Connection,
+    /// The projection file's identity, to notice it was deleted or replaced.
+    identity: Option<(u64, u64)>,
+}
+
+impl View for Projector<'_> {
+    type Error = ProjectionError;
+
+    fn step(&mut self, log: &EventLog) -> Result<Step, ProjectionError> {
+        // Each batch commits: what is taken in is visible at once.
+        Ok(
+            match apply_batch(&mut self.conn, log, self.governance.projected_seq())? {
+                Some(last) => Step::Moved {
+                    taken: last,
+                    visible: Some(last),
+                },
+                None => Step::CaughtUp,
+            },
+        )
+    }
+
+    fn check(&mut self, _log: &EventLog) -> Result<bool, ProjectionError> {
+        let projected = self.governance.projected_seq();
+        let (new, stop) = self
+            .governance
+            .check_in_place(&mut self.identity, projected)?;
+        if let Some(new) = new {
+            self.conn = new;
+        }
+        Ok(stop)
+    }
+
+    fn finish(&mut self) -> Result<Option<Seq>, ProjectionError> {
+        Ok(None)
+    }
+
+    fn resume(&mut self) -> Result<(), ProjectionError> {
+        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,9 @@ pub(crate) use schema::{Values, extract};
 
 use crate::error::LogError;
 use crate::log::{EventLog, Seq, StoredEvent};
-use crate::view::{Unavailable, ViewHealth, ahead_of_log_alarm, check_not_ahead};
+use crate::view::{
+    Progress, Step, Unavailable, View, ViewHealth, ahead_of_log_alarm, check_not_ahead,
+};
 use facets::{FacetCollector, WholeSegmentCounts, WholeSegments};
 use schema::{Fields, build_schema, document, register_tokenizers};
 
@@ -94,13 +96,6 @@ pub struct SearchResult {
     pub facets: FacetFruit,
     /// Where the next page starts, when there may be one.
     pub next_cursor: Option<Cursor>,
-}
-
-/// The indexed sequence number, with a condition to wait for progress.
-#[derive(Default)]
-struct Progress {
-    seq: Mutex<Seq>,
-    changed: Condvar,
 }
 
 /// The tantivy index in use and its reader: replaced when the directory is rebuilt.
@@ -222,6 +217,129 @@ fn index_document(fields: &Fields, event: &StoredEvent) -> TantivyDocument {
 }
 
 /// Adds the events after `from` to `writer`, up to `READ_BATCH`; returns the last seq added.
+/// The indexer: the search index as the shared follower drives it. Documents are added as events
+/// are read and committed at least every [`COMMIT_INTERVAL`] (and whenever the log is caught up),
+/// with `{schema, seq}` as the commit payload.
+struct Indexer<'a> {
+    search: &'a SearchIndex,
+    opened: Arc<Opened>,
+    /// Created on the indexer's thread (after lowering its priority, so that tantivy's indexing
+    /// and merge threads inherit it), and again after a failure.
+    writer: Option<IndexWriter>,
+    /// The last sequence number added (committed or not).
+    indexed: Seq,
+    /// Changes not committed yet.
+    pending: u64,
+    last_commit: Instant,
+    /// Retention's removals applied so far.
+    removed_below: Seq,
+}
+
+impl Indexer<'_> {
+    fn writer(&mut self) -> Result<&mut IndexWriter, SearchError> {
+        if self.writer.is_none() {
+            self.writer = Some(
+                self.opened
+                    .index
+                    .writer::<TantivyDocument>(WRITER_MEMORY_BYTES)?,
+            );
+            // Events removed by retention while the index was not running.
+            let first_kept = self.search.log.first_seq()?;
+            self.search
+                .remove_below
+                .fetch_max(first_kept, Ordering::SeqCst);
+            self.removed_below = 0;
+        }
+        Ok(self.writer.as_mut().expect("created above"))
+    }
+
+    /// Commits what is pending; the index must still be where it was.
+    fn commit(&mut self) -> Result<Seq, SearchError> {
+        let path = index_dir(&self.search.data_dir);
+        if !still_on_disk(&path) {
+            return Err(SearchError::Deleted(path));
+        }
+        let indexed = self.indexed;
+        commit(self.writer()?, indexed)?;
+        self.opened.reader.reload()?;
+        self.pending = 0;
+        self.last_commit = Instant::now();
+        Ok(indexed)
+    }
+}
+
+impl View for Indexer<'_> {
+    type Error = SearchError;
+
+    fn step(&mut self, log: &EventLog) -> Result<Step, SearchError> {
+        let from = self.indexed;
+        let fields = &self.search.fields;
+        let last = index_batch(log, self.writer()?, fields, from)?;
+        if let Some(last) = last {
+            self.pending += last - self.indexed;
+            self.indexed = last;
+        }
+        let remove_below = self.search.remove_below.load(Ordering::SeqCst);
+        if remove_below > self.removed_below {
+            let below = Term::from_field_u64(self.search.fields.seq, remove_below);
+            self.writer()?.delete_query(Box::new(RangeQuery::new(
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Excluded(below),
+            )))?;
+            self.removed_below = remove_below;
+            // Commit the deletion even if no event arrives.
+            self.pending += 1;
+        }
+        let caught_up = last.is_none();
+        if self.pending > 0 && (caught_up || self.last_commit.elapsed() >= COMMIT_INTERVAL) {
+            let visible = self.commit()?;
+            return Ok(Step::Moved {
+                taken: self.indexed,
+                visible: Some(visible),
+            });
+        }
+        Ok(if caught_up {
+            Step::CaughtUp
+        } else {
+            Step::Moved {
+                taken: self.indexed,
+                visible: None,
+            }
+        })
+    }
+
+    fn check(&mut self, log: &EventLog) -> Result<bool, SearchError> {
+        // The index must be where it was, and the log must still hold what it indexed.
+        let path = index_dir(&self.search.data_dir);
+        if !still_on_disk(&path) {
+            return Err(SearchError::Deleted(path));
+        }
+        check_not_ahead(&self.search.health, log, self.indexed, REBUILD).map_err(Into::into)
+    }
+
+    fn finish(&mut self) -> Result<Option<Seq>, SearchError> {
+        if self.pending == 0 {
+            return Ok(None);
+        }
+        self.commit().map(Some)
+    }
+
+    fn resume(&mut self) -> Result<(), SearchError> {
+        // The writer goes first: a new one (or a new index) needs its lock.
+        self.writer = None;
+        self.pending = 0;
+        let path = index_dir(&self.search.data_dir);
+        if still_on_disk(&path) {
+            self.indexed = self.search.indexed_seq();
+        } else {
+            self.search.recreate(&path)?;
+            self.indexed = 0;
+        }
+        self.opened = self.search.opened();
+        Ok(())
+    }
+}
+
 fn index_batch(
     log: &EventLog,
     writer: &IndexWriter,
@@ -265,10 +383,7 @@ impl SearchIndex {
             opened: RwLock::new(Opened::new(index)?),
             fields,
             log,
-            progress: Arc::new(Progress {
-                seq: Mutex::new(indexed),
-                changed: Condvar::new(),
-            }),
+            progress: Arc::new(Progress::new(indexed)),
             stop: Arc::new(AtomicBool::new(false)),
             indexer: Mutex::new(None),
             remove_below: AtomicU64::new(0),
@@ -290,40 +405,31 @@ impl SearchIndex {
         Ok(search)
     }
 
-    /// Runs the indexer until shutdown. After an error it waits [`RETRY_AFTER`] and resumes from
-    /// the last commit with a new writer: a transient failure must not leave search stale.
-    fn index_until_stopped(&self, mut resume_from: Seq) {
-        loop {
-            // The writer is created on this thread, after lowering its priority, so that tantivy's
-            // indexing and merge threads inherit it.
-            let opened = self.opened();
-            let outcome = opened
-                .index
-                .writer::<TantivyDocument>(WRITER_MEMORY_BYTES)
-                .map_err(SearchError::from)
-                .and_then(|writer| self.run_indexer(&opened, writer, resume_from));
-            let error = match outcome {
-                Ok(()) => return,
-                Err(SearchError::Deleted(path)) => match self.recreate(&path) {
-                    Ok(()) => {
-                        resume_from = 0;
-                        continue;
-                    }
-                    Err(error) => error,
-                },
-                Err(error) => error,
-            };
-            if self.health.integrity_alarm().is_some() {
-                return;
-            }
-            tracing::error!(%error, "indexing failed; retrying from the last commit");
-            // Back off before retrying (a shutdown meanwhile is noticed within this delay).
-            std::thread::sleep(RETRY_AFTER);
-            if self.stop.load(Ordering::SeqCst) {
-                return;
-            }
-            resume_from = self.indexed_seq();
-        }
+    /// Runs the indexer until shutdown, on the shared follower. After an error it waits
+    /// [`RETRY_AFTER`] and resumes from the last commit with a new writer: a transient failure
+    /// must not leave search stale.
+    fn index_until_stopped(&self, resume_from: Seq) {
+        let mut indexer = Indexer {
+            search: self,
+            opened: self.opened(),
+            writer: None,
+            indexed: resume_from,
+            pending: 0,
+            last_commit: Instant::now(),
+            removed_below: 0,
+        };
+        crate::view::follow(
+            &mut indexer,
+            &crate::view::Following {
+                log: &self.log,
+                health: &self.health,
+                progress: &self.progress,
+                stop: &self.stop,
+                poll: COMMIT_INTERVAL,
+                retry_after: RETRY_AFTER,
+                log_every: PROGRESS_EVERY,
+            },
+        );
     }
 
     fn opened(&self) -> Arc<Opened> {
@@ -338,78 +444,8 @@ impl SearchIndex {
         self.health.start_rebuild(target);
         let opened = Opened::new(create_empty(path)?)?;
         *self.opened.write().expect("index lock") = opened;
-        *self.progress.seq.lock().expect("progress lock") = 0;
+        self.progress.publish(0);
         Ok(())
-    }
-
-    fn run_indexer(
-        &self,
-        opened: &Opened,
-        mut writer: IndexWriter,
-        mut indexed: Seq,
-    ) -> Result<(), SearchError> {
-        let path = index_dir(&self.data_dir);
-        // Events removed by retention while the index was not running.
-        let first_kept = self.log.first_seq()?;
-        self.remove_below.fetch_max(first_kept, Ordering::SeqCst);
-        let mut removed_below = 0;
-        let mut pending = 0u64;
-        let mut last_commit = Instant::now();
-        let started = Instant::now();
-        let resumed_at = indexed;
-        loop {
-            let stopping = self.stop.load(Ordering::SeqCst);
-            let last = index_batch(&self.log, &writer, &self.fields, indexed)?;
-            if let Some(last) = last {
-                pending += last - indexed;
-                let before = indexed / PROGRESS_EVERY;
-                indexed = last;
-                if indexed / PROGRESS_EVERY > before {
-                    let rate =
-                        (indexed - resumed_at) as f64 / started.elapsed().as_secs_f64().max(0.001);
-                    tracing::info!(indexed, events_per_second = rate as u64, "indexing");
-                }
-            }
-            let caught_up = last.is_none();
-            let remove_below = self.remove_below.load(Ordering::SeqCst);
-            if remove_below > removed_below {
-                let below = Term::from_field_u64(self.fields.seq, remove_below);
-                writer.delete_query(Box::new(RangeQuery::new(
-                    std::ops::Bound::Unbounded,
-                    std::ops::Bound::Excluded(below),
-                )))?;
-                removed_below = remove_below;
-                // Commit the deletion even if no event arrives.
-                pending += 1;
-            }
-            if pending > 0 && (caught_up || last_commit.elapsed() >= COMMIT_INTERVAL || stopping) {
-                if !still_on_disk(&path) {
-                    return Err(SearchError::Deleted(path));
-                }
-                commit(&mut writer, indexed)?;
-                opened.reader.reload()?;
-                pending = 0;
-                last_commit = Instant::now();
-                // Serving again before anyone waiting for this progress is woken.
-                self.health.reached(indexed);
-                *self.progress.seq.lock().expect("progress lock") = indexed;
-                self.progress.changed.notify_all();
-            }
-            if stopping {
-                return Ok(());
-            }
-            if caught_up {
-                // The index must be where it was, and the log must still hold what it indexed.
-                if !still_on_disk(&path) {
-                    return Err(SearchError::Deleted(path));
-                }
-                if check_not_ahead(&self.health, &self.log, indexed, REBUILD)? {
-                    return Err(self.health.check().unwrap_err().into());
-                }
-                // Wake on this process's next commit; the timeout also picks up other writers.
-                self.log.wait_for_commit_after(indexed, COMMIT_INTERVAL);
-            }
-        }
     }
 
     /// Removes from the index the events below `first_kept` (after retention removed them from
@@ -421,18 +457,12 @@ impl SearchIndex {
 
     /// The last sequence number searchable.
     pub fn indexed_seq(&self) -> Seq {
-        *self.progress.seq.lock().expect("progress lock")
+        self.progress.get()
     }
 
     /// Waits until everything up to `seq` is searchable or `timeout` passes; true when it is.
     pub fn wait_until_indexed(&self, seq: Seq, timeout: Duration) -> bool {
-        let guard = self.progress.seq.lock().expect("progress lock");
-        let (guard, _) = self
-            .progress
-            .changed
-            .wait_timeout_while(guard, timeout, |indexed| *indexed < seq)
-            .expect("progress lock");
-        *guard >= seq
+        self.progress.wait_until(seq, timeout)
     }
 
     /// Stops the indexer after a last commit.
