@@ -27,7 +27,7 @@ fn start_node_on(url: &str, data_dir: &std::path::Path) -> Server {
 }
 
 /// `clients` tasks, each sending `batches` batches of `per_batch` events with ids
-/// `c{client}-{batch}-{i}` to its own node first, until acknowledged; counts finished batches in
+/// `load-{client}-{batch}-{i}` to its own node first, until acknowledged; counts finished batches in
 /// `progress`. With `overlap`, every third batch is client 0's on every client: the same events
 /// arrive through several nodes at once.
 fn spawn_clients(
@@ -48,7 +48,7 @@ fn spawn_clients(
                         client_index
                     };
                     let batch: Vec<Value> = (0..per_batch)
-                        .map(|i| event(&format!("c{owner}-{batch_index}-{i}")))
+                        .map(|i| event(&format!("load-{owner}-{batch_index}-{i}")))
                         .collect();
                     send_until_acknowledged(&bases, client_index, &Value::Array(batch)).await;
                     progress.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -58,13 +58,13 @@ fn spawn_clients(
         .collect()
 }
 
-/// How many events with ids `c…-…-…` the log holds, how many distinct, and how many sequence
+/// How many events with ids `load-…` the log holds, how many distinct, and how many sequence
 /// numbers are missing.
 fn stored_counts(url: &str) -> (u64, u64, i64) {
     let mut db = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
     let row = db
         .query_one(
-            "SELECT count(*), count(DISTINCT event_id) FROM events WHERE event_id LIKE 'c%-%-%'",
+            "SELECT count(*), count(DISTINCT event_id) FROM events WHERE event_id LIKE 'load-%'",
             &[],
         )
         .unwrap();
@@ -365,7 +365,7 @@ async fn export_failover(url: &str) {
     ];
     let start =
         |dir: &std::path::Path| Server::start_with_env(dir, &["--export-object-events", "5"], &env);
-    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     // Node A alone: it takes the configuration's lease.
     let a = start(dirs[0].path());
     const EVENTS: usize = 3000;
@@ -416,15 +416,17 @@ async fn export_failover(url: &str) {
         "the run finished before node A was killed; the test needs a longer run"
     );
 
-    // Node B takes the lease over once A's expires, resumes the plan and completes it.
+    // Nodes B and C start; one of them takes the lease over once A's expires, resumes the plan
+    // and completes it.
     let b = start(dirs[1].path());
+    let c = start(dirs[2].path());
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let (plan, checkpoint) = tokio::task::block_in_place(|| pending(url, &id));
         if plan.is_none() && checkpoint > 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "node B did not complete the run");
+        assert!(Instant::now() < deadline, "no other node completed the run");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -505,10 +507,11 @@ async fn export_failover(url: &str) {
         }
     }
     b.terminate();
+    c.terminate();
 }
 
-/// Loads asked through two nodes at once read Snowflake once: the node holding the
-/// integration's lease runs, the other says who does; every query is stored once.
+/// Loads asked through three nodes at once read Snowflake once: the node holding the
+/// integration's lease runs, the others say that another node does; every query is stored once.
 #[test]
 fn a_snowflake_pull_runs_on_one_node_only() {
     let database = common::postgres::TestDatabase::create();
@@ -534,7 +537,7 @@ async fn pull_on_one_node(url: &str) {
             )
         })
         .collect();
-    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let nodes: Vec<Server> = dirs
         .iter()
         .map(|dir| start_node_on(url, dir.path()))
