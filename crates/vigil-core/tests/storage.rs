@@ -481,6 +481,14 @@ fn compressed_bodies_read_back_exactly_and_still_tell_duplicates_from_conflicts(
     assert!(store.verify().is_intact());
 }
 
+/// Verify options that check signatures with `key`'s public half.
+fn checked_with(key: &SigningKey) -> VerifyOptions {
+    VerifyOptions {
+        public_key: Some(key.public_key_hex()),
+        ..VerifyOptions::default()
+    }
+}
+
 fn event_at(id: &str, micros: i64) -> LogEntry {
     let time = chrono::DateTime::from_timestamp_micros(micros)
         .unwrap()
@@ -532,10 +540,7 @@ fn retention_removes_the_oldest_events_and_the_rest_still_verifies(store: &Store
         removed_event.json
     );
     log.shutdown();
-    let options = VerifyOptions {
-        public_key: Some(key.public_key_hex()),
-        ..VerifyOptions::default()
-    };
+    let options = checked_with(&key);
     let report = store.verify_with(&options);
     assert!(report.is_intact(), "{:?}", report.breaks);
     assert!(report.notes.is_empty(), "{:?}", report.notes);
@@ -578,10 +583,7 @@ fn signed_checkpoints_verify_and_show_a_rewrite(store: &Store) {
         "the head did not move"
     );
     log.shutdown();
-    let options = VerifyOptions {
-        public_key: Some(key.public_key_hex()),
-        ..VerifyOptions::default()
-    };
+    let options = checked_with(&key);
     let report = store.verify_with(&options);
     assert!(report.is_intact(), "{:?}", report.breaks);
     assert_eq!(report.checkpoints_checked, 1);

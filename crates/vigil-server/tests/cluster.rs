@@ -12,6 +12,17 @@ use common::postgres::ThrowawayServer;
 use common::{ADMIN_KEY, Server, client, event};
 use serde_json::Value;
 
+/// Runs a test's body on a runtime of its own; the database helpers, whose client blocks, stay
+/// outside it.
+fn block_on<F: std::future::Future>(body: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(body)
+}
+
 /// Every node of a cluster is given the same master key.
 const MASTER_KEY: &str = "5d6f8a1c2b3e4f506172839a0b1c2d3e4f5061728394a5b6c7d8e9f0a1b2c3d4";
 
@@ -155,12 +166,7 @@ async fn search(server_base: &str, query: &str) -> Value {
 fn three_nodes_keep_every_acknowledged_event_once_through_a_node_kill_and_a_database_restart() {
     let server = ThrowawayServer::start();
     let url = server.create_database("vigil");
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(three_nodes(&server, &url));
+    block_on(three_nodes(&server, &url));
 }
 
 async fn three_nodes(server: &ThrowawayServer, url: &str) {
@@ -339,12 +345,7 @@ async fn three_nodes(server: &ThrowawayServer, url: &str) {
 #[test]
 fn an_export_cut_off_by_a_node_kill_is_completed_by_another_node() {
     let database = common::postgres::TestDatabase::create();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(export_failover(&database.url));
+    block_on(export_failover(&database.url));
 }
 
 async fn export_failover(url: &str) {
@@ -515,12 +516,7 @@ async fn export_failover(url: &str) {
 #[test]
 fn a_snowflake_pull_runs_on_one_node_only() {
     let database = common::postgres::TestDatabase::create();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(pull_on_one_node(&database.url));
+    block_on(pull_on_one_node(&database.url));
 }
 
 async fn pull_on_one_node(url: &str) {
