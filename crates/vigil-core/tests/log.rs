@@ -2,15 +2,11 @@
 //! altered files, retention, keys. What every backend must do is in `storage.rs`.
 
 use vigil_core::export::SigningKey;
+mod support;
+
+use support::{entry, event_at};
 use vigil_core::{EventLog, LogEntry, verify};
 use vigil_model::Timestamp;
-
-fn entry(id: &str, body_extra: &str) -> LogEntry {
-    let json = format!(
-        r#"{{"id":"{id}","action":"QUERY","actor":{{}},"eventTimestamp":"2024-01-01T00:00:00Z","receivedTimestamp":"2024-01-01T00:00:01Z"{body_extra}}}"#
-    );
-    LogEntry::new(id.into(), json.clone(), json.len(), 0, 0)
-}
 
 #[test]
 fn verify_names_every_altered_or_missing_event() {
@@ -84,15 +80,6 @@ fn integer_ids_stored_by_earlier_versions_verify() {
     let report = verify(dir.path()).unwrap();
     assert!(report.is_intact(), "{:?}", report.breaks);
     assert_eq!(report.events, 4);
-}
-
-fn event_at(id: &str, micros: i64) -> LogEntry {
-    let time = chrono::DateTime::from_timestamp_micros(micros)
-        .unwrap()
-        .to_rfc3339();
-    let json =
-        format!(r#"{{"id":"{id}","action":"QUERY","actor":{{}},"eventTimestamp":"{time}"}}"#);
-    LogEntry::new(id.into(), json.clone(), json.len(), micros, micros)
 }
 
 #[test]

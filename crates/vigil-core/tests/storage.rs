@@ -3,6 +3,8 @@
 //! Several `EventLog`s opened on one store stand for several nodes (quickwit's storage test
 //! suite is the model: one body of tests, one module per backend).
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,45 +16,8 @@ use vigil_core::{
 };
 use vigil_model::Timestamp;
 
-/// The PostgreSQL server the tests create their databases in.
-fn admin_url() -> String {
-    std::env::var("VIGIL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A database of its own for one test, dropped (with its connections) when the test ends.
-struct TestDatabase {
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    fn create() -> TestDatabase {
-        let name = format!("vigil_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = ::postgres::Client::connect(&admin_url(), ::postgres::NoTls)
-            .expect("PostgreSQL on 127.0.0.1:5432 (set VIGIL_TEST_POSTGRES_URL to use another)");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        let base = admin_url();
-        let server = &base[..base.rfind('/').unwrap()];
-        TestDatabase {
-            url: format!("{server}/{name}?sslmode=disable"),
-            name,
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = ::postgres::Client::connect(&admin_url(), ::postgres::NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
+use support::postgres::TestDatabase;
+use support::{entry, event_at};
 
 /// One store under test.
 enum Store {
@@ -116,13 +81,6 @@ impl Store {
             }
         }
     }
-}
-
-fn entry(id: &str, body_extra: &str) -> LogEntry {
-    let json = format!(
-        r#"{{"id":"{id}","action":"QUERY","actor":{{}},"eventTimestamp":"2024-01-01T00:00:00Z","receivedTimestamp":"2024-01-01T00:00:01Z"{body_extra}}}"#
-    );
-    LogEntry::new(id.into(), json.clone(), json.len(), 0, 0)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -487,15 +445,6 @@ fn checked_with(key: &SigningKey) -> VerifyOptions {
         public_key: Some(key.public_key_hex()),
         ..VerifyOptions::default()
     }
-}
-
-fn event_at(id: &str, micros: i64) -> LogEntry {
-    let time = chrono::DateTime::from_timestamp_micros(micros)
-        .unwrap()
-        .to_rfc3339();
-    let json =
-        format!(r#"{{"id":"{id}","action":"QUERY","actor":{{}},"eventTimestamp":"{time}"}}"#);
-    LogEntry::new(id.into(), json.clone(), json.len(), micros, micros)
 }
 
 /// Retention removes the oldest events, records the removal signed, and moves the chain's

@@ -344,7 +344,7 @@ async fn three_nodes(server: &ThrowawayServer, url: &str) {
 /// different contents (moto keeps every version).
 #[test]
 fn an_export_cut_off_by_a_node_kill_is_completed_by_another_node() {
-    let database = common::postgres::TestDatabase::create();
+    let database = common::database::TestDatabase::create();
     block_on(export_failover(&database.url));
 }
 
@@ -515,7 +515,7 @@ async fn export_failover(url: &str) {
 /// integration's lease runs, the others say that another node does; every query is stored once.
 #[test]
 fn a_snowflake_pull_runs_on_one_node_only() {
-    let database = common::postgres::TestDatabase::create();
+    let database = common::database::TestDatabase::create();
     block_on(pull_on_one_node(&database.url));
 }
 

@@ -9,6 +9,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub mod browser;
+/// A database per test, as vigil-core's tests make it.
+#[path = "../../../vigil-core/tests/support/postgres.rs"]
+pub mod database;
 pub mod emulators;
 pub mod fakes;
 pub mod postgres;
