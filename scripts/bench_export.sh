@@ -15,7 +15,7 @@ fi
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 cargo build --release --quiet --bin vigil
-vigil=target/release/vigil
+vigil="${CARGO_TARGET_DIR:-target}/release/vigil"
 python3 - "$events" > "$work/events.ndjson" <<'PY'
 import json, sys
 pad = "SELECT c.customer_id, c.region, sum(o.amount) FROM sales.orders o JOIN crm.customers c ON o.customer_id = c.customer_id "

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vigil_core::EventLog;
 use vigil_core::ingest::{BodyFormat, ingest, prepare, split_body};
-use vigil_core::search::{Cursor, FacetField, SearchIndex, SearchRequest};
+use vigil_core::search::{Cursor, FacetField, Histogram, SearchIndex, SearchRequest};
 use vigil_model::Timestamp;
 
 const EVENTS: usize = 3_000;
@@ -230,6 +230,47 @@ fn assert_counts(index: &SearchIndex, events: &[Value], request: &SearchRequest,
         assert_eq!(counts.events, matching.len() as u64);
     }
     let matching = matching_all;
+    // The page: the newest (oldest) matching events, in order.
+    let mut times: Vec<i64> = matching.iter().map(|e| micros(e)).collect();
+    times.sort_unstable();
+    if request.descending {
+        times.reverse();
+    }
+    let page: Vec<i64> = times
+        .into_iter()
+        .skip(request.offset)
+        .take(request.size)
+        .collect();
+    let hits: Vec<Value> = result
+        .hits
+        .iter()
+        .map(|hit| serde_json::from_str(&hit.json).unwrap())
+        .collect();
+    assert_eq!(
+        hits.iter().map(micros).collect::<Vec<_>>(),
+        page,
+        "{what}: the page"
+    );
+    let ids: HashSet<&str> = matching.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert!(
+        hits.iter()
+            .all(|hit| ids.contains(hit["id"].as_str().unwrap())),
+        "{what}: a hit that does not match"
+    );
+    if let Some(spec) = &request.histogram {
+        let mut expected = vec![0u64; spec.buckets];
+        for time in matching.iter().map(|e| micros(e)) {
+            let bucket = (time - spec.from).div_euclid(spec.width);
+            if (0..spec.buckets as i64).contains(&bucket) {
+                expected[bucket as usize] += 1;
+            }
+        }
+        assert_eq!(
+            result.facets.histogram.as_deref(),
+            Some(&expected[..]),
+            "{what}, histogram {spec:?}"
+        );
+    }
     assert_eq!(
         result.facets.time_range,
         matching
@@ -277,6 +318,13 @@ fn whole_segment_counts_stay_exact_across_repeats_ranges_and_deletions() {
         size: 5,
         from,
         to,
+        // Buckets of a minute or more (summed from the kept minutes), and of less than a minute
+        // for the shortest range (counted per document).
+        histogram: Some(Histogram::covering(
+            from.unwrap_or(BASE_MICROS - 30_000_000),
+            to.unwrap_or(BASE_MICROS + 1_430_000_000),
+            7,
+        )),
         ..Default::default()
     };
     let second = BASE_MICROS + 1_000_000_000;
@@ -300,6 +348,11 @@ fn whole_segment_counts_stay_exact_across_repeats_ranges_and_deletions() {
         // excluded name in another case: kept per exclusion, still exact.
         let mut excluding = request(*from, *to);
         excluding.exclusions = vec![(FacetField::Action, vec!["QUERY".into()])];
+        // Oldest first, past the first page; buckets of 30 s, counted per document.
+        excluding.descending = false;
+        excluding.offset = 7;
+        let start = excluding.histogram.map(|h| h.from).unwrap();
+        excluding.histogram = Some(Histogram::covering(start, start + 1_200_000_000, 40));
         assert_counts(
             &index,
             &events,

@@ -3,6 +3,10 @@
 //! per event and peak RSS. Run with `cargo bench -p vigil-server --bench search`.
 //! VIGIL_BENCH_EVENTS sets the size (default 1000000); VIGIL_BENCH_DIR keeps the data directory
 //! between runs (events already there are not sent again), so a 10M run is built once.
+//! VIGIL_BENCH_MIX picks the events (`queries`, ~1.9 kB, or `1k`, the seed's mix at ~1 kB);
+//! VIGIL_BENCH_DAYS spreads them over that many days at random (default 7), or, with
+//! VIGIL_BENCH_STREAM=1, in time order over the last day as a live stream sends them (10M then is
+//! 10M events per day). VIGIL_BENCH_DOWNLOADS=0 skips the downloads of every event.
 
 mod support;
 
@@ -12,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    BatchPool, Generator, KEY, anon_rss_bytes, env_number, peak_rss_bytes, percentile_ms,
-    rss_bytes, start_server, stop_server, tree_bytes,
+    BatchPool, Clock, Generator, KEY, Mix, anon_rss_bytes, env_number, peak_rss_bytes,
+    percentile_ms, rss_bytes, start_server, stop_server, tree_bytes,
 };
 
 /// Bytes of a file, or of a directory and everything in it.
@@ -30,8 +34,9 @@ const CLIENTS: usize = 8;
 const QUERY_RUNS: usize = 30;
 const WARMUP_RUNS: usize = 3;
 const FRESHNESS_SAMPLES: usize = 200;
-/// Events are spread over this many days, so "the last 24 hours" holds a seventh of them.
-const DAYS: u64 = 7;
+/// Events are spread over this many days by default, so "the last 24 hours" holds a seventh of
+/// them.
+const DAYS: usize = 7;
 /// Distinct batches generated before sending (200,000 events, ~400 MB).
 const POOL_BATCHES: usize = 200;
 
@@ -63,6 +68,31 @@ async fn wait_until_everything_searchable(http: &reqwest::Client, base: &str, na
         .unwrap();
     assert_eq!(response.status(), 200);
     while total(http, base, &format!("eventId={id}&facets=none&size=1")).await == 0 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until the governance projection has every event of the log.
+async fn wait_until_projected(http: &reqwest::Client, base: &str) {
+    loop {
+        let status: Value = http
+            .get(format!("{base}/api/audit/status"))
+            .header("Authorization", KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // Reading the status may itself be recorded (vigil audits its own reads): one behind is
+        // caught up.
+        let (projected, last) = (
+            status["projectedSequence"].as_u64().unwrap(),
+            status["lastSequence"].as_u64().unwrap(),
+        );
+        if projected + 1 >= last {
+            return;
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -100,6 +130,10 @@ fn main() {
         return;
     }
     let target = env_number("VIGIL_BENCH_EVENTS", 1_000_000) as u64;
+    let mix = Mix::from_env();
+    let days = env_number("VIGIL_BENCH_DAYS", DAYS);
+    let stream = env_number("VIGIL_BENCH_STREAM", 0) == 1;
+    let downloads = env_number("VIGIL_BENCH_DOWNLOADS", 1) == 1;
     let temporary = tempfile::tempdir().unwrap();
     let dir = std::env::var("VIGIL_BENCH_DIR")
         .map(std::path::PathBuf::from)
@@ -116,16 +150,29 @@ fn main() {
         // An index that lags the log (a previous run stopped mid-way) must catch up before counting.
         let caught_up = Instant::now();
         wait_until_everything_searchable(&http, &base, "start").await;
-        let existing = total(&http, &base, "eventType=Query&facets=none&size=1").await;
+        // Query events only, so the markers of earlier runs do not count (every event of the
+        // compact mix counts).
+        let counted = match mix {
+            Mix::Queries => "eventType=Query&facets=none&size=1",
+            Mix::Compact => "facets=none&size=1",
+        };
+        let existing = total(&http, &base, counted).await;
         println!("index caught up with the log in {:.1} s", caught_up.elapsed().as_secs_f64());
         let missing = target.saturating_sub(existing) as usize;
-        println!("vigil search benchmark: {target} query events wanted, {existing} present, sending {missing}");
+        println!("vigil search benchmark: {target} events ({mix:?} mix) wanted, {existing} present, sending {missing}");
         if missing > 0 {
             let batches = missing.div_ceil(BATCH_SIZE);
             println!("generating a pool of {POOL_BATCHES} batches (ids are rewritten per send)...");
-            let pool = Arc::new(BatchPool::new(POOL_BATCHES, BATCH_SIZE, DAYS, true));
+            let pool = Arc::new(BatchPool::new(POOL_BATCHES, BATCH_SIZE, days as u64, mix));
             // Continue the numbering of earlier runs over the same directory.
             let first = existing as usize / BATCH_SIZE;
+            // A stream: the events of the whole run in time order over the last day.
+            // Batch `first` starts at the start of the last day.
+            let clock = stream.then(|| {
+                let step = chrono::Duration::microseconds(86_400_000_000 / target.max(1) as i64);
+                let start = chrono::Utc::now() - chrono::Duration::hours(24);
+                Clock { start: start - step * (first * BATCH_SIZE) as i32, step }
+            });
             let next = Arc::new(AtomicUsize::new(first));
             let started = Instant::now();
             let mut tasks = Vec::new();
@@ -141,7 +188,7 @@ fn main() {
                         let response = http
                             .post(format!("{base}/api/audit/events"))
                             .header("Authorization", KEY)
-                            .body(pool.batch(index))
+                            .body(pool.batch_at(index, clock))
                             .send()
                             .await
                             .unwrap();
@@ -194,9 +241,18 @@ fn main() {
             delays.last().unwrap().as_secs_f64() * 1e3
         );
 
+        // Timed at rest: the governance projection (busy with the compact mix's governance
+        // events) catches up first.
+        let settled = Instant::now();
+        wait_until_projected(&http, &base).await;
+        println!("governance projection caught up {:.1} s after the index", settled.elapsed().as_secs_f64());
+
         let day_ago = (chrono::Utc::now() - chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         println!("queries ({QUERY_RUNS} runs each after {WARMUP_RUNS} warm-up runs, default audit-page facets unless said):");
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         time_query(&http, &base, "audit page: last 24 h, 50 newest", &format!("from={day_ago}&size=50")).await;
+        // As the web UI asks: up to now, with its 60-bucket timeline.
+        time_query(&http, &base, "  … with the timeline (histogram=60)", &format!("from={day_ago}&to={now}&size=50&histogram=60")).await;
         time_query(&http, &base, "audit page: all time, 50 newest", "size=50").await;
         time_query(&http, &base, "keyword in query text", "q=orders_17&size=50").await;
         time_query(&http, &base, "one data source", "dataSourceId=7&size=50").await;
@@ -206,7 +262,7 @@ fn main() {
         // Downloads of every event, streamed; the server's memory is sampled meanwhile: its
         // allocations (RssAnon) and all it has resident (VmRSS, which also counts the pages of the
         // log and index files it maps and reads).
-        for format in ["ndjson", "csv"] {
+        for format in ["ndjson", "csv"].into_iter().filter(|_| downloads) {
             let (idle_anon, idle_rss) = (anon_rss_bytes(&pid), rss_bytes(&pid));
             let peaks = Arc::new((
                 std::sync::atomic::AtomicU64::new(idle_anon),

@@ -4,17 +4,22 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use vigil_core::checkpoint::read_checkpoint_files;
 use vigil_core::ingest::{self, PreparedItem};
 use vigil_core::keys::{self, KeyActor, Permission};
+use vigil_core::search::{self, SearchIndex};
 use vigil_core::store::DatabaseUrl;
 use vigil_core::{EventLog, LogEntry, VerifyOptions, verify_postgres, verify_with};
 use vigil_model::{ModelError, Timestamp, normalize};
 
 /// Lines per append when importing.
 const IMPORT_BATCH_LINES: usize = 1_000;
+/// How long an import waits for an indexer that makes no progress.
+const INDEXING_STALLED: Duration = Duration::from_secs(60);
 /// Rejected lines printed in full before the rest are only counted.
 const IMPORT_MAX_PRINTED_REJECTIONS: usize = 20;
 
@@ -456,7 +461,19 @@ struct ImportTotals {
 pub fn import_command(storage: &Storage, file: &Path) -> anyhow::Result<bool> {
     let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-    let log = storage.open_log()?;
+    let log = Arc::new(storage.open_log()?);
+    // The search index of a data directory is built while the events are stored, on the core
+    // the import leaves free, so they are searchable when `serve` starts. A running server
+    // indexes them itself; a cluster's nodes each index their own copy.
+    let search = if storage.database.is_none() && !search::index_in_use(&storage.data_dir) {
+        Some(
+            SearchIndex::open(&storage.data_dir, log.clone()).with_context(|| {
+                format!("opening the search index in {}", storage.data_dir.display())
+            })?,
+        )
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -530,6 +547,10 @@ pub fn import_command(storage: &Storage, file: &Path) -> anyhow::Result<bool> {
     if progress {
         eprintln!();
     }
+    if let Some(search) = search {
+        wait_until_searchable(&search, log.last_seq()?, progress);
+        search.shutdown();
+    }
     log.shutdown();
     if totals.rejected > IMPORT_MAX_PRINTED_REJECTIONS {
         eprintln!(
@@ -549,6 +570,30 @@ pub fn import_command(storage: &Storage, file: &Path) -> anyhow::Result<bool> {
         bail!("{} holds no events", file.display());
     }
     Ok(totals.rejected == 0)
+}
+
+/// Waits until the import's events are searchable. An indexer that stops moving (the index
+/// found ahead of the log, a failing disk) is left to the server, which says why.
+fn wait_until_searchable(search: &SearchIndex, last: u64, progress: bool) {
+    let mut seen = (search.indexed_seq(), std::time::Instant::now());
+    while !search.wait_until_indexed(last, Duration::from_secs(1)) {
+        let indexed = search.indexed_seq();
+        if progress {
+            eprint!("\rindexing: {indexed} of {last} events searchable");
+            let _ = std::io::stderr().flush();
+        }
+        if indexed > seen.0 {
+            seen = (indexed, std::time::Instant::now());
+        } else if search.integrity_alarm().is_some() || seen.1.elapsed() > INDEXING_STALLED {
+            eprintln!(
+                "\nthe search index stopped at event {indexed} of {last}; `vigil serve` indexes the rest and says why it stopped"
+            );
+            return;
+        }
+    }
+    if progress {
+        eprintln!("\rindexing: all {last} events searchable");
+    }
 }
 
 /// `vigil health`: whether the server at `url` answers `GET /healthz` with 200 (in 5 s).

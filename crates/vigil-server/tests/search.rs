@@ -416,6 +416,39 @@ async fn retention_removes_old_events_from_log_and_index_and_records_it() {
     );
 }
 
+/// `vigil import` indexes what it stores: a server started on the directory finds every event in
+/// its first answer, without indexing them again (more than one read batch of the indexer, which
+/// a server would fill in the background).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_leaves_its_events_searchable_when_the_server_starts() {
+    const IMPORTED: usize = 6_000;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let file = dir.path().join("history.ndjson");
+    let lines: Vec<String> = (0..IMPORTED)
+        .map(|i| event(&format!("imported-{i}")).to_string())
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let imported = common::vigil(&[
+        "import",
+        file.to_str().unwrap(),
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ]);
+    assert!(imported.status.success(), "{imported:?}");
+    // The index's last commit says it holds every imported event.
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(data_dir.join("index/meta.json")).unwrap()).unwrap();
+    let payload: Value = serde_json::from_str(meta["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["seq"], IMPORTED, "{payload}");
+
+    let server = Server::start(&data_dir);
+    let (status, body) = get(&server, "/api/audit/events?action=QUERY&facets=none&size=1").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total"], IMPORTED, "{body}");
+    assert!(server.terminate().success());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_search_command_prints_a_table_or_json_lines() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 //! query events.
 
 /// Bumped whenever the tables or what is derived into them change: an older projection is rebuilt.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Times are microseconds since the epoch (UTC); "by" columns hold the actor's display name.
 pub const TABLES: &str = "
@@ -54,6 +54,8 @@ CREATE TABLE ds_tag_changes(
     seq INTEGER NOT NULL, added INTEGER NOT NULL, by TEXT,
     PRIMARY KEY(ds_key, tag, column_name, ts, seq)) WITHOUT ROWID;
 CREATE INDEX ds_tag_changes_tag ON ds_tag_changes(tag);
+-- Whether a change is the latest of its data source and tag, in event time.
+CREATE INDEX ds_tag_changes_time ON ds_tag_changes(ds_key, tag, ts, seq);
 -- The stretches of time in which a data source carried a tag, on itself or any column (to_ts
 -- NULL: it still does).
 CREATE TABLE ds_tag_spans(

@@ -2,8 +2,8 @@
 //! column, then merges the counts by value. Also tracks the smallest and largest event time, and
 //! counts events per time bucket for a histogram. A request that filters on nothing but time
 //! (and perhaps excludes values) takes, for each segment its range covers whole, the segment's
-//! counts kept from an earlier request (`WholeSegmentCounts`) instead of counting every document
-//! again.
+//! counts and time summary kept from an earlier request (`WholeSegmentCounts`) instead of counting
+//! every document again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -38,6 +38,8 @@ pub struct FacetFruit {
     pub time_range: Option<(i64, i64)>,
     /// Matching events per time bucket, when a histogram was asked for.
     pub histogram: Option<Vec<u64>>,
+    /// How many events match.
+    pub total: u64,
 }
 
 /// Buckets of equal width over event time: bucket `i` holds events in
@@ -52,21 +54,40 @@ pub struct Histogram {
     pub buckets: usize,
 }
 
+/// A minute in µs: buckets a minute wide or wider start and end on whole minutes.
+const MINUTE: i64 = 60_000_000;
+
 impl Histogram {
     /// `buckets` buckets covering `[from, to]`, each a whole number of milliseconds wide; the
-    /// last may reach past `to`.
+    /// last may reach past `to`. Buckets of a minute or more are whole minutes and start on a
+    /// whole minute (the first may start before `from`), so that sealed segments answer from
+    /// their kept counts per minute.
     pub fn covering(from: i64, to: i64, buckets: usize) -> Histogram {
         const MILLI: i64 = 1_000;
         let buckets = buckets.max(1) as i64;
-        let span = (to.saturating_sub(from)).max(0).saturating_add(1);
         // Both are positive: round up by hand (signed div_ceil is not stable).
         let up = |value: i64, by: i64| value / by + i64::from(value % by != 0);
-        let width = up(up(span, buckets), MILLI).saturating_mul(MILLI);
+        let span = |from: i64| (to.saturating_sub(from)).max(0).saturating_add(1);
+        if up(span(from), buckets) >= MINUTE {
+            let from = from.div_euclid(MINUTE) * MINUTE;
+            let width = up(up(span(from), buckets), MINUTE).saturating_mul(MINUTE);
+            return Histogram {
+                from,
+                width,
+                buckets: buckets as usize,
+            };
+        }
+        let width = up(up(span(from), buckets), MILLI).saturating_mul(MILLI);
         Histogram {
             from,
             width: width.max(MILLI),
             buckets: buckets as usize,
         }
+    }
+
+    /// Whether every bucket starts and ends on a whole minute.
+    fn in_whole_minutes(&self) -> bool {
+        self.from.rem_euclid(MINUTE) == 0 && self.width % MINUTE == 0
     }
 
     fn bucket(&self, time: i64) -> Option<usize> {
@@ -97,13 +118,63 @@ pub type Exclusions = Arc<Vec<(FacetField, Vec<String>)>>;
 /// The facet counts of every alive, not excluded document of a segment, kept per segment,
 /// deletions, field and exclusions. Sealed segments do not change; a deletion (retention) changes
 /// the key, and segments merged away are forgotten at the next search.
+/// Also kept: the event times of those documents, summed up per minute.
 #[derive(Default)]
 pub struct WholeSegmentCounts {
     kept: Mutex<HashMap<CountsKey, Arc<FieldCounts>>>,
+    times: Mutex<HashMap<TimesKey, Arc<TimeSummary>>>,
 }
 
 /// What kept counts are of: a segment with its number of deleted documents, a field, exclusions.
 type CountsKey = (SegmentId, DocId, FacetField, Exclusions);
+/// What a kept time summary is of: a segment with its number of deleted documents, exclusions.
+type TimesKey = (SegmentId, DocId, Exclusions);
+
+/// The event times of a segment's counted documents: the smallest and largest, and how many
+/// events each minute holds. A histogram in whole minutes sums minutes instead of documents.
+struct TimeSummary {
+    /// The documents counted.
+    events: u64,
+    range: Option<(i64, i64)>,
+    /// (minute since the epoch, events), by minute; minutes without events are left out.
+    minutes: Vec<(i64, u64)>,
+}
+
+impl TimeSummary {
+    fn of(reader: &SegmentReader, excluded: &Excluded) -> tantivy::Result<TimeSummary> {
+        let times = reader.fast_fields().i64("eventTime")?;
+        let (mut events, mut range) = (0, None);
+        let mut minutes: HashMap<i64, u64> = HashMap::new();
+        for doc in excluded.counted(reader) {
+            events += 1;
+            if let Some(time) = times.first(doc) {
+                range = merge_range(range, Some((time, time)));
+                *minutes.entry(time.div_euclid(MINUTE)).or_default() += 1;
+            }
+        }
+        let mut minutes: Vec<(i64, u64)> = minutes.into_iter().collect();
+        minutes.sort_unstable();
+        Ok(TimeSummary {
+            events,
+            range,
+            minutes,
+        })
+    }
+
+    /// The events per bucket of a histogram in whole minutes.
+    fn histogram(&self, histogram: &Histogram) -> Vec<u64> {
+        let mut counts = vec![0; histogram.buckets];
+        let first = histogram.from.div_euclid(MINUTE);
+        let start = self.minutes.partition_point(|(minute, _)| *minute < first);
+        for (minute, events) in &self.minutes[start..] {
+            match histogram.bucket(minute.saturating_mul(MINUTE)) {
+                Some(bucket) => counts[bucket] += events,
+                None => break,
+            }
+        }
+        counts
+    }
+}
 
 /// Which documents of a segment the exclusions remove: per field, the term ordinals of the
 /// excluded values (names compare in any case, as the filters do).
@@ -194,12 +265,39 @@ impl WholeSegmentCounts {
         Ok(counts)
     }
 
+    /// The time summary of a segment's counted documents, kept like the counts.
+    fn times(
+        &self,
+        reader: &SegmentReader,
+        exclusions: &Exclusions,
+        excluded: &Excluded,
+    ) -> tantivy::Result<Arc<TimeSummary>> {
+        let key = (
+            reader.segment_id(),
+            reader.num_deleted_docs(),
+            exclusions.clone(),
+        );
+        if let Some(kept) = self.times.lock().expect("time summary lock").get(&key) {
+            return Ok(kept.clone());
+        }
+        let summary = Arc::new(TimeSummary::of(reader, excluded)?);
+        self.times
+            .lock()
+            .expect("time summary lock")
+            .insert(key, summary.clone());
+        Ok(summary)
+    }
+
     /// Forgets the segments not in `live` (merged away, or of a replaced index).
     pub fn retain(&self, live: &HashSet<SegmentId>) {
         self.kept
             .lock()
             .expect("facet counts lock")
             .retain(|(segment, _, _, _), _| live.contains(segment));
+        self.times
+            .lock()
+            .expect("time summary lock")
+            .retain(|(segment, _, _), _| live.contains(segment));
     }
 }
 
@@ -227,6 +325,25 @@ impl WholeSegments {
         }
         Ok(self.from.is_none_or(|from| from <= times.min_value())
             && self.to.is_none_or(|to| times.max_value() <= to))
+    }
+}
+
+impl WholeSegments {
+    /// Whether a document's time is in the range.
+    fn contains(&self, time: Option<i64>) -> bool {
+        time.is_some_and(|time| {
+            self.from.is_none_or(|from| from <= time) && self.to.is_none_or(|to| time <= to)
+        })
+    }
+
+    /// Whether more than half of the segment's documents are in the range: then counting the
+    /// ones outside is the shorter way.
+    fn mostly_covers(&self, reader: &SegmentReader) -> tantivy::Result<bool> {
+        let times = reader.fast_fields().i64(self.time_field)?;
+        let inside = (0..reader.max_doc())
+            .filter(|doc| self.contains(times.first(*doc)))
+            .count();
+        Ok(inside * 2 > reader.max_doc() as usize)
     }
 }
 
@@ -280,6 +397,8 @@ impl FieldCounter {
 }
 
 pub struct FacetSegmentCollector {
+    /// Documents collected.
+    count: u64,
     counters: Vec<FieldCounter>,
     event_time: Column<i64>,
     time_range: Option<(i64, i64)>,
@@ -287,8 +406,8 @@ pub struct FacetSegmentCollector {
 }
 
 /// Per segment: for each field, value → count, and events covered; the time range; the
-/// histogram's counts.
-type SegmentFruit = (Vec<FieldCounts>, Option<(i64, i64)>, Option<Vec<u64>>);
+/// histogram's counts; the events that match.
+type SegmentFruit = (Vec<FieldCounts>, Option<(i64, i64)>, Option<Vec<u64>>, u64);
 
 impl Collector for FacetCollector {
     type Fruit = FacetFruit;
@@ -313,6 +432,7 @@ impl Collector for FacetCollector {
         }
         let event_time = fast_fields.i64("eventTime")?;
         Ok(FacetSegmentCollector {
+            count: 0,
             counters,
             event_time,
             time_range: None,
@@ -332,10 +452,13 @@ impl Collector for FacetCollector {
         segment_ord: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentFruit> {
-        if let Some(whole) = &self.whole
-            && whole.covers(reader)?
-        {
-            return self.whole_segment(whole, reader);
+        if let Some(whole) = &self.whole {
+            if whole.covers(reader)? {
+                return self.whole_segment(whole, reader);
+            }
+            if whole.mostly_covers(reader)? {
+                return self.whole_segment_less_outside(whole, segment_ord, reader);
+            }
         }
         let mut collector = self.for_segment(segment_ord, reader)?;
         match reader.alive_bitset() {
@@ -356,7 +479,9 @@ impl Collector for FacetCollector {
             vec![(HashMap::new(), 0); self.fields.len()];
         let mut time_range: Option<(i64, i64)> = None;
         let mut histogram = self.histogram.map(|h| vec![0u64; h.buckets]);
-        for (fields, range, counts) in segments {
+        let mut total = 0;
+        for (fields, range, counts, matching) in segments {
+            total += matching;
             if let (Some(total), Some(counts)) = (&mut histogram, counts) {
                 for (sum, count) in total.iter_mut().zip(counts) {
                     *sum += count;
@@ -392,13 +517,15 @@ impl Collector for FacetCollector {
             facets,
             time_range,
             histogram,
+            total,
         })
     }
 }
 
 impl FacetCollector {
     /// The fruit of a segment every alive document of which matches: kept counts, and the time
-    /// range and histogram from one pass over its event times.
+    /// range and histogram from its kept time summary (a histogram not in whole minutes counts
+    /// its documents).
     fn whole_segment(
         &self,
         whole: &WholeSegments,
@@ -415,22 +542,95 @@ impl FacetCollector {
                     .map(|kept| (*kept).clone())
             })
             .collect::<tantivy::Result<Vec<FieldCounts>>>()?;
-        let times = reader.fast_fields().i64("eventTime")?;
+        let summary = whole.counts.times(reader, &whole.exclusions, &excluded)?;
+        let histogram = match self.histogram {
+            None => None,
+            Some(histogram) if histogram.in_whole_minutes() => Some(summary.histogram(&histogram)),
+            Some(histogram) => {
+                let times = reader.fast_fields().i64("eventTime")?;
+                let mut counts = vec![0u64; histogram.buckets];
+                for doc in excluded.counted(reader) {
+                    if let Some(bucket) = times.first(doc).and_then(|time| histogram.bucket(time)) {
+                        counts[bucket] += 1;
+                    }
+                }
+                Some(counts)
+            }
+        };
+        Ok((fields, summary.range, histogram, summary.events))
+    }
+
+    /// The fruit of a segment most of whose documents are in the range (the oldest segment
+    /// of "the last 24 hours"): its kept counts less those of the documents outside the range,
+    /// which are fewer to count than the ones inside.
+    fn whole_segment_less_outside(
+        &self,
+        whole: &WholeSegments,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentFruit> {
+        let in_whole_minutes = self.histogram.is_none_or(|h| h.in_whole_minutes());
+        let (mut fields, _, histogram, events) = self.whole_segment(whole, reader)?;
+        let excluded = Excluded::of(reader, &whole.exclusions)?;
+        let filtered = reader.fast_fields().i64(whole.time_field)?;
+        let event_time = reader.fast_fields().i64("eventTime")?;
+        let alive = reader.alive_bitset();
+        let mut outside = self.for_segment(segment_ord, reader)?;
+        let mut inside_histogram = self.histogram.map(|h| (h, vec![0u64; h.buckets]));
         let mut time_range = None;
-        let mut histogram = self
-            .histogram
-            .map(|histogram| (histogram, vec![0u64; histogram.buckets]));
-        for doc in excluded.counted(reader) {
-            if let Some(time) = times.first(doc) {
+        for doc in 0..reader.max_doc() {
+            if alive.is_some_and(|alive| !alive.is_alive(doc)) {
+                continue;
+            }
+            if !whole.contains(filtered.first(doc)) {
+                if !excluded.contains(doc) {
+                    outside.collect(doc, 0.0);
+                }
+                continue;
+            }
+            let Some(time) = event_time.first(doc) else {
+                continue;
+            };
+            // The exclusions are looked at only where the answer could change.
+            let widens = time_range.is_none_or(|(first, last)| time < first || time > last);
+            let counts_in_histogram = !in_whole_minutes;
+            if (widens || counts_in_histogram) && !excluded.contains(doc) {
                 time_range = merge_range(time_range, Some((time, time)));
-                if let Some((histogram, counts)) = &mut histogram
+                if let Some((histogram, counts)) = &mut inside_histogram
                     && let Some(bucket) = histogram.bucket(time)
                 {
                     counts[bucket] += 1;
                 }
             }
         }
-        Ok((fields, time_range, histogram.map(|(_, counts)| counts)))
+        let (less, _, less_histogram, less_events) = outside.harvest();
+        for ((values, with_value), (minus, minus_with_value)) in fields.iter_mut().zip(less) {
+            for (value, count) in minus {
+                if let Some(kept) = values.get_mut(&value) {
+                    *kept = kept.saturating_sub(count);
+                    if *kept == 0 {
+                        values.remove(&value);
+                    }
+                }
+            }
+            *with_value = with_value.saturating_sub(minus_with_value);
+        }
+        let histogram = if in_whole_minutes {
+            histogram.zip(less_histogram).map(|(all, less)| {
+                all.iter()
+                    .zip(less)
+                    .map(|(all, less)| all.saturating_sub(less))
+                    .collect()
+            })
+        } else {
+            inside_histogram.map(|(_, counts)| counts)
+        };
+        Ok((
+            fields,
+            time_range,
+            histogram,
+            events.saturating_sub(less_events),
+        ))
     }
 }
 
@@ -445,6 +645,7 @@ impl SegmentCollector for FacetSegmentCollector {
     type Fruit = SegmentFruit;
 
     fn collect(&mut self, doc: DocId, _: Score) {
+        self.count += 1;
         for counter in &mut self.counters {
             counter.collect(doc);
         }
@@ -468,6 +669,7 @@ impl SegmentCollector for FacetSegmentCollector {
             fields,
             self.time_range,
             self.histogram.map(|(_, counts)| counts),
+            self.count,
         )
     }
 }

@@ -216,7 +216,6 @@ fn index_document(fields: &Fields, event: &StoredEvent) -> TantivyDocument {
     }
 }
 
-/// Adds the events after `from` to `writer`, up to `READ_BATCH`; returns the last seq added.
 /// The indexer: the search index as the shared follower drives it. Documents are added as events
 /// are read and committed at least every [`COMMIT_INTERVAL`] (and whenever the log is caught up),
 /// with `{schema, seq}` as the commit payload.
@@ -340,6 +339,7 @@ impl View for Indexer<'_> {
     }
 }
 
+/// Adds the events after `from` to `writer`, up to `READ_BATCH`; returns the last seq added.
 fn index_batch(
     log: &EventLog,
     writer: &IndexWriter,
@@ -509,10 +509,9 @@ impl SearchIndex {
         // No hits asked for: the count and facets alone.
         if request.size == 0 {
             let (total, mut facets) = if separate_facets {
-                (
-                    searcher.search(&query, &Count)?,
-                    searcher.search(&query, &facet_collector)?,
-                )
+                // The facet pass counts too: whole segments from their kept summaries.
+                let facets = searcher.search(&query, &facet_collector)?;
+                (facets.total as usize, facets)
             } else {
                 searcher.search(&query, &(Count, facet_collector))?
             };
@@ -525,35 +524,48 @@ impl SearchIndex {
             });
         }
         let size = request.size.min(MAX_PAGE_SIZE);
-        let top = TopDocs::with_limit(size)
-            .and_offset(request.offset.min(MAX_OFFSET))
-            .custom_score(move |segment: &tantivy::SegmentReader| {
-                let times = segment
-                    .fast_fields()
-                    .i64(time_name)
-                    .expect("the time column exists");
-                let seqs = segment
-                    .fast_fields()
-                    .u64("seq")
-                    .expect("the seq column exists");
-                move |doc: tantivy::DocId| {
-                    let key = (
-                        times.first(doc).unwrap_or(i64::MIN),
-                        seqs.first(doc).unwrap_or(0),
-                    );
-                    if descending {
-                        SortKey::Descending(key)
-                    } else {
-                        SortKey::Ascending(std::cmp::Reverse(key))
+        let offset = request.offset.min(MAX_OFFSET);
+        let by_time = |limit: usize, offset: usize| {
+            TopDocs::with_limit(limit).and_offset(offset).custom_score(
+                move |segment: &tantivy::SegmentReader| {
+                    let times = segment
+                        .fast_fields()
+                        .i64(time_name)
+                        .expect("the time column exists");
+                    let seqs = segment
+                        .fast_fields()
+                        .u64("seq")
+                        .expect("the seq column exists");
+                    move |doc: tantivy::DocId| {
+                        let key = (
+                            times.first(doc).unwrap_or(i64::MIN),
+                            seqs.first(doc).unwrap_or(0),
+                        );
+                        if descending {
+                            SortKey::Descending(key)
+                        } else {
+                            SortKey::Ascending(std::cmp::Reverse(key))
+                        }
                     }
-                }
-            });
+                },
+            )
+        };
         let (total, top, mut facets): (usize, Vec<(SortKey, DocAddress)>, FacetFruit) =
             if separate_facets {
-                let (total, top) = searcher.search(&query, &(Count, top))?;
-                (total, top, searcher.search(&query, &facet_collector)?)
+                let facets = searcher.search(&query, &facet_collector)?;
+                let wanted = by_time(size + offset, 0);
+                let top = top_by_time(
+                    &searcher,
+                    &*query,
+                    &wanted,
+                    size + offset,
+                    time_name,
+                    descending,
+                )?;
+                let page = top.into_iter().skip(offset).collect();
+                (facets.total as usize, page, facets)
             } else {
-                searcher.search(&query, &(Count, top, facet_collector))?
+                searcher.search(&query, &(Count, by_time(size, offset), facet_collector))?
             };
         self.count_disjunctive_facets(request, &searcher, &parser, &mut facets)?;
         let keys: Vec<(i64, Seq)> = top.iter().map(|(key, _)| key.time_and_seq()).collect();
@@ -675,6 +687,57 @@ impl Drop for SearchIndex {
     }
 }
 
+/// The best `limit` hits (`top` collects that many) of a request that filters on nothing but time: segment
+/// by segment, the newest first (the oldest, ascending). A segment whose every event is older
+/// (newer) than the last of the hits found so far cannot add one and is not read: the newest
+/// page of years of history reads the segments of its last days.
+fn top_by_time(
+    searcher: &tantivy::Searcher,
+    query: &dyn tantivy::query::Query,
+    top: &impl tantivy::collector::Collector<Fruit = Vec<(SortKey, DocAddress)>>,
+    limit: usize,
+    time_name: &str,
+    descending: bool,
+) -> tantivy::Result<Vec<(SortKey, DocAddress)>> {
+    let weight = query.weight(tantivy::query::EnableScoring::disabled_from_searcher(
+        searcher,
+    ))?;
+    let mut segments = Vec::new();
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let times = reader.fast_fields().i64(time_name)?;
+        // A segment with events without a time (they sort as the oldest) is always read.
+        let bounded = times.index.get_cardinality() == tantivy::columnar::Cardinality::Full;
+        let bounds = bounded.then(|| (times.min_value(), times.max_value()));
+        segments.push((ord as u32, reader, bounds));
+    }
+    // The most promising first: newest last event (descending), oldest first event (ascending).
+    segments.sort_by_key(|(_, _, bounds)| match bounds {
+        None => i64::MIN,
+        Some((_, max)) if descending => max.saturating_neg(),
+        Some((min, _)) => *min,
+    });
+    let mut best: Vec<(SortKey, DocAddress)> = Vec::new();
+    for (ord, reader, bounds) in segments {
+        if best.len() >= limit
+            && let (Some((min, max)), Some((last, _))) = (bounds, best.last())
+        {
+            let (time, _) = last.time_and_seq();
+            if (descending && max < time) || (!descending && min > time) {
+                continue;
+            }
+        }
+        let fruit = top.collect_segment(&*weight, ord, reader)?;
+        best.extend(top.merge_fruits(vec![fruit])?);
+        best.sort_by(|a, b| {
+            b.0.partial_cmp(&a.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.1.cmp(&b.1))
+        });
+        best.truncate(limit);
+    }
+    Ok(best)
+}
+
 /// The sort key of a hit: time and seq, in the direction asked.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 enum SortKey {
@@ -691,6 +754,16 @@ impl SortKey {
     }
 }
 
+/// Whether another process (a running server) holds the writer of `data_dir`'s index.
+pub fn index_in_use(data_dir: &Path) -> bool {
+    Index::open_in_dir(index_dir(data_dir)).is_ok_and(|index| {
+        matches!(
+            index.writer::<TantivyDocument>(WRITER_MEMORY_BYTES),
+            Err(tantivy::TantivyError::LockFailure(..))
+        )
+    })
+}
+
 /// Deletes the index of `data_dir` and builds it again from the log, calling `progress` with the
 /// number of events indexed and the total. Run it while no server uses the directory.
 pub fn reindex(
@@ -700,10 +773,7 @@ pub fn reindex(
 ) -> Result<u64, SearchError> {
     let path = index_dir(data_dir);
     // A running server holds the index writer's lock: refuse rather than delete its index.
-    if let Ok(index) = Index::open_in_dir(&path)
-        && let Err(tantivy::TantivyError::LockFailure(..)) =
-            index.writer::<TantivyDocument>(WRITER_MEMORY_BYTES)
-    {
+    if index_in_use(data_dir) {
         return Err(SearchError::InUse(path));
     }
     let total = log.last_seq()?;

@@ -60,9 +60,15 @@ impl Generator {
         }
     }
 
+    /// An event of the query-heavy mix: 85% query events.
     pub fn event(&mut self) -> Value {
+        self.event_with(85)
+    }
+
+    /// An event, a query event with probability `query_percent`%.
+    fn event_with(&mut self, query_percent: u64) -> Value {
         self.counter += 1;
-        let query = self.rng.below(100) < 85;
+        let query = self.rng.below(100) < query_percent;
         let pool = if query { &self.queries } else { &self.admin };
         let mut event = pool[self.rng.below(pool.len() as u64) as usize].clone();
         let user = self.rng.skewed(USERS);
@@ -87,14 +93,77 @@ impl Generator {
     }
 }
 
+/// Which events a benchmark sends (`VIGIL_BENCH_MIX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    /// `queries` (the default): the seed's query events, ~1.9 kB each.
+    Queries,
+    /// `1k`: the seed's mix, ~1 kB each: each of the seed's examples as likely as any other (so
+    /// mostly governance events), query events reading one table and a few of its columns, with
+    /// their own query and session ids.
+    Compact,
+}
+
+impl Mix {
+    /// `VIGIL_BENCH_MIX`, `queries` unless it says `1k`.
+    pub fn from_env() -> Mix {
+        match std::env::var("VIGIL_BENCH_MIX").as_deref() {
+            Ok("1k") => Mix::Compact,
+            Ok("queries") | Err(_) => Mix::Queries,
+            Ok(other) => panic!("VIGIL_BENCH_MIX={other}: use `queries` or `1k`"),
+        }
+    }
+}
+
+/// Column names the compact mix picks from.
+const COLUMNS: [&str; 12] = [
+    "ID",
+    "EMAIL",
+    "SSN",
+    "DOB",
+    "COUNTRY",
+    "AMOUNT",
+    "CREATED_AT",
+    "STATUS",
+    "REGION",
+    "PHONE",
+    "LASTNAME",
+    "DEPARTMENT",
+];
+
 impl Generator {
-    /// Events spread over the last `days` days instead of the last day.
-    pub fn spread_over_days(&mut self, days: u64) -> Value {
-        let mut event = self.event();
-        let seconds_ago = self.rng.below(days * 86_400);
-        let when = chrono::Utc::now() - chrono::Duration::seconds(seconds_ago as i64);
-        event["eventTimestamp"] = json!(when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        event
+    /// One event of `mix`.
+    pub fn event_of(&mut self, mix: Mix) -> Value {
+        match mix {
+            Mix::Queries => loop {
+                let event = self.event();
+                if event["action"] == "QUERY" {
+                    return event;
+                }
+            },
+            Mix::Compact => {
+                // Each of the seed's examples as likely as any other.
+                let examples = (self.queries.len() + self.admin.len()) as u64;
+                let mut event = self.event_with(self.queries.len() as u64 * 100 / examples);
+                if event["action"] == "QUERY" {
+                    let payload = &mut event["auditPayload"];
+                    payload["queryId"] =
+                        json!(format!("{:016x}-{:08x}", self.rng.next(), self.counter));
+                    if let Some(objects) = payload["objectsAccessed"].as_array_mut() {
+                        objects.truncate(1);
+                        let keep = 1 + self.rng.below(4) as usize;
+                        if let Some(columns) = objects[0]["columns"].as_array_mut() {
+                            columns.truncate(keep);
+                            for column in columns {
+                                column["name"] = json!(COLUMNS[self.rng.below(12) as usize]);
+                            }
+                        }
+                    }
+                    event["sessionId"] = json!(self.rng.next().to_string());
+                }
+                event
+            }
+        }
     }
 }
 
@@ -221,54 +290,93 @@ pub fn invoked_as_benchmark(name: &str) -> bool {
     benching
 }
 
-/// Pre-generated batches whose event ids are rewritten in place for each send, so that sending
-/// millions of unique events costs the load generator a copy, not a generation.
+/// Pre-generated batches whose event ids (and, for a stream in time order, event times) are
+/// rewritten in place for each send, so that sending millions of unique events costs the load
+/// generator a copy, not a generation.
 pub struct BatchPool {
-    batches: Vec<(Vec<u8>, Vec<usize>)>,
+    /// Each batch's bytes, the offsets of its id placeholders and of its event times.
+    batches: Vec<(Vec<u8>, Vec<usize>, Vec<usize>)>,
+    size: usize,
+}
+
+/// Event times for a stream in time order: event `n` (counted over every batch sent) happened at
+/// `start + n · step`.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub step: chrono::Duration,
 }
 
 /// The placeholder in every pooled id (`bench-00000000-17`), replaced by the round number.
 const ROUND_PLACEHOLDER: &str = "00000000";
 
 impl BatchPool {
-    /// `count` batches of `size` events spread over `days` days; `query_only` keeps query events.
-    pub fn new(count: usize, size: usize, days: u64, query_only: bool) -> BatchPool {
+    /// `count` batches of `size` events of `mix`, spread over the last `days` days.
+    pub fn new(count: usize, size: usize, days: u64, mix: Mix) -> BatchPool {
         let mut generator = Generator::new();
         let mut number = 0u64;
         let batches = (0..count)
             .map(|_| {
                 let mut events = Vec::with_capacity(size);
                 while events.len() < size {
-                    let mut event = generator.spread_over_days(days);
-                    if query_only && event["action"] != "QUERY" {
-                        continue;
-                    }
+                    let mut event = generator.event_of(mix);
+                    let seconds_ago = generator.rng.below(days * 86_400);
+                    let when = chrono::Utc::now() - chrono::Duration::seconds(seconds_ago as i64);
+                    event["eventTimestamp"] = json!(time_text(when));
                     number += 1;
                     event["id"] = json!(format!("bench-{ROUND_PLACEHOLDER}-{number}"));
                     events.push(event);
                 }
                 let bytes = Value::Array(events).to_string().into_bytes();
-                let marker = format!("\"bench-{ROUND_PLACEHOLDER}-");
-                let offsets = bytes
-                    .windows(marker.len())
-                    .enumerate()
-                    .filter(|(_, window)| *window == marker.as_bytes())
-                    .map(|(at, _)| at + "\"bench-".len())
-                    .collect();
-                (bytes, offsets)
+                let ids = offsets_of(
+                    &bytes,
+                    &format!("\"bench-{ROUND_PLACEHOLDER}-"),
+                    "\"bench-".len(),
+                );
+                let time = "\"eventTimestamp\":\"";
+                let times = offsets_of(&bytes, time, time.len());
+                assert_eq!(times.len(), size, "one event time per event");
+                (bytes, ids, times)
             })
             .collect();
-        BatchPool { batches }
+        BatchPool { batches, size }
     }
 
     /// The `index`-th batch to send: every id carries the round number, so ids never repeat.
     pub fn batch(&self, index: usize) -> Vec<u8> {
-        let (bytes, offsets) = &self.batches[index % self.batches.len()];
+        self.batch_at(index, None)
+    }
+
+    /// [`BatchPool::batch`], with event times from `clock` when given (a stream in time order).
+    pub fn batch_at(&self, index: usize, clock: Option<Clock>) -> Vec<u8> {
+        let (bytes, ids, times) = &self.batches[index % self.batches.len()];
         let round = format!("{:08x}", index / self.batches.len());
         let mut batch = bytes.clone();
-        for offset in offsets {
+        for offset in ids {
             batch[*offset..*offset + ROUND_PLACEHOLDER.len()].copy_from_slice(round.as_bytes());
+        }
+        if let Some(clock) = clock {
+            for (n, offset) in times.iter().enumerate() {
+                let event = (index * self.size + n) as i32;
+                let text = time_text(clock.start + clock.step * event);
+                batch[*offset..*offset + text.len()].copy_from_slice(text.as_bytes());
+            }
         }
         batch
     }
+}
+
+/// An event time as the generator writes it: always 24 characters, so it is rewritten in place.
+fn time_text(when: chrono::DateTime<chrono::Utc>) -> String {
+    when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Where each `marker` in `bytes` starts, plus `skip`.
+fn offsets_of(bytes: &[u8], marker: &str, skip: usize) -> Vec<usize> {
+    bytes
+        .windows(marker.len())
+        .enumerate()
+        .filter(|(_, window)| *window == marker.as_bytes())
+        .map(|(at, _)| at + skip)
+        .collect()
 }
