@@ -318,13 +318,16 @@ fn whole_segment_counts_stay_exact_across_repeats_ranges_and_deletions() {
         size: 5,
         from,
         to,
-        // Buckets of a minute or more (summed from the kept minutes), and of less than a minute
-        // for the shortest range (counted per document).
-        histogram: Some(Histogram::covering(
-            from.unwrap_or(BASE_MICROS - 30_000_000),
-            to.unwrap_or(BASE_MICROS + 1_430_000_000),
-            7,
-        )),
+        // Without bounds: 7 buckets of 4 minutes from a whole minute (summed from the kept
+        // minutes); from a bound that is no whole minute, counted per document.
+        histogram: Some(match from {
+            Some(from) => Histogram::covering(from, to.unwrap_or(from + 1_430_000_000), 7),
+            None => {
+                let minute = 60_000_000;
+                let start = (BASE_MICROS - 30_000_000).div_euclid(minute) * minute;
+                Histogram::covering(start, start + 28 * minute - 1, 7)
+            }
+        }),
         ..Default::default()
     };
     let second = BASE_MICROS + 1_000_000_000;
@@ -336,6 +339,8 @@ fn whole_segment_counts_stay_exact_across_repeats_ranges_and_deletions() {
         (Some(second), Some(second + 400_000_000)),
         (Some(BASE_MICROS + 100_000_000), Some(second + 100_000_000)),
         (None, Some(BASE_MICROS + 399_000_000)),
+        // Most of the first segment: its kept counts less the rest, buckets from kept minutes.
+        (None, Some(BASE_MICROS + 300_000_000)),
     ];
     for (round, (from, to)) in ranges.iter().enumerate() {
         assert_counts(

@@ -54,30 +54,21 @@ pub struct Histogram {
     pub buckets: usize,
 }
 
-/// A minute in µs: buckets a minute wide or wider start and end on whole minutes.
+/// A minute in µs: the resolution of the kept time summaries.
 const MINUTE: i64 = 60_000_000;
 
 impl Histogram {
     /// `buckets` buckets covering `[from, to]`, each a whole number of milliseconds wide; the
-    /// last may reach past `to`. Buckets of a minute or more are whole minutes and start on a
-    /// whole minute (the first may start before `from`), so that sealed segments answer from
-    /// their kept counts per minute.
+    /// last may reach past `to`. When `from` is a whole minute and the buckets come out whole
+    /// minutes (a day in 24 or 96 buckets from midnight), sealed segments answer from their kept
+    /// counts per minute instead of reading every document's time.
     pub fn covering(from: i64, to: i64, buckets: usize) -> Histogram {
         const MILLI: i64 = 1_000;
         let buckets = buckets.max(1) as i64;
+        let span = (to.saturating_sub(from)).max(0).saturating_add(1);
         // Both are positive: round up by hand (signed div_ceil is not stable).
         let up = |value: i64, by: i64| value / by + i64::from(value % by != 0);
-        let span = |from: i64| (to.saturating_sub(from)).max(0).saturating_add(1);
-        if up(span(from), buckets) >= MINUTE {
-            let from = from.div_euclid(MINUTE) * MINUTE;
-            let width = up(up(span(from), buckets), MINUTE).saturating_mul(MINUTE);
-            return Histogram {
-                from,
-                width,
-                buckets: buckets as usize,
-            };
-        }
-        let width = up(up(span(from), buckets), MILLI).saturating_mul(MILLI);
+        let width = up(up(span, buckets), MILLI).saturating_mul(MILLI);
         Histogram {
             from,
             width: width.max(MILLI),
