@@ -40,16 +40,20 @@ const DAYS: usize = 7;
 /// Distinct batches generated before sending (200,000 events, ~400 MB).
 const POOL_BATCHES: usize = 200;
 
-async fn total(http: &reqwest::Client, base: &str, query: &str) -> u64 {
-    let body: Value = http
-        .get(format!("{base}/api/audit/events?{query}"))
+/// `GET path` with the benchmark's key, as JSON.
+async fn get_json(http: &reqwest::Client, base: &str, path: &str) -> Value {
+    http.get(format!("{base}{path}"))
         .header("Authorization", KEY)
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn total(http: &reqwest::Client, base: &str, query: &str) -> u64 {
+    let body = get_json(http, base, &format!("/api/audit/events?{query}")).await;
     body["total"].as_u64().unwrap()
 }
 
@@ -75,15 +79,7 @@ async fn wait_until_everything_searchable(http: &reqwest::Client, base: &str, na
 /// Waits until the governance projection has every event of the log.
 async fn wait_until_projected(http: &reqwest::Client, base: &str) {
     loop {
-        let status: Value = http
-            .get(format!("{base}/api/audit/status"))
-            .header("Authorization", KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = get_json(http, base, "/api/audit/status").await;
         // Reading the status may itself be recorded (vigil audits its own reads): one behind is
         // caught up.
         let (projected, last) = (
