@@ -278,7 +278,7 @@ fn main() {
     let mut slowest = (0.0f64, String::new());
     // VIGIL_BENCH_ONLY=report-key times only the report kinds of that key.
     let only = std::env::var("VIGIL_BENCH_ONLY").ok();
-    for kind in CATALOG {
+    for kind in CATALOG.iter() {
         if only.as_deref().is_some_and(|key| key != kind.key) {
             continue;
         }

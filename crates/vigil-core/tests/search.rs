@@ -342,41 +342,47 @@ fn whole_segment_counts_stay_exact_across_repeats_ranges_and_deletions() {
         // Most of the first segment: its kept counts less the rest, buckets from kept minutes.
         (None, Some(BASE_MICROS + 300_000_000)),
     ];
-    for (round, (from, to)) in ranges.iter().enumerate() {
-        assert_counts(
-            &index,
-            &events,
-            &request(*from, *to),
-            &format!("range {round}"),
-        );
-        // Less an excluded action (the audit page hides vigil's own reads this way), and an
-        // excluded name in another case: kept per exclusion, still exact.
-        let mut excluding = request(*from, *to);
-        excluding.exclusions = vec![(FacetField::Action, vec!["QUERY".into()])];
-        // Oldest first, past the first page; buckets of 30 s, counted per document.
-        excluding.descending = false;
-        excluding.offset = 7;
-        let start = excluding.histogram.map(|h| h.from).unwrap();
-        excluding.histogram = Some(Histogram::covering(start, start + 1_200_000_000, 40));
-        assert_counts(
-            &index,
-            &events,
-            &excluding,
-            &format!("range {round}, no QUERY"),
-        );
-        let name = expected_values(&events[0], FacetField::ActorName)
-            .into_iter()
-            .next()
-            .expect("the first event has an actor name");
-        excluding
-            .exclusions
-            .push((FacetField::ActorName, vec![name.to_uppercase()]));
-        assert_counts(
-            &index,
-            &events,
-            &excluding,
-            &format!("range {round}, no {name}"),
-        );
+    // First each segment's own kept counts, then the two segments' counts merged and kept
+    // across requests (as segments of 20,000 events or more are).
+    for merge_from in [u64::MAX, 1] {
+        index.merge_whole_segments_from(merge_from);
+        let merged = if merge_from == 1 { ", merged" } else { "" };
+        for (round, (from, to)) in ranges.iter().enumerate() {
+            assert_counts(
+                &index,
+                &events,
+                &request(*from, *to),
+                &format!("range {round}{merged}"),
+            );
+            // Less an excluded action (the audit page hides vigil's own reads this way), and an
+            // excluded name in another case: kept per exclusion, still exact.
+            let mut excluding = request(*from, *to);
+            excluding.exclusions = vec![(FacetField::Action, vec!["QUERY".into()])];
+            // Oldest first, past the first page; buckets of 30 s, counted per document.
+            excluding.descending = false;
+            excluding.offset = 7;
+            let start = excluding.histogram.map(|h| h.from).unwrap();
+            excluding.histogram = Some(Histogram::covering(start, start + 1_200_000_000, 40));
+            assert_counts(
+                &index,
+                &events,
+                &excluding,
+                &format!("range {round}, no QUERY{merged}"),
+            );
+            let name = expected_values(&events[0], FacetField::ActorName)
+                .into_iter()
+                .next()
+                .expect("the first event has an actor name");
+            excluding
+                .exclusions
+                .push((FacetField::ActorName, vec![name.to_uppercase()]));
+            assert_counts(
+                &index,
+                &events,
+                &excluding,
+                &format!("range {round}, no {name}{merged}"),
+            );
+        }
     }
     // Retention removes the first 1,000 events: the kept counts of the segment holding them no
     // longer apply.

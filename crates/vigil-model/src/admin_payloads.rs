@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::payload::{
+use crate::refs::{
     AttributeValues, ClassifierConfig, ColumnTags, DomainRef, NamedRef, PermissionUpdate,
     PolicyDefinition, PurposeRef, TagRef, TargetTags, Webhook,
 };

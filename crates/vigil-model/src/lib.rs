@@ -10,6 +10,7 @@ pub mod json;
 pub mod legacy;
 mod payload;
 mod query;
+mod refs;
 mod values;
 
 pub use admin_payloads::*;
@@ -24,4 +25,5 @@ pub use event::{
 };
 pub use payload::*;
 pub use query::*;
+pub use refs::*;
 pub use values::{Id, SchemaVersion, Timestamp};

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Deserializer};
 
 use crate::enums::{DatabricksService, SensitivityScore};
-use crate::payload::TagRef;
+use crate::refs::TagRef;
 use crate::values::{Id, SchemaVersion, nullable_vec};
 
 /// The seed's limit on stored query text: "Immuta truncates the query text to the first 2048 characters".

@@ -68,6 +68,8 @@ pub struct ServeConfig {
     pub checkpoint_interval: std::time::Duration,
     /// TLS: the certificate chain and private key files (PEM), read again when they change.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Endpoint defaults and vigil's own AWS credential for exports.
+    pub environment: ExportEnvironment,
 }
 
 /// Signs the chain head every `interval` when it has moved, records the checkpoint in the log and
@@ -240,7 +242,7 @@ pub async fn serve(
     };
     let export_settings = ExportSettings {
         master_key: config.master_key.clone(),
-        environment: ExportEnvironment::from_env(),
+        environment: config.environment.clone(),
         events_per_object: config.export_object_events,
         outbound,
     };

@@ -31,6 +31,15 @@ struct Cli {
     /// check`); flags and environment variables win over it.
     #[arg(long, env = "VIGIL_CONFIG", global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// How log lines are written: `text` for people, `json` (one object a line) for log shippers.
+    #[arg(
+        long,
+        env = "VIGIL_LOG_FORMAT",
+        value_enum,
+        default_value_t,
+        global = true
+    )]
+    log_format: telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,6 +71,46 @@ struct DataDir {
 impl DataDir {
     fn storage(&self) -> anyhow::Result<cli::Storage> {
         cli::Storage::new(self.data_dir.clone(), self.database_url.as_deref())
+    }
+}
+
+/// The standard AWS and Azure settings exports use, under their usual environment variable
+/// names (hidden flags: the variables are how they are given).
+#[derive(Args)]
+struct Cloud {
+    #[arg(long, env = "AWS_ENDPOINT_URL", hide = true)]
+    aws_endpoint_url: Option<String>,
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3", hide = true)]
+    aws_endpoint_url_s3: Option<String>,
+    #[arg(long, env = "AWS_ENDPOINT_URL_STS", hide = true)]
+    aws_endpoint_url_sts: Option<String>,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide = true)]
+    aws_access_key_id: Option<String>,
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide = true,
+        hide_env_values = true
+    )]
+    aws_secret_access_key: Option<String>,
+    #[arg(long, env = "AWS_SESSION_TOKEN", hide = true, hide_env_values = true)]
+    aws_session_token: Option<String>,
+    /// `true` sends ADLS Gen2 exports to Azurite (`AZURITE_BLOB_STORAGE_URL`).
+    #[arg(long, env = "AZURE_STORAGE_USE_EMULATOR", hide = true)]
+    azure_storage_use_emulator: bool,
+}
+
+impl From<Cloud> for vigil_core::export::CloudSettings {
+    fn from(cloud: Cloud) -> Self {
+        vigil_core::export::CloudSettings {
+            aws_endpoint_url: cloud.aws_endpoint_url,
+            aws_endpoint_url_s3: cloud.aws_endpoint_url_s3,
+            aws_endpoint_url_sts: cloud.aws_endpoint_url_sts,
+            aws_access_key_id: cloud.aws_access_key_id,
+            aws_secret_access_key: cloud.aws_secret_access_key,
+            aws_session_token: cloud.aws_session_token,
+            azure_storage_use_emulator: cloud.azure_storage_use_emulator,
+        }
     }
 }
 
@@ -122,6 +171,22 @@ enum Command {
         /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
         #[arg(long, env = "VIGIL_TLS_KEY", requires = "tls_cert", value_name = "PEM")]
         tls_key: Option<PathBuf>,
+        /// The admin key to create on the first start, instead of printing a new one. A
+        /// secret: give it as VIGIL_BOOTSTRAP_API_KEY (or …_FILE), not as a flag, which the
+        /// process list shows.
+        #[arg(
+            long,
+            env = "VIGIL_BOOTSTRAP_API_KEY",
+            hide = true,
+            hide_env_values = true
+        )]
+        bootstrap_api_key: Option<String>,
+        /// The key that encrypts the kept export and integration secrets. A secret: give it as
+        /// VIGIL_MASTER_KEY (or …_FILE), not as a flag.
+        #[arg(long, env = "VIGIL_MASTER_KEY", hide = true, hide_env_values = true)]
+        master_key: Option<String>,
+        #[command(flatten)]
+        cloud: Cloud,
     },
     /// Recompute the hash chain of the event log and report every break.
     ///
@@ -524,7 +589,7 @@ fn main() -> ExitCode {
         }
     };
     let cli = Cli::parse_from(&args);
-    telemetry::init();
+    telemetry::init(cli.log_format);
     let outcome = match cli.command {
         Command::Serve {
             listen,
@@ -537,6 +602,9 @@ fn main() -> ExitCode {
             checkpoint_interval_secs,
             tls_cert,
             tls_key,
+            bootstrap_api_key,
+            master_key,
+            cloud,
         } => {
             let storage = match data_dir.storage() {
                 Ok(storage) => storage,
@@ -550,18 +618,15 @@ fn main() -> ExitCode {
                 data_dir: storage.data_dir,
                 database: storage.database,
                 demo,
-                bootstrap_api_key: std::env::var("VIGIL_BOOTSTRAP_API_KEY")
-                    .ok()
-                    .filter(|s| !s.is_empty()),
+                bootstrap_api_key: bootstrap_api_key.filter(|s| !s.is_empty()),
                 retention_days,
-                master_key: std::env::var("VIGIL_MASTER_KEY")
-                    .ok()
-                    .filter(|s| !s.is_empty()),
+                master_key: master_key.filter(|s| !s.is_empty()),
                 export_object_events,
                 report_timeout: std::time::Duration::from_secs(report_timeout_secs),
                 allow_private_endpoints,
                 checkpoint_interval: std::time::Duration::from_secs(checkpoint_interval_secs),
                 tls: tls_cert.zip(tls_key),
+                environment: vigil_core::export::ExportEnvironment::new(cloud.into()),
             };
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

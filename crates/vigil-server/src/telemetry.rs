@@ -13,30 +13,28 @@ use crate::state::AppState;
 /// (tantivy reports every commit and merge at info level).
 const DEFAULT_FILTER: &str = "info,tantivy=warn";
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// For people: one line per event, coloured on a terminal.
+    #[default]
+    Text,
+    /// One JSON object a line, for log shippers.
+    Json,
+}
+
 /// Starts structured logging to stderr; `RUST_LOG` overrides [`DEFAULT_FILTER`].
-/// `VIGIL_LOG_FORMAT=json` writes one JSON object a line (for log shippers); `text`, the
-/// default, is for people.
-pub fn init() {
+pub fn init(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER));
-    let format = std::env::var("VIGIL_LOG_FORMAT").unwrap_or_default();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = match format.trim() {
-        "json" => builder.json().flatten_event(true).try_init(),
-        other => {
-            let started = builder
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .try_init();
-            if !other.is_empty() && other != "text" {
-                tracing::warn!(
-                    value = other,
-                    "VIGIL_LOG_FORMAT: unknown value, expected `text` or `json`; logging as text"
-                );
-            }
-            started
-        }
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
     };
 }
 

@@ -28,7 +28,7 @@ pub use digest::{
 };
 pub use exporter::{EVENTS_PER_OBJECT, ExportStatus, RunSummary, read_status, run_once};
 pub use secrets::{MASTER_KEY_FILE, MasterKey};
-pub use sink::{Content, ExportEnvironment, Sink, open_sink};
+pub use sink::{CloudSettings, Content, ExportEnvironment, Sink, open_sink};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::cluster::Leases;

@@ -50,27 +50,47 @@ impl std::fmt::Debug for ExportEnvironment {
     }
 }
 
+/// The standard AWS and Azure settings, named by their usual environment variables; the
+/// server reads them (through its command line) and hands them over.
+#[derive(Clone, Default)]
+pub struct CloudSettings {
+    /// `AWS_ENDPOINT_URL`: every AWS service's endpoint, unless a specific one is given.
+    pub aws_endpoint_url: Option<String>,
+    /// `AWS_ENDPOINT_URL_S3`.
+    pub aws_endpoint_url_s3: Option<String>,
+    /// `AWS_ENDPOINT_URL_STS`.
+    pub aws_endpoint_url_sts: Option<String>,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub aws_access_key_id: Option<String>,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub aws_secret_access_key: Option<String>,
+    /// `AWS_SESSION_TOKEN`.
+    pub aws_session_token: Option<String>,
+    /// `AZURE_STORAGE_USE_EMULATOR`.
+    pub azure_storage_use_emulator: bool,
+}
+
 impl ExportEnvironment {
-    /// Reads the standard AWS and Azure environment settings.
-    pub fn from_env() -> ExportEnvironment {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|value| !value.trim().is_empty())
-        };
-        let own_aws_credential = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+    /// The endpoints and vigil's own credential from the standard settings; blank values count
+    /// as absent.
+    pub fn new(settings: CloudSettings) -> ExportEnvironment {
+        let given = |value: Option<String>| value.filter(|value| !value.trim().is_empty());
+        let own_aws_credential = match (
+            given(settings.aws_access_key_id),
+            given(settings.aws_secret_access_key),
+        ) {
             (Some(key_id), Some(secret_key)) => Some(Arc::new(AwsCredential {
                 key_id,
                 secret_key,
-                token: var("AWS_SESSION_TOKEN"),
+                token: given(settings.aws_session_token),
             })),
             _ => None,
         };
+        let shared = given(settings.aws_endpoint_url);
         ExportEnvironment {
-            s3_endpoint: var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")),
-            sts_endpoint: var("AWS_ENDPOINT_URL_STS").or_else(|| var("AWS_ENDPOINT_URL")),
-            azure_use_emulator: var("AZURE_STORAGE_USE_EMULATOR")
-                .is_some_and(|value| matches!(value.to_ascii_lowercase().as_str(), "true" | "1")),
+            s3_endpoint: given(settings.aws_endpoint_url_s3).or_else(|| shared.clone()),
+            sts_endpoint: given(settings.aws_endpoint_url_sts).or(shared),
+            azure_use_emulator: settings.azure_storage_use_emulator,
             own_aws_credential,
         }
     }

@@ -85,7 +85,7 @@ impl PgLog {
         self.pool.shutdown();
     }
 
-    /// Stored events by a query whose columns are [`SELECT_EVENT`]'s.
+    /// Stored events by a query whose columns are `read::SELECT_EVENT`'s.
     pub(super) fn events(
         &self,
         codecs: &Arc<Codecs>,
@@ -119,7 +119,7 @@ impl PgLog {
     }
 }
 
-/// One row of [`SELECT_EVENT`]'s columns, its body decoded.
+/// One row of `read::SELECT_EVENT`'s columns, its body decoded.
 pub(super) fn stored_event(
     client: &mut impl GenericClient,
     codecs: &Codecs,

@@ -7,6 +7,7 @@
 mod facets;
 mod query;
 mod schema;
+mod whole;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,8 +31,9 @@ use crate::log::{EventLog, Seq, StoredEvent};
 use crate::view::{
     Progress, Step, Unavailable, View, ViewHealth, ahead_of_log_alarm, check_not_ahead,
 };
-use facets::{FacetCollector, WholeSegmentCounts, WholeSegments};
+use facets::FacetCollector;
 use schema::{Fields, build_schema, document, register_tokenizers};
+use whole::{WholeSegmentCounts, WholeSegments};
 
 /// The index directory inside the data directory.
 pub const INDEX_DIR: &str = "index";
@@ -657,6 +659,12 @@ impl SearchIndex {
             }
         }
         Ok(())
+    }
+
+    /// Sets how many counted events make a segment taken whole join the counts merged across
+    /// requests (20,000 by default); tests, whose segments are small, lower it.
+    pub fn merge_whole_segments_from(&self, events: u64) {
+        self.whole_counts.merge_from(events);
     }
 
     /// Documents in the searchable index (for tests and statistics).

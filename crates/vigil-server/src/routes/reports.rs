@@ -45,7 +45,7 @@ pub async fn catalog(caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Audit)?;
     Ok(Json(json!({
         "entityTypes": EntityType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-        "reports": CATALOG,
+        "reports": &*CATALOG,
     })))
 }
 

@@ -357,6 +357,7 @@ pub fn find(
     let wanted = key.trim().to_ascii_lowercase().replace('_', "-");
     let mut same_scope = CATALOG
         .iter()
+        .copied()
         .filter(|k| k.entity == entity && k.scope == scope);
     if let Some(kind) = same_scope.clone().find(|k| k.key == wanted) {
         return Ok(kind);
