@@ -129,6 +129,17 @@ pub enum KeyError {
     Invalid(String),
 }
 
+impl crate::Classify for KeyError {
+    fn kind(&self) -> crate::ErrorKind {
+        match self {
+            KeyError::Log(error) => crate::Classify::kind(error),
+            KeyError::NameTaken(_) => crate::ErrorKind::Conflict,
+            KeyError::NotFound(_) => crate::ErrorKind::NotFound,
+            KeyError::Invalid(_) => crate::ErrorKind::Invalid,
+        }
+    }
+}
+
 /// A newly created key: its secret is shown once and never stored.
 pub struct CreatedKey {
     /// The key.

@@ -22,7 +22,7 @@ mod verify;
 pub mod view;
 
 pub use chain::{ChainHash, GENESIS, body_digest, chain_hash, link_digest};
-pub use error::LogError;
+pub use error::{Classify, ErrorKind, LogError};
 pub use log::{
     AppendResult, CompactionOptions, CompactionStatus, DATABASE_FILE, EventLog, LogEntry, LogStats,
     Seq, SideWrite, StoredEvent, Submitter,

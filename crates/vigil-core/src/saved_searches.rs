@@ -50,6 +50,17 @@ pub enum SavedSearchError {
     Log(#[from] LogError),
 }
 
+impl crate::Classify for SavedSearchError {
+    fn kind(&self) -> crate::ErrorKind {
+        match self {
+            SavedSearchError::Invalid(_) => crate::ErrorKind::Invalid,
+            SavedSearchError::NameTaken(_) => crate::ErrorKind::Conflict,
+            SavedSearchError::NotFound(_) => crate::ErrorKind::NotFound,
+            SavedSearchError::Log(error) => crate::Classify::kind(error),
+        }
+    }
+}
+
 fn from_row(row: &Row) -> Result<SavedSearch, StoreError> {
     Ok(SavedSearch {
         id: row.string(0)?,

@@ -32,6 +32,39 @@ pub enum Unavailable {
     IntegrityAlarm(String),
 }
 
+impl crate::Classify for Unavailable {
+    fn kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::Unavailable
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Unavailable::Rebuilding { .. } => "rebuilding",
+            Unavailable::IntegrityAlarm(_) => "unavailable",
+        }
+    }
+
+    fn details(&self) -> Option<(&'static str, serde_json::Value)> {
+        let Unavailable::Rebuilding {
+            view,
+            reached,
+            target,
+        } = self
+        else {
+            return None;
+        };
+        Some((
+            "progress",
+            serde_json::json!({
+                "view": view,
+                "reachedSequence": reached,
+                "targetSequence": target,
+                "percent": percent(*reached, *target),
+            }),
+        ))
+    }
+}
+
 /// `reached` of `target` in whole percent.
 pub fn percent(reached: Seq, target: Seq) -> u64 {
     (reached.min(target) * 100)

@@ -14,6 +14,8 @@ use vigil_core::export::{
 };
 use vigil_core::keys::KeyActor;
 
+use crate::error::to_graphql;
+
 /// The schema served at `/api/audit/graphql`.
 pub type AuditSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -427,20 +429,6 @@ fn spend_outbound_call(context: &Context<'_>) -> async_graphql::Result<()> {
         ));
     }
     Ok(())
-}
-
-fn to_graphql(error: ExportError) -> async_graphql::Error {
-    let (code, message) = match &error {
-        ExportError::Invalid(_) => ("BAD_USER_INPUT", error.to_string()),
-        ExportError::NotFound(_) => ("NOT_FOUND", error.to_string()),
-        ExportError::Key(_) | ExportError::Destination(_) => ("EXPORT_ERROR", error.to_string()),
-        ExportError::RateLimited(_) => ("RATE_LIMITED", error.to_string()),
-        _ => {
-            tracing::error!(%error, "export configuration request failed");
-            ("INTERNAL", "internal error".to_owned())
-        }
-    };
-    coded_error(code, message)
 }
 
 /// Queries.

@@ -66,6 +66,21 @@ pub enum ExportError {
     Task(#[from] tokio::task::JoinError),
 }
 
+impl crate::Classify for ExportError {
+    fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            ExportError::Invalid(_) => ErrorKind::Invalid,
+            ExportError::NotFound(_) => ErrorKind::NotFound,
+            ExportError::Key(_) => ErrorKind::Unavailable,
+            ExportError::Destination(_) => ErrorKind::Upstream,
+            ExportError::RateLimited(_) => ErrorKind::RateLimited,
+            ExportError::Log(error) => crate::Classify::kind(error),
+            ExportError::Io(_) | ExportError::Task(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for ExportError {
     fn from(error: rusqlite::Error) -> Self {
         ExportError::Log(LogError::Database(error))

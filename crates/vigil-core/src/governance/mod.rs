@@ -75,6 +75,16 @@ pub enum ProjectionError {
     },
 }
 
+impl crate::Classify for ProjectionError {
+    fn kind(&self) -> crate::ErrorKind {
+        match self {
+            ProjectionError::Log(error) => crate::Classify::kind(error),
+            ProjectionError::InUse(_) => crate::ErrorKind::Conflict,
+            ProjectionError::Sqlite(_) | ProjectionError::File { .. } => crate::ErrorKind::Internal,
+        }
+    }
+}
+
 fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> ProjectionError + '_ {
     move |source| ProjectionError::File {
         path: path.to_owned(),

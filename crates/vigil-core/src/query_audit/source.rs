@@ -33,6 +33,19 @@ pub enum PullError {
     Task(#[from] tokio::task::JoinError),
 }
 
+impl crate::Classify for PullError {
+    fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            PullError::Invalid(_) | PullError::Config(_) => ErrorKind::Invalid,
+            PullError::NotFound(_) => ErrorKind::NotFound,
+            PullError::Source(_) => ErrorKind::Upstream,
+            PullError::Log(error) => crate::Classify::kind(error),
+            PullError::Task(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for PullError {
     fn from(error: rusqlite::Error) -> Self {
         PullError::Log(LogError::Database(error))

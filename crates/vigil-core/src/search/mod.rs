@@ -80,6 +80,31 @@ pub enum SearchError {
     },
 }
 
+impl crate::Classify for SearchError {
+    fn kind(&self) -> crate::ErrorKind {
+        match self {
+            SearchError::Log(error) => crate::Classify::kind(error),
+            SearchError::Unavailable(unavailable) => crate::Classify::kind(unavailable),
+            SearchError::InUse(_) => crate::ErrorKind::Conflict,
+            _ => crate::ErrorKind::Internal,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            SearchError::Unavailable(unavailable) => crate::Classify::code(unavailable),
+            other => crate::Classify::kind(other).code(),
+        }
+    }
+
+    fn details(&self) -> Option<(&'static str, serde_json::Value)> {
+        match self {
+            SearchError::Unavailable(unavailable) => crate::Classify::details(unavailable),
+            _ => None,
+        }
+    }
+}
+
 /// What a commit records.
 #[derive(Debug, Serialize, Deserialize)]
 struct CommitPayload {

@@ -35,21 +35,15 @@ impl RequestError {
 
 impl From<ApiError> for RequestError {
     fn from(error: ApiError) -> Self {
-        let (status, code) = match &error {
-            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            ApiError::PayloadTooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
-            }
-            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
-            ApiError::Internal(_) => {
-                return RequestError(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL_SERVER_ERROR",
-                    error.to_string(),
-                );
-            }
-            _ => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        // The status from the one table; the code names what is wrong with the request itself.
+        let (status, _) = error.status_and_code();
+        let code = match &error {
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            ApiError::RequestTimeout(_) => "REQUEST_TIMEOUT",
+            _ if status.is_server_error() => "INTERNAL_SERVER_ERROR",
+            _ => "BAD_REQUEST",
         };
         RequestError(status, code, error.to_string())
     }

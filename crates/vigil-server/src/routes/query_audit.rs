@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use vigil_core::Submitter;
 use vigil_core::keys::Permission;
-use vigil_core::query_audit::pull::{IntegrationInput, PullError, parse_schedule, schedule_json};
+use vigil_core::query_audit::pull::{IntegrationInput, parse_schedule, schedule_json};
 use vigil_core::query_audit::{store_events, trino};
 use vigil_core::registry::Platform;
 use vigil_model::{ModelError, Timestamp};
@@ -19,18 +19,6 @@ use super::body_text;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-impl From<PullError> for ApiError {
-    fn from(error: PullError) -> Self {
-        match error {
-            PullError::Invalid(message) | PullError::Config(message) => ApiError::Invalid(message),
-            PullError::NotFound(id) => {
-                ApiError::NotFound(format!("no query-audit integration with id {id}"))
-            }
-            other => ApiError::Internal(other.into()),
-        }
-    }
-}
 
 /// `POST /api/audit/ingest/trino`: one `QueryCompletedEvent` (or an array of them) as Trino's
 /// HTTP event listener posts it. A repeat of the same query is a duplicate, not a second event.

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use vigil_core::governance::reports::{self, find, iso};
@@ -73,10 +73,7 @@ pub async fn entities(
             ));
         }
     };
-    let entity_type = match entity_type {
-        Ok(entity_type) => entity_type,
-        Err(error) => return Ok(report_error(error)),
-    };
+    let entity_type = entity_type?;
     let limit = match params.get("limit") {
         Some(text) => text
             .parse::<usize>()
@@ -96,10 +93,7 @@ pub async fn entities(
         reports::suggest(&governance, entity_type, &text, limit)
     })
     .await?;
-    match found {
-        Ok(entities) => Ok(Json(json!({ "entities": entities })).into_response()),
-        Err(error) => Ok(report_error(error)),
-    }
+    Ok(Json(json!({ "entities": found? })).into_response())
 }
 
 /// `GET /api/audit/reports/run?entityType=user&name=Taylor%20Smith&report=groups`.
@@ -152,29 +146,8 @@ struct RunInput {
     csv: bool,
 }
 
-/// Why a run's parameters are refused.
-enum Refusal {
-    Api(ApiError),
-    Report(ReportError),
-}
-
-impl From<ReportError> for Refusal {
-    fn from(error: ReportError) -> Self {
-        Refusal::Report(error)
-    }
-}
-
-impl Refusal {
-    fn into_response(self) -> Response {
-        match self {
-            Refusal::Api(error) => error.into_response(),
-            Refusal::Report(error) => report_error(error),
-        }
-    }
-}
-
-fn run_input(headers: &HeaderMap, params: BTreeMap<String, String>) -> Result<RunInput, Refusal> {
-    let invalid = |message: String| Refusal::Api(ApiError::Invalid(message));
+fn run_input(headers: &HeaderMap, params: BTreeMap<String, String>) -> Result<RunInput, ApiError> {
+    let invalid = ApiError::Invalid;
     if let Some(unknown) = params
         .keys()
         .find(|k| !RUN_PARAMETERS.contains(&k.as_str()))
@@ -285,10 +258,7 @@ async fn run(
     headers: &HeaderMap,
     params: BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let input = match run_input(headers, params) {
-        Ok(input) => input,
-        Err(refusal) => return Ok(refusal.into_response()),
-    };
+    let input = run_input(headers, params)?;
     let csv = input.csv;
     state.governance.availability()?;
     let governance = state.governance.clone();
@@ -344,10 +314,7 @@ async fn run(
         Ok::<_, ReportError>((kind, entity, from, to, output, governance.projected_seq()))
     })
     .await?;
-    let (kind, entity, from, to, output, as_of) = match outcome {
-        Ok(result) => result,
-        Err(error) => return Ok(report_error(error)),
-    };
+    let (kind, entity, from, to, output, as_of) = outcome?;
     let range = kind.date_range.then(|| (iso(from), iso(to)));
     record_run(
         state.log.clone(),
@@ -411,30 +378,6 @@ async fn run(
         "asOfSeq": as_of,
     }))
     .into_response())
-}
-
-/// A report error as a 4xx (what the caller asked for is wrong) or 5xx answer; unknown names
-/// come with suggestions.
-fn report_error(error: ReportError) -> Response {
-    let (status, code) = match &error {
-        ReportError::UnknownEntityType(_) => (StatusCode::BAD_REQUEST, "unknown_entity_type"),
-        ReportError::UnknownReport { .. } => (StatusCode::BAD_REQUEST, "unknown_report"),
-        ReportError::Name(_) => (StatusCode::BAD_REQUEST, "invalid_name"),
-        ReportError::NotFound { .. } => (StatusCode::NOT_FOUND, "unknown_entity"),
-        ReportError::Ambiguous { .. } => (StatusCode::CONFLICT, "ambiguous_name"),
-        ReportError::Range(_) => (StatusCode::BAD_REQUEST, "invalid_date_range"),
-        ReportError::TimedOut(_) => (StatusCode::GATEWAY_TIMEOUT, "report_timeout"),
-        ReportError::Projection(_) => {
-            return ApiError::Internal(anyhow::Error::new(error)).into_response();
-        }
-    };
-    let mut body = json!({ "error": error.to_string(), "code": code });
-    match &error {
-        ReportError::NotFound { suggestions, .. } => body["suggestions"] = json!(suggestions),
-        ReportError::Ambiguous { candidates, .. } => body["candidates"] = json!(candidates),
-        _ => {}
-    }
-    (status, Json(body)).into_response()
 }
 
 /// Records a run as a `RUN_REPORT` event, in the background: the answer does not wait for it,

@@ -7,22 +7,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use vigil_core::keys::Permission;
-use vigil_core::saved_searches::{self, SavedSearchError};
+use vigil_core::saved_searches;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-impl From<SavedSearchError> for ApiError {
-    fn from(error: SavedSearchError) -> Self {
-        match error {
-            SavedSearchError::Invalid(message) => ApiError::Invalid(message),
-            SavedSearchError::NameTaken(_) => ApiError::Conflict(error.to_string()),
-            SavedSearchError::NotFound(_) => ApiError::NotFound(error.to_string()),
-            SavedSearchError::Log(error) => error.into(),
-        }
-    }
-}
 
 /// The body of a save.
 #[derive(Deserialize)]

@@ -212,10 +212,7 @@ async fn run_search(state: &AppState, request: SearchRequest) -> Result<SearchRe
     let search = state.search.clone();
     tokio::task::spawn_blocking(move || search.search(&request))
         .await?
-        .map_err(|error| match error {
-            vigil_core::search::SearchError::Unavailable(unavailable) => unavailable.into(),
-            error => ApiError::Internal(error.into()),
-        })
+        .map_err(ApiError::from)
 }
 
 /// Records a search as an `auditQuery` event. It is appended in the background: the answer does

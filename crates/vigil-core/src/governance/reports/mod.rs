@@ -308,6 +308,47 @@ pub enum ReportError {
     Projection(#[from] ProjectionError),
 }
 
+impl crate::Classify for ReportError {
+    fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            ReportError::UnknownEntityType(_)
+            | ReportError::UnknownReport { .. }
+            | ReportError::Name(_)
+            | ReportError::Range(_) => ErrorKind::Invalid,
+            ReportError::NotFound { .. } => ErrorKind::NotFound,
+            ReportError::Ambiguous { .. } => ErrorKind::Conflict,
+            ReportError::TimedOut(_) => ErrorKind::Timeout,
+            ReportError::Projection(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ReportError::UnknownEntityType(_) => "unknown_entity_type",
+            ReportError::UnknownReport { .. } => "unknown_report",
+            ReportError::Name(_) => "invalid_name",
+            ReportError::NotFound { .. } => "unknown_entity",
+            ReportError::Ambiguous { .. } => "ambiguous_name",
+            ReportError::Range(_) => "invalid_date_range",
+            ReportError::TimedOut(_) => "report_timeout",
+            ReportError::Projection(_) => "internal",
+        }
+    }
+
+    fn details(&self) -> Option<(&'static str, serde_json::Value)> {
+        match self {
+            ReportError::NotFound { suggestions, .. } => {
+                Some(("suggestions", serde_json::json!(suggestions)))
+            }
+            ReportError::Ambiguous { candidates, .. } => {
+                Some(("candidates", serde_json::json!(candidates)))
+            }
+            _ => None,
+        }
+    }
+}
+
 fn suggestions_text(entities: &[Entity]) -> String {
     if entities.is_empty() {
         return String::new();

@@ -255,3 +255,97 @@ pub(super) fn from_fields<T: Serialize + for<'de> Deserialize<'de>>(
     }
     Ok(known)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn databricks(extra: Value) -> Value {
+        let mut body = json!({
+            "type": "DATABRICKS_UNITY_CATALOG",
+            "host": "https://dbc-1.cloud.databricks.com",
+            "warehouseId": "559483c6eac0359f",
+            "token": "dapi-secret",
+        });
+        if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+            body.extend(extra);
+        }
+        body
+    }
+
+    fn refusal(body: Value, require_secret: bool) -> String {
+        match IntegrationInput::parse(&body, require_secret) {
+            Ok(_) => panic!("accepted: {body}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    /// A minimal configuration takes the defaults; the token is the secret, kept apart from the
+    /// settings the public JSON shows.
+    #[test]
+    fn a_minimal_configuration_takes_the_defaults_and_keeps_the_secret_apart() {
+        let input = IntegrationInput::parse(&databricks(json!({})), true).unwrap();
+        assert_eq!(input.name, "databricks_unity_catalog");
+        assert!(input.enabled);
+        assert_eq!(input.overlap_minutes, DEFAULT_OVERLAP_MINUTES);
+        assert_eq!(input.initial_lookback_hours, DEFAULT_LOOKBACK_HOURS);
+        assert_eq!(input.secret.as_deref(), Some("dapi-secret"));
+        let Source::DatabricksUnityCatalog(settings) = &input.source else {
+            panic!("not a Databricks source: {:?}", input.source);
+        };
+        assert_eq!(settings.warehouse_id, "559483c6eac0359f");
+        let integration = Integration {
+            id: "i1".into(),
+            name: input.name,
+            enabled: input.enabled,
+            overlap_minutes: input.overlap_minutes,
+            initial_lookback_hours: input.initial_lookback_hours,
+            source: input.source,
+            created_at: "2026-11-29T00:00:00Z".into(),
+            updated_at: "2026-11-29T00:00:00Z".into(),
+        };
+        let shown = integration.to_json().to_string();
+        assert!(!shown.contains("dapi-secret"), "{shown}");
+        assert!(
+            shown.contains("\"type\":\"DATABRICKS_UNITY_CATALOG\""),
+            "{shown}"
+        );
+    }
+
+    /// Each refusal names the field that is wrong.
+    #[test]
+    fn refusals_name_the_field() {
+        let cases = [
+            (json!({ "type": null }), "type:"),
+            (json!({ "type": "ORACLE" }), "ORACLE"),
+            (json!({ "name": 7 }), "name:"),
+            (json!({ "enabled": "yes" }), "enabled:"),
+            (json!({ "overlapMinutes": -5 }), "overlapMinutes:"),
+            (
+                json!({ "warehouseld": "typo" }),
+                "warehouseld: is not a field",
+            ),
+            (json!({ "workspaceIds": ["12a"] }), "workspaceIds:"),
+            (json!({ "rowsPerStatement": 10 }), "rowsPerStatement:"),
+            (json!({ "token": "" }), "token:"),
+            (json!({ "host": "ftp://example.com" }), "host"),
+        ];
+        for (extra, named) in cases {
+            let message = refusal(databricks(extra.clone()), true);
+            assert!(message.contains(named), "{extra}: {message}");
+        }
+        assert!(refusal(json!([1]), true).contains("JSON object"));
+        let snowflake = json!({ "type": "SNOWFLAKE", "account": "acme" });
+        assert!(refusal(snowflake, true).contains("authentication:"));
+    }
+
+    /// Creating needs the secret; an update without one keeps the stored secret.
+    #[test]
+    fn only_a_create_needs_the_secret() {
+        let mut body = databricks(json!({}));
+        body.as_object_mut().unwrap().remove("token");
+        assert!(refusal(body.clone(), true).contains("token: is required"));
+        let update = IntegrationInput::parse(&body, false).unwrap();
+        assert_eq!(update.secret, None);
+    }
+}
