@@ -397,13 +397,19 @@ impl WholeSegments {
     }
 
     /// Whether more than half of the segment's documents are in the range: then counting the
-    /// ones outside is the shorter way.
+    /// ones outside is the shorter way. Judged from a sample of about 4,096 evenly spaced
+    /// documents: it only picks between two exact ways of counting, so a close call may go
+    /// either way, but it must not cost a pass over a segment of millions.
     pub(super) fn mostly_covers(&self, reader: &SegmentReader) -> tantivy::Result<bool> {
+        const SAMPLE: u32 = 4_096;
         let times = reader.fast_fields().i64(self.time_field)?;
-        let inside = (0..reader.max_doc())
-            .filter(|doc| self.contains(times.first(*doc)))
-            .count();
-        Ok(inside * 2 > reader.max_doc() as usize)
+        let step = (reader.max_doc() / SAMPLE).max(1) as usize;
+        let (mut inside, mut looked) = (0usize, 0usize);
+        for doc in (0..reader.max_doc()).step_by(step) {
+            looked += 1;
+            inside += usize::from(self.contains(times.first(doc)));
+        }
+        Ok(inside * 2 > looked)
     }
 }
 
@@ -471,17 +477,25 @@ impl FacetCollector {
         let mut outside = self.for_segment(segment_ord, reader)?;
         let mut inside_histogram = self.histogram.map(|h| (h, vec![0u64; h.buckets]));
         let mut time_range = None;
+        let filters_event_time = whole.time_field == "eventTime";
         for doc in 0..reader.max_doc() {
             if alive.is_some_and(|alive| !alive.is_alive(doc)) {
                 continue;
             }
-            if !whole.contains(filtered.first(doc)) {
+            let filtered_time = filtered.first(doc);
+            if !whole.contains(filtered_time) {
                 if !excluded.contains(doc) {
                     outside.collect(doc, 0.0);
                 }
                 continue;
             }
-            let Some(time) = event_time.first(doc) else {
+            // Filtered on event time (the usual request), the value is read already.
+            let time = if filters_event_time {
+                filtered_time
+            } else {
+                event_time.first(doc)
+            };
+            let Some(time) = time else {
                 continue;
             };
             // The exclusions are looked at only where the answer could change.
