@@ -216,6 +216,9 @@ async fn a_kept_export_secret_never_follows_a_changed_destination() {
     let server = Server::start(dir.path());
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_port = closed.local_addr().unwrap().port();
+    // The attacker's host is bound while the closed port is still held: it cannot get the same
+    // port, which would make its endpoint no change at all.
+    let attacker = CapturingHost::start();
     drop(closed);
     let created = graphql_as(
         &server,
@@ -232,7 +235,6 @@ async fn a_kept_export_secret_never_follows_a_changed_destination() {
         .as_str()
         .unwrap_or_else(|| panic!("{created}"))
         .to_owned();
-    let attacker = CapturingHost::start();
     let attacker_endpoint = format!("http://{}/devstoreaccount1", attacker.address);
 
     // A reader may list configurations but not change or run them.

@@ -137,13 +137,14 @@ async fn a_parquet_export_reads_back_in_pyarrow_and_duckdb_with_every_event_once
     assert_eq!(config["connectionStatus"], "SUCCESS", "{created}");
     assert_eq!(config["format"], "PARQUET");
     let id = config["id"].as_str().unwrap().to_owned();
+    // Done when the checkpoint reaches the head as it was before the run (read before asking
+    // for it: what the run itself records comes after).
+    let head = common::head_seq(&server).await;
     graphql(
         &server,
         &format!(r#"mutation {{ exportNow(id: "{id}") {{ id }} }}"#),
     )
     .await;
-    // Done when the checkpoint reaches the head as it was before the run.
-    let head = common::head_seq(&server).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let answer = graphql(
