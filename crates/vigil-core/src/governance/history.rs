@@ -175,6 +175,32 @@ fn open_before(
     .optional()
 }
 
+/// The key columns of `ds_tag_spans`.
+const DS_TAG_KEY: [&str; 2] = ["tag", "ds_key"];
+
+/// Replaces the stretches of `table` (key `columns = key`) from `from` on with `spans`.
+fn replace_spans(
+    c: &Connection,
+    table: &str,
+    columns: [&str; 2],
+    key: (&dyn rusqlite::ToSql, &dyn rusqlite::ToSql),
+    from: i64,
+    spans: &[Span],
+) -> rusqlite::Result<()> {
+    let [first, second] = columns;
+    c.prepare_cached(&format!(
+        "DELETE FROM {table} WHERE {first} = ?1 AND {second} = ?2 AND from_ts >= ?3"
+    ))?
+    .execute(params![key.0, key.1, from])?;
+    let mut insert = c.prepare_cached(&format!(
+        "INSERT INTO {table}({first}, {second}, from_ts, to_ts) VALUES (?1, ?2, ?3, ?4)"
+    ))?;
+    for span in spans {
+        insert.execute(params![key.0, key.1, span.from, span.to])?;
+    }
+    Ok(())
+}
+
 /// A project's purpose changed at `ts`, before changes already applied: its stretches from
 /// there on and its current state are replayed from its state just before `ts`.
 fn project_purpose_late(
@@ -208,16 +234,14 @@ fn project_purpose_late(
     };
     let changes = project_purpose_changes(c, project, purpose, ts)?;
     let (spans, outcomes) = replay(&before, open, &changes);
-    c.prepare_cached(
-        "DELETE FROM project_purpose_spans WHERE project_id = ?1 AND purpose_id = ?2 AND from_ts >= ?3",
-    )?
-    .execute(params![project, purpose, open])?;
-    let mut insert = c.prepare_cached(
-        "INSERT INTO project_purpose_spans(project_id, purpose_id, from_ts, to_ts) VALUES (?1, ?2, ?3, ?4)",
+    replace_spans(
+        c,
+        "project_purpose_spans",
+        key,
+        (&project, &purpose),
+        open,
+        &spans,
     )?;
-    for span in &spans {
-        insert.execute(params![project, purpose, span.from, span.to])?;
-    }
     for (_, outcome) in outcomes {
         match outcome {
             Outcome::Unchanged => {}
@@ -294,21 +318,14 @@ fn ds_tag_late(c: &Connection, ds: i64, tag: &str, ts: i64) -> rusqlite::Result<
     let open = if before.is_empty() {
         ts
     } else {
-        match open_before(c, "ds_tag_spans", ["tag", "ds_key"], (&tag, &ds), ts)? {
+        match open_before(c, "ds_tag_spans", DS_TAG_KEY, (&tag, &ds), ts)? {
             Some(open) => open,
             // The stretch that should hold is missing: recount from every change.
             None => return refresh_ds_tag(c, ds, tag, i64::MIN),
         }
     };
     let (spans, outcomes) = replay(&before, open, &changes);
-    c.prepare_cached("DELETE FROM ds_tag_spans WHERE tag = ?1 AND ds_key = ?2 AND from_ts >= ?3")?
-        .execute(params![tag, ds, open])?;
-    let mut insert = c.prepare_cached(
-        "INSERT INTO ds_tag_spans(tag, ds_key, from_ts, to_ts) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for span in &spans {
-        insert.execute(params![tag, ds, span.from, span.to])?;
-    }
+    replace_spans(c, "ds_tag_spans", DS_TAG_KEY, (&tag, &ds), open, &spans)?;
     for (column, outcome) in outcomes {
         match outcome {
             Outcome::Unchanged => {}
@@ -357,16 +374,14 @@ fn refresh_project_purpose(
 ) -> rusqlite::Result<()> {
     let changes = project_purpose_changes(c, project, purpose, start)?;
     let spans = spans(&changes);
-    c.prepare_cached(
-        "DELETE FROM project_purpose_spans WHERE project_id = ?1 AND purpose_id = ?2 AND from_ts >= ?3",
-    )?
-    .execute(params![project, purpose, start])?;
-    let mut insert = c.prepare_cached(
-        "INSERT INTO project_purpose_spans(project_id, purpose_id, from_ts, to_ts) VALUES (?1, ?2, ?3, ?4)",
+    replace_spans(
+        c,
+        "project_purpose_spans",
+        ["project_id", "purpose_id"],
+        (&project, &purpose),
+        start,
+        &spans,
     )?;
-    for span in &spans {
-        insert.execute(params![project, purpose, span.from, span.to])?;
-    }
     // The current state: the last stretch, if it still holds.
     match spans.last().filter(|span| span.to.is_none()) {
         Some(current) => c
@@ -521,7 +536,7 @@ fn ds_tag_moved_on(
             )?
             .execute(params![ds, column, tag])?;
             if holders.len() == 1 {
-                close_span(c, "ds_tag_spans", ["tag", "ds_key"], (&tag, &ds), ts)?;
+                close_span(c, "ds_tag_spans", DS_TAG_KEY, (&tag, &ds), ts)?;
             }
         }
         // Added while held, removed while not held: nothing changes.
@@ -534,14 +549,14 @@ fn ds_tag_moved_on(
 /// changes from `start` on (`i64::MIN`: all of them).
 fn refresh_ds_tag(c: &Connection, ds: i64, tag: &str, start: i64) -> rusqlite::Result<()> {
     let changes = ds_tag_changes(c, ds, tag, start)?;
-    c.prepare_cached("DELETE FROM ds_tag_spans WHERE tag = ?1 AND ds_key = ?2 AND from_ts >= ?3")?
-        .execute(params![tag, ds, start])?;
-    let mut insert = c.prepare_cached(
-        "INSERT INTO ds_tag_spans(tag, ds_key, from_ts, to_ts) VALUES (?1, ?2, ?3, ?4)",
+    replace_spans(
+        c,
+        "ds_tag_spans",
+        DS_TAG_KEY,
+        (&tag, &ds),
+        start,
+        &spans(&changes),
     )?;
-    for span in spans(&changes) {
-        insert.execute(params![tag, ds, span.from, span.to])?;
-    }
     // The current state, column by column.
     c.prepare_cached("DELETE FROM ds_tags WHERE ds_key = ?1 AND tag = ?2")?
         .execute(params![ds, tag])?;
