@@ -24,6 +24,20 @@ struct Span {
     to: Option<i64>,
 }
 
+/// The changes of one holder, as the changes of a relation with that one holder.
+fn changes_of(changes: &[Change], holder: &str) -> Vec<Change> {
+    changes
+        .iter()
+        .filter(|change| change.holder == holder)
+        .map(|change| Change {
+            ts: change.ts,
+            holder: String::new(),
+            added: change.added,
+            by: change.by.clone(),
+        })
+        .collect()
+}
+
 /// The stretches in which at least one holder has the relation, from changes in (ts, seq) order.
 /// A change that repeats the holder's state (added twice) changes nothing.
 fn spans(changes: &[Change]) -> Vec<Span> {
@@ -129,16 +143,7 @@ fn replay(before: &[String], open: i64, changes: &[Change]) -> (Vec<Span>, Vec<(
         .into_iter()
         .map(|holder| {
             let held = before.iter().any(|other| other == holder);
-            let own: Vec<Change> = changes
-                .iter()
-                .filter(|change| change.holder == holder)
-                .map(|change| Change {
-                    ts: change.ts,
-                    holder: String::new(),
-                    added: change.added,
-                    by: change.by.clone(),
-                })
-                .collect();
+            let own = changes_of(changes, holder);
             let initial = if held { vec![""] } else { Vec::new() };
             let own_spans = spans_from(initial, open, &own);
             let outcome = match own_spans.last() {
@@ -570,16 +575,7 @@ fn refresh_ds_tag(c: &Connection, ds: i64, tag: &str, start: i64) -> rusqlite::R
         "INSERT INTO ds_tags(ds_key, column_name, tag, tagged_by, tagged) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for column in columns {
-        let of_column: Vec<Change> = changes
-            .iter()
-            .filter(|change| change.holder == column)
-            .map(|change| Change {
-                ts: change.ts,
-                holder: String::new(),
-                added: change.added,
-                by: change.by.clone(),
-            })
-            .collect();
+        let of_column = changes_of(&changes, column);
         if let Some(current) = spans(&of_column).last().filter(|span| span.to.is_none()) {
             insert.execute(params![ds, column, tag, current.by, current.from])?;
         }
