@@ -2,9 +2,10 @@
 # Runs every check CI runs: house rules, formatting, lints, a short fuzzing run, all tests, and the
 # package check (the release build served by an unprivileged user, as the Dockerfile runs it).
 # Installs what the tests need beyond the Rust toolchain: the S3/STS emulator moto, pyarrow and
-# duckdb (PyPI) and the Azure Blob emulator Azurite (npm), into a cache outside the clone, Debian's chromium and
-# chromium-driver for the web UI tests, and cargo-fuzz (crates.io). Tests start vigil and the
-# emulators themselves, on loopback ports, and stop them.
+# duckdb (PyPI) and the Azure Blob emulator Azurite (npm), into a cache outside the clone; Debian's
+# chromium and chromium-driver for the web UI tests and rsyslog for the forwarding tests; and
+# cargo-fuzz (crates.io). Tests start vigil, the emulators and receivers themselves, on loopback
+# ports, and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,17 @@ if [ -z "${VIGIL_TEST_CHROMEDRIVER:-}" ] && { [ ! -x /usr/bin/chromedriver ] || 
     $as_root apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null ||
         { $as_root apt-get update -qq && $as_root apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null; }
 fi
+# The forwarding tests send to Debian's rsyslogd, over TCP and over TLS (its gtls driver).
+if [ -z "${VIGIL_TEST_RSYSLOGD:-}" ] &&
+    ! { [ -x /usr/sbin/rsyslogd ] && [ -n "$(find /usr/lib -name lmnsd_gtls.so -print -quit 2>/dev/null)" ]; }; then
+    echo "installing Debian's rsyslog and rsyslog-gnutls (syslog receiver for the forwarding tests)" >&2
+    as_root=""
+    if [ "$(id -u)" -ne 0 ]; then as_root="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $as_root apt-get install -y --no-install-recommends rsyslog rsyslog-gnutls >/dev/null ||
+        { $as_root apt-get update -qq && $as_root apt-get install -y --no-install-recommends rsyslog rsyslog-gnutls >/dev/null; }
+fi
+export VIGIL_TEST_RSYSLOGD="${VIGIL_TEST_RSYSLOGD:-/usr/sbin/rsyslogd}"
 export VIGIL_TEST_MOTO_SERVER="$tools/venv/bin/moto_server"
 export VIGIL_TEST_AZURITE_BLOB="$tools/azurite/node_modules/.bin/azurite-blob"
 export VIGIL_TEST_PYTHON="$tools/venv/bin/python"

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod cluster;
 mod error;
 pub mod export;
+pub mod forward;
 pub mod governance;
 pub mod ingest;
 pub mod keys;

@@ -75,17 +75,34 @@ pub async fn check_destination(
     policy: OutboundPolicy,
 ) -> Result<(), String> {
     let url = validate_url(field, text)?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    check_host(
+        field,
+        bare,
+        url.port_or_known_default().unwrap_or(443),
+        policy,
+    )
+    .await
+}
+
+/// Refuses `host` (a name or an address) when it is, or resolves to, a non-public address and
+/// the policy does not allow those. A name that does not resolve is left to the connection.
+pub async fn check_host(
+    field: &str,
+    host: &str,
+    port: u16,
+    policy: OutboundPolicy,
+) -> Result<(), String> {
     if policy.allow_private {
         return Ok(());
     }
-    let host = url.host_str().unwrap_or_default().to_owned();
     let refused = || {
         format!(
             "{field}: `{host}` is a loopback, private or link-local address, which vigil does not call unless started with --allow-private-endpoints"
         )
     };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(address) = bare.parse::<IpAddr>() {
+    if let Ok(address) = host.parse::<IpAddr>() {
         return if is_non_public(address) {
             Err(refused())
         } else {
@@ -95,8 +112,7 @@ pub async fn check_destination(
     if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
         return Err(refused());
     }
-    let port = url.port_or_known_default().unwrap_or(443);
-    if let Ok(addresses) = tokio::net::lookup_host((host.as_str(), port)).await {
+    if let Ok(addresses) = tokio::net::lookup_host((host, port)).await {
         for address in addresses {
             if is_non_public(address.ip()) {
                 return Err(refused());

@@ -179,6 +179,7 @@ core_errors!(
     vigil_core::query_audit::pull::PullError,
     vigil_core::keys::KeyError,
     vigil_core::export::ExportError,
+    vigil_core::forward::ForwardError,
 );
 
 impl From<ModelError> for ApiError {

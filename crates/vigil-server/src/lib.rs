@@ -29,6 +29,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use vigil_core::EventLog;
 use vigil_core::export::{ExportEnvironment, ExportService, ExportSettings, MasterKey, SigningKey};
+use vigil_core::forward::ForwardService;
 use vigil_core::ingest::{self, BodyFormat};
 use vigil_core::keys;
 use vigil_core::outbound::OutboundPolicy;
@@ -295,6 +296,24 @@ pub async fn serve(
     .await?
     .context("opening the query-audit integrations")?;
     pulls.start();
+    let (forward_log, forward_dir, forward_key, forward_leases) = (
+        log.clone(),
+        config.data_dir.clone(),
+        config.master_key.clone(),
+        leases.clone(),
+    );
+    let forwards = tokio::task::spawn_blocking(move || {
+        ForwardService::open(
+            forward_log,
+            &forward_dir,
+            forward_key.as_deref(),
+            outbound,
+            forward_leases,
+        )
+    })
+    .await?
+    .context("opening the forwarders")?;
+    forwards.start().await.context("starting the forwarders")?;
     let governance_dir = config.data_dir.clone();
     let governance_log = log.clone();
     let governance = tokio::task::spawn_blocking(move || {
@@ -320,6 +339,7 @@ pub async fn serve(
         exports: exports.clone(),
         registry,
         pulls: pulls.clone(),
+        forwards: forwards.clone(),
         governance: governance.clone(),
         report_timeout: config.report_timeout,
         graphql: graphql::schema(exports.clone()),
@@ -339,6 +359,7 @@ pub async fn serve(
     let _ = checkpointer.await;
     exports.shutdown().await;
     pulls.shutdown().await;
+    forwards.shutdown().await;
     tokio::task::spawn_blocking(move || {
         if let Some((stop, handle)) = retention {
             drop(stop);

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use vigil_server::export_cli::{self, ExportConfigAction, ExportKind};
-use vigil_server::query_audit_cli::{self, QueryAuditAction};
+use vigil_server::query_audit_cli::{self, Collection, QueryAuditAction, ResourceCommand};
 use vigil_server::report_cli;
 use vigil_server::{ServeConfig, cli, config, serve, shutdown_signal, telemetry};
 
@@ -373,7 +373,12 @@ enum AuditCommand {
     /// Query-audit pull integrations (Snowflake, Databricks Unity Catalog).
     Integration {
         #[command(subcommand)]
-        command: IntegrationCommand,
+        command: ResourceCommand,
+    },
+    /// Forwarders to the SIEM (syslog over TCP or TLS, Splunk HEC, signed webhook).
+    Forwarder {
+        #[command(subcommand)]
+        command: ResourceCommand,
     },
     /// Show the pull schedule, or set the minutes between runs per integration type.
     Schedule {
@@ -397,20 +402,6 @@ enum AuditCommand {
     },
     /// Registered data sources.
     Datasources,
-}
-
-#[derive(Subcommand)]
-enum IntegrationCommand {
-    /// Create an integration from a JSON file.
-    Create { file: PathBuf },
-    /// Replace an integration's settings from a JSON file (without a secret the stored one stays).
-    Update { id: String, file: PathBuf },
-    /// List integrations with their watermark and last run.
-    List,
-    /// Show one integration.
-    Get { id: String },
-    /// Delete an integration (its events stay).
-    Delete { id: String },
 }
 
 #[derive(Subcommand)]
@@ -443,13 +434,8 @@ impl AuditCommand {
         use QueryAuditAction as A;
         Some(match self {
             AuditCommand::ExportConfig { .. } => return None,
-            AuditCommand::Integration { command } => match command {
-                IntegrationCommand::Create { file } => A::CreateIntegration(file),
-                IntegrationCommand::Update { id, file } => A::UpdateIntegration(id, file),
-                IntegrationCommand::List => A::ListIntegrations,
-                IntegrationCommand::Get { id } => A::GetIntegration(id),
-                IntegrationCommand::Delete { id } => A::DeleteIntegration(id),
-            },
+            AuditCommand::Integration { command } => command.action(Collection::Integrations),
+            AuditCommand::Forwarder { command } => command.action(Collection::Forwarders),
             AuditCommand::Schedule {
                 snowflake_minutes,
                 unity_catalog_minutes,

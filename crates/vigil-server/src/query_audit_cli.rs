@@ -1,5 +1,5 @@
-//! The query-audit commands: `vigil audit integration …`, `vigil audit schedule`, `vigil audit
-//! load`, `vigil audit users …` and `vigil audit datasources`, against a running server's REST API.
+//! The REST-backed `vigil audit` commands: `integration …`, `forwarder …`, `schedule`, `load`,
+//! `users …` and `datasources`, against a running server's REST API.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,19 +8,66 @@ use anyhow::{Context, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// A collection the API manages with create, update, list, get and delete.
+#[derive(Debug, Clone, Copy)]
+pub enum Collection {
+    /// Pull integrations, `/api/audit/integrations`.
+    Integrations,
+    /// Forwarders to the SIEM, `/api/audit/forwarders`.
+    Forwarders,
+}
+
+impl Collection {
+    fn path(self) -> &'static str {
+        match self {
+            Collection::Integrations => "/api/audit/integrations",
+            Collection::Forwarders => "/api/audit/forwarders",
+        }
+    }
+}
+
+/// The subcommands of a collection: `vigil audit integration|forwarder …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ResourceCommand {
+    /// Create one from a JSON file (the body of the API's POST).
+    Create { file: PathBuf },
+    /// Replace its settings from a JSON file (without a secret the stored one stays).
+    Update { id: String, file: PathBuf },
+    /// List them with their progress.
+    List,
+    /// Show one.
+    Get { id: String },
+    /// Delete one (the events stay).
+    Delete { id: String },
+}
+
+impl ResourceCommand {
+    /// The action on `collection`.
+    pub fn action(self, collection: Collection) -> QueryAuditAction {
+        use QueryAuditAction as A;
+        match self {
+            ResourceCommand::Create { file } => A::Create(collection, file),
+            ResourceCommand::Update { id, file } => A::Update(collection, id, file),
+            ResourceCommand::List => A::List(collection),
+            ResourceCommand::Get { id } => A::Get(collection, id),
+            ResourceCommand::Delete { id } => A::Delete(collection, id),
+        }
+    }
+}
+
 /// What a query-audit command does.
 #[derive(Debug, Clone)]
 pub enum QueryAuditAction {
-    /// `integration create FILE`.
-    CreateIntegration(PathBuf),
-    /// `integration update ID FILE`.
-    UpdateIntegration(String, PathBuf),
-    /// `integration list`.
-    ListIntegrations,
-    /// `integration get ID`.
-    GetIntegration(String),
-    /// `integration delete ID`.
-    DeleteIntegration(String),
+    /// `integration|forwarder create FILE`.
+    Create(Collection, PathBuf),
+    /// `integration|forwarder update ID FILE`.
+    Update(Collection, String, PathBuf),
+    /// `integration|forwarder list`.
+    List(Collection),
+    /// `integration|forwarder get ID`.
+    Get(Collection, String),
+    /// `integration|forwarder delete ID`.
+    Delete(Collection, String),
     /// `schedule` with the intervals to set (none: show it).
     Schedule {
         /// Minutes between Snowflake runs.
@@ -97,32 +144,24 @@ pub fn query_audit_command(
         };
         use QueryAuditAction as A;
         let answer = match action {
-            A::CreateIntegration(file) => {
+            A::Create(collection, file) => {
                 client
-                    .call(
-                        Method::POST,
-                        "/api/audit/integrations",
-                        Some(read_file(&file)?),
-                    )
+                    .call(Method::POST, collection.path(), Some(read_file(&file)?))
                     .await?
             }
-            A::UpdateIntegration(id, file) => {
-                let path = format!("/api/audit/integrations/{}", segment(&id));
+            A::Update(collection, id, file) => {
+                let path = format!("{}/{}", collection.path(), segment(&id));
                 client
                     .call(Method::PUT, &path, Some(read_file(&file)?))
                     .await?
             }
-            A::ListIntegrations => {
-                client
-                    .call(Method::GET, "/api/audit/integrations", None)
-                    .await?
-            }
-            A::GetIntegration(id) => {
-                let path = format!("/api/audit/integrations/{}", segment(&id));
+            A::List(collection) => client.call(Method::GET, collection.path(), None).await?,
+            A::Get(collection, id) => {
+                let path = format!("{}/{}", collection.path(), segment(&id));
                 client.call(Method::GET, &path, None).await?
             }
-            A::DeleteIntegration(id) => {
-                let path = format!("/api/audit/integrations/{}", segment(&id));
+            A::Delete(collection, id) => {
+                let path = format!("{}/{}", collection.path(), segment(&id));
                 client.call(Method::DELETE, &path, None).await?
             }
             A::Schedule {

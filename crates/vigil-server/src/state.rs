@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use vigil_core::EventLog;
 use vigil_core::export::ExportService;
+use vigil_core::forward::ForwardService;
 use vigil_core::governance::Governance;
 use vigil_core::query_audit::pull::PullService;
 use vigil_core::registry::Registry;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Query-audit pull integrations and their schedule.
     pub pulls: Arc<PullService>,
+    /// Forwarders to the SIEM.
+    pub forwards: Arc<ForwardService>,
     /// The governance projection, which answers the reports.
     pub governance: Arc<Governance>,
     /// A governance report running longer than this is cancelled.

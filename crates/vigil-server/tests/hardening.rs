@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ADMIN_KEY, Server, client, create_key, event, vigil};
+use common::{ADMIN_KEY, Server, certificates, client, create_key, event, vigil};
 use serde_json::{Value, json};
 
 async fn post_events(server: &Server, key: &str, body: String) -> (u16, Value) {
@@ -1725,81 +1725,6 @@ async fn a_server_runs_on_its_config_file() {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
     assert!(child.0.wait().unwrap().success());
-}
-
-/// A certificate authority and a server certificate for 127.0.0.1 it signed, made with the
-/// openssl command: (authority's certificate, server certificate, server key).
-fn certificates(
-    dir: &std::path::Path,
-    name: &str,
-) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    let file = |suffix: &str| dir.join(format!("{name}.{suffix}"));
-    let openssl = |args: &[&str]| {
-        let output = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("the openssl command");
-        assert!(output.status.success(), "{args:?}: {output:?}");
-    };
-    let (ca, ca_key, csr, cert, key, ext) = (
-        format!("{name}.ca.crt"),
-        format!("{name}.ca.key"),
-        format!("{name}.csr"),
-        format!("{name}.crt"),
-        format!("{name}.key"),
-        format!("{name}.ext"),
-    );
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        &format!("/CN=vigil test CA {name}"),
-        "-keyout",
-        &ca_key,
-        "-out",
-        &ca,
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        &key,
-        "-out",
-        &csr,
-    ]);
-    std::fs::write(
-        file("ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        &ca,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        &ext,
-        "-out",
-        &cert,
-    ]);
-    (file("ca.crt"), file("crt"), file("key"))
 }
 
 /// `GET /healthz` over HTTPS, trusting only `ca`, on a new connection: the status, or the error.

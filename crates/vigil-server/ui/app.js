@@ -1374,9 +1374,9 @@ function exportForm(existing, message, mine) {
 async function exportsPage() {
   const mine = ++generation;
   page("Exports", h("p", { class: "muted" }, "Loading the export configurations…"));
-  let data, status;
+  let data, status, forwarders;
   try {
-    [data, status] = await Promise.all([graphql(EXPORTS_QUERY), apiJson("/api/audit/status")]);
+    [data, status, forwarders] = await Promise.all([graphql(EXPORTS_QUERY), apiJson("/api/audit/status"), apiJson("/api/audit/forwarders")]);
   } catch (e) {
     if (mine === generation) page("Exports", errorBox("The export configurations could not be loaded: " + e.message));
     return;
@@ -1391,7 +1391,8 @@ async function exportsPage() {
   } }, "New export configuration");
   if (!configs.length) {
     page("Exports", message, h("p", {}, newButton), formSlot,
-      h("div", { class: "empty", id: "empty" }, "No export configurations yet."));
+      h("div", { class: "empty", id: "empty" }, "No export configurations yet."),
+      forwardersSection(forwarders, status, message, mine));
     const done = sessionStorage.getItem("vigil.exportMessage");
     sessionStorage.removeItem("vigil.exportMessage");
     if (done) message.append(h("div", { class: "notice" }, done));
@@ -1463,8 +1464,138 @@ async function exportsPage() {
     h("div", { class: "table-wrap" }, h("table", { id: "exports" },
       h("thead", {}, h("tr", {}, ["Destination", "Interval", "State", "Connection", "Last export", "Lag", "Last error", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows))),
-    h("p", { class: "muted" }, `The log holds ${number.format(status.lastSequence)} events. `, h("button", { type: "button", onclick: () => route() }, "Refresh")));
+    h("p", { class: "muted" }, `The log holds ${number.format(status.lastSequence)} events. `, h("button", { type: "button", onclick: () => route() }, "Refresh")),
+    forwardersSection(forwarders, status, message, mine));
   main.dataset.ready = "exports";
+}
+
+// ----- Forwarders to the SIEM (on the Exports page)
+
+/** Where a forwarder sends, in words. */
+function forwarderTarget(t) {
+  if (t.type === "SYSLOG") return `syslog${t.tls ? "+tls" : ""}://${t.host}:${t.port}`;
+  if (t.type === "SPLUNK_HEC") return `Splunk HEC ${t.url}${t.index ? ` (index ${t.index})` : ""}`;
+  return `webhook ${t.url}`;
+}
+
+/** The filter in words. */
+function forwarderFilter(f) {
+  const parts = [["actions", "action"], ["actionStatuses", "status"], ["targetTypes", "target type"]]
+    .filter(([k]) => f[k] && f[k].length).map(([k, label]) => `${label} ${f[k].join(" or ")}`);
+  return parts.length ? parts.join(", ") : "every event";
+}
+
+/** The form of a new forwarder. */
+function forwarderForm(message, mine) {
+  const type = h("select", { id: "forwarder-type", name: "type" },
+    [["SYSLOG", "Syslog (RFC 5424 over TCP or TLS)"], ["SPLUNK_HEC", "Splunk HTTP Event Collector"], ["WEBHOOK", "Webhook (signed NDJSON)"]]
+      .map(([v, l]) => h("option", { value: v }, l)));
+  const input = (name, label, attrs = {}) => {
+    const field = h("input", { type: "text", name, id: "forwarder-" + name, autocomplete: "off", ...attrs });
+    return [field, h("label", { "data-for": name }, label, field)];
+  };
+  const [name, nameLabel] = input("name", "Name");
+  const [host, hostLabel] = input("host", "Host");
+  const [port, portLabel] = input("port", "Port", { value: "6514", inputmode: "numeric" });
+  const tls = h("input", { type: "checkbox", name: "tls", id: "forwarder-tls", checked: true });
+  const tlsLabel = h("label", { class: "check" }, tls, " TLS");
+  const [url, urlLabel] = input("url", "URL");
+  const [index, indexLabel] = input("index", "Index", { placeholder: "the token's default" });
+  const [secret, secretLabel] = input("secret", "Token", { type: "password" });
+  const [actions, actionsLabel] = input("actions", "Only actions", { placeholder: "e.g. QUERY (comma-separated; empty: all)" });
+  const [statuses, statusesLabel] = input("statuses", "Only statuses", { placeholder: "e.g. UNAUTHORIZED (empty: all)" });
+  const start = h("select", { id: "forwarder-start", name: "startAt" },
+    [["NOW", "Events from now on"], ["BEGINNING", "The whole log"]].map(([v, l]) => h("option", { value: v }, l)));
+  const fields = h("div", { class: "form-fields" });
+  const draw = () => {
+    const t = type.value;
+    secretLabel.firstChild.textContent = t === "WEBHOOK" ? "Signing secret" : "Token";
+    fields.replaceChildren(nameLabel, h("label", {}, "Target", type),
+      ...(t === "SYSLOG" ? [hostLabel, portLabel, tlsLabel] : [urlLabel]),
+      ...(t === "SPLUNK_HEC" ? [indexLabel] : []),
+      ...(t === "SYSLOG" ? [] : [secretLabel]),
+      actionsLabel, statusesLabel, h("label", {}, "Start with", start));
+  };
+  type.addEventListener("change", draw);
+  draw();
+  const list = (field) => field.value.split(",").map((v) => v.trim()).filter(Boolean);
+  const error = h("div", { "aria-live": "assertive", id: "forwarder-form-error" });
+  const form = h("form", { class: "export-form", id: "forwarder-form", onsubmit: async (event) => {
+    event.preventDefault();
+    error.replaceChildren();
+    const t = type.value;
+    const target = t === "SYSLOG"
+      ? { type: t, host: host.value.trim(), port: Number(port.value), tls: tls.checked }
+      : { type: t, url: url.value.trim(), ...(t === "SPLUNK_HEC" && index.value.trim() ? { index: index.value.trim() } : {}) };
+    const body = { name: name.value.trim(), target, filter: { actions: list(actions), actionStatuses: list(statuses) }, startAt: start.value };
+    if (t === "SPLUNK_HEC") body.token = secret.value;
+    if (t === "WEBHOOK") body.signingSecret = secret.value;
+    try {
+      const saved = await apiJson("/api/audit/forwarders", { method: "POST", json: body });
+      sessionStorage.setItem("vigil.exportMessage", `Created the forwarder ${saved.name} (${forwarderTarget(saved.target)}).`);
+      if (mine === generation) route();
+    } catch (e) {
+      error.append(errorBox(e.message));
+    }
+  } },
+  h("h2", {}, "New forwarder"),
+  fields,
+  h("p", {}, h("button", { type: "submit", class: "primary", id: "forwarder-save" }, "Create"), " ",
+    h("button", { type: "button", onclick: () => route() }, "Cancel")),
+  error);
+  message.replaceChildren();
+  return form;
+}
+
+/** The forwarders with their progress, and their actions. */
+function forwardersSection(forwarders, status, message, mine) {
+  const formSlot = h("div", { id: "forwarder-form-slot" });
+  const newButton = h("button", { type: "button", id: "new-forwarder", onclick: () => {
+    formSlot.replaceChildren(forwarderForm(message, mine));
+    formSlot.querySelector("input").focus();
+  } }, "New forwarder");
+  const act = async (path, options, done) => {
+    try {
+      await apiJson(path, options);
+      sessionStorage.setItem("vigil.exportMessage", done);
+      if (mine === generation) route();
+    } catch (e) {
+      message.replaceChildren(errorBox(e.message));
+    }
+  };
+  const rows = forwarders.map((f) => {
+    const x = f.status;
+    const path = `/api/audit/forwarders/${encodeURIComponent(f.id)}`;
+    const toggled = { name: f.name, enabled: !f.enabled, target: f.target, filter: f.filter };
+    return h("tr", { "data-id": f.id },
+      h("td", {}, f.name, h("div", { class: "sub" }, h("code", {}, forwarderTarget(f.target)))),
+      h("td", {}, forwarderFilter(f.filter)),
+      h("td", {}, f.enabled ? "Enabled" : "Disabled"),
+      h("td", { class: "forwarder-lag" }, `${number.format(x.lag)} event${x.lag === 1 ? "" : "s"} behind`,
+        h("div", { class: "sub" }, `${number.format(x.forwardedEvents)} sent`, x.lastForwardedAt ? `, last ${ago(x.lastForwardedAt)}` : "")),
+      h("td", { class: x.lastError ? "status-FAILURE" : "" }, x.lastError ? `${x.lastError} (${x.attempts} failed attempt${x.attempts === 1 ? "" : "s"})` : "—"),
+      h("td", {},
+        h("button", { type: "button", class: "toggle", onclick: () => act(path, { method: "PUT", json: toggled }, `${f.enabled ? "Disabled" : "Enabled"} the forwarder ${f.name}.`) }, f.enabled ? "Disable" : "Enable"),
+        " ",
+        h("button", { type: "button", class: "delete", onclick: (event) => {
+          const button = event.currentTarget;
+          if (button.dataset.confirm !== "1") {
+            button.dataset.confirm = "1";
+            button.textContent = "Confirm delete";
+            return;
+          }
+          act(path, { method: "DELETE" }, `Deleted the forwarder ${f.name}.`);
+        } }, "Delete")));
+  });
+  return h("section", { id: "forwarders-section" },
+    h("h2", {}, "Forwarders to the SIEM"),
+    h("p", { class: "muted" }, "Each event the filter passes, in order, as it is stored: syslog over TCP or TLS, Splunk HEC with indexer acknowledgement, or a signed webhook."),
+    h("p", {}, newButton), formSlot,
+    forwarders.length
+      ? h("div", { class: "table-wrap" }, h("table", { id: "forwarders" },
+        h("thead", {}, h("tr", {}, ["Forwarder", "Sends", "State", "Lag", "Last error", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, rows)))
+      : h("div", { class: "empty", id: "no-forwarders" }, "No forwarders yet."));
 }
 
 function ago(iso) {

@@ -4,7 +4,7 @@
 use super::*;
 
 /// The schema version this vigil writes.
-pub(super) const SCHEMA_VERSION: i64 = 9;
+pub(super) const SCHEMA_VERSION: i64 = 10;
 
 /// The schema of `vigil.db`, one migration per version, oldest first: migration N (1-based) brings
 /// a database from version N - 1 to N. Each runs in its own transaction with the version it sets;
@@ -128,6 +128,23 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // "Export now" asked through any node of a cluster reaches the node that runs the
     // configuration: the request is stored, and cleared when a run starts.
     "ALTER TABLE export_state ADD COLUMN run_requested_at TEXT;",
+    // Forwarders to the SIEM (syslog, Splunk HEC, webhook) with their sealed secrets, and each
+    // one's checkpoint.
+    "CREATE TABLE IF NOT EXISTS forwarders (
+         id TEXT PRIMARY KEY,
+         settings TEXT NOT NULL,
+         sealed_secret BLOB NOT NULL,
+         created_at TEXT NOT NULL,
+         updated_at TEXT NOT NULL
+     );
+     CREATE TABLE IF NOT EXISTS forward_state (
+         forwarder_id TEXT PRIMARY KEY,
+         checkpoint_seq INTEGER NOT NULL,
+         forwarded_events INTEGER NOT NULL,
+         last_forwarded_at TEXT,
+         last_error TEXT,
+         attempts INTEGER NOT NULL
+     );",
 ];
 
 pub(super) fn migrate(connection: &Connection) -> Result<(), LogError> {

@@ -3,7 +3,7 @@
 //! the embedded default keeps in `vigil.db`; derived views stay in each node's data directory.
 
 /// The schema version this vigil writes.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// Migration N (1-based) brings the database from version N - 1 to N.
 pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -129,5 +129,21 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          query TEXT NOT NULL,
          created_by TEXT NOT NULL,
          created_at TEXT NOT NULL
+     );",
+    // Forwarders to the SIEM with their sealed secrets, and each one's checkpoint.
+    "CREATE TABLE forwarders (
+         id TEXT PRIMARY KEY,
+         settings TEXT NOT NULL,
+         sealed_secret BYTEA NOT NULL,
+         created_at TEXT NOT NULL,
+         updated_at TEXT NOT NULL
+     );
+     CREATE TABLE forward_state (
+         forwarder_id TEXT PRIMARY KEY,
+         checkpoint_seq BIGINT NOT NULL,
+         forwarded_events BIGINT NOT NULL,
+         last_forwarded_at TEXT,
+         last_error TEXT,
+         attempts BIGINT NOT NULL
      );",
 ];

@@ -2,6 +2,7 @@
 //! and the web UI at `/`.
 
 mod events;
+mod forwarders;
 mod graphql;
 mod legacy;
 mod query_audit;
@@ -78,6 +79,16 @@ pub fn router(state: AppState) -> Router {
             get(reports::run_get).post(reports::run_post),
         )
         .route("/api/audit/load/{id}", get(query_audit::get_load))
+        .route(
+            "/api/audit/forwarders",
+            get(forwarders::list).post(forwarders::create),
+        )
+        .route(
+            "/api/audit/forwarders/{id}",
+            get(forwarders::get)
+                .put(forwarders::update)
+                .delete(forwarders::delete),
+        )
         .route(
             "/api/audit/saved-searches",
             get(saved_searches::list).post(saved_searches::create),

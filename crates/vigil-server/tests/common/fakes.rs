@@ -44,7 +44,7 @@ impl<S> Drop for Fake<S> {
     }
 }
 
-async fn serve<S: Send + Sync + 'static>(router: Router, state: Arc<S>) -> Fake<S> {
+pub async fn serve<S: Send + Sync + 'static>(router: Router, state: Arc<S>) -> Fake<S> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let handle = tokio::spawn(async move {

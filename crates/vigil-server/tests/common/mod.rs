@@ -15,6 +15,8 @@ pub mod database;
 pub mod emulators;
 pub mod fakes;
 pub mod postgres;
+pub mod rsyslog;
+pub mod siem;
 
 /// The admin key every test server is bootstrapped with.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
@@ -264,4 +266,79 @@ pub fn create_key(server: &Server, name: &str, permissions: &[&str]) -> String {
         .find(|word| word.starts_with("vgl_"))
         .unwrap_or_else(|| panic!("no secret in {stdout}"))
         .to_owned()
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1 it signed, made with the
+/// openssl command: (authority's certificate, server certificate, server key).
+pub fn certificates(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let file = |suffix: &str| dir.join(format!("{name}.{suffix}"));
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command");
+        assert!(output.status.success(), "{args:?}: {output:?}");
+    };
+    let (ca, ca_key, csr, cert, key, ext) = (
+        format!("{name}.ca.crt"),
+        format!("{name}.ca.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.key"),
+        format!("{name}.ext"),
+    );
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        &format!("/CN=vigil test CA {name}"),
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+    ]);
+    std::fs::write(
+        file("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &ext,
+        "-out",
+        &cert,
+    ]);
+    (file("ca.crt"), file("crt"), file("key"))
 }

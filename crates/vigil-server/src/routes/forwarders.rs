@@ -1,0 +1,83 @@
+//! Forwarders to the SIEM over HTTP: `GET/POST /api/audit/forwarders` and
+//! `GET/PUT/DELETE /api/audit/forwarders/{id}`. Reading needs AUDIT; changing needs EXPORT_ADMIN
+//! (or ADMIN), since a forwarder sends the log elsewhere, as an export does.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use vigil_core::forward::ForwarderInput;
+use vigil_core::keys::Permission;
+use vigil_model::ModelError;
+
+use super::body_text;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let text = body_text(body)?;
+    serde_json::from_str(&text)
+        .map_err(|error| ApiError::BadRequest(ModelError::from_json_in(&error, &text)))
+}
+
+/// `GET /api/audit/forwarders`: every forwarder with its checkpoint, lag and last error.
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Permission::Audit)?;
+    let list = state.forwards.list().await?;
+    Ok(Json(Value::Array(
+        list.iter()
+            .map(|(forwarder, status)| forwarder.to_json(Some(status)))
+            .collect(),
+    )))
+}
+
+/// `GET /api/audit/forwarders/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Permission::Audit)?;
+    let (forwarder, status) = state.forwards.get(&id).await?;
+    Ok(Json(forwarder.to_json(Some(&status))))
+}
+
+/// `POST /api/audit/forwarders`: creates a forwarder and starts it; 201 with it.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let key = caller.require(Permission::ExportAdmin)?.clone();
+    let input = ForwarderInput::parse(&read_body(body)?, true)?;
+    let forwarder = state.forwards.create(input, &key.actor()).await?;
+    Ok((StatusCode::CREATED, Json(forwarder.to_json(None))).into_response())
+}
+
+/// `PUT /api/audit/forwarders/{id}`: replaces its settings; it goes on from its checkpoint.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let key = caller.require(Permission::ExportAdmin)?.clone();
+    let input = ForwarderInput::parse(&read_body(body)?, false)?;
+    let forwarder = state.forwards.update(&id, input, &key.actor()).await?;
+    Ok(Json(forwarder.to_json(None)))
+}
+
+/// `DELETE /api/audit/forwarders/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let key = caller.require(Permission::ExportAdmin)?.clone();
+    let forwarder = state.forwards.delete(&id, &key.actor()).await?;
+    Ok(Json(forwarder.to_json(None)))
+}
