@@ -1,6 +1,7 @@
 //! vigil-core: the event log and what is derived from it. Plain Rust with plain errors: it does
 //! not know about HTTP, GraphQL or HTML.
 
+pub mod alerts;
 mod chain;
 pub mod checkpoint;
 pub mod cluster;

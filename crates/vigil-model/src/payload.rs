@@ -174,7 +174,7 @@ event_types! {
 /// The payload types of the events vigil records about itself. None is in the specification, so
 /// no producer has a reason to send one; refusing them on ingest keeps vigil's own records
 /// unmistakable (the `vigil` submitter mark beside each event is the proof).
-pub const VIGIL_OWN_PAYLOAD_TYPES: [&str; 14] = [
+pub const VIGIL_OWN_PAYLOAD_TYPES: [&str; 21] = [
     "ChainCheckpointAuditPayload",
     "AuditQueryAuditPayload",
     "GovernanceReportRunAuditPayload",
@@ -189,6 +189,13 @@ pub const VIGIL_OWN_PAYLOAD_TYPES: [&str; 14] = [
     "QueryAuditScheduleUpdatedAuditPayload",
     "SavedSearchCreatedAuditPayload",
     "SavedSearchDeletedAuditPayload",
+    "ForwarderCreatedAuditPayload",
+    "ForwarderUpdatedAuditPayload",
+    "ForwarderDeletedAuditPayload",
+    "AlertCreatedAuditPayload",
+    "AlertUpdatedAuditPayload",
+    "AlertDeletedAuditPayload",
+    "AlertFiredAuditPayload",
 ];
 
 /// Refuses a submitted payload whose `type` is one of [`VIGIL_OWN_PAYLOAD_TYPES`].

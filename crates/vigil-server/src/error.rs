@@ -180,6 +180,7 @@ core_errors!(
     vigil_core::keys::KeyError,
     vigil_core::export::ExportError,
     vigil_core::forward::ForwardError,
+    vigil_core::alerts::AlertError,
 );
 
 impl From<ModelError> for ApiError {

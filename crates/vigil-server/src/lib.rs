@@ -156,6 +156,33 @@ fn retention_loop(
     }
 }
 
+/// Evaluates the alerts every [`alerts::EVALUATE_EVERY`] on the node holding their lease, until
+/// `stop` says so.
+fn alert_loop(
+    log: Arc<EventLog>,
+    search: Arc<SearchIndex>,
+    leases: Arc<vigil_core::cluster::Leases>,
+    stop: std::sync::mpsc::Receiver<()>,
+) {
+    use vigil_core::alerts;
+    loop {
+        if leases.holds(alerts::LEASE) {
+            let now = chrono::Utc::now().timestamp_micros();
+            match alerts::evaluate(&log, &search, &leases, &routes::saved_search_request, now) {
+                Ok(0) => {}
+                Ok(fired) => tracing::info!(fired, "alerts fired"),
+                Err(error) => tracing::warn!(%error, "the alerts could not be evaluated"),
+            }
+        }
+        if !matches!(
+            stop.recv_timeout(alerts::EVALUATE_EVERY),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        ) {
+            return;
+        }
+    }
+}
+
 /// Runs the service until `shutdown` completes, then finishes in-flight requests and writes.
 pub async fn serve(
     config: ServeConfig,
@@ -235,6 +262,15 @@ pub async fn serve(
             Some((stop, handle))
         }
         None => None,
+    };
+    let alerting = {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let (log, search, leases) = (log.clone(), search.clone(), leases.clone());
+        let handle = std::thread::Builder::new()
+            .name("vigil-alerts".into())
+            .spawn(move || alert_loop(log, search, leases, stopped))
+            .context("starting the alerts")?;
+        (stop, handle)
     };
     let export_log = log.clone();
     let export_dir = config.data_dir.clone();
@@ -361,6 +397,8 @@ pub async fn serve(
     pulls.shutdown().await;
     forwards.shutdown().await;
     tokio::task::spawn_blocking(move || {
+        drop(alerting.0);
+        let _ = alerting.1.join();
         if let Some((stop, handle)) = retention {
             drop(stop);
             let _ = handle.join();

@@ -380,6 +380,11 @@ enum AuditCommand {
         #[command(subcommand)]
         command: ResourceCommand,
     },
+    /// Alerts: a saved search, a threshold and a window; firings go out through forwarders.
+    Alert {
+        #[command(subcommand)]
+        command: ResourceCommand,
+    },
     /// Show the pull schedule, or set the minutes between runs per integration type.
     Schedule {
         /// Minutes between Snowflake runs.
@@ -436,6 +441,7 @@ impl AuditCommand {
             AuditCommand::ExportConfig { .. } => return None,
             AuditCommand::Integration { command } => command.action(Collection::Integrations),
             AuditCommand::Forwarder { command } => command.action(Collection::Forwarders),
+            AuditCommand::Alert { command } => command.action(Collection::Alerts),
             AuditCommand::Schedule {
                 snowflake_minutes,
                 unity_catalog_minutes,

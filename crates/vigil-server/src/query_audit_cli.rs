@@ -15,6 +15,8 @@ pub enum Collection {
     Integrations,
     /// Forwarders to the SIEM, `/api/audit/forwarders`.
     Forwarders,
+    /// Alerts, `/api/audit/alerts`.
+    Alerts,
 }
 
 impl Collection {
@@ -22,6 +24,7 @@ impl Collection {
         match self {
             Collection::Integrations => "/api/audit/integrations",
             Collection::Forwarders => "/api/audit/forwarders",
+            Collection::Alerts => "/api/audit/alerts",
         }
     }
 }

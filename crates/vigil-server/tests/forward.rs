@@ -400,3 +400,167 @@ async fn forwarder_requests_with_mistakes_are_refused_with_what_is_wrong() {
     );
     server.terminate();
 }
+
+/// An UNAUTHORIZED query happening now.
+fn refused_now(id: &str) -> Value {
+    let mut event = unauthorized_query(id);
+    event["eventTimestamp"] = json!(chrono::Utc::now().to_rfc3339());
+    event
+}
+
+async fn alert_state(server: &Server, id: &str) -> Value {
+    client()
+        .get(server.url(&format!("/api/audit/alerts/{id}")))
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits until the alert has been evaluated after `after` (its `lastCheckedAt`), and returns it.
+async fn evaluated_after(server: &Server, id: &str, after: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let state = alert_state(server, id).await;
+        if state["status"]["lastCheckedAt"]
+            .as_str()
+            .is_some_and(|checked| checked > after)
+        {
+            return state;
+        }
+        assert!(
+            started.elapsed() < CATCH_UP,
+            "the alert was not evaluated: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_fires_once_past_its_threshold_and_its_forwarder_delivers_the_firing() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = common::siem::webhook_receiver("alert-secret").await;
+    let server = Server::start(dir.path());
+    // The forwarder's own filter passes nothing here: the firing reaches it as the alert's.
+    let forwarder = create_forwarder(
+        &server,
+        json!({
+            "name": "on-call",
+            "target": { "type": "WEBHOOK", "url": format!("{}/hook", receiver.base) },
+            "signingSecret": "alert-secret",
+            "filter": { "actionStatuses": ["FAILURE"] },
+        }),
+    )
+    .await;
+    let saved: Value = client()
+        .post(server.url("/api/audit/saved-searches"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&json!({ "name": "Refused queries", "query": "range=24h&f=action:QUERY&f=actionStatus:UNAUTHORIZED" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alert: Value = client()
+        .post(server.url("/api/audit/alerts"))
+        .header("Authorization", ADMIN_KEY)
+        .json(&json!({
+            "name": "More than 5 refused queries in 10 minutes",
+            "savedSearchId": saved["id"],
+            "threshold": 5,
+            "windowMinutes": 10,
+            "forwarderIds": [forwarder["id"]],
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = alert["id"]
+        .as_str()
+        .expect("the alert is created")
+        .to_owned();
+
+    // Five is not more than five.
+    let events: Vec<Value> = (0..5)
+        .map(|n| refused_now(&format!("refused-{n}")))
+        .collect();
+    assert!(ingest(&server, events).await.unwrap().status().is_success());
+    let started = Instant::now();
+    loop {
+        let state = alert_state(&server, &id).await;
+        if state["status"]["lastCount"] == 5 {
+            assert_eq!(state["status"]["firings"], 0, "{state}");
+            break;
+        }
+        assert!(started.elapsed() < CATCH_UP, "never counted five: {state}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The sixth fires it.
+    assert!(
+        ingest(&server, vec![refused_now("refused-5")])
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let started = Instant::now();
+    let firing = loop {
+        let events = receiver.state.events();
+        if let Some(firing) = events
+            .iter()
+            .find(|event| event["auditPayload"]["type"] == "AlertFiredAuditPayload")
+        {
+            break firing.clone();
+        }
+        assert!(started.elapsed() < CATCH_UP, "the firing never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(firing["action"], "ALERT");
+    let payload = &firing["auditPayload"];
+    assert_eq!(payload["alertId"], id.as_str());
+    assert_eq!(payload["count"], 6);
+    assert_eq!(payload["threshold"], 5);
+    assert_eq!(payload["savedSearchName"], "Refused queries");
+    assert!(
+        payload["sampleEventIds"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("refused-5"))
+    );
+    // It fires once per window, however often it is evaluated.
+    let fired_at = alert_state(&server, &id).await["status"]["lastFiredAt"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let later = evaluated_after(&server, &id, &fired_at).await;
+    assert_eq!(later["status"]["firings"], 1, "{later}");
+    assert_eq!(later["status"]["lastCount"], 6);
+    assert_eq!(
+        receiver
+            .state
+            .events()
+            .iter()
+            .filter(|event| event["auditPayload"]["type"] == "AlertFiredAuditPayload")
+            .count(),
+        1
+    );
+    // Nothing else reached the forwarder, and nobody can submit a firing of their own.
+    assert!(
+        receiver
+            .state
+            .events()
+            .iter()
+            .all(|event| event["action"] == "ALERT")
+    );
+    let mut forged = event("forged-firing");
+    forged["auditPayload"] =
+        json!({ "type": "AlertFiredAuditPayload", "forwarderIds": [forwarder["id"]] });
+    assert_eq!(ingest(&server, vec![forged]).await.unwrap().status(), 400);
+    server.terminate();
+}

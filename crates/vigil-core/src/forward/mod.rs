@@ -89,6 +89,7 @@ struct Running {
     version: String,
     stop: Arc<AtomicBool>,
     position: Arc<AtomicU64>,
+    unstored: Arc<AtomicU64>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -225,6 +226,7 @@ impl ForwardService {
                 status.checkpoint_seq = live;
                 status.lag = head.saturating_sub(live);
             }
+            status.forwarded_events += running.unstored.load(Ordering::SeqCst);
         }
         Ok(status)
     }
@@ -408,6 +410,7 @@ impl ForwardService {
             .await??;
         let stop = Arc::new(AtomicBool::new(false));
         let position = Arc::new(AtomicU64::new(0));
+        let unstored = Arc::new(AtomicU64::new(0));
         let version = forwarder.updated_at.clone();
         let worker = run::Worker {
             log: self.log.clone(),
@@ -420,6 +423,7 @@ impl ForwardService {
             runtime: tokio::runtime::Handle::current(),
             stop: stop.clone(),
             position: position.clone(),
+            unstored: unstored.clone(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("vigil-forward-{}", &id[..id.len().min(8)]))
@@ -431,6 +435,7 @@ impl ForwardService {
                 version,
                 stop,
                 position,
+                unstored,
                 thread,
             },
         );

@@ -39,6 +39,8 @@ pub(super) struct Worker {
     pub stop: Arc<AtomicBool>,
     /// The live position, for the status between stored checkpoints.
     pub position: Arc<AtomicU64>,
+    /// Events delivered and not yet counted in the stored status.
+    pub unstored: Arc<AtomicU64>,
 }
 
 /// The events after `after` that a batch holds: the formatted ones the filter passes, and the
@@ -104,7 +106,10 @@ impl Worker {
                     continue;
                 }
             };
-            if filter.matches(&parsed) {
+            // An alert's firing goes to the forwarders it names, whatever their filters.
+            if filter.matches(&parsed)
+                || crate::alerts::fired_for(&parsed, event.submitter.as_deref(), &self.forwarder.id)
+            {
                 batch
                     .bytes
                     .extend_from_slice(&encode(&parsed, &event.json, event.seq));
@@ -248,10 +253,12 @@ impl Worker {
                 mark.acknowledged(position);
             }
             self.position.store(acknowledged, Ordering::SeqCst);
+            self.unstored.store(delivered, Ordering::SeqCst);
             if last_store.elapsed() >= STORE_EVERY && (acknowledged > stored_seq || delivered > 0) {
                 self.store_checkpoint(acknowledged, delivered)?;
                 mark.flush();
                 (stored_seq, delivered) = (acknowledged, 0);
+                self.unstored.store(0, Ordering::SeqCst);
                 last_store = Instant::now();
             }
             if !connection.has_room()? {
@@ -306,6 +313,7 @@ impl Worker {
         if acknowledged > stored_seq || delivered > 0 {
             self.store_checkpoint(acknowledged, delivered)?;
         }
+        self.unstored.store(0, Ordering::SeqCst);
         result
     }
 

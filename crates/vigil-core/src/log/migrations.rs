@@ -4,7 +4,7 @@
 use super::*;
 
 /// The schema version this vigil writes.
-pub(super) const SCHEMA_VERSION: i64 = 10;
+pub(super) const SCHEMA_VERSION: i64 = 11;
 
 /// The schema of `vigil.db`, one migration per version, oldest first: migration N (1-based) brings
 /// a database from version N - 1 to N. Each runs in its own transaction with the version it sets;
@@ -144,6 +144,22 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          last_forwarded_at TEXT,
          last_error TEXT,
          attempts INTEGER NOT NULL
+     );",
+    // Alerts (a saved search, a threshold, a window, the forwarders to notify) and how each one's
+    // evaluations went.
+    "CREATE TABLE IF NOT EXISTS alerts (
+         id TEXT PRIMARY KEY,
+         settings TEXT NOT NULL,
+         created_at TEXT NOT NULL,
+         updated_at TEXT NOT NULL
+     );
+     CREATE TABLE IF NOT EXISTS alert_state (
+         alert_id TEXT PRIMARY KEY,
+         last_checked_at TEXT,
+         last_count INTEGER,
+         last_fired_at TEXT,
+         firings INTEGER NOT NULL,
+         last_error TEXT
      );",
 ];
 

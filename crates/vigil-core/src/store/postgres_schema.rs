@@ -3,7 +3,7 @@
 //! the embedded default keeps in `vigil.db`; derived views stay in each node's data directory.
 
 /// The schema version this vigil writes.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// Migration N (1-based) brings the database from version N - 1 to N.
 pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -145,5 +145,20 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          last_forwarded_at TEXT,
          last_error TEXT,
          attempts BIGINT NOT NULL
+     );",
+    // Alerts and how each one's evaluations went.
+    "CREATE TABLE alerts (
+         id TEXT PRIMARY KEY,
+         settings TEXT NOT NULL,
+         created_at TEXT NOT NULL,
+         updated_at TEXT NOT NULL
+     );
+     CREATE TABLE alert_state (
+         alert_id TEXT PRIMARY KEY,
+         last_checked_at TEXT,
+         last_count BIGINT,
+         last_fired_at TEXT,
+         firings BIGINT NOT NULL,
+         last_error TEXT
      );",
 ];

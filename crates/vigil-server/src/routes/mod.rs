@@ -1,6 +1,7 @@
 //! HTTP routes: the UAM API under `/api/audit/…`, the legacy API at the seed's paths, health,
 //! and the web UI at `/`.
 
+mod alerts;
 mod events;
 mod forwarders;
 mod graphql;
@@ -18,6 +19,7 @@ use axum::routing::{get, post, put};
 
 use crate::state::AppState;
 
+pub(crate) use alerts::saved_search_request;
 pub(crate) use search::{parse_legacy_search, parse_search};
 
 /// The largest request body accepted.
@@ -82,6 +84,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/audit/forwarders",
             get(forwarders::list).post(forwarders::create),
+        )
+        .route("/api/audit/alerts", get(alerts::list).post(alerts::create))
+        .route(
+            "/api/audit/alerts/{id}",
+            get(alerts::get).put(alerts::update).delete(alerts::delete),
         )
         .route(
             "/api/audit/forwarders/{id}",
