@@ -76,6 +76,27 @@ fn seq_of(message: &str) -> u64 {
     message[start..end].parse().unwrap()
 }
 
+/// Waits until the receiver holds every sequence number up to `head`; returns how often it holds
+/// each.
+async fn wait_received(receiver: &Rsyslog, head: u64) -> HashMap<u64, usize> {
+    let started = Instant::now();
+    loop {
+        let mut counts: HashMap<u64, usize> = HashMap::new();
+        for message in receiver.messages() {
+            *counts.entry(seq_of(&message)).or_default() += 1;
+        }
+        let missing = (1..=head).filter(|seq| !counts.contains_key(seq)).count();
+        if missing == 0 {
+            return counts;
+        }
+        assert!(
+            started.elapsed() < CATCH_UP,
+            "{missing} of {head} events never reached rsyslog"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Streams events into vigil, SIGKILLs it once rsyslog has some of them, restarts it, and checks
 /// that rsyslog got every event of the log exactly once, each as a valid RFC 5424 message.
 async fn syslog_exactly_once_across_a_kill(tls: bool) {
@@ -148,23 +169,7 @@ async fn syslog_exactly_once_across_a_kill(tls: bool) {
         .is_success()
     );
     let head = wait_caught_up(&server, &id).await;
-    let started = Instant::now();
-    let mut counts: HashMap<u64, usize>;
-    loop {
-        counts = HashMap::new();
-        for message in receiver.messages() {
-            *counts.entry(seq_of(&message)).or_default() += 1;
-        }
-        if (1..=head).all(|seq| counts.contains_key(&seq)) {
-            break;
-        }
-        let missing = (1..=head).filter(|seq| !counts.contains_key(seq)).count();
-        assert!(
-            started.elapsed() < CATCH_UP,
-            "{missing} of {head} events never reached rsyslog"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let counts = wait_received(&receiver, head).await;
     let mut doubled: Vec<u64> = counts
         .iter()
         .filter(|(_, count)| **count > 1)
@@ -562,5 +567,91 @@ async fn an_alert_fires_once_past_its_threshold_and_its_forwarder_delivers_the_f
     forged["auditPayload"] =
         json!({ "type": "AlertFiredAuditPayload", "forwarderIds": [forwarder["id"]] });
     assert_eq!(ingest(&server, vec![forged]).await.unwrap().status(), 400);
+    server.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syslog_receiver_outage_is_shown_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut receiver = Rsyslog::start(dir.path(), None);
+    let server = Server::start(&dir.path().join("data"));
+    let created = create_forwarder(
+        &server,
+        json!({
+            "name": "rsyslog",
+            "target": { "type": "SYSLOG", "host": "127.0.0.1", "port": receiver.port },
+            "startAt": "BEGINNING",
+        }),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let batch = |from: usize| -> Vec<Value> {
+        (from..from + 500)
+            .map(|n| event(&format!("outage-{n}")))
+            .collect()
+    };
+    assert!(
+        ingest(&server, batch(0))
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    wait_received(&receiver, wait_caught_up(&server, &id).await).await;
+
+    // The receiver stops; what is stored meanwhile waits, and the status says why.
+    receiver.stop();
+    for from in [500, 1_000, 1_500] {
+        assert!(
+            ingest(&server, batch(from))
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        );
+    }
+    let started = Instant::now();
+    let during = loop {
+        let state = forwarder(&server, &id).await;
+        if state["status"]["lastError"].is_string() && state["status"]["lag"].as_u64() > Some(0) {
+            break state;
+        }
+        assert!(
+            started.elapsed() < CATCH_UP,
+            "the outage was never shown: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        during["status"]["attempts"].as_u64().unwrap() >= 1,
+        "{during}"
+    );
+
+    // Back: every event arrives.
+    receiver.restart();
+    let head = wait_caught_up(&server, &id).await;
+    let counts = wait_received(&receiver, head).await;
+    let ids: std::collections::HashSet<String> = receiver
+        .messages()
+        .iter()
+        .filter_map(|message| {
+            let start = message.find("{\"")?;
+            let event: Value = serde_json::from_str(&message[start..]).ok()?;
+            event["id"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert!((0..2_000).all(|n| ids.contains(&format!("outage-{n}"))));
+    assert!(counts.len() as u64 >= head);
+    // Once delivering again, the error is cleared.
+    let started = Instant::now();
+    loop {
+        let state = forwarder(&server, &id).await;
+        if state["status"]["lastError"].is_null() {
+            assert_eq!(state["status"]["attempts"], 0, "{state}");
+            break;
+        }
+        assert!(started.elapsed() < CATCH_UP, "the error stayed: {state}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     server.terminate();
 }

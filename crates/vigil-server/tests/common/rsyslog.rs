@@ -9,10 +9,12 @@ use super::emulators::{free_port, program};
 
 /// A running rsyslogd.
 pub struct Rsyslog {
-    child: Child,
+    child: Option<Child>,
     /// Its TCP port on 127.0.0.1.
     pub port: u16,
     out: PathBuf,
+    config: PathBuf,
+    pid_file: PathBuf,
 }
 
 /// The TLS files rsyslog serves with: (authority's certificate, certificate, key).
@@ -51,25 +53,49 @@ impl Rsyslog {
         );
         let config_path = dir.join("rsyslog.conf");
         std::fs::write(&config_path, config).unwrap();
+        let mut rsyslog = Rsyslog {
+            child: None,
+            port,
+            out,
+            config: config_path,
+            pid_file: dir.join("rsyslogd.pid"),
+        };
+        rsyslog.restart();
+        rsyslog
+    }
+
+    /// Starts it again (after [`Rsyslog::stop`]) on the same port, appending to the same file,
+    /// and waits until it accepts connections.
+    pub fn restart(&mut self) {
         let child = Command::new(program("VIGIL_TEST_RSYSLOGD", "rsyslogd"))
             .arg("-n")
             .arg("-f")
-            .arg(&config_path)
+            .arg(&self.config)
             .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
+            .arg(&self.pid_file)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("rsyslogd starts (Debian's rsyslog and rsyslog-gnutls; scripts/test.sh installs them)");
+        self.child = Some(child);
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "rsyslogd did not listen on {port}"
+                "rsyslogd did not listen on {}",
+                self.port
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Rsyslog { child, port, out }
+    }
+
+    /// Stops it as a service manager does (SIGTERM) and waits until it has exited.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
     }
 
     /// The messages received so far, one per line.
@@ -84,7 +110,9 @@ impl Rsyslog {
 
 impl Drop for Rsyslog {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
