@@ -57,11 +57,11 @@ impl From<StoreError> for AlertError {
     }
 }
 
-/// An alert.
+/// An alert, as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
-    /// Id.
+    /// A UUID, given at creation.
     pub id: String,
     /// What people call it.
     pub name: String,
@@ -81,22 +81,16 @@ pub struct Alert {
     pub updated_at: String,
 }
 
-/// What a create or update request gives.
+/// What a create or update request gives: [`Alert`]'s settings (`enabled` defaults to true).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlertInput {
-    /// Name.
     pub name: String,
-    /// Enabled (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Saved search id.
     pub saved_search_id: String,
-    /// Threshold.
     pub threshold: u64,
-    /// Window in minutes.
     pub window_minutes: u32,
-    /// Forwarders.
     pub forwarder_ids: Vec<String>,
 }
 
@@ -170,7 +164,7 @@ pub fn list(log: &EventLog) -> Result<Vec<Alert>, AlertError> {
     })?)
 }
 
-/// One alert.
+/// One alert, or [`AlertError::NotFound`].
 pub fn get(log: &EventLog, id: &str) -> Result<Alert, AlertError> {
     let wanted = id.to_owned();
     log.query(move |db| {

@@ -81,12 +81,6 @@ impl crate::Classify for ExportError {
     }
 }
 
-impl From<rusqlite::Error> for ExportError {
-    fn from(error: rusqlite::Error) -> Self {
-        ExportError::Log(LogError::Database(error))
-    }
-}
-
 /// How the export service runs.
 #[derive(Debug, Clone)]
 pub struct ExportSettings {

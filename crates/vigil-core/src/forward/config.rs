@@ -206,7 +206,7 @@ pub enum StartAt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Forwarder {
-    /// Id.
+    /// A UUID, given at creation.
     pub id: String,
     /// A name people recognise.
     pub name: String,
@@ -222,16 +222,12 @@ pub struct Forwarder {
     pub updated_at: String,
 }
 
-/// What a create or update request gives.
+/// What a create or update request gives; the fields without a comment are [`Forwarder`]'s.
 #[derive(Debug, Clone)]
 pub struct ForwarderInput {
-    /// Name.
     pub name: String,
-    /// Enabled.
     pub enabled: bool,
-    /// Target.
     pub target: Target,
-    /// Filter.
     pub filter: Filter,
     /// The HEC token or the webhook's signing secret; on update, `None` keeps the stored one
     /// (only while the endpoint stays the same).

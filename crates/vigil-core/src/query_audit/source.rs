@@ -46,12 +46,6 @@ impl crate::Classify for PullError {
     }
 }
 
-impl From<rusqlite::Error> for PullError {
-    fn from(error: rusqlite::Error) -> Self {
-        PullError::Log(LogError::Database(error))
-    }
-}
-
 impl From<crate::export::ExportError> for PullError {
     fn from(error: crate::export::ExportError) -> Self {
         PullError::Config(error.to_string())

@@ -366,12 +366,6 @@ fn suggestions_text(entities: &[Entity]) -> String {
     format!("; did you mean: {}", names.join(", "))
 }
 
-impl From<rusqlite::Error> for ReportError {
-    fn from(error: rusqlite::Error) -> Self {
-        ReportError::Projection(ProjectionError::Sqlite(error))
-    }
-}
-
 impl ReportError {
     /// Whether the caller asked for something wrong (as opposed to vigil failing).
     pub fn is_caller_error(&self) -> bool {

@@ -76,11 +76,10 @@ pub fn suggest(
          ORDER BY lower(name) <> lower(:text), instr(lower(name), lower(:text)), lower(name), id LIMIT {limit}"
     );
     let like = format!("%{}%", escape_like(text.trim()));
-    Ok(entities(
-        &conn,
-        &sql,
-        &[(":like", &like), (":text", text.trim())],
-    )?)
+    Ok(
+        entities(&conn, &sql, &[(":like", &like), (":text", text.trim())])
+            .map_err(ProjectionError::from)?,
+    )
 }
 
 /// The live entities closest to `text`: names (or ids) holding it first, by where it starts, then
@@ -97,7 +96,8 @@ fn closest(
         conn,
         &format!("SELECT key, id, name FROM ({source}) WHERE live"),
         &[],
-    )?;
+    )
+    .map_err(ProjectionError::from)?;
     let most = (typed.chars().count() / 3).max(2);
     let mut ranked: Vec<((usize, usize), Entity)> = all
         .into_iter()
@@ -171,7 +171,8 @@ pub fn resolve(
             "SELECT key, id, name FROM ({source}) WHERE id = :text ORDER BY live DESC LIMIT 1"
         ),
         &[(":text", text)],
-    )?;
+    )
+    .map_err(ProjectionError::from)?;
     if let Some(found) = by_id.into_iter().next() {
         return Ok(found);
     }
@@ -182,7 +183,7 @@ pub fn resolve(
              WHERE (lower(name) = lower(:text) OR lower(alt) = lower(:text)) AND live ORDER BY id LIMIT 20"
         ),
         &[(":text", text)],
-    )?;
+    ).map_err(ProjectionError::from)?;
     match by_name.len() {
         1 => Ok(by_name.into_iter().next().expect("one")),
         0 => {

@@ -194,7 +194,7 @@ pub fn run_each(
         )));
     }
     let conn = governance.reader()?;
-    prepare(&conn)?;
+    prepare(&conn).map_err(ProjectionError::from)?;
     let ctx = Ctx {
         conn: &conn,
         governance,
@@ -265,7 +265,7 @@ pub fn run_each(
         {
             return Err(ReportError::TimedOut(timeout));
         }
-        Err(error) => return Err(error.into()),
+        Err(error) => return Err(ProjectionError::from(error).into()),
     }
     if let Some(post) = kind.post {
         post(&ctx, &mut held)?;
@@ -278,7 +278,9 @@ pub fn run_each(
         .iter()
         .map(|(column, reason)| format!("{column}: {reason}"))
         .collect();
-    let history_starts_at = crate::governance::history_start(ctx.conn)?.map(iso);
+    let history_starts_at = crate::governance::history_start(ctx.conn)
+        .map_err(ProjectionError::from)?
+        .map(iso);
     if let Some(start) = &history_starts_at {
         notes.push(format!(
             "history: retention removed the events before {start}; nothing before it is counted"
