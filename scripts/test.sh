@@ -26,24 +26,24 @@ if [ ! -x "$tools/azurite/node_modules/.bin/azurite-blob" ]; then
     mkdir -p "$tools/azurite"
     (cd "$tools/azurite" && npm install --silent --no-audit --no-fund 'azurite@3' >/dev/null)
 fi
+# Installs Debian packages (as root, or through sudo), updating the package lists only if needed.
+apt_install() {
+    local as_root=""
+    if [ "$(id -u)" -ne 0 ]; then as_root="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $as_root apt-get install -y --no-install-recommends "$@" >/dev/null ||
+        { $as_root apt-get update -qq && $as_root apt-get install -y --no-install-recommends "$@" >/dev/null; }
+}
 # The web UI tests drive Debian's Chromium through ChromeDriver.
 if [ -z "${VIGIL_TEST_CHROMEDRIVER:-}" ] && { [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; }; then
     echo "installing Debian's chromium and chromium-driver (for the web UI tests)" >&2
-    as_root=""
-    if [ "$(id -u)" -ne 0 ]; then as_root="sudo"; fi
-    export DEBIAN_FRONTEND=noninteractive
-    $as_root apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null ||
-        { $as_root apt-get update -qq && $as_root apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null; }
+    apt_install chromium chromium-driver
 fi
 # The forwarding tests send to Debian's rsyslogd, over TCP and over TLS (its gtls driver).
 if [ -z "${VIGIL_TEST_RSYSLOGD:-}" ] &&
     ! { [ -x /usr/sbin/rsyslogd ] && [ -n "$(find /usr/lib -name lmnsd_gtls.so -print -quit 2>/dev/null)" ]; }; then
     echo "installing Debian's rsyslog and rsyslog-gnutls (syslog receiver for the forwarding tests)" >&2
-    as_root=""
-    if [ "$(id -u)" -ne 0 ]; then as_root="sudo"; fi
-    export DEBIAN_FRONTEND=noninteractive
-    $as_root apt-get install -y --no-install-recommends rsyslog rsyslog-gnutls >/dev/null ||
-        { $as_root apt-get update -qq && $as_root apt-get install -y --no-install-recommends rsyslog rsyslog-gnutls >/dev/null; }
+    apt_install rsyslog rsyslog-gnutls
 fi
 export VIGIL_TEST_RSYSLOGD="${VIGIL_TEST_RSYSLOGD:-/usr/sbin/rsyslogd}"
 export VIGIL_TEST_MOTO_SERVER="$tools/venv/bin/moto_server"

@@ -10,36 +10,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::rsyslog::Rsyslog;
-use common::{ADMIN_KEY, Server, certificates, client, event, head_seq, vigil};
+use common::{
+    ADMIN_KEY, Server, certificates, client, event, get_json, head_seq, send_json, vigil,
+};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 /// How long delivery may take to catch up in these tests.
 const CATCH_UP: Duration = Duration::from_secs(120);
 
 async fn create_forwarder(server: &Server, body: Value) -> Value {
-    let response = client()
-        .post(server.url("/api/audit/forwarders"))
-        .header("Authorization", ADMIN_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap();
+    let (status, answer) = send_json(server, Method::POST, "/api/audit/forwarders", &body).await;
     assert_eq!(status, 201, "{answer}");
     answer
 }
 
 async fn forwarder(server: &Server, id: &str) -> Value {
-    client()
-        .get(server.url(&format!("/api/audit/forwarders/{id}")))
-        .header("Authorization", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(server, &format!("/api/audit/forwarders/{id}")).await
 }
 
 /// Waits until the forwarder's checkpoint reaches the log's head; returns the head.
@@ -338,16 +325,18 @@ async fn webhook_batches_are_signed_and_arrive_once_through_a_failed_delivery() 
     assert!(text.contains(&id) && !text.contains("hook-secret-1"));
 
     // A kept secret never follows the forwarder to another endpoint.
-    let moved = client()
-        .put(server.url(&format!("/api/audit/forwarders/{id}")))
-        .header("Authorization", ADMIN_KEY)
-        .json(&json!({ "name": "hook", "target": { "type": "WEBHOOK", "url": "http://127.0.0.1:9/elsewhere" } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(moved.status(), 400);
-    let message = moved.text().await.unwrap();
-    assert!(message.contains("signingSecret"), "{message}");
+    let (status, moved) = send_json(
+        &server,
+        Method::PUT,
+        &format!("/api/audit/forwarders/{id}"),
+        &json!({ "name": "hook", "target": { "type": "WEBHOOK", "url": "http://127.0.0.1:9/elsewhere" } }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        moved["error"].as_str().unwrap().contains("signingSecret"),
+        "{moved}"
+    );
     server.terminate();
 }
 
@@ -378,26 +367,13 @@ async fn forwarder_requests_with_mistakes_are_refused_with_what_is_wrong() {
         ),
     ];
     for (body, expected) in cases {
-        let response = client()
-            .post(server.url("/api/audit/forwarders"))
-            .header("Authorization", ADMIN_KEY)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{body}");
-        let text = response.text().await.unwrap();
-        assert!(text.contains(expected), "{body}: {text}");
+        let (status, answer) =
+            send_json(&server, Method::POST, "/api/audit/forwarders", &body).await;
+        assert_eq!(status, 400, "{body}");
+        let text = answer["error"].as_str().unwrap_or_default();
+        assert!(text.contains(expected), "{body}: {answer}");
     }
-    let listed: Value = client()
-        .get(server.url("/api/audit/forwarders"))
-        .header("Authorization", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(&server, "/api/audit/forwarders").await;
     assert_eq!(
         listed,
         json!([]),
@@ -414,15 +390,7 @@ fn refused_now(id: &str) -> Value {
 }
 
 async fn alert_state(server: &Server, id: &str) -> Value {
-    client()
-        .get(server.url(&format!("/api/audit/alerts/{id}")))
-        .header("Authorization", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(server, &format!("/api/audit/alerts/{id}")).await
 }
 
 /// Waits until the alert has been evaluated after `after` (its `lastCheckedAt`), and returns it.
@@ -460,32 +428,27 @@ async fn an_alert_fires_once_past_its_threshold_and_its_forwarder_delivers_the_f
         }),
     )
     .await;
-    let saved: Value = client()
-        .post(server.url("/api/audit/saved-searches"))
-        .header("Authorization", ADMIN_KEY)
-        .json(&json!({ "name": "Refused queries", "query": "range=24h&f=action:QUERY&f=actionStatus:UNAUTHORIZED" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let alert: Value = client()
-        .post(server.url("/api/audit/alerts"))
-        .header("Authorization", ADMIN_KEY)
-        .json(&json!({
+    let (_, saved) = send_json(
+        &server,
+        Method::POST,
+        "/api/audit/saved-searches",
+        &json!({ "name": "Refused queries", "query": "range=24h&f=action:QUERY&f=actionStatus:UNAUTHORIZED" }),
+    )
+    .await;
+    let (status, alert) = send_json(
+        &server,
+        Method::POST,
+        "/api/audit/alerts",
+        &json!({
             "name": "More than 5 refused queries in 10 minutes",
             "savedSearchId": saved["id"],
             "threshold": 5,
             "windowMinutes": 10,
             "forwarderIds": [forwarder["id"]],
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{alert}");
     let id = alert["id"]
         .as_str()
         .expect("the alert is created")

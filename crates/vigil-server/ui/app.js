@@ -1371,6 +1371,30 @@ function exportForm(existing, message, mine) {
   return form;
 }
 
+/** A Delete button in two steps: the first click asks, the second calls `remove`. */
+function deleteButton(remove) {
+  return h("button", { type: "button", class: "delete", onclick: (event) => {
+    const button = event.currentTarget;
+    if (button.dataset.confirm !== "1") {
+      button.dataset.confirm = "1";
+      button.textContent = "Confirm delete";
+      return;
+    }
+    remove();
+  } }, "Delete");
+}
+
+/** Runs `call`; on success reloads the Exports page showing `done`, else shows the error. */
+async function actThenReload(call, done, message, mine) {
+  try {
+    await call();
+    sessionStorage.setItem("vigil.exportMessage", done);
+    if (mine === generation) route();
+  } catch (e) {
+    message.replaceChildren(errorBox(e.message));
+  }
+}
+
 async function exportsPage() {
   const mine = ++generation;
   page("Exports", h("p", { class: "muted" }, "Loading the export configurations…"));
@@ -1399,15 +1423,8 @@ async function exportsPage() {
     main.dataset.ready = "exports";
     return;
   }
-  const act = async (mutation, id, done) => {
-    try {
-      await graphql(`mutation($id: ID!) { ${mutation}(id: $id) { id } }`, { id });
-      sessionStorage.setItem("vigil.exportMessage", done);
-      if (mine === generation) route();
-    } catch (e) {
-      message.replaceChildren(errorBox(e.message));
-    }
-  };
+  const act = (mutation, id, done) =>
+    actThenReload(() => graphql(`mutation($id: ID!) { ${mutation}(id: $id) { id } }`, { id }), done, message, mine);
   const rows = configs.map((c) => {
     const e = c.endpointConfiguration;
     const where = e.__typename.startsWith("S3") ? `s3://${e.bucket}/${e.path || ""}` : `adls://${e.storageAccount}/${e.fileSystem}/${e.path || ""}`;
@@ -1446,16 +1463,7 @@ async function exportsPage() {
           formSlot.scrollIntoView();
         } }, "Edit"),
         " ",
-        h("button", { type: "button", class: "delete", onclick: (event) => {
-          // Two steps: the first click asks, the second deletes.
-          const button = event.currentTarget;
-          if (button.dataset.confirm !== "1") {
-            button.dataset.confirm = "1";
-            button.textContent = "Confirm delete";
-            return;
-          }
-          act("deleteExportConfiguration", c.id, `Deleted the configuration for ${where}.`);
-        } }, "Delete")));
+        deleteButton(() => act("deleteExportConfiguration", c.id, `Deleted the configuration for ${where}.`))));
   });
   const done = sessionStorage.getItem("vigil.exportMessage");
   sessionStorage.removeItem("vigil.exportMessage");
@@ -1554,15 +1562,7 @@ function forwardersSection(forwarders, status, message, mine) {
     formSlot.replaceChildren(forwarderForm(message, mine));
     formSlot.querySelector("input").focus();
   } }, "New forwarder");
-  const act = async (path, options, done) => {
-    try {
-      await apiJson(path, options);
-      sessionStorage.setItem("vigil.exportMessage", done);
-      if (mine === generation) route();
-    } catch (e) {
-      message.replaceChildren(errorBox(e.message));
-    }
-  };
+  const act = (path, options, done) => actThenReload(() => apiJson(path, options), done, message, mine);
   const rows = forwarders.map((f) => {
     const x = f.status;
     const path = `/api/audit/forwarders/${encodeURIComponent(f.id)}`;
@@ -1577,15 +1577,7 @@ function forwardersSection(forwarders, status, message, mine) {
       h("td", {},
         h("button", { type: "button", class: "toggle", onclick: () => act(path, { method: "PUT", json: toggled }, `${f.enabled ? "Disabled" : "Enabled"} the forwarder ${f.name}.`) }, f.enabled ? "Disable" : "Enable"),
         " ",
-        h("button", { type: "button", class: "delete", onclick: (event) => {
-          const button = event.currentTarget;
-          if (button.dataset.confirm !== "1") {
-            button.dataset.confirm = "1";
-            button.textContent = "Confirm delete";
-            return;
-          }
-          act(path, { method: "DELETE" }, `Deleted the forwarder ${f.name}.`);
-        } }, "Delete")));
+        deleteButton(() => act(path, { method: "DELETE" }, `Deleted the forwarder ${f.name}.`))));
   });
   return h("section", { id: "forwarders-section" },
     h("h2", {}, "Forwarders to the SIEM"),

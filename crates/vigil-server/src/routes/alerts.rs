@@ -13,9 +13,8 @@ use vigil_core::alerts::{self, Alert, AlertInput};
 use vigil_core::keys::Permission;
 use vigil_core::saved_searches::SavedSearch;
 use vigil_core::search::SearchRequest;
-use vigil_model::ModelError;
 
-use super::body_text;
+use super::read_json_body;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -76,10 +75,7 @@ pub fn saved_search_request(search: &SavedSearch) -> Result<SearchRequest, Strin
 }
 
 fn read_input(body: Result<Bytes, BytesRejection>) -> Result<AlertInput, ApiError> {
-    let text = body_text(body)?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|error| ApiError::BadRequest(ModelError::from_json_in(&error, &text)))?;
-    Ok(AlertInput::parse(&value)?)
+    Ok(AlertInput::parse(&read_json_body(body)?)?)
 }
 
 /// Refuses an alert whose saved search the evaluator could not run.

@@ -11,18 +11,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use vigil_core::forward::ForwarderInput;
 use vigil_core::keys::Permission;
-use vigil_model::ModelError;
 
-use super::body_text;
+use super::read_json_body;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    let text = body_text(body)?;
-    serde_json::from_str(&text)
-        .map_err(|error| ApiError::BadRequest(ModelError::from_json_in(&error, &text)))
-}
 
 /// `GET /api/audit/forwarders`: every forwarder with its checkpoint, lag and last error.
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
@@ -53,7 +46,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let key = caller.require(Permission::ExportAdmin)?.clone();
-    let input = ForwarderInput::parse(&read_body(body)?, true)?;
+    let input = ForwarderInput::parse(&read_json_body(body)?, true)?;
     let forwarder = state.forwards.create(input, &key.actor()).await?;
     Ok((StatusCode::CREATED, Json(forwarder.to_json(None))).into_response())
 }
@@ -66,7 +59,7 @@ pub async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let key = caller.require(Permission::ExportAdmin)?.clone();
-    let input = ForwarderInput::parse(&read_body(body)?, false)?;
+    let input = ForwarderInput::parse(&read_json_body(body)?, false)?;
     let forwarder = state.forwards.update(&id, input, &key.actor()).await?;
     Ok(Json(forwarder.to_json(None)))
 }

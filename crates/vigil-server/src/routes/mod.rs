@@ -287,3 +287,13 @@ pub(crate) fn body_text(
         ))
     })
 }
+
+/// The request body as JSON; invalid JSON is a 400 naming the line and column.
+pub(crate) fn read_json_body(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<serde_json::Value, crate::error::ApiError> {
+    let text = body_text(body)?;
+    serde_json::from_str(&text).map_err(|error| {
+        crate::error::ApiError::BadRequest(vigil_model::ModelError::from_json_in(&error, &text))
+    })
+}

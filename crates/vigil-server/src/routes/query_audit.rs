@@ -15,7 +15,7 @@ use vigil_core::query_audit::{store_events, trino};
 use vigil_core::registry::Platform;
 use vigil_model::{ModelError, Timestamp};
 
-use super::body_text;
+use super::{body_text, read_json_body};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -205,12 +205,6 @@ pub async fn get_integration(
     Ok(Json(integration_json(&integration, Some(&status))))
 }
 
-fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    let text = body_text(body)?;
-    serde_json::from_str(&text)
-        .map_err(|error| ApiError::BadRequest(ModelError::from_json_in(&error, &text)))
-}
-
 /// `POST /api/audit/integrations`: creates a Snowflake or Unity Catalog integration.
 pub async fn create_integration(
     State(state): State<AppState>,
@@ -218,7 +212,7 @@ pub async fn create_integration(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let key = caller.require(Permission::Admin)?.clone();
-    let input = IntegrationInput::parse(&read_body(body)?, true)?;
+    let input = IntegrationInput::parse(&read_json_body(body)?, true)?;
     let integration = state.pulls.create(input, key.actor()).await?;
     Ok((
         StatusCode::CREATED,
@@ -235,7 +229,7 @@ pub async fn update_integration(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let key = caller.require(Permission::Admin)?.clone();
-    let input = IntegrationInput::parse(&read_body(body)?, false)?;
+    let input = IntegrationInput::parse(&read_json_body(body)?, false)?;
     let integration = state.pulls.update(&id, input, key.actor()).await?;
     Ok(Json(integration_json(&integration, None)))
 }
@@ -267,7 +261,7 @@ pub async fn set_schedule(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let key = caller.require(Permission::Admin)?.clone();
-    let changes = parse_schedule(&read_body(body)?)?;
+    let changes = parse_schedule(&read_json_body(body)?)?;
     let schedule = state.pulls.set_schedule(changes, key.actor()).await?;
     Ok(Json(schedule_json(&schedule)))
 }

@@ -228,6 +228,29 @@ pub async fn get_text(server: &Server, path: &str) -> String {
         .unwrap()
 }
 
+/// The body of `GET path`, read as JSON with the admin key.
+pub async fn get_json(server: &Server, path: &str) -> Value {
+    serde_json::from_str(&get_text(server, path).await).unwrap()
+}
+
+/// `method path` with a JSON body and the admin key: the status and the JSON answer.
+pub async fn send_json(
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let response = client()
+        .request(method, server.url(path))
+        .header("Authorization", ADMIN_KEY)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// Sends a GraphQL query with the admin key; the answer must be 200.
 pub async fn graphql(server: &Server, query: &str) -> serde_json::Value {
     let response = client()
