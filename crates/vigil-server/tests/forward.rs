@@ -526,6 +526,25 @@ async fn an_alert_fires_once_past_its_threshold_and_its_forwarder_delivers_the_f
             .iter()
             .all(|event| event["action"] == "ALERT")
     );
+    // The forwarder cannot be deleted from under the alert.
+    let refused = client()
+        .delete(server.url(&format!(
+            "/api/audit/forwarders/{}",
+            forwarder["id"].as_str().unwrap()
+        )))
+        .header("Authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    let refused: Value = refused.json().await.unwrap();
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("More than 5 refused queries"),
+        "{refused}"
+    );
     let mut forged = event("forged-firing");
     forged["auditPayload"] =
         json!({ "type": "AlertFiredAuditPayload", "forwarderIds": [forwarder["id"]] });

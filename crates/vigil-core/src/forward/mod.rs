@@ -42,6 +42,9 @@ pub enum ForwardError {
     /// No forwarder with this id.
     #[error("no forwarder with id {0}")]
     NotFound(String),
+    /// The change would leave something that depends on the forwarder without it.
+    #[error("{0}")]
+    Conflict(String),
     /// The master key cannot seal or open a secret.
     #[error(transparent)]
     Key(#[from] ExportError),
@@ -62,6 +65,7 @@ impl crate::Classify for ForwardError {
         match self {
             ForwardError::Invalid(_) => ErrorKind::Invalid,
             ForwardError::NotFound(_) => ErrorKind::NotFound,
+            ForwardError::Conflict(_) => ErrorKind::Conflict,
             ForwardError::Key(error) => crate::Classify::kind(error),
             ForwardError::Log(error) => crate::Classify::kind(error),
             ForwardError::Task(_) | ForwardError::Internal(_) => ErrorKind::Internal,
@@ -360,6 +364,25 @@ impl ForwardService {
     /// Deletes a forwarder with a `ForwarderDeleted` event; what it delivered stays delivered.
     pub async fn delete(&self, id: &str, actor: &KeyActor) -> Result<Forwarder, ForwardError> {
         let (forwarder, _) = self.get(id).await?;
+        // An alert's firings would otherwise go nowhere, silently.
+        let alerts = self
+            .blocking(crate::alerts::list)
+            .await?
+            .map_err(|error| match error {
+                crate::alerts::AlertError::Log(error) => ForwardError::Log(error),
+                other => ForwardError::Internal(other.to_string()),
+            })?;
+        let notifying: Vec<&str> = alerts
+            .iter()
+            .filter(|alert| alert.forwarder_ids.iter().any(|named| named == id))
+            .map(|alert| alert.name.as_str())
+            .collect();
+        if !notifying.is_empty() {
+            return Err(ForwardError::Conflict(format!(
+                "forwarder {id} is notified by the alerts {}; point them at another forwarder (or delete them) first",
+                notifying.join(", ")
+            )));
+        }
         self.stop_worker(id).await;
         let event =
             config::forwarder_event("DELETE", "ForwarderDeletedAuditPayload", &forwarder, actor);
