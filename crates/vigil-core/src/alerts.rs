@@ -216,12 +216,17 @@ fn alert_event(
     .into_entry()
 }
 
-/// Refuses an input naming a saved search or a forwarder that does not exist.
-fn check_references(log: &EventLog, input: &AlertInput) -> Result<(), AlertError> {
-    let searches = crate::saved_searches::list(log).map_err(|error| match error {
+/// Every saved search (what an alert may count).
+fn saved_searches(log: &EventLog) -> Result<Vec<SavedSearch>, AlertError> {
+    crate::saved_searches::list(log).map_err(|error| match error {
         crate::saved_searches::SavedSearchError::Log(error) => AlertError::Log(error),
         other => AlertError::Invalid(other.to_string()),
-    })?;
+    })
+}
+
+/// Refuses an input naming a saved search or a forwarder that does not exist.
+fn check_references(log: &EventLog, input: &AlertInput) -> Result<(), AlertError> {
+    let searches = saved_searches(log)?;
     if !searches
         .iter()
         .any(|search| search.id == input.saved_search_id)
@@ -359,10 +364,7 @@ pub fn evaluate(
     request_for: &dyn Fn(&SavedSearch) -> Result<SearchRequest, String>,
     now: i64,
 ) -> Result<usize, AlertError> {
-    let searches = crate::saved_searches::list(log).map_err(|error| match error {
-        crate::saved_searches::SavedSearchError::Log(error) => AlertError::Log(error),
-        other => AlertError::Invalid(other.to_string()),
-    })?;
+    let searches = saved_searches(log)?;
     let mut checks = Vec::new();
     let mut firings = Vec::new();
     for alert in list(log)?.into_iter().filter(|alert| alert.enabled) {
