@@ -2,8 +2,9 @@
 # Runs every check CI runs: house rules, formatting, lints, a short fuzzing run, all tests, and the
 # package check (the release build served by an unprivileged user, as the Dockerfile runs it).
 # Installs what the tests need beyond the Rust toolchain: the S3/STS emulator moto, pyarrow and
-# duckdb (PyPI) and the Azure Blob emulator Azurite (npm), into a cache outside the clone; Debian's
-# chromium and chromium-driver for the web UI tests and rsyslog for the forwarding tests; and
+# duckdb (PyPI), the Azure Blob emulator Azurite and the OpenID provider oidc-provider (npm), into a
+# cache outside the clone; Debian's chromium and chromium-driver for the web UI and sign-in tests
+# and rsyslog for the forwarding tests; and
 # cargo-fuzz (crates.io). Tests start vigil, the emulators and receivers themselves, on loopback
 # ports, and stop them.
 set -euo pipefail
@@ -25,6 +26,12 @@ if [ ! -x "$tools/azurite/node_modules/.bin/azurite-blob" ]; then
     echo "installing Azurite (Azure Blob emulator) into $tools/azurite" >&2
     mkdir -p "$tools/azurite"
     (cd "$tools/azurite" && npm install --silent --no-audit --no-fund 'azurite@3' >/dev/null)
+fi
+# The sign-in tests run a real OpenID provider: npm's oidc-provider, a certified implementation.
+if [ ! -f "$tools/oidc-provider/node_modules/oidc-provider/lib/index.js" ]; then
+    echo "installing oidc-provider (OpenID provider for the sign-in tests) into $tools/oidc-provider" >&2
+    mkdir -p "$tools/oidc-provider"
+    (cd "$tools/oidc-provider" && npm install --silent --no-audit --no-fund 'oidc-provider@9' >/dev/null)
 fi
 # Installs Debian packages (as root, or through sudo), updating the package lists only if needed.
 apt_install() {
@@ -49,6 +56,7 @@ export VIGIL_TEST_RSYSLOGD="${VIGIL_TEST_RSYSLOGD:-/usr/sbin/rsyslogd}"
 export VIGIL_TEST_MOTO_SERVER="$tools/venv/bin/moto_server"
 export VIGIL_TEST_AZURITE_BLOB="$tools/azurite/node_modules/.bin/azurite-blob"
 export VIGIL_TEST_PYTHON="$tools/venv/bin/python"
+export VIGIL_TEST_OIDC_PROVIDER="$tools/oidc-provider/node_modules/oidc-provider"
 
 # House rule: every Rust file opens with a `//!` line saying what it holds.
 missing=$(find crates fuzz/fuzz_targets -name '*.rs' -print0 | xargs -0 -n1 sh -c 'head -n1 "$0" | grep -q "^//!" || echo "$0"')

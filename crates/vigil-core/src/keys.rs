@@ -85,6 +85,7 @@ impl ApiKeyInfo {
             actor_type: "API_KEY",
             id: self.id.clone(),
             name: self.name.clone(),
+            identity_provider: None,
         }
     }
 
@@ -103,12 +104,94 @@ pub struct KeyActor {
     pub id: String,
     /// Actor name.
     pub name: String,
+    /// `identityProvider`: the issuer that vouched for a person signed in; `None` otherwise.
+    pub identity_provider: Option<String>,
 }
 
 impl KeyActor {
     /// The `actor` of an event by this key.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({ "type": self.actor_type, "id": self.id, "name": self.name })
+        let mut actor =
+            serde_json::json!({ "type": self.actor_type, "id": self.id, "name": self.name });
+        if let Some(provider) = &self.identity_provider {
+            actor["identityProvider"] = serde_json::json!(provider);
+        }
+        actor
+    }
+}
+
+/// Who makes a request: an API key, or a person signed in through OpenID Connect.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The key's id, or the person's id (their e-mail address, else their subject).
+    pub id: String,
+    /// The key's name, or the person's name: who their reads are recorded as.
+    pub name: String,
+    /// What the principal may do.
+    pub permissions: Vec<Permission>,
+    /// The session of a person signed in; `None` for a key.
+    pub session: Option<crate::sessions::Session>,
+}
+
+impl Principal {
+    /// The principal of an API key.
+    pub fn key(info: ApiKeyInfo) -> Principal {
+        Principal {
+            id: info.id,
+            name: info.name,
+            permissions: info.permissions,
+            session: None,
+        }
+    }
+
+    /// The principal of a person's session.
+    pub fn person(session: crate::sessions::Session) -> Principal {
+        Principal {
+            id: session.person.id.clone(),
+            name: session.person.name.clone(),
+            permissions: session.permissions.clone(),
+            session: Some(session),
+        }
+    }
+
+    /// Whether the principal has `permission` (ADMIN does not imply the others).
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    /// The actor of the changes this principal makes.
+    pub fn actor(&self) -> KeyActor {
+        match &self.session {
+            Some(session) => session.person.actor(),
+            None => KeyActor {
+                actor_type: "API_KEY",
+                id: self.id.clone(),
+                name: self.name.clone(),
+                identity_provider: None,
+            },
+        }
+    }
+
+    /// The actor of the reads (searches, reports) this principal makes: a key is named by its
+    /// name, as its reads always were.
+    pub fn reader(&self) -> serde_json::Value {
+        match &self.session {
+            Some(session) => session.person.actor().to_json(),
+            None => serde_json::json!({ "type": "API_KEY", "id": self.name, "name": self.name }),
+        }
+    }
+
+    /// The mark on the events this principal submits.
+    pub fn submitter(&self) -> crate::log::Submitter {
+        match &self.session {
+            Some(session) => crate::log::Submitter::person(&session.person.id),
+            None => crate::log::Submitter::api_key(&self.id),
+        }
+    }
+
+    /// `sessionId` of the events this principal causes.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.as_ref().map(|session| session.id.as_str())
     }
 }
 
@@ -364,6 +447,7 @@ pub fn bootstrap(log: &EventLog, operator_secret: Option<String>) -> Result<Boot
         actor_type: "SYSTEM_ACCOUNT",
         id: "vigil".into(),
         name: "vigil bootstrap".into(),
+        identity_provider: None,
     };
     let created = match create_key(log, "admin", &Permission::ALL, operator_secret, &actor) {
         // Another node of the cluster, starting at the same moment, created it.

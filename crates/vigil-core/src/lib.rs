@@ -19,6 +19,7 @@ pub mod registry;
 mod retention;
 pub mod saved_searches;
 pub mod search;
+pub mod sessions;
 pub mod store;
 mod verify;
 pub mod view;
@@ -29,6 +30,6 @@ pub use log::{
     AppendResult, CompactionOptions, CompactionStatus, DATABASE_FILE, EventLog, LogEntry, LogStats,
     Seq, SideWrite, StoredEvent, Submitter,
 };
-pub use own_events::OwnEvent;
+pub use own_events::{Outcome, OwnEvent};
 pub use retention::{ChainAnchor, Removal, apply_retention, chain_anchor};
 pub use verify::{ChainBreak, VerifyOptions, VerifyReport, verify, verify_postgres, verify_with};

@@ -23,6 +23,11 @@ pub struct OwnEvent {
 impl OwnEvent {
     /// The log entry of the event, with a new id and the current time.
     pub fn into_entry(self) -> LogEntry {
+        self.into_entry_with(&Outcome::default())
+    }
+
+    /// The log entry of the event with its outcome and session.
+    pub fn into_entry_with(self, outcome: &Outcome<'_>) -> LogEntry {
         let now = Timestamp::now();
         let id = uuid::Uuid::new_v4().to_string();
         let time = now.to_rfc3339_utc();
@@ -33,15 +38,45 @@ impl OwnEvent {
             "targetType": self.target_type,
             "targets": self.targets,
             "relatedResources": [],
-            "actionStatus": "SUCCESS",
-            "actionStatusReason": null,
+            "actionStatus": outcome.status,
+            "actionStatusReason": outcome.reason,
             "eventTimestamp": time,
             "receivedTimestamp": time,
             "auditPayload": self.payload,
-        })
-        .to_string();
+        });
+        let mut json = json;
+        if let Some(session) = outcome.session_id {
+            json["sessionId"] = json!(session);
+        }
+        if let Some(ip) = outcome.actor_ip {
+            json["actorIp"] = json!(ip);
+        }
+        let json = json.to_string();
         let length = json.len();
         LogEntry::new(id, json, length, now.unix_micros(), now.unix_micros())
             .submitted_by(Submitter::vigil())
+    }
+}
+
+/// How an own event ended and in which session: `SUCCESS` outside any session by default.
+pub struct Outcome<'a> {
+    /// `actionStatus`.
+    pub status: &'static str,
+    /// `actionStatusReason`.
+    pub reason: Option<&'a str>,
+    /// `sessionId`: the session of the person who acted.
+    pub session_id: Option<&'a str>,
+    /// `actorIp`.
+    pub actor_ip: Option<&'a str>,
+}
+
+impl Default for Outcome<'_> {
+    fn default() -> Self {
+        Outcome {
+            status: "SUCCESS",
+            reason: None,
+            session_id: None,
+            actor_ip: None,
+        }
     }
 }

@@ -184,6 +184,7 @@ fn cut_off_then_resumed(format: ExportFormat) -> Exported {
         actor_type: "USER_ACTOR",
         id: "tester".into(),
         name: "tester".into(),
+        identity_provider: None,
     };
     insert_config(&log, &master, &config, Some("secret"), &actor).unwrap();
     append_events(&log, 1, 24);

@@ -316,6 +316,7 @@ fn the_bootstrap_key_is_created_only_in_a_log_that_never_had_a_key() {
         actor_type: "SYSTEM_ACCOUNT",
         id: "test".into(),
         name: "test".into(),
+        identity_provider: None,
     };
     keys::delete_key(&log, "admin", &actor).unwrap();
     assert_eq!(

@@ -333,6 +333,7 @@ fn keys_work_across_nodes(store: &Store) {
         actor_type: "USER",
         id: "tester".into(),
         name: "tester".into(),
+        identity_provider: None,
     };
     let created = keys::create_key(&a, "ci", &[Permission::Ingest], None, &actor).unwrap();
     let found = keys::authenticate(&b, &created.secret).unwrap().unwrap();
@@ -564,6 +565,7 @@ fn export_configurations_are_shared_by_every_node(store: &Store) {
         actor_type: "USER_ACTOR",
         id: "tester".into(),
         name: "tester".into(),
+        identity_provider: None,
     };
     let config = ExportConfig {
         id: "config-1".into(),

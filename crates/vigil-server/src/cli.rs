@@ -167,6 +167,7 @@ fn local_actor() -> KeyActor {
         actor_type: "SYSTEM_ACCOUNT",
         id: format!("vigil-cli:{user}"),
         name: format!("vigil CLI ({user})"),
+        identity_provider: None,
     }
 }
 

@@ -15,9 +15,14 @@ pub enum ApiError {
     /// No or unknown API key.
     #[error("{0}")]
     Unauthenticated(&'static str),
-    /// The key lacks a permission.
-    #[error("this API key lacks the {0} permission")]
+    /// The caller lacks a permission.
+    #[error("this API key (or signed-in person) lacks the {0} permission")]
     Forbidden(&'static str),
+    /// A signed-in person's state-changing request without the session's CSRF token.
+    #[error(
+        "missing or wrong X-CSRF-Token header: a change made with the session cookie must echo the session's csrfToken (GET /api/audit/session)"
+    )]
+    CsrfRefused,
     /// The request body or a parameter is invalid.
     #[error("{0}")]
     BadRequest(ModelError),
@@ -97,6 +102,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated(_)
             | ApiError::Forbidden(_)
+            | ApiError::CsrfRefused
             | ApiError::PayloadTooLarge { .. }
             | ApiError::RequestTimeout(_) => None,
             ApiError::BadRequest(_) | ApiError::Invalid(_) => Some(ErrorKind::Invalid),
@@ -111,6 +117,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::CsrfRefused => (StatusCode::FORBIDDEN, "csrf_token_refused"),
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }

@@ -13,6 +13,7 @@ pub mod fuzzing;
 mod graphql;
 mod listener;
 mod metrics;
+pub mod oidc;
 pub mod query_audit_cli;
 pub mod report_cli;
 mod routes;
@@ -69,6 +70,8 @@ pub struct ServeConfig {
     pub checkpoint_interval: std::time::Duration,
     /// TLS: the certificate chain and private key files (PEM), read again when they change.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Single sign-on for people through an OpenID provider; `None`: API keys only.
+    pub oidc: Option<oidc::OidcSettings>,
     /// Endpoint defaults and vigil's own AWS credential for exports.
     pub environment: ExportEnvironment,
 }
@@ -179,6 +182,38 @@ fn alert_loop(
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         ) {
             return;
+        }
+    }
+}
+
+/// The lease of the node that ends expired sessions.
+const SESSIONS_LEASE: &str = "sessions";
+
+/// Ends the sessions past their end every minute (recording each as a sign-out by
+/// `EXPIRATION`), on the node holding their lease, until `stop` says so.
+async fn session_expiry_loop(
+    log: Arc<EventLog>,
+    leases: Arc<vigil_core::cluster::Leases>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
+        }
+        let (log, leases) = (log.clone(), leases.clone());
+        let ended = tokio::task::spawn_blocking(move || {
+            if !leases.holds(SESSIONS_LEASE) {
+                return Ok(0);
+            }
+            vigil_core::sessions::end_expired(&log, chrono::Utc::now().timestamp_micros())
+        })
+        .await;
+        match ended {
+            Ok(Ok(0)) => {}
+            Ok(Ok(ended)) => tracing::info!(ended, "expired sessions ended"),
+            Ok(Err(error)) => tracing::warn!(%error, "expired sessions could not be ended"),
+            Err(error) => tracing::warn!(%error, "expired sessions could not be ended"),
         }
     }
 }
@@ -368,6 +403,13 @@ pub async fn serve(
         }
     }
     println!("vigil listening on {scheme}://{address}");
+    let oidc = config.oidc.clone().map(oidc::Oidc::new).transpose()?;
+    let (stop_sessions, sessions_stopped) = tokio::sync::watch::channel(false);
+    let session_keeper = tokio::spawn(session_expiry_loop(
+        log.clone(),
+        leases.clone(),
+        sessions_stopped,
+    ));
     let app = router(AppState {
         log: log.clone(),
         search: search.clone(),
@@ -378,6 +420,7 @@ pub async fn serve(
         forwards: forwards.clone(),
         governance: governance.clone(),
         report_timeout: config.report_timeout,
+        oidc: oidc.map(Arc::new),
         graphql: graphql::schema(exports.clone()),
     });
     let max_connections = listener::connection_cap();
@@ -388,6 +431,8 @@ pub async fn serve(
     }
     listener::serve(listener, app, max_connections, tls, shutdown).await;
     let _ = stop_tls.send(true);
+    let _ = stop_sessions.send(true);
+    let _ = session_keeper.await;
     // In-flight requests are done: the head is signed once more, exporters stop (a cut-off run
     // resumes at the next start), retention stops, the indexer commits, then the writer finishes
     // what it was given.

@@ -187,6 +187,8 @@ enum Command {
         master_key: Option<String>,
         #[command(flatten)]
         cloud: Cloud,
+        #[command(flatten)]
+        oidc: Box<vigil_server::oidc::OidcArgs>,
     },
     /// Recompute the hash chain of the event log and report every break.
     ///
@@ -597,11 +599,13 @@ fn main() -> ExitCode {
             bootstrap_api_key,
             master_key,
             cloud,
+            oidc,
         } => {
-            let storage = match data_dir.storage() {
-                Ok(storage) => storage,
+            let settings = data_dir.storage().map_err(|error| format!("{error:#}"));
+            let (storage, oidc) = match settings.and_then(|s| Ok((s, oidc.settings()?))) {
+                Ok(settings) => settings,
                 Err(error) => {
-                    eprintln!("error: {error:#}");
+                    eprintln!("error: {error}");
                     return ExitCode::FAILURE;
                 }
             };
@@ -618,6 +622,7 @@ fn main() -> ExitCode {
                 allow_private_endpoints,
                 checkpoint_interval: std::time::Duration::from_secs(checkpoint_interval_secs),
                 tls: tls_cert.zip(tls_key),
+                oidc,
                 environment: vigil_core::export::ExportEnvironment::new(cloud.into()),
             };
             tokio::runtime::Builder::new_multi_thread()
@@ -750,16 +755,16 @@ fn main() -> ExitCode {
         } => {
             print!("{}", config::check(&applied));
             // The settings `serve` would run with, checked as it checks them.
-            match Cli::try_parse_from(["vigil", "serve"]) {
-                Ok(_) => {
-                    println!("the settings are valid");
-                    Ok(true)
-                }
-                Err(error) => Err(anyhow::anyhow!(
-                    "the settings are not valid: {}",
-                    error.to_string().trim()
-                )),
-            }
+            let checked = Cli::try_parse_from(["vigil", "serve"])
+                .map_err(|error| error.to_string().trim().to_owned())
+                .and_then(|cli| match cli.command {
+                    Command::Serve { oidc, .. } => oidc.settings().map(drop),
+                    _ => Ok(()),
+                });
+            checked
+                .map_err(|error| anyhow::anyhow!("the settings are not valid: {error}"))
+                .map(|()| println!("the settings are valid"))
+                .map(|()| true)
         }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

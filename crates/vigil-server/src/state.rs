@@ -34,6 +34,8 @@ pub struct AppState {
     pub governance: Arc<Governance>,
     /// A governance report running longer than this is cancelled.
     pub report_timeout: std::time::Duration,
+    /// Single sign-on for people, when configured.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// The GraphQL schema at `/api/audit/graphql`.
     pub graphql: AuditSchema,
 }

@@ -1,8 +1,12 @@
-// vigil web UI: one page with hash routes. Every view calls the same HTTP API a script would;
-// the API key is kept in this browser session and sent as the Authorization header, never in a
-// URL. Event data is untrusted: it is only ever put into the page as text.
+// vigil web UI: one page with hash routes. Every view calls the same HTTP API a script would.
+// A person signs in through single sign-on (an HttpOnly session cookie this script never sees;
+// changes echo the session's CSRF token) or with an API key, kept in this browser session and
+// sent as the Authorization header, never in a URL. Event data is untrusted: it is only ever put
+// into the page as text.
 
 const KEY = "vigil.apiKey";
+/** The signed-in person's session (from /api/audit/session), when signed in through single sign-on. */
+let person = null;
 const PAGE_SIZE = 50;
 const MAX_OFFSET = 100000;
 const main = document.getElementById("main");
@@ -77,8 +81,10 @@ class ApiError extends Error {
 async function api(path, options = {}) {
   const key = sessionStorage.getItem(KEY);
   const headers = new Headers(options.headers || {});
+  const method = options.method || "GET";
   if (key) headers.set("Authorization", "Bearer " + key);
-  const init = { method: options.method || "GET", headers };
+  else if (person && method !== "GET" && method !== "HEAD") headers.set("X-CSRF-Token", person.csrfToken);
+  const init = { method, headers, credentials: "same-origin" };
   if (options.json !== undefined) {
     headers.set("Content-Type", "application/json");
     init.body = JSON.stringify(options.json);
@@ -97,7 +103,8 @@ async function api(path, options = {}) {
       message = body.error || body.message || message;
     } catch (_) { /* not JSON */ }
     if (response.status === 401 && !options.signingIn) {
-      signOut("Your API key is no longer accepted (" + message + "). Sign in again.");
+      person = null;
+      signOut((key ? "Your API key is no longer accepted (" : "Your sign-in has ended (") + message + "). Sign in again.");
     }
     throw new ApiError(response.status, message, body);
   }
@@ -295,6 +302,11 @@ function page(title, ...children) {
     ...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
 }
 
+/** Shows who is signed in, for a key or a person. */
+function showWho(session) {
+  document.getElementById("who").textContent = "Signed in as " + session.name;
+}
+
 function signInPage(message) {
   document.getElementById("nav").hidden = true;
   document.getElementById("sign-out").hidden = true;
@@ -322,7 +334,7 @@ function signInPage(message) {
           error.append(errorBox(`The key “${session.name}” does not have the AUDIT permission the audit pages need.`));
           return;
         }
-        document.getElementById("who").textContent = "Signed in as " + session.name;
+        showWho(session);
         route();
       } catch (e) {
         sessionStorage.removeItem(KEY);
@@ -333,13 +345,30 @@ function signInPage(message) {
     },
   }, h("p", {}, "Sign in with a vigil API key that has the AUDIT permission. It is kept only for this browser tab."),
   h("label", {}, "API key", input), button, error);
-  main.replaceChildren(h("h1", {}, "Sign in to vigil"), form);
+  const singleSignOn = h("div", { class: "signin", id: "sso", hidden: true });
+  main.replaceChildren(h("h1", {}, "Sign in to vigil"), singleSignOn, form);
   document.title = "Sign in · vigil";
   input.focus();
+  apiJson("/api/audit/sign-in", { signingIn: true }).then((options) => {
+    if (!options.singleSignOn) return;
+    const back = "/" + location.hash;
+    singleSignOn.append(
+      h("a", { class: "button primary", id: "sso-sign-in", href: options.loginUrl + "?returnTo=" + encodeURIComponent(back) },
+        "Sign in with single sign-on"),
+      h("p", {}, "Or, for a machine's access, with an API key:"));
+    singleSignOn.hidden = false;
+  }).catch(() => { /* the API-key form still works */ });
 }
 
-function signOut(message) {
+async function signOut(message) {
   sessionStorage.removeItem(KEY);
+  if (person) {
+    const ending = person;
+    person = null;
+    try {
+      await fetch("/auth/logout", { method: "POST", headers: { "X-CSRF-Token": ending.csrfToken }, credentials: "same-origin" });
+    } catch (_) { /* the session ends by itself */ }
+  }
   signInPage(message);
 }
 
@@ -1611,7 +1640,7 @@ function go(path, params) {
 
 async function route() {
   delete main.dataset.ready;
-  if (!sessionStorage.getItem(KEY)) return signInPage();
+  if (!sessionStorage.getItem(KEY) && !person) return signInPage();
   const hash = location.hash || "#/audit";
   const at = hash.indexOf("?");
   const path = at < 0 ? hash.slice(2) : hash.slice(2, at);
@@ -1659,10 +1688,29 @@ async function start() {
   if (sessionStorage.getItem(KEY)) {
     try {
       const session = await apiJson("/api/audit/session");
-      document.getElementById("who").textContent = "Signed in as " + session.name;
+      showWho(session);
     } catch (e) {
       if (e.status !== 401) main.replaceChildren(errorBox(e.message));
       return;
+    }
+  } else {
+    // Signed in through single sign-on? The session cookie says, if there is one.
+    try {
+      const session = await apiJson("/api/audit/session", { signingIn: true });
+      if (session.csrfToken) {
+        if (!session.permissions.includes("AUDIT")) {
+          person = session;
+          await signOut(`${session.name} signed in, but their groups do not give the AUDIT permission the audit pages need.`);
+          return;
+        }
+        person = session;
+        showWho(session);
+      }
+    } catch (e) {
+      if (e.status !== 401) {
+        main.replaceChildren(errorBox(e.message));
+        return;
+      }
     }
   }
   route();

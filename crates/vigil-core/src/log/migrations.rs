@@ -4,7 +4,7 @@
 use super::*;
 
 /// The schema version this vigil writes.
-pub(super) const SCHEMA_VERSION: i64 = 11;
+pub(super) const SCHEMA_VERSION: i64 = 12;
 
 /// The schema of `vigil.db`, one migration per version, oldest first: migration N (1-based) brings
 /// a database from version N - 1 to N. Each runs in its own transaction with the version it sets;
@@ -160,6 +160,17 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          last_fired_at TEXT,
          firings INTEGER NOT NULL,
          last_error TEXT
+     );",
+    // Sessions of people signed in through OpenID Connect: the hash of the cookie's secret, the
+    // person, the permissions their claims gave and when the session ends.
+    "CREATE TABLE IF NOT EXISTS sessions (
+         secret_hash BLOB PRIMARY KEY,
+         id TEXT NOT NULL UNIQUE,
+         person TEXT NOT NULL,
+         permissions TEXT NOT NULL,
+         csrf_token TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         expires_at INTEGER NOT NULL
      );",
 ];
 

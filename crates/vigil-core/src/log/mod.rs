@@ -90,6 +90,11 @@ impl Submitter {
         Submitter(format!("key:{key_id}"))
     }
 
+    /// A person signed in through OpenID Connect, by their id: `person:<id>`.
+    pub fn person(person_id: &str) -> Submitter {
+        Submitter(format!("person:{person_id}"))
+    }
+
     /// `vigil import` run by a local user: `cli:<user>`.
     pub fn cli(user: &str) -> Submitter {
         Submitter(format!("cli:{user}"))

@@ -3,7 +3,7 @@
 //! the embedded default keeps in `vigil.db`; derived views stay in each node's data directory.
 
 /// The schema version this vigil writes.
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// Migration N (1-based) brings the database from version N - 1 to N.
 pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -160,5 +160,15 @@ pub(super) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          last_fired_at TEXT,
          firings BIGINT NOT NULL,
          last_error TEXT
+     );",
+    // Sessions of people signed in through OpenID Connect.
+    "CREATE TABLE sessions (
+         secret_hash BYTEA PRIMARY KEY,
+         id TEXT NOT NULL UNIQUE,
+         person TEXT NOT NULL,
+         permissions TEXT NOT NULL,
+         csrf_token TEXT NOT NULL,
+         created_at BIGINT NOT NULL,
+         expires_at BIGINT NOT NULL
      );",
 ];

@@ -8,7 +8,6 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use vigil_core::Submitter;
 use vigil_core::ingest::{self, BodyFormat, IngestReport, MAX_EVENTS_PER_REQUEST};
 use vigil_core::keys::Permission;
 use vigil_model::Timestamp;
@@ -51,7 +50,7 @@ pub async fn ingest_events(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let submitter = Submitter::api_key(&caller.require(Permission::Ingest)?.id);
+    let submitter = caller.require(Permission::Ingest)?.submitter();
     let text = body_text(body)?;
     let format = body_format(&headers);
     let single_object = format == BodyFormat::Json && !text.trim_start().starts_with('[');

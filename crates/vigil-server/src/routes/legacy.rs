@@ -8,9 +8,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use vigil_core::LogEntry;
 use vigil_core::ingest::{BodyFormat, split_body};
 use vigil_core::keys::Permission;
-use vigil_core::{LogEntry, Submitter};
 use vigil_model::Timestamp;
 use vigil_model::legacy::LegacyRecord;
 
@@ -49,7 +49,7 @@ pub async fn create_record(
                             now.unix_micros(),
                             now.unix_micros(),
                         )
-                        .submitted_by(Submitter::api_key(&key.id)),
+                        .submitted_by(key.submitter()),
                     );
                     let mut answer = record.original.clone();
                     if let Value::Object(fields) = &mut answer {

@@ -34,6 +34,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/api/audit/session", get(status::session))
+        .route("/api/audit/sign-in", get(status::sign_in_options))
+        .route("/auth/login", get(crate::oidc::login))
+        .route("/auth/callback", get(crate::oidc::callback))
+        .route("/auth/logout", post(crate::oidc::logout))
         .route("/api/audit/status", get(status::status))
         .route(
             "/api/audit/events",

@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use vigil_core::Submitter;
 use vigil_core::keys::Permission;
 use vigil_core::query_audit::pull::{IntegrationInput, parse_schedule, schedule_json};
 use vigil_core::query_audit::{store_events, trino};
@@ -28,7 +27,7 @@ pub async fn ingest_trino(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let submitter = Submitter::api_key(&caller.require(Permission::Ingest)?.id);
+    let submitter = caller.require(Permission::Ingest)?.submitter();
     let text = body_text(body)?;
     let registry = state.registry.clone();
     let log = state.log.clone();

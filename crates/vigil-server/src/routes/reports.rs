@@ -16,7 +16,7 @@ use vigil_core::governance::reports::{self, find, iso};
 use vigil_core::governance::{
     CATALOG, Entity, EntityType, ReportError, ReportRequest, ReportTable, Scope,
 };
-use vigil_core::keys::{ApiKeyInfo, Permission};
+use vigil_core::keys::{Permission, Principal};
 use vigil_core::{EventLog, OwnEvent};
 
 use super::body_text;
@@ -254,7 +254,7 @@ enum Output {
 
 async fn run(
     state: AppState,
-    key: ApiKeyInfo,
+    key: Principal,
     headers: &HeaderMap,
     params: BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
@@ -384,14 +384,14 @@ async fn run(
 /// and a failure is logged.
 fn record_run(
     log: std::sync::Arc<EventLog>,
-    key: &ApiKeyInfo,
+    key: &Principal,
     payload: Value,
     entity: Option<&Entity>,
 ) {
     let entry = OwnEvent {
         action: "RUN_REPORT",
         target_type: "REPORT",
-        actor: json!({ "type": "API_KEY", "id": key.name, "name": key.name }),
+        actor: key.reader(),
         targets: json!([{
             "type": "REPORT",
             "id": format!("{}/{}", payload["entityType"].as_str().unwrap_or_default(), payload["report"].as_str().unwrap_or_default()),
@@ -399,7 +399,10 @@ fn record_run(
         }]),
         payload,
     }
-    .into_entry();
+    .into_entry_with(&vigil_core::Outcome {
+        session_id: key.session_id(),
+        ..vigil_core::Outcome::default()
+    });
     tokio::spawn(async move {
         if let Err(error) = log.append(vec![entry]).await {
             tracing::error!(%error, "could not record a report run");

@@ -12,7 +12,7 @@ use vigil_core::search::{
     Cursor, FacetCounts, FacetField, Histogram, MAX_OFFSET, MAX_PAGE_SIZE, OWN_READ_ACTIONS,
     PAIR_SEPARATOR, SearchRequest, SearchResult, TimeField,
 };
-use vigil_core::{EventLog, OwnEvent, keys::ApiKeyInfo, keys::Permission};
+use vigil_core::{EventLog, OwnEvent, keys::Permission, keys::Principal};
 use vigil_model::{Timestamp, UamEvent};
 
 use crate::auth::Caller;
@@ -217,22 +217,25 @@ async fn run_search(state: &AppState, request: SearchRequest) -> Result<SearchRe
 
 /// Records a search as an `auditQuery` event. It is appended in the background: the answer does
 /// not wait for it, and a failure is logged.
-fn record_audit_query(log: Arc<EventLog>, key: &ApiKeyInfo, path: &str, filters: Value, hits: u64) {
+fn record_audit_query(log: Arc<EventLog>, key: &Principal, path: &str, filters: Value, hits: u64) {
     let entry = OwnEvent {
         action: "AUDIT_QUERY",
         target_type: "AUDIT",
-        actor: json!({ "type": "API_KEY", "id": key.name, "name": key.name }),
+        actor: key.reader(),
         targets: json!([]),
         payload: json!({
             "type": "AuditQueryAuditPayload",
             "version": 1,
-            "apiKeyId": key.id,
+            "apiKeyId": key.session.is_none().then_some(&key.id),
             "path": path,
             "filters": filters,
             "hitCount": hits,
         }),
     }
-    .into_entry();
+    .into_entry_with(&vigil_core::Outcome {
+        session_id: key.session_id(),
+        ..vigil_core::Outcome::default()
+    });
     tokio::spawn(async move {
         if let Err(error) = log.append(vec![entry]).await {
             tracing::error!(%error, "could not record an audit query");
@@ -491,7 +494,7 @@ pub async fn search_events(
 /// recorded as a read, like a search.
 async fn download_events(
     state: AppState,
-    key: ApiKeyInfo,
+    key: Principal,
     request: SearchRequest,
     params: Params,
     format: Download,

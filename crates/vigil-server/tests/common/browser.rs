@@ -288,6 +288,21 @@ impl Browser {
         self.click(&option).await;
     }
 
+    /// The cookies the browser holds for the current page's host (HttpOnly ones too), with
+    /// their attributes as WebDriver reports them.
+    pub async fn cookies(&self) -> Vec<Value> {
+        self.get("/cookie")
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Forgets the cookies of the current page's host.
+    pub async fn delete_cookies(&self) {
+        self.command(reqwest::Method::DELETE, "/cookie", None).await;
+    }
+
     /// Saves a screenshot of the window as a PNG.
     pub async fn screenshot(&self, path: &Path) {
         let data = self.get("/screenshot").await;

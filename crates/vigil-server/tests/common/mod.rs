@@ -14,6 +14,7 @@ pub mod browser;
 pub mod database;
 pub mod emulators;
 pub mod fakes;
+pub mod oidc;
 pub mod postgres;
 pub mod rsyslog;
 pub mod siem;
@@ -101,8 +102,13 @@ impl Server {
     }
 
     fn spawn(mut command: Command, data_dir: &Path, extra: &[&str]) -> Server {
+        command.arg("serve");
+        // A free port, unless the test chose one (`--listen`).
+        if !extra.contains(&"--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
         let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
             .env("VIGIL_BOOTSTRAP_API_KEY", ADMIN_KEY)
