@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: house rules, formatting, lints, a short fuzzing run, all tests, and the
-# package check (the release build served by an unprivileged user, as the Dockerfile runs it).
-# Installs what the tests need beyond the Rust toolchain: the S3/STS emulator moto, pyarrow and
-# duckdb (PyPI), the Azure Blob emulator Azurite and the OpenID provider oidc-provider (npm), into a
-# cache outside the clone; Debian's chromium and chromium-driver for the web UI and sign-in tests
-# and rsyslog for the forwarding tests; and
-# cargo-fuzz (crates.io). Tests start vigil, the emulators and receivers themselves, on loopback
-# ports, and stop them.
+# Runs every check CI runs: house rules, formatting, lints, a short fuzzing run, all tests,
+# schemathesis against the OpenAPI contract, and the package check (the release build served by
+# an unprivileged user, as the Dockerfile runs it). Installs what the tests need beyond the Rust
+# toolchain, into a cache outside the clone: the S3/STS emulator moto, pyarrow, duckdb,
+# openapi-spec-validator and schemathesis (PyPI); the Azure Blob emulator Azurite and the OpenID
+# provider oidc-provider (npm); Debian's chromium and chromium-driver (web UI and sign-in tests)
+# and rsyslog (forwarding tests); and cargo-fuzz (crates.io). Tests start vigil, the emulators
+# and receivers themselves, on loopback ports, and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,12 @@ fi
 if ! "$tools/venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null; then
     echo "installing pyarrow and duckdb (to read Parquet exports back) into $tools/venv" >&2
     "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'pyarrow>=15' 'duckdb>=1'
+fi
+# The OpenAPI tests validate the contract with openapi-spec-validator and probe the running
+# service with schemathesis.
+if ! { "$tools/venv/bin/python" -c 'import openapi_spec_validator' 2>/dev/null && [ -x "$tools/venv/bin/st" ]; }; then
+    echo "installing openapi-spec-validator and schemathesis (OpenAPI checks) into $tools/venv" >&2
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'openapi-spec-validator>=0.7' 'schemathesis>=4,<5'
 fi
 if [ ! -x "$tools/azurite/node_modules/.bin/azurite-blob" ]; then
     echo "installing Azurite (Azure Blob emulator) into $tools/azurite" >&2
@@ -76,5 +82,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --locked --no-fail-fast
 fi
+# The OpenAPI contract against the running service, by schemathesis.
+bash scripts/schemathesis.sh
 # What the Dockerfile's stages run: the release build, served by an unprivileged user.
 bash scripts/check_package.sh

@@ -14,6 +14,7 @@ mod graphql;
 mod listener;
 mod metrics;
 pub mod oidc;
+mod openapi;
 pub mod query_audit_cli;
 pub mod report_cli;
 mod routes;
@@ -40,7 +41,7 @@ use vigil_core::search::SearchIndex;
 use vigil_model::Timestamp;
 
 pub use auth::secret_from_header;
-pub use routes::{MAX_BODY_BYTES, router};
+pub use routes::{MAX_BODY_BYTES, openapi, router};
 pub use state::AppState;
 
 /// How `vigil serve` runs.

@@ -441,6 +441,16 @@ fn not_configured() -> Response {
 
 /// `GET /auth/login[?returnTo=/path]`: sends the browser to the provider, with a new state,
 /// nonce and PKCE challenge; the state, nonce and verifier wait in a short-lived cookie.
+#[utoipa::path(
+    get,
+    path = "/auth/login",
+    operation_id = "signIn",
+    tag = "sign-in",
+    summary = "Single sign-on: go to the identity provider",
+    security(()),
+    params(("returnTo" = Option<String>, Query, description = "A local path to come back to")),
+    responses((status = 303, description = "To the provider's authorization endpoint"), (status = "default", description = "A page saying why sign-in cannot start", content_type = "text/html", body = String))
+)]
 pub async fn login(State(state): State<AppState>, request: Request) -> Response {
     let Some(oidc) = state.oidc.clone() else {
         return not_configured();
@@ -482,6 +492,16 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
 /// `GET /auth/callback`: the provider's answer. Checks the state against the cookie, exchanges
 /// the code (with the PKCE verifier), verifies the ID token, maps the roles claim onto
 /// permissions, and either starts a session or refuses; both are recorded.
+#[utoipa::path(
+    get,
+    path = "/auth/callback",
+    operation_id = "signInCallback",
+    tag = "sign-in",
+    summary = "Single sign-on: the provider's answer",
+    security(()),
+    params(("code" = Option<String>, Query, description = "The authorization code"), ("state" = Option<String>, Query, description = "The state the sign-in started with"), ("error" = Option<String>, Query, description = "The provider's refusal")),
+    responses((status = 303, description = "Signed in: the session cookie is set; back to the page that started it"), (status = "default", description = "A page saying why the sign-in was refused", content_type = "text/html", body = String))
+)]
 pub async fn callback(State(state): State<AppState>, request: Request) -> Response {
     let Some(oidc) = state.oidc.clone() else {
         return not_configured();
@@ -670,6 +690,14 @@ async fn finish_sign_in(
 
 /// `POST /auth/logout`: ends the caller's session (the CSRF token is required, as for every
 /// change) and records the sign-out.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    operation_id = "signOut",
+    tag = "sign-in",
+    summary = "End the signed-in session (with X-CSRF-Token)",
+    responses((status = 204, description = "Signed out; the cookie is cleared"), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn logout(
     State(state): State<AppState>,
     caller: Caller,

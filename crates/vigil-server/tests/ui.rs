@@ -1353,3 +1353,48 @@ async fn a_forwarder_made_on_the_exports_page_sends_and_shows_its_progress() {
     assert_eq!(listed[0]["secretSet"], true);
     server.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_reference_page_shows_every_operation_of_the_contract() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let document: Value = reqwest::get(server.url("/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let operations: usize = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    let downloads = tempfile::tempdir().unwrap();
+    let browser = Browser::start(downloads.path(), 1280, 900).await;
+    sign_in(&browser, &server.url("/#/audit")).await;
+    browser
+        .click(&browser.find("#nav a[data-page=api]").await)
+        .await;
+    browser.wait_ready("api").await;
+    assert_eq!(
+        browser.find_all("section.operation").await.len(),
+        operations,
+        "one section per operation of /api/openapi.json"
+    );
+    let search = browser.text(&browser.find("#op-searchEvents").await).await;
+    for expected in [
+        "GET",
+        "/api/audit/events",
+        "actorId",
+        "histogram",
+        "default",
+    ] {
+        assert!(search.contains(expected), "{expected} in: {search}");
+    }
+    let error = browser.text(&browser.find("#error-body").await).await;
+    assert!(error.contains("code"), "{error}");
+    browser
+        .screenshot(&screenshots().join("api-reference.png"))
+        .await;
+}

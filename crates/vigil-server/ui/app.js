@@ -1628,6 +1628,70 @@ function ago(iso) {
 }
 
 // ------------------------------------------------------------------------------------------
+// API reference: the OpenAPI document the server serves, rendered here (nothing fetched from
+// anywhere else).
+
+/** The schema's name, for a `$ref`, or its type. */
+function schemaName(schema) {
+  if (!schema) return "";
+  if (schema.$ref) return schema.$ref.split("/").pop();
+  if (schema.type === "array") return "array of " + (schemaName(schema.items) || "values");
+  return Array.isArray(schema.type) ? schema.type.join(" or ") : (schema.type || "any JSON");
+}
+
+function operationSection(path, method, op) {
+  const params = op.parameters || [];
+  const body = op.requestBody;
+  return h("section", { class: "operation", id: "op-" + op.operationId },
+    h("h3", {}, h("span", { class: "method" }, method.toUpperCase()), " ", h("code", {}, path)),
+    h("p", {}, op.summary || ""),
+    op.security && op.security.length === 1 && Object.keys(op.security[0]).length === 0
+      ? h("p", { class: "muted" }, "No key needed.") : null,
+    params.length ? h("table", { class: "params" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Parameter"), h("th", {}, "In"), h("th", {}, "Type"), h("th", {}, "Meaning"))),
+      h("tbody", {}, params.map((p) => h("tr", {},
+        h("td", {}, h("code", {}, p.name), p.required ? " (required)" : ""), h("td", {}, p.in),
+        h("td", {}, schemaName(p.schema)), h("td", {}, p.description || ""))))) : null,
+    body ? h("p", {}, h("strong", {}, "Body: "), Object.keys(body.content || {}).join(", "),
+      body.description ? " — " + body.description : "") : null,
+    h("ul", { class: "responses" }, Object.entries(op.responses || {}).map(([status, answer]) =>
+      h("li", {}, h("code", {}, status), " ", answer.description || "",
+        Object.keys(answer.content || {}).length
+          ? " (" + Object.entries(answer.content).map(([type, c]) => type + (c.schema ? ": " + schemaName(c.schema) : "")).join(", ") + ")"
+          : ""))));
+}
+
+async function apiReferencePage() {
+  const doc = await apiJson("/api/openapi.json");
+  const byTag = new Map((doc.tags || []).map((tag) => [tag.name, { tag, operations: [] }]));
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const name = (op.tags || ["other"])[0];
+      if (!byTag.has(name)) byTag.set(name, { tag: { name }, operations: [] });
+      byTag.get(name).operations.push([path, method, op]);
+    }
+  }
+  const errorBody = doc.components && doc.components.schemas && doc.components.schemas.ErrorBody;
+  page("API reference",
+    h("p", {}, doc.info.description),
+    h("p", {}, "The contract as OpenAPI " + doc.openapi + ": ", h("a", { href: "/api/openapi.json", id: "openapi-link" }, "/api/openapi.json"),
+      ". Send an API key in Authorization (bare or Bearer); a signed-in person's changes echo X-CSRF-Token."),
+    h("nav", { class: "api-tags", "aria-label": "API sections" },
+      [...byTag.values()].map(({ tag }) => h("a", { href: "#/api", onclick: (event) => {
+        event.preventDefault();
+        document.getElementById("tag-" + tag.name)?.scrollIntoView();
+      } }, tag.name))),
+    [...byTag.values()].filter(({ operations }) => operations.length).map(({ tag, operations }) =>
+      h("section", { class: "api-tag", id: "tag-" + tag.name },
+        h("h2", {}, tag.name), tag.description ? h("p", {}, tag.description) : null,
+        operations.map(([path, method, op]) => operationSection(path, method, op)))),
+    errorBody ? h("section", { id: "error-body" }, h("h2", {}, "The error body"),
+      h("ul", {}, Object.entries(errorBody.properties || {}).map(([name, field]) =>
+        h("li", {}, h("code", {}, name), " — ", field.description || "")))) : null);
+  main.dataset.ready = "api";
+}
+
+// ------------------------------------------------------------------------------------------
 // Routing
 
 /** The time range and filters the audit page and the dashboards share. */
@@ -1670,6 +1734,7 @@ async function route() {
   else if (path === "dashboards/data") await dashboard("data", params);
   else if (path === "reports") await reportsPage(params);
   else if (path === "exports") await exportsPage();
+  else if (path === "api") await apiReferencePage();
   else await auditPage(params);
   if (loaded) document.getElementById("load-status")?.replaceChildren(h("div", { class: "notice" }, loaded));
 }

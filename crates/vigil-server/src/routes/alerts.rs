@@ -100,6 +100,14 @@ fn with_status(state: &AppState, alert: &Alert) -> Result<Value, ApiError> {
 }
 
 /// `GET /api/audit/alerts`: every alert with its last evaluation and firings.
+#[utoipa::path(
+    get,
+    path = "/api/audit/alerts",
+    operation_id = "listAlerts",
+    tag = "forwarding",
+    summary = "Every alert, by name (AUDIT)",
+    responses((status = 200, description = "The list", body = Value), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Audit)?;
     let answer = tokio::task::spawn_blocking(move || {
@@ -113,6 +121,15 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 }
 
 /// `GET /api/audit/alerts/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/audit/alerts/{id}",
+    operation_id = "getAlert",
+    tag = "forwarding",
+    summary = "One alert with its state (AUDIT)",
+    params(("id" = String, Path, description = "The alert's id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -128,6 +145,15 @@ pub async fn get(
 }
 
 /// `POST /api/audit/alerts`: 201 with the alert.
+#[utoipa::path(
+    post,
+    path = "/api/audit/alerts",
+    operation_id = "createAlert",
+    tag = "forwarding",
+    summary = "Create a alert (EXPORT_ADMIN or ADMIN)",
+    request_body(content = Object, content_type = "application/json", description = "The alert"),
+    responses((status = 201, description = "The alert", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -142,6 +168,16 @@ pub async fn create(
 }
 
 /// `PUT /api/audit/alerts/{id}`: replaces its settings.
+#[utoipa::path(
+    put,
+    path = "/api/audit/alerts/{id}",
+    operation_id = "updateAlert",
+    tag = "forwarding",
+    summary = "Replace a alert's settings (EXPORT_ADMIN or ADMIN)",
+    params(("id" = String, Path, description = "The alert's id")),
+    request_body(content = Object, content_type = "application/json", description = "The alert"),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -158,6 +194,15 @@ pub async fn update(
 }
 
 /// `DELETE /api/audit/alerts/{id}`: its firings stay in the log.
+#[utoipa::path(
+    delete,
+    path = "/api/audit/alerts/{id}",
+    operation_id = "deleteAlert",
+    tag = "forwarding",
+    summary = "Delete a alert (EXPORT_ADMIN or ADMIN)",
+    params(("id" = String, Path, description = "The alert's id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

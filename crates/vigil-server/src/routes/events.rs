@@ -44,6 +44,15 @@ pub const SUBMITTED_BY_HEADER: &str = "vigil-submitted-by";
 
 /// Stores events. Each valid item is durable before the answer; invalid items are listed with
 /// their index and reason and nothing of them is stored.
+#[utoipa::path(
+    post,
+    path = "/api/audit/events",
+    operation_id = "ingestEvents",
+    tag = "events",
+    summary = "Store events (INGEST): one UAM event, an array, or NDJSON",
+    request_body(description = "A UAM event, an array of them, or NDJSON (one event a line)", content((Value = "application/json"), (String = "application/x-ndjson"))),
+    responses((status = 200, description = "What was stored, what was a duplicate, what was rejected and why", body = Object), (status = 400, description = "Nothing stored: `rejected` lists each item with its index and reason (or, for a body that is no JSON, the error body)", body = Object), (status = 409, description = "Nothing stored: every item's id is taken by another event", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn ingest_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -115,6 +124,15 @@ fn report_response(report: &IngestReport) -> Response {
 }
 
 /// Returns the stored event: the JSON it arrived with, plus the fields vigil filled in.
+#[utoipa::path(
+    get,
+    path = "/api/audit/events/{id}",
+    operation_id = "getEvent",
+    tag = "events",
+    summary = "One stored event, as it arrived plus the fields vigil filled in (AUDIT)",
+    params(("id" = String, Path, description = "The event's id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn get_event(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,6 +143,15 @@ pub async fn get_event(
 
 /// `GET /api/audit/event?id=…`: the same read with the id in the query, which can carry every id
 /// a path cannot (`.` and `..`, stored by earlier versions, are resolved away by URL clients).
+#[utoipa::path(
+    get,
+    path = "/api/audit/event",
+    operation_id = "getEventById",
+    tag = "events",
+    summary = "One stored event, its id in the query (for ids a path cannot carry) (AUDIT)",
+    params(("id" = String, Query, description = "The event's id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn get_event_by_query(
     State(state): State<AppState>,
     caller: Caller,

@@ -18,6 +18,14 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `GET /api/audit/forwarders`: every forwarder with its checkpoint, lag and last error.
+#[utoipa::path(
+    get,
+    path = "/api/audit/forwarders",
+    operation_id = "listForwarders",
+    tag = "forwarding",
+    summary = "Every forwarder, by name (AUDIT)",
+    responses((status = 200, description = "The list", body = Value), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Audit)?;
     let list = state.forwards.list().await?;
@@ -29,6 +37,15 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 }
 
 /// `GET /api/audit/forwarders/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/audit/forwarders/{id}",
+    operation_id = "getForwarder",
+    tag = "forwarding",
+    summary = "One forwarder with its state (AUDIT)",
+    params(("id" = String, Path, description = "The forwarder's id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -40,6 +57,15 @@ pub async fn get(
 }
 
 /// `POST /api/audit/forwarders`: creates a forwarder and starts it; 201 with it.
+#[utoipa::path(
+    post,
+    path = "/api/audit/forwarders",
+    operation_id = "createForwarder",
+    tag = "forwarding",
+    summary = "Create a forwarder (EXPORT_ADMIN or ADMIN)",
+    request_body(content = Object, content_type = "application/json", description = "The forwarder"),
+    responses((status = 201, description = "The forwarder", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -52,6 +78,16 @@ pub async fn create(
 }
 
 /// `PUT /api/audit/forwarders/{id}`: replaces its settings; it goes on from its checkpoint.
+#[utoipa::path(
+    put,
+    path = "/api/audit/forwarders/{id}",
+    operation_id = "updateForwarder",
+    tag = "forwarding",
+    summary = "Replace a forwarder's settings (EXPORT_ADMIN or ADMIN)",
+    params(("id" = String, Path, description = "The forwarder's id")),
+    request_body(content = Object, content_type = "application/json", description = "The forwarder"),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -65,6 +101,15 @@ pub async fn update(
 }
 
 /// `DELETE /api/audit/forwarders/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/audit/forwarders/{id}",
+    operation_id = "deleteForwarder",
+    tag = "forwarding",
+    summary = "Delete a forwarder (EXPORT_ADMIN or ADMIN)",
+    params(("id" = String, Path, description = "The forwarder's id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -129,6 +129,15 @@ fn parse_body(headers: &HeaderMap, text: &str) -> Result<BatchRequest, RequestEr
 
 /// `POST /api/audit/graphql`. Errors of a valid request (bad input, an unknown id) come back in
 /// `errors` with 200, as GraphQL does.
+#[utoipa::path(
+    post,
+    path = "/api/audit/graphql",
+    operation_id = "graphqlPost",
+    tag = "exports",
+    summary = "GraphQL: export configurations and their runs (AUDIT; EXPORT_ADMIN or ADMIN to change)",
+    request_body(content = Value, content_type = "application/json", description = "{\"query\": \"…\", \"variables\": {…}}, or an array of them"),
+    responses((status = 200, description = "GraphQL's answer, with `errors` for field errors; an array of answers for a batch", body = Value), (status = "4XX", description = "A request error (no key, no permission, not a GraphQL request), in GraphQL's `errors` shape with `extensions.code`", body = Object), (status = "5XX", description = "A failure of the service, in GraphQL's `errors` shape", body = Object))
+)]
 pub async fn graphql_post(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
@@ -150,6 +159,15 @@ pub async fn graphql_post(
 
 /// `GET /api/audit/graphql?query=…&variables=…&operationName=…`: queries only (a mutation over
 /// GET is refused with 405, as the GraphQL-over-HTTP specification says).
+#[utoipa::path(
+    get,
+    path = "/api/audit/graphql",
+    operation_id = "graphqlGet",
+    tag = "exports",
+    summary = "GraphQL queries over GET (AUDIT)",
+    params(("query" = String, Query, description = "The GraphQL query"), ("variables" = Option<String>, Query, description = "The variables, as JSON"), ("operationName" = Option<String>, Query, description = "The operation to run")),
+    responses((status = 200, description = "GraphQL's answer", body = Object), (status = "4XX", description = "A request error (no key, no permission, not a GraphQL request), in GraphQL's `errors` shape with `extensions.code`", body = Object), (status = "5XX", description = "A failure of the service, in GraphQL's `errors` shape", body = Object))
+)]
 pub async fn graphql_get(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,

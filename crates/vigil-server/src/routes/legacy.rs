@@ -20,6 +20,15 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Creates audit records; answers `{"success": [...], "failure": [...]}`.
+#[utoipa::path(
+    post,
+    path = "/audit/createRecord",
+    operation_id = "legacyCreateRecord",
+    tag = "legacy",
+    summary = "Store records of the original service's legacy format (INGEST)",
+    request_body(content = Object, content_type = "application/json", description = "A legacy audit record, or an array of them"),
+    responses((status = 200, description = "What was stored", body = Object), (status = 400, description = "Nothing stored: each failure with its index and reason (`failure`, `success`)", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn create_record(
     State(state): State<AppState>,
     caller: Caller,

@@ -15,7 +15,9 @@ mod ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -25,96 +27,83 @@ pub(crate) use search::{parse_legacy_search, parse_search};
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
-/// Every route of the service.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(ui::index))
-        .route("/ui/app.js", get(ui::script))
-        .route("/ui/app.css", get(ui::style))
-        .route("/healthz", get(health))
-        .route("/readyz", get(ready))
-        .route("/api/audit/session", get(status::session))
-        .route("/api/audit/sign-in", get(status::sign_in_options))
-        .route("/auth/login", get(crate::oidc::login))
-        .route("/auth/callback", get(crate::oidc::callback))
-        .route("/auth/logout", post(crate::oidc::logout))
-        .route("/api/audit/status", get(status::status))
-        .route(
-            "/api/audit/events",
-            post(events::ingest_events).get(search::search_events),
-        )
-        .route("/api/audit/events/{id}", get(events::get_event))
-        .route("/api/audit/event", get(events::get_event_by_query))
-        .route(
-            "/api/audit/graphql",
-            post(graphql::graphql_post).get(graphql::graphql_get),
-        )
+/// Every route of the service, each registered from its handler's OpenAPI annotation: the
+/// router and the document come from one list.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(ui::index))
+        .routes(routes!(ui::script))
+        .routes(routes!(ui::style))
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(crate::openapi::document))
+        .routes(routes!(status::session))
+        .routes(routes!(status::sign_in_options))
+        .routes(routes!(crate::oidc::login))
+        .routes(routes!(crate::oidc::callback))
+        .routes(routes!(crate::oidc::logout))
+        .routes(routes!(status::status))
+        .routes(routes!(events::ingest_events, search::search_events))
+        .routes(routes!(events::get_event))
+        .routes(routes!(events::get_event_by_query))
+        .routes(routes!(graphql::graphql_post, graphql::graphql_get))
         // Trino's listener posts by default; `http-event-listener.connect-http-method=PUT` puts.
-        .route(
-            "/api/audit/ingest/trino",
-            post(query_audit::ingest_trino).put(query_audit::ingest_trino),
-        )
-        .route("/api/audit/registry/users", get(query_audit::list_users))
-        .route(
-            "/api/audit/registry/users/{user_id}/external-ids/{technology}",
-            put(query_audit::map_username).delete(query_audit::unmap_username),
-        )
-        .route(
-            "/api/audit/registry/datasources",
-            get(query_audit::list_datasources),
-        )
-        .route(
-            "/api/audit/integrations",
-            get(query_audit::list_integrations).post(query_audit::create_integration),
-        )
-        .route(
-            "/api/audit/integrations/schedule",
-            get(query_audit::get_schedule).put(query_audit::set_schedule),
-        )
-        .route(
-            "/api/audit/integrations/{id}",
-            get(query_audit::get_integration)
-                .put(query_audit::update_integration)
-                .delete(query_audit::delete_integration),
-        )
-        .route("/api/audit/load", post(query_audit::start_load))
-        .route("/api/audit/reports", get(reports::catalog))
-        .route("/api/audit/reports/entities", get(reports::entities))
-        .route(
-            "/api/audit/reports/run",
-            get(reports::run_get).post(reports::run_post),
-        )
-        .route("/api/audit/load/{id}", get(query_audit::get_load))
-        .route(
-            "/api/audit/forwarders",
-            get(forwarders::list).post(forwarders::create),
-        )
-        .route("/api/audit/alerts", get(alerts::list).post(alerts::create))
-        .route(
-            "/api/audit/alerts/{id}",
-            get(alerts::get).put(alerts::update).delete(alerts::delete),
-        )
-        .route(
-            "/api/audit/forwarders/{id}",
-            get(forwarders::get)
-                .put(forwarders::update)
-                .delete(forwarders::delete),
-        )
-        .route(
-            "/api/audit/saved-searches",
-            get(saved_searches::list).post(saved_searches::create),
-        )
-        .route(
-            "/api/audit/saved-searches/{id}",
-            axum::routing::delete(saved_searches::delete),
-        )
-        .route("/audit", get(search::legacy_search))
-        .route("/audit/createRecord", post(legacy::create_record))
+        .routes(routes!(
+            query_audit::ingest_trino,
+            query_audit::ingest_trino_put
+        ))
+        .routes(routes!(query_audit::list_users))
+        .routes(routes!(
+            query_audit::map_username,
+            query_audit::unmap_username
+        ))
+        .routes(routes!(query_audit::list_datasources))
+        .routes(routes!(
+            query_audit::list_integrations,
+            query_audit::create_integration
+        ))
+        .routes(routes!(
+            query_audit::get_schedule,
+            query_audit::set_schedule
+        ))
+        .routes(routes!(
+            query_audit::get_integration,
+            query_audit::update_integration,
+            query_audit::delete_integration
+        ))
+        .routes(routes!(query_audit::start_load))
+        .routes(routes!(query_audit::get_load))
+        .routes(routes!(reports::catalog))
+        .routes(routes!(reports::entities))
+        .routes(routes!(reports::run_get, reports::run_post))
+        .routes(routes!(forwarders::list, forwarders::create))
+        .routes(routes!(
+            forwarders::get,
+            forwarders::update,
+            forwarders::delete
+        ))
+        .routes(routes!(alerts::list, alerts::create))
+        .routes(routes!(alerts::get, alerts::update, alerts::delete))
+        .routes(routes!(saved_searches::list, saved_searches::create))
+        .routes(routes!(saved_searches::delete))
+        .routes(routes!(search::legacy_search))
+        .routes(routes!(legacy::create_record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(
             crate::listener::body_read_timeout,
         ))
-        .route("/metrics", get(metrics))
+        .routes(routes!(metrics))
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+/// Every route of the service.
+pub fn router(state: AppState) -> Router {
+    let (router, _) = routes().split_for_parts();
+    router
         .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -170,6 +159,14 @@ async fn drop_body(mut body: axum::body::Body, limit: usize) {
 }
 
 /// Prometheus metrics (permission AUDIT).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "service",
+    summary = "Prometheus metrics (AUDIT)",
+    responses((status = 200, description = "The metrics in Prometheus' text format", content_type = "text/plain", body = String), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
     caller: crate::auth::Caller,
@@ -206,6 +203,15 @@ const STORAGE_FULL_REASON: &str =
 /// being rebuilt is listed with its progress, and the node stays ready: it stores events
 /// meanwhile. `lag` says how many events of the log each of this node's views has still to
 /// take in.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "ready",
+    tag = "service",
+    summary = "Readiness: the derived views have caught up and nothing is wrong",
+    security(()),
+    responses((status = 200, description = "Ready, with the views' lag", body = Object), (status = 503, description = "Not ready: catching up, rebuilding, an integrity alarm or a full disk", body = Object))
+)]
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
@@ -258,6 +264,15 @@ async fn ready(
 }
 
 /// The process answers (200), and says so when its disk is full.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "service",
+    summary = "Liveness: the process answers",
+    security(()),
+    responses((status = 200, description = "Alive (with `storage` when the disk is full)", body = Object))
+)]
 async fn health(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> axum::Json<serde_json::Value> {

@@ -19,9 +19,37 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// `PUT /api/audit/ingest/trino`: the same, for a listener set to
+/// `http-event-listener.connect-http-method=PUT`.
+#[utoipa::path(
+    put,
+    path = "/api/audit/ingest/trino",
+    operation_id = "ingestTrinoPut",
+    tag = "query-audit",
+    summary = "Store the queries Trino's HTTP event listener sends, by PUT (INGEST)",
+    request_body(content = Object, content_type = "application/json", description = "A QueryCompletedEvent, or an array of them"),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
+pub async fn ingest_trino_put(
+    state: State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    ingest_trino(state, caller, body).await
+}
+
 /// `POST /api/audit/ingest/trino`: one `QueryCompletedEvent` (or an array of them) as Trino's
 /// HTTP event listener posts it. A repeat of the same query is a duplicate, not a second event.
 /// Created and split events are acknowledged and ignored.
+#[utoipa::path(
+    post,
+    path = "/api/audit/ingest/trino",
+    operation_id = "ingestTrino",
+    tag = "query-audit",
+    summary = "Store the queries Trino's HTTP event listener sends (INGEST)",
+    request_body(content = Object, content_type = "application/json", description = "A QueryCompletedEvent, or an array of them (created and split events are acknowledged and ignored)"),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn ingest_trino(
     State(state): State<AppState>,
     caller: Caller,
@@ -84,6 +112,14 @@ pub async fn ingest_trino(
 }
 
 /// `GET /api/audit/registry/users`: registered users with their platform usernames.
+#[utoipa::path(
+    get,
+    path = "/api/audit/registry/users",
+    operation_id = "listRegistryUsers",
+    tag = "query-audit",
+    summary = "Registered users with their platform usernames (AUDIT)",
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -96,6 +132,14 @@ pub async fn list_users(
 }
 
 /// `GET /api/audit/registry/datasources`: registered data sources.
+#[utoipa::path(
+    get,
+    path = "/api/audit/registry/datasources",
+    operation_id = "listRegistryDatasources",
+    tag = "query-audit",
+    summary = "Registered data sources (AUDIT)",
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn list_datasources(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,6 +156,16 @@ pub async fn list_datasources(
 /// `PUT /api/audit/registry/users/{userId}/external-ids/{technology}` with `{"username": "…"}`
 /// maps a platform username to the user; `DELETE` on the same path unmaps it. Either records a
 /// `UserUpdated` event. Events ingested afterwards name the user.
+#[utoipa::path(
+    put,
+    path = "/api/audit/registry/users/{user_id}/external-ids/{technology}",
+    operation_id = "mapPlatformUsername",
+    tag = "query-audit",
+    summary = "Map a platform username to a user (ADMIN)",
+    params(("user_id" = String, Path, description = "The registered user's id"), ("technology" = inline(crate::openapi::PlatformName), Path, description = "The platform")),
+    request_body(content = Object, content_type = "application/json", description = "{\"username\": \"…\"}"),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn map_username(
     State(state): State<AppState>,
     caller: Caller,
@@ -136,6 +190,15 @@ pub async fn map_username(
 }
 
 /// `DELETE /api/audit/registry/users/{userId}/external-ids/{technology}`.
+#[utoipa::path(
+    delete,
+    path = "/api/audit/registry/users/{user_id}/external-ids/{technology}",
+    operation_id = "unmapPlatformUsername",
+    tag = "query-audit",
+    summary = "Remove a user's platform username (ADMIN)",
+    params(("user_id" = String, Path, description = "The registered user's id"), ("technology" = inline(crate::openapi::PlatformName), Path, description = "The platform")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn unmap_username(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,6 +243,14 @@ fn integration_json(
 }
 
 /// `GET /api/audit/integrations`.
+#[utoipa::path(
+    get,
+    path = "/api/audit/integrations",
+    operation_id = "listIntegrations",
+    tag = "query-audit",
+    summary = "Pull integrations, never their secrets (AUDIT)",
+    responses((status = 200, description = "The integrations", body = Value), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn list_integrations(
     State(state): State<AppState>,
     caller: Caller,
@@ -194,6 +265,15 @@ pub async fn list_integrations(
 }
 
 /// `GET /api/audit/integrations/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/audit/integrations/{id}",
+    operation_id = "getIntegration",
+    tag = "query-audit",
+    summary = "One pull integration (AUDIT)",
+    params(("id" = String, Path, description = "The integration's id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn get_integration(
     State(state): State<AppState>,
     caller: Caller,
@@ -205,6 +285,15 @@ pub async fn get_integration(
 }
 
 /// `POST /api/audit/integrations`: creates a Snowflake or Unity Catalog integration.
+#[utoipa::path(
+    post,
+    path = "/api/audit/integrations",
+    operation_id = "createIntegration",
+    tag = "query-audit",
+    summary = "Create a Snowflake or Unity Catalog pull integration (ADMIN)",
+    request_body(content = Object, content_type = "application/json", description = "The integration"),
+    responses((status = 201, description = "The integration", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn create_integration(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,6 +310,16 @@ pub async fn create_integration(
 }
 
 /// `PUT /api/audit/integrations/{id}`: replaces its settings; without a secret the stored one stays.
+#[utoipa::path(
+    put,
+    path = "/api/audit/integrations/{id}",
+    operation_id = "updateIntegration",
+    tag = "query-audit",
+    summary = "Replace an integration's settings; without a secret the stored one stays (ADMIN)",
+    params(("id" = String, Path, description = "The integration's id")),
+    request_body(content = Object, content_type = "application/json", description = "The integration"),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn update_integration(
     State(state): State<AppState>,
     caller: Caller,
@@ -234,6 +333,15 @@ pub async fn update_integration(
 }
 
 /// `DELETE /api/audit/integrations/{id}`: the events it stored stay.
+#[utoipa::path(
+    delete,
+    path = "/api/audit/integrations/{id}",
+    operation_id = "deleteIntegration",
+    tag = "query-audit",
+    summary = "Delete an integration; the events it stored stay (ADMIN)",
+    params(("id" = String, Path, description = "The integration's id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn delete_integration(
     State(state): State<AppState>,
     caller: Caller,
@@ -245,6 +353,14 @@ pub async fn delete_integration(
 }
 
 /// `GET /api/audit/integrations/schedule`: minutes between runs, per integration type.
+#[utoipa::path(
+    get,
+    path = "/api/audit/integrations/schedule",
+    operation_id = "getIntegrationSchedule",
+    tag = "query-audit",
+    summary = "Minutes between pull runs, per integration type (AUDIT)",
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn get_schedule(
     State(state): State<AppState>,
     caller: Caller,
@@ -254,6 +370,15 @@ pub async fn get_schedule(
 }
 
 /// `PUT /api/audit/integrations/schedule` with `{"SNOWFLAKE": {"intervalMinutes": 30}}`.
+#[utoipa::path(
+    put,
+    path = "/api/audit/integrations/schedule",
+    operation_id = "setIntegrationSchedule",
+    tag = "query-audit",
+    summary = "Set the minutes between pull runs (ADMIN)",
+    request_body(content = Object, content_type = "application/json", description = "{\"SNOWFLAKE\": {\"intervalMinutes\": 30}}"),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn set_schedule(
     State(state): State<AppState>,
     caller: Caller,
@@ -267,6 +392,14 @@ pub async fn set_schedule(
 
 /// `POST /api/audit/load`: "Load Audit Events": runs every enabled pull integration now, in
 /// the background; answers 202 with the job to poll.
+#[utoipa::path(
+    post,
+    path = "/api/audit/load",
+    operation_id = "startLoad",
+    tag = "query-audit",
+    summary = "Load Audit Events: run every enabled pull integration now (AUDIT)",
+    responses((status = 202, description = "The job to poll", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn start_load(
     State(state): State<AppState>,
     caller: Caller,
@@ -277,6 +410,15 @@ pub async fn start_load(
 }
 
 /// `GET /api/audit/load/{id}`: a load's progress and result.
+#[utoipa::path(
+    get,
+    path = "/api/audit/load/{id}",
+    operation_id = "getLoad",
+    tag = "query-audit",
+    summary = "A load's progress and result (AUDIT)",
+    params(("id" = String, Path, description = "The load's id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn get_load(
     State(state): State<AppState>,
     caller: Caller,

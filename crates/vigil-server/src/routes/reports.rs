@@ -41,6 +41,14 @@ const RUN_PARAMETERS: [&str; 7] = [
 ];
 
 /// `GET /api/audit/reports`: the entity types and every report kind with its columns.
+#[utoipa::path(
+    get,
+    path = "/api/audit/reports",
+    operation_id = "listReportKinds",
+    tag = "reports",
+    summary = "The entity types and every report kind with its columns (AUDIT)",
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn catalog(caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Audit)?;
     Ok(Json(json!({
@@ -51,6 +59,15 @@ pub async fn catalog(caller: Caller) -> Result<Json<Value>, ApiError> {
 
 /// `GET /api/audit/reports/entities?entityType=user&q=tay`: entities whose name or id contains
 /// `q`, for the name box.
+#[utoipa::path(
+    get,
+    path = "/api/audit/reports/entities",
+    operation_id = "findReportEntities",
+    tag = "reports",
+    summary = "Entities whose name or id contains q, for the name box (AUDIT)",
+    params(("entityType" = inline(crate::openapi::EntityTypeName), Query, description = "The entity type"), ("q" = Option<String>, Query, description = "Part of a name or id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn entities(
     State(state): State<AppState>,
     caller: Caller,
@@ -97,6 +114,15 @@ pub async fn entities(
 }
 
 /// `GET /api/audit/reports/run?entityType=user&name=Taylor%20Smith&report=groups`.
+#[utoipa::path(
+    get,
+    path = "/api/audit/reports/run",
+    operation_id = "runReport",
+    tag = "reports",
+    summary = "Run a governance report (AUDIT)",
+    params(crate::openapi::ReportParams),
+    responses((status = 200, description = "The report's rows (JSON), or CSV with format=csv", content((Object = "application/json"), (String = "text/csv"))), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn run_get(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,6 +134,15 @@ pub async fn run_get(
 }
 
 /// `POST /api/audit/reports/run` with the same parameters as a JSON object.
+#[utoipa::path(
+    post,
+    path = "/api/audit/reports/run",
+    operation_id = "runReportPost",
+    tag = "reports",
+    summary = "Run a governance report, its parameters as a JSON object (AUDIT)",
+    request_body(content = Object, content_type = "application/json", description = "The parameters of GET /api/audit/reports/run as an object"),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn run_post(
     State(state): State<AppState>,
     caller: Caller,

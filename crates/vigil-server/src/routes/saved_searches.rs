@@ -22,6 +22,14 @@ pub struct NewSavedSearch {
 }
 
 /// `GET /api/audit/saved-searches`: every saved search, by name.
+#[utoipa::path(
+    get,
+    path = "/api/audit/saved-searches",
+    operation_id = "listSavedSearches",
+    tag = "search",
+    summary = "Every saved search, by name (AUDIT)",
+    responses((status = 200, description = "The list", body = Value), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Permission::Audit)?;
     let log = state.log.clone();
@@ -30,6 +38,15 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
 }
 
 /// `POST /api/audit/saved-searches` `{"name": …, "query": …}`: 201 with the saved search.
+#[utoipa::path(
+    post,
+    path = "/api/audit/saved-searches",
+    operation_id = "createSavedSearch",
+    tag = "search",
+    summary = "Save a search (AUDIT)",
+    request_body(content = Object, content_type = "application/json", description = "{\"name\": \"…\", \"query\": \"…\"}"),
+    responses((status = 201, description = "The saved search", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,6 +68,15 @@ pub async fn create(
 }
 
 /// `DELETE /api/audit/saved-searches/{id}`: the deleted search.
+#[utoipa::path(
+    delete,
+    path = "/api/audit/saved-searches/{id}",
+    operation_id = "deleteSavedSearch",
+    tag = "search",
+    summary = "Delete a saved search (AUDIT)",
+    params(("id" = String, Path, description = "The saved search's id")),
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -453,6 +453,15 @@ pub(crate) fn parse_search(query: Option<&str>) -> Result<Parsed, ApiError> {
 
 /// Searches UAM events: filters on every indexed field, a time range, keywords, sorting, paging
 /// and facet counts.
+#[utoipa::path(
+    get,
+    path = "/api/audit/events",
+    operation_id = "searchEvents",
+    tag = "search",
+    summary = "Search events by filters, keywords and time, with facets, a histogram and paging, or download them (AUDIT)",
+    params(crate::openapi::SearchParams),
+    responses((status = 200, description = "A page of hits with the total and facets (format=json), or every matching event (format=csv, format=ndjson)", content((Object = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn search_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -708,6 +717,14 @@ pub(crate) fn parse_legacy_search(
 }
 
 /// The legacy `GET /audit`: the same parameters and response shape as the original service.
+#[utoipa::path(
+    get,
+    path = "/audit",
+    operation_id = "legacySearch",
+    tag = "legacy",
+    summary = "The original service's search: its parameters and its answer (AUDIT)",
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn legacy_search(
     State(state): State<AppState>,
     caller: Caller,

@@ -13,6 +13,14 @@ use crate::state::AppState;
 
 /// The caller: a key's name and permissions (never its secret), or a signed-in person with the
 /// session's CSRF token and end. Any valid key or session may ask.
+#[utoipa::path(
+    get,
+    path = "/api/audit/session",
+    operation_id = "getSession",
+    tag = "sign-in",
+    summary = "Who is calling: the key, or the signed-in person with the session's CSRF token",
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn session(caller: Caller) -> Json<Value> {
     let principal = &caller.0;
     let permissions: Vec<&str> = principal.permissions.iter().map(|p| p.as_str()).collect();
@@ -36,6 +44,15 @@ pub async fn session(caller: Caller) -> Json<Value> {
 
 /// How people may sign in: with an API key always, and through single sign-on when it is
 /// configured. No key is needed to ask.
+#[utoipa::path(
+    get,
+    path = "/api/audit/sign-in",
+    operation_id = "getSignInOptions",
+    tag = "sign-in",
+    summary = "How people may sign in (no key needed)",
+    security(()),
+    responses((status = 200, description = "OK", body = Object))
+)]
 pub async fn sign_in_options(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
         "apiKey": true,
@@ -45,6 +62,14 @@ pub async fn sign_in_options(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// The last stored sequence number and how far each derived view has come (permission AUDIT).
+#[utoipa::path(
+    get,
+    path = "/api/audit/status",
+    operation_id = "getStatus",
+    tag = "service",
+    summary = "How far the log, the search index and the projection have come (AUDIT)",
+    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+)]
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,

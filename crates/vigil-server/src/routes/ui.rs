@@ -33,16 +33,43 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// `GET /`: the single page.
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "webUi",
+    tag = "web-ui",
+    summary = "The web UI",
+    security(()),
+    responses((status = 200, description = "The single page", content_type = "text/html", body = String))
+)]
 pub async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
 /// `GET /ui/app.js`.
+#[utoipa::path(
+    get,
+    path = "/ui/app.js",
+    operation_id = "webUiScript",
+    tag = "web-ui",
+    summary = "The web UI's script",
+    security(()),
+    responses((status = 200, description = "The script", content_type = "text/javascript", body = String))
+)]
 pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
 /// `GET /ui/app.css`.
+#[utoipa::path(
+    get,
+    path = "/ui/app.css",
+    operation_id = "webUiStyle",
+    tag = "web-ui",
+    summary = "The web UI's style sheet",
+    security(()),
+    responses((status = 200, description = "The style sheet", content_type = "text/css", body = String))
+)]
 pub async fn style() -> Response {
     asset("text/css; charset=utf-8", APP_CSS)
 }

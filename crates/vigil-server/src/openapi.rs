@@ -1,0 +1,417 @@
+//! The OpenAPI 3.1 contract of the HTTP API, generated from the code: every route is registered
+//! through `utoipa_axum::routes!` from its handler's `#[utoipa::path]` (method, path,
+//! parameters, body, answers), so the router and the document cannot drift apart. This module
+//! holds what the handlers share: the error body, the parameter lists of search and reports, the
+//! security schemes, and `GET /api/openapi.json`.
+
+use std::sync::LazyLock;
+
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
+
+/// Every refusal and failure answers this body (4xx: what is wrong and where; 5xx: no internal
+/// detail).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    /// What is wrong, and where.
+    error: String,
+    /// For machines: `invalid_value`, `malformed_json`, `unauthenticated`, `forbidden`,
+    /// `csrf_token_refused`, `not_found`, `conflict`, `payload_too_large`, `request_timeout`,
+    /// `unavailable`, `internal`, …
+    code: String,
+    /// For an invalid value: the JSON path of the field.
+    #[schema(nullable = false)]
+    path: Option<String>,
+    /// For malformed JSON: the line of the fault (1-based).
+    #[schema(nullable = false)]
+    line: Option<u64>,
+    /// For malformed JSON: the column of the fault (1-based).
+    #[schema(nullable = false)]
+    column: Option<u64>,
+}
+
+/// Whether vigil's own reads are searched.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum OwnReads {
+    Exclude,
+    Include,
+}
+
+/// What a search answers: a page, or a download.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum SearchFormat {
+    Json,
+    Csv,
+    Ndjson,
+}
+
+/// The time a search sorts and ranges on.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub enum SortField {
+    EventTimestamp,
+    ReceivedTimestamp,
+}
+
+/// A sort order.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Order {
+    Desc,
+    Asc,
+}
+
+/// A closed list of names, as a string schema with an `enum`, taken from the core's own list so
+/// the document follows it.
+fn names(values: impl IntoIterator<Item = &'static str>) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .into()
+}
+
+/// The entity types of governance reports.
+pub struct EntityTypeName;
+
+impl PartialSchema for EntityTypeName {
+    fn schema() -> RefOr<Schema> {
+        names(vigil_core::governance::reports::EntityType::ALL.map(|entity| entity.as_str()))
+    }
+}
+
+impl ToSchema for EntityTypeName {}
+
+/// What a report answers.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ReportFormat {
+    Json,
+    Csv,
+}
+
+/// The platforms a user's username is mapped on.
+pub struct PlatformName;
+
+impl PartialSchema for PlatformName {
+    fn schema() -> RefOr<Schema> {
+        names(vigil_core::registry::Platform::ALL.map(|platform| platform.as_str()))
+    }
+}
+
+impl ToSchema for PlatformName {}
+
+/// The parameters of a search (`GET /api/audit/events`). Every filter is repeatable (its values
+/// are alternatives) and has an exclusion twin, `FIELD.not`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SearchParams {
+    /// Filter on `action` (e.g. `QUERY`, `CREATE`).
+    action: Option<Vec<String>>,
+    /// Filter on `targetType`.
+    #[param(rename = "targetType")]
+    target_type: Option<Vec<String>>,
+    /// Filter on `actionStatus` (`SUCCESS`, `FAILURE`, `UNAUTHORIZED`).
+    #[param(rename = "actionStatus")]
+    action_status: Option<Vec<String>>,
+    /// Filter on `actor.id`.
+    #[param(rename = "actorId")]
+    actor_id: Option<Vec<String>>,
+    /// Filter on `actor.name` (any case).
+    #[param(rename = "actorName")]
+    actor_name: Option<Vec<String>>,
+    /// Filter on `actor.type`.
+    #[param(rename = "actorType")]
+    actor_type: Option<Vec<String>>,
+    /// Filter on `actor.profileId`.
+    #[param(rename = "profileId")]
+    profile_id: Option<Vec<String>>,
+    /// Filter on `actor.identityProvider`.
+    #[param(rename = "identityProvider")]
+    identity_provider: Option<Vec<String>>,
+    /// Filter on a target's id.
+    #[param(rename = "targetId")]
+    target_id: Option<Vec<String>>,
+    /// Filter on a target's name (any case).
+    #[param(rename = "targetName")]
+    target_name: Option<Vec<String>>,
+    /// Filter on the technology (`SNOWFLAKE`, `DATABRICKS`, `TRINO`, …).
+    technology: Option<Vec<String>>,
+    /// Filter on a data source's id.
+    #[param(rename = "dataSourceId")]
+    data_source_id: Option<Vec<String>>,
+    /// Filter on a data source's name (any case).
+    #[param(rename = "dataSourceName")]
+    data_source_name: Option<Vec<String>>,
+    /// Filter on a project's id.
+    #[param(rename = "projectId")]
+    project_id: Option<Vec<String>>,
+    /// Filter on a project's name (any case).
+    #[param(rename = "projectName")]
+    project_name: Option<Vec<String>>,
+    /// Filter on a purpose.
+    purpose: Option<Vec<String>>,
+    /// Filter on `auditPayload.type`.
+    #[param(rename = "payloadType")]
+    payload_type: Option<Vec<String>>,
+    /// Filter on the UAM event type (`DatasourceCreated`, `Query`, …).
+    #[param(rename = "eventType")]
+    event_type: Option<Vec<String>>,
+    /// Filter on the legacy record type (`query`, `auditQuery`, …).
+    #[param(rename = "recordType")]
+    record_type: Option<Vec<String>>,
+    /// Filter on the outcome.
+    outcome: Option<Vec<String>>,
+    /// Filter on a table a query read (any case).
+    table: Option<Vec<String>>,
+    /// Filter on a column a query read (any case).
+    column: Option<Vec<String>>,
+    /// Filter on a tag.
+    tag: Option<Vec<String>>,
+    /// Filter on a sensitivity.
+    sensitivity: Option<Vec<String>>,
+    /// Filter on `tenantId`.
+    #[param(rename = "tenantId")]
+    tenant_id: Option<Vec<String>>,
+    /// Filter on the platform user (any case).
+    #[param(rename = "platformUser")]
+    platform_user: Option<Vec<String>>,
+    /// Filter on a blob id.
+    #[param(rename = "blobId")]
+    blob_id: Option<Vec<String>>,
+    /// Filter on the event's id.
+    #[param(rename = "eventId")]
+    event_id: Option<Vec<String>>,
+    /// Filter on who submitted the event (`vigil`, `key:<id>`, `person:<id>`, `integration:<id>`,
+    /// `cli:<user>`, `demo`).
+    #[param(rename = "submittedBy")]
+    submitted_by: Option<Vec<String>>,
+    /// `exclude` (default) or `include` vigil's own reads (`AUDIT_QUERY`, `RUN_REPORT`).
+    #[param(rename = "ownReads", inline)]
+    own_reads: Option<OwnReads>,
+    /// Start of the range (inclusive): RFC 3339, a date, epoch milliseconds, or relative
+    /// (`now-24h`, `7d`).
+    from: Option<String>,
+    /// End of the range (inclusive), in the forms `from` takes.
+    to: Option<String>,
+    /// `json` (a page, the default), `csv` or `ndjson` (a download of every matching event).
+    #[param(inline)]
+    format: Option<SearchFormat>,
+    /// Keywords over query text, names and actor ids; all must match.
+    q: Option<String>,
+    /// `eventTimestamp` (default) or `receivedTimestamp`.
+    #[param(inline)]
+    sort: Option<SortField>,
+    /// `desc` (default) or `asc`.
+    #[param(inline)]
+    order: Option<Order>,
+    /// Hits per page: 50 by default, at most 1,000; 0 answers the total and facets only.
+    #[param(maximum = 1000)]
+    size: Option<u32>,
+    /// Hits to skip (at most 100,000).
+    #[param(maximum = 100000)]
+    offset: Option<u32>,
+    /// The `nextCursor` of the previous page, for any depth.
+    cursor: Option<String>,
+    /// Comma-separated facet fields, or `none`.
+    facets: Option<String>,
+    /// Values per facet (100 by default).
+    #[param(rename = "facetLimit")]
+    facet_limit: Option<u32>,
+    /// Equal time buckets between `from` and `to` (1–1,000; both required).
+    #[param(minimum = 1, maximum = 1000)]
+    histogram: Option<u32>,
+}
+
+/// The parameters of a report run.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ReportParams {
+    /// `user`, `group`, `project`, `purpose`, `dataSource`, `tag`, … (`GET /api/audit/reports`).
+    #[param(rename = "entityType", inline)]
+    entity_type: EntityTypeName,
+    /// The report kind's name, e.g. `data-sources-accessed`.
+    report: String,
+    /// The entity's name (or id); reports about every entity need none.
+    name: Option<String>,
+    /// Start of the range (inclusive).
+    from: Option<String>,
+    /// End of the range (inclusive).
+    to: Option<String>,
+    /// Rows at most.
+    limit: Option<u32>,
+    /// `json` (default) or `csv`.
+    #[param(inline)]
+    format: Option<ReportFormat>,
+}
+
+/// The API key in `Authorization` (bare or `Bearer`), or a signed-in person's session cookie.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "An API key, bare or as `Bearer <key>`.",
+            ))),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "vigil_session",
+                "A person's single sign-on session; a change must also echo the session's \
+                 csrfToken in X-CSRF-Token.",
+            ))),
+        );
+        openapi.security = Some(vec![
+            SecurityRequirement::new("apiKey", Vec::<String>::new()),
+            SecurityRequirement::new("session", Vec::<String>::new()),
+        ]);
+    }
+}
+
+/// The document's frame; the paths come from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "vigil",
+        description = "The audit service's HTTP API: the Universal Audit Model's events, search, \
+                       governance reports, exports (GraphQL), query-audit integrations, SIEM \
+                       forwarders and alerts. Permissions: AUDIT reads, INGEST writes events, \
+                       EXPORT_ADMIN and ADMIN change configurations.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    modifiers(&Security),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "events", description = "Storing and reading UAM events"),
+        (name = "search", description = "Keyword and facet search"),
+        (name = "reports", description = "Governance reports"),
+        (name = "exports", description = "Export configurations (GraphQL)"),
+        (name = "query-audit", description = "Query audit: Trino, Snowflake, Databricks"),
+        (name = "forwarding", description = "Forwarders to the SIEM and alerts"),
+        (name = "sign-in", description = "Who is calling, and single sign-on"),
+        (name = "service", description = "Health, readiness, status and metrics"),
+        (name = "web-ui", description = "The web UI's assets"),
+        (name = "legacy", description = "The original service's legacy API"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as served, made once.
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    crate::routes::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+});
+
+/// The OpenAPI 3.1 document of this API.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    operation_id = "openapi",
+    tag = "service",
+    security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object))
+)]
+pub async fn document() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "application/json"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        DOCUMENT.as_str(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use serde_json::Value;
+
+    #[test]
+    fn every_operation_is_named_once_declares_its_path_parameters_and_answers() {
+        let document = serde_json::to_value(crate::routes::openapi()).unwrap();
+        assert_eq!(document["openapi"], "3.1.0");
+        let mut ids = HashSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap();
+                assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+                let declared: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|p| p["in"] == "path")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                for name in path.split('{').skip(1).filter_map(|p| p.split('}').next()) {
+                    assert!(
+                        declared.contains(&name),
+                        "{method} {path} does not declare its path parameter {name}"
+                    );
+                }
+                let responses = operation["responses"].as_object().unwrap();
+                assert!(!responses.is_empty(), "{method} {path} answers nothing");
+                assert!(
+                    operation["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                    "{method} {path} has no summary"
+                );
+            }
+        }
+        // Spot checks: the search's parameters, a public route, the error body.
+        let search = &document["paths"]["/api/audit/events"]["get"];
+        let names: Vec<&Value> = search["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| &p["name"])
+            .collect();
+        for name in ["actorId", "from", "to", "q", "cursor", "histogram"] {
+            assert!(names.iter().any(|n| *n == name), "search lacks {name}");
+        }
+        assert_eq!(
+            document["paths"]["/healthz"]["get"]["security"],
+            serde_json::json!([{}])
+        );
+        assert!(document["components"]["schemas"]["ErrorBody"].is_object());
+    }
+
+    #[test]
+    fn every_route_is_registered_from_its_annotation() {
+        // The router is built only through `routes!`, so it serves nothing the document lacks.
+        let source = include_str!("routes/mod.rs");
+        for plain in [
+            ".route(",
+            ".route_service(",
+            ".nest(",
+            ".merge(",
+            ".fallback(",
+        ] {
+            assert!(
+                !source.contains(plain),
+                "routes/mod.rs registers a route with `{plain}`: use `.routes(routes!(handler))` \
+                 with a #[utoipa::path] on the handler, so the OpenAPI document has it"
+            );
+        }
+    }
+}
