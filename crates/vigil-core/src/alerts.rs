@@ -59,6 +59,7 @@ impl From<StoreError> for AlertError {
 
 /// An alert, as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     /// A UUID, given at creation.
@@ -83,14 +84,21 @@ pub struct Alert {
 
 /// What a create or update request gives: [`Alert`]'s settings (`enabled` defaults to true).
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlertInput {
+    /// What people call it.
     pub name: String,
+    /// Whether it is evaluated (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The saved search whose events are counted.
     pub saved_search_id: String,
+    /// It fires when more events than this match within the window.
     pub threshold: u64,
+    /// The window, in minutes, ending at each evaluation (by event time).
     pub window_minutes: u32,
+    /// The forwarders that deliver its firings.
     pub forwarder_ids: Vec<String>,
 }
 

@@ -19,6 +19,7 @@ pub const MAX_QUERY_BYTES: usize = 8 * 1024;
 
 /// A saved search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SavedSearch {
     /// Its id.

@@ -14,6 +14,7 @@ use crate::store::{Row, StoreError, values};
 
 /// Where a forwarder sends events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Target {
     /// RFC 5424 messages over TCP (or TLS) with octet-counting framing (RFC 6587).
@@ -139,6 +140,7 @@ impl Target {
 /// Which events a forwarder sends: each list, when not empty, must name the event's value (an
 /// event passes when it passes every list).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Filter {
     /// `action` values, such as `QUERY`.
@@ -194,6 +196,7 @@ impl Filter {
 
 /// Where a new forwarder starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StartAt {
     /// Every event in the log, oldest first.
@@ -204,6 +207,7 @@ pub enum StartAt {
 
 /// A forwarder as stored and shown (never with its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Forwarder {
     /// A UUID, given at creation.
@@ -236,19 +240,28 @@ pub struct ForwarderInput {
     pub start_at: StartAt,
 }
 
+/// A forwarder as a create or update request gives it.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Body {
+pub struct ForwarderBody {
+    /// A name people recognise.
     name: String,
+    /// Whether it runs (default true).
     #[serde(default = "yes")]
     enabled: bool,
+    /// Where it sends.
     target: Target,
+    /// What it sends (everything by default).
     #[serde(default)]
     filter: Filter,
+    /// `SPLUNK_HEC`: the HEC token (sealed, never returned; on update, absent keeps it).
     #[serde(default)]
     token: Option<String>,
+    /// `WEBHOOK`: the HMAC key of `X-Vigil-Signature` (sealed, never returned).
     #[serde(default)]
     signing_secret: Option<String>,
+    /// On create: `NOW` (default) or `BEGINNING`.
     #[serde(default)]
     start_at: Option<StartAt>,
 }
@@ -256,7 +269,7 @@ struct Body {
 impl ForwarderInput {
     /// Reads and checks a request body; `creating` requires the secret its target needs.
     pub fn parse(body: &Value, creating: bool) -> Result<ForwarderInput, ForwardError> {
-        let body: Body = serde_path_to_error::deserialize(body).map_err(|error| {
+        let body: ForwarderBody = serde_path_to_error::deserialize(body).map_err(|error| {
             let path = error.path().to_string();
             let at = if path == "." {
                 String::new()

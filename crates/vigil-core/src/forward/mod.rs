@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use config::{
-    Filter, ForwardStatus, Forwarder, ForwarderInput, StartAt, Target, get_forwarder,
-    list_forwarders,
+    Filter, ForwardStatus, Forwarder, ForwarderBody, ForwarderInput, StartAt, Target,
+    get_forwarder, list_forwarders,
 };
 pub use format::{SD_ID, hec_event, syslog_frame, webhook_signature};
 

@@ -14,10 +14,12 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The body of a save.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSavedSearch {
+    /// The name people pick it by (unique).
     name: String,
+    /// The audit page's query string (`range=24h&f=action:QUERY&…`), without a leading `?`.
     query: String,
 }
 
@@ -28,7 +30,7 @@ pub struct NewSavedSearch {
     operation_id = "listSavedSearches",
     tag = "search",
     summary = "Every saved search, by name (AUDIT)",
-    responses((status = 200, description = "The list", body = Value), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The list, by name", body = Vec<vigil_core::saved_searches::SavedSearch>), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Permission::Audit)?;
@@ -44,8 +46,8 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
     operation_id = "createSavedSearch",
     tag = "search",
     summary = "Save a search (AUDIT)",
-    request_body(content = Object, content_type = "application/json", description = "{\"name\": \"…\", \"query\": \"…\"}"),
-    responses((status = 201, description = "The saved search", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    request_body(content = NewSavedSearch, description = "The name and the audit page's query string"),
+    responses((status = 201, description = "The saved search", body = vigil_core::saved_searches::SavedSearch), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -75,7 +77,7 @@ pub async fn create(
     tag = "search",
     summary = "Delete a saved search (AUDIT)",
     params(("id" = String, Path, description = "The saved search's id")),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The deleted search", body = vigil_core::saved_searches::SavedSearch), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
 )]
 pub async fn delete(
     State(state): State<AppState>,
