@@ -235,13 +235,16 @@ pub struct SearchParams {
     histogram: Option<u32>,
 }
 
-/// The parameters of a report run.
-#[derive(IntoParams)]
+/// The parameters of a report run: the query of `GET /api/audit/reports/run`, or the JSON object
+/// `POST` sends.
+#[derive(IntoParams, ToSchema)]
 #[into_params(parameter_in = Query)]
+#[schema(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct ReportParams {
-    /// `user`, `group`, `project`, `purpose`, `dataSource`, `tag`, … (`GET /api/audit/reports`).
+    /// `user`, `group`, `project`, `datasource`, `purpose`, `tag`, … (`GET /api/audit/reports`).
     #[param(rename = "entityType", inline)]
+    #[schema(schema_with = EntityTypeName::schema)]
     entity_type: EntityTypeName,
     /// The report kind's name, e.g. `data-sources-accessed`.
     report: String,
@@ -255,7 +258,53 @@ pub struct ReportParams {
     limit: Option<u32>,
     /// `json` (default) or `csv`.
     #[param(inline)]
+    #[schema(inline)]
     format: Option<ReportFormat>,
+}
+
+/// `PUT /api/audit/registry/users/{user_id}/external-ids/{technology}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UsernameBody {
+    /// The user's name on the platform.
+    #[schema(min_length = 1)]
+    username: String,
+}
+
+/// Minutes between the pull runs of one integration type.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Interval {
+    /// From 5 minutes to a week.
+    #[schema(minimum = 5, maximum = 10080)]
+    interval_minutes: u32,
+}
+
+/// `PUT /api/audit/integrations/schedule`: the types to change, at least one.
+#[derive(ToSchema)]
+#[schema(min_properties = 1)]
+#[allow(dead_code, non_snake_case)]
+pub struct ScheduleBody {
+    /// Snowflake's interval.
+    SNOWFLAKE: Option<Interval>,
+    /// Databricks Unity Catalog's interval.
+    DATABRICKS_UNITY_CATALOG: Option<Interval>,
+}
+
+/// A GraphQL request.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct GraphqlRequest {
+    /// The query or mutation.
+    #[schema(min_length = 1)]
+    query: String,
+    /// Its variables.
+    #[schema(value_type = Option<Object>)]
+    variables: Option<serde_json::Value>,
+    /// Which operation of the query to run.
+    operation_name: Option<String>,
 }
 
 /// The API key in `Authorization` (bare or `Bearer`), or a signed-in person's session cookie.

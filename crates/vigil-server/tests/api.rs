@@ -557,6 +557,21 @@ async fn graphql_over_http_works_as_clients_speak_it() {
         body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
         "{body}"
     );
+    // A request without a document is malformed, not a GraphQL error (schemathesis found it).
+    for missing in [
+        json!({ "variables": {} }),
+        json!([{ "query": "{ exportPublicKey }" }, {}]),
+    ] {
+        let (status, _, body) = graphql_http(keyed(client().post(&url)).json(&missing)).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("`query`"),
+            "{body}"
+        );
+    }
 
     // A batch, as Apollo's BatchHttpLink sends: an array in, an array out.
     let (status, _, body) = graphql_http(keyed(client().post(&url)).json(&json!([

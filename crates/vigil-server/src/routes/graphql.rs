@@ -127,6 +127,27 @@ fn parse_body(headers: &HeaderMap, text: &str) -> Result<BatchRequest, RequestEr
     Ok(batch)
 }
 
+/// Refuses a request without a document to run (a JSON body without `query`, an empty
+/// `application/graphql` body): a malformed request, not a GraphQL error.
+fn require_query(batch: &BatchRequest) -> Result<(), RequestError> {
+    let requests = match batch {
+        BatchRequest::Single(request) => std::slice::from_ref(request),
+        BatchRequest::Batch(requests) => requests.as_slice(),
+    };
+    match requests
+        .iter()
+        .position(|request| request.query.trim().is_empty())
+    {
+        None => Ok(()),
+        Some(index) if requests.len() > 1 => Err(RequestError::bad(format!(
+            "request {index} of the batch has no `query`: the GraphQL document to run is required"
+        ))),
+        Some(_) => Err(RequestError::bad(
+            "`query` is required: the GraphQL document to run",
+        )),
+    }
+}
+
 /// `POST /api/audit/graphql`. Errors of a valid request (bad input, an unknown id) come back in
 /// `errors` with 200, as GraphQL does.
 #[utoipa::path(
@@ -135,7 +156,7 @@ fn parse_body(headers: &HeaderMap, text: &str) -> Result<BatchRequest, RequestEr
     operation_id = "graphqlPost",
     tag = "exports",
     summary = "GraphQL: export configurations and their runs (AUDIT; EXPORT_ADMIN or ADMIN to change)",
-    request_body(content = Value, content_type = "application/json", description = "{\"query\": \"…\", \"variables\": {…}}, or an array of them"),
+    request_body(description = "A GraphQL request, an array of them (a batch), or the query itself with Content-Type application/graphql", content((crate::openapi::GraphqlRequest = "application/json"), (String = "application/graphql"))),
     responses((status = 200, description = "GraphQL's answer, with `errors` for field errors; an array of answers for a batch", body = Value), (status = "4XX", description = "A request error (no key, no permission, not a GraphQL request), in GraphQL's `errors` shape with `extensions.code`", body = Object), (status = "5XX", description = "A failure of the service, in GraphQL's `errors` shape", body = Object))
 )]
 pub async fn graphql_post(
@@ -148,6 +169,7 @@ pub async fn graphql_post(
         let caller = caller_of(caller)?;
         let text = super::body_text(body)?;
         let batch = parse_body(&headers, &text)?;
+        require_query(&batch)?;
         Ok::<_, RequestError>(execute(&state, batch, caller).await)
     }
     .await;

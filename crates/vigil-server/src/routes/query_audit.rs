@@ -163,7 +163,7 @@ pub async fn list_datasources(
     tag = "query-audit",
     summary = "Map a platform username to a user (ADMIN)",
     params(("user_id" = String, Path, description = "The registered user's id"), ("technology" = inline(crate::openapi::PlatformName), Path, description = "The platform")),
-    request_body(content = Object, content_type = "application/json", description = "{\"username\": \"…\"}"),
+    request_body(content = crate::openapi::UsernameBody, description = "The username"),
     responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
 )]
 pub async fn map_username(
@@ -376,7 +376,7 @@ pub async fn get_schedule(
     operation_id = "setIntegrationSchedule",
     tag = "query-audit",
     summary = "Set the minutes between pull runs (ADMIN)",
-    request_body(content = Object, content_type = "application/json", description = "{\"SNOWFLAKE\": {\"intervalMinutes\": 30}}"),
+    request_body(content = crate::openapi::ScheduleBody, description = "The intervals to change"),
     responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
 )]
 pub async fn set_schedule(

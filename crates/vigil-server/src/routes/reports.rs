@@ -140,8 +140,8 @@ pub async fn run_get(
     operation_id = "runReportPost",
     tag = "reports",
     summary = "Run a governance report, its parameters as a JSON object (AUDIT)",
-    request_body(content = Object, content_type = "application/json", description = "The parameters of GET /api/audit/reports/run as an object"),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    request_body(content = crate::openapi::ReportParams, description = "The parameters of GET /api/audit/reports/run as an object"),
+    responses((status = 200, description = "The report's rows (JSON), or CSV with format=csv", content((Object = "application/json"), (String = "text/csv"))), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
 )]
 pub async fn run_post(
     State(state): State<AppState>,
