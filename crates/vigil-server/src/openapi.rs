@@ -8,9 +8,9 @@ use std::sync::LazyLock;
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
 /// Every refusal and failure answers this body (4xx: what is wrong and where; 5xx: no internal
@@ -260,6 +260,144 @@ pub struct ReportParams {
     #[param(inline)]
     #[schema(inline)]
     format: Option<ReportFormat>,
+}
+
+/// An identifier: text, or a whole number (stored as its decimal text).
+fn id_schema() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([
+            Type::String,
+            Type::Integer,
+            Type::Null,
+        ]))
+        .into()
+}
+
+/// Who acted.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Actor {
+    /// `USER_ACTOR`, `SYSTEM_ACCOUNT`, `API_KEY`, `UNKNOWN`, …
+    #[schema(rename = "type")]
+    actor_type: Option<String>,
+    /// The actor's id (often an e-mail address).
+    #[schema(schema_with = id_schema)]
+    id: Option<String>,
+    /// The actor's name.
+    name: Option<String>,
+    /// The identity provider that vouched for a person.
+    identity_provider: Option<String>,
+    /// The person's profile id.
+    #[schema(schema_with = id_schema)]
+    profile_id: Option<String>,
+    /// Who impersonated the actor, when someone did.
+    impersonated_by: Option<serde_json::Value>,
+}
+
+/// An object an event acted on (a target) or concerned (a related resource).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Resource {
+    /// `DATASOURCE`, `USER`, `GROUP`, `TAG`, `PROJECT`, …
+    #[schema(rename = "type")]
+    resource_type: Option<String>,
+    /// Its id.
+    #[schema(schema_with = id_schema)]
+    id: Option<String>,
+    /// Its name.
+    name: Option<String>,
+    /// For data sources: `SNOWFLAKE`, `DATABRICKS`, `TRINO`, …
+    technology: Option<String>,
+}
+
+/// A Universal Audit Model event, as a producer sends it and as vigil returns it (with the
+/// fields vigil fills in: `id`, `receivedTimestamp`). `auditPayload` depends on the event type
+/// (its `type`, such as `QueryAuditPayload`); the specification lists each.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct UamEvent {
+    /// The event's id (a UUID is given when absent).
+    #[schema(schema_with = id_schema)]
+    id: Option<String>,
+    /// The base action: `QUERY`, `CREATE`, `UPDATE`, `DELETE`, `AUTHENTICATE`, …
+    action: String,
+    /// Who acted.
+    actor: Actor,
+    /// The kind of the targets.
+    target_type: Option<String>,
+    /// What was acted on.
+    #[schema(value_type = Option<Vec<Resource>>)]
+    targets: Option<Vec<Resource>>,
+    /// What else the event concerns.
+    #[schema(value_type = Option<Vec<Resource>>)]
+    related_resources: Option<Vec<Resource>>,
+    /// `SUCCESS`, `FAILURE` or `UNAUTHORIZED`.
+    action_status: Option<String>,
+    /// Why, when it did not succeed: any JSON (text, usually).
+    action_status_reason: Option<serde_json::Value>,
+    /// When it happened (RFC 3339).
+    #[schema(format = DateTime)]
+    event_timestamp: String,
+    /// When the producer's audit service received it (RFC 3339); vigil fills it in when absent.
+    #[schema(format = DateTime)]
+    received_timestamp: Option<String>,
+    /// The tenant.
+    tenant_id: Option<String>,
+    /// The session of the actor.
+    #[schema(schema_with = id_schema)]
+    session_id: Option<String>,
+    /// The request.
+    #[schema(schema_with = id_schema)]
+    request_id: Option<String>,
+    /// The actor's address.
+    actor_ip: Option<String>,
+    /// The actor's client.
+    user_agent: Option<String>,
+    /// The event's details; `type` names their shape.
+    #[schema(value_type = Option<Object>)]
+    audit_payload: Option<serde_json::Value>,
+}
+
+/// A page of search results.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SearchPage {
+    /// How many events match.
+    total: u64,
+    /// This page's events, in the search's order.
+    hits: Vec<UamEvent>,
+    /// Per facet field: its most active values with their counts, `distinct` and `events`.
+    #[schema(value_type = Object)]
+    facets: serde_json::Value,
+    /// Send it as `cursor` for the next page; `null` on the last.
+    next_cursor: Option<String>,
+    /// With `histogram=N`: `{"bucketMillis": …, "buckets": [{"start": …, "count": n}, …]}`.
+    #[schema(value_type = Option<Object>)]
+    histogram: Option<serde_json::Value>,
+}
+
+/// What `POST /api/audit/events` takes as JSON: one event, or an array of them.
+pub struct EventOrEvents;
+
+impl PartialSchema for EventOrEvents {
+    fn schema() -> RefOr<Schema> {
+        let event = Ref::from_schema_name(UamEvent::name());
+        OneOfBuilder::new()
+            .item(event.clone())
+            .item(event.to_array_builder())
+            .into()
+    }
+}
+
+impl ToSchema for EventOrEvents {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((UamEvent::name().into_owned(), UamEvent::schema()));
+        UamEvent::schemas(schemas);
+    }
 }
 
 /// `PUT /api/audit/registry/users/{user_id}/external-ids/{technology}`.

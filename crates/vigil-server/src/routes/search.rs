@@ -460,7 +460,7 @@ pub(crate) fn parse_search(query: Option<&str>) -> Result<Parsed, ApiError> {
     tag = "search",
     summary = "Search events by filters, keywords and time, with facets, a histogram and paging, or download them (AUDIT)",
     params(crate::openapi::SearchParams),
-    responses((status = 200, description = "A page of hits with the total and facets (format=json), or every matching event (format=csv, format=ndjson)", content((Object = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "A page of hits with the total and facets (format=json), or every matching event (format=csv, format=ndjson)", content((crate::openapi::SearchPage = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
 )]
 pub async fn search_events(
     State(state): State<AppState>,
