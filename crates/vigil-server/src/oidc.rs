@@ -208,7 +208,13 @@ impl OidcArgs {
 pub struct Oidc {
     settings: OidcSettings,
     http: reqwest::Client,
+    /// Refused sign-ins recorded in the current minute: anyone may start a sign-in and fail it,
+    /// so their records are capped; the rest are logged only.
+    refusals: std::sync::Mutex<(std::time::Instant, u32)>,
 }
+
+/// Refused sign-ins recorded per minute at most (per node).
+const REFUSALS_RECORDED_PER_MINUTE: u32 = 120;
 
 /// The claims besides the standard ones, as the provider sent them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -255,7 +261,11 @@ impl Oidc {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .build()?;
-        Ok(Oidc { settings, http })
+        Ok(Oidc {
+            settings,
+            http,
+            refusals: std::sync::Mutex::new((std::time::Instant::now(), 0)),
+        })
     }
 
     async fn client(
@@ -298,6 +308,19 @@ impl Oidc {
             self.settings.client_secret.clone(),
         )
         .set_redirect_uri(self.settings.redirect.clone()))
+    }
+
+    /// Whether one more refused sign-in may be recorded this minute.
+    fn may_record_refusal(&self) -> bool {
+        let mut window = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if window.0.elapsed() >= Duration::from_secs(60) {
+            *window = (std::time::Instant::now(), 0);
+        }
+        window.1 += 1;
+        window.1 <= REFUSALS_RECORDED_PER_MINUTE
     }
 
     /// The permissions the groups in `claim` give.
@@ -526,7 +549,9 @@ pub async fn callback(State(state): State<AppState>, request: Request) -> Respon
             response
         }
         Err(refusal) => {
-            if let Some(person) = refusal.record {
+            if let Some(person) = refusal.record
+                && oidc.may_record_refusal()
+            {
                 let log = state.log.clone();
                 let reason = refusal.message.clone();
                 let recorded = tokio::task::spawn_blocking(move || {
@@ -537,7 +562,7 @@ pub async fn callback(State(state): State<AppState>, request: Request) -> Respon
                     tracing::error!("could not record a refused sign-in");
                 }
             }
-            tracing::info!(message = %refusal.message, "a sign-in was refused");
+            tracing::warn!(message = %refusal.message, "a sign-in was refused");
             refusal_page(refusal.status, &refusal.message)
         }
     }
@@ -777,6 +802,15 @@ mod tests {
             oidc_roles: vec!["auditors=AUDIT".into()],
             oidc_session_hours: 8,
         }
+    }
+
+    #[test]
+    fn refused_sign_ins_are_recorded_up_to_a_cap_a_minute() {
+        let oidc = Oidc::new(args().settings().unwrap().unwrap()).unwrap();
+        let recorded = (0..REFUSALS_RECORDED_PER_MINUTE + 5)
+            .filter(|_| oidc.may_record_refusal())
+            .count();
+        assert_eq!(recorded, REFUSALS_RECORDED_PER_MINUTE as usize);
     }
 
     #[test]
