@@ -178,6 +178,21 @@ async fn a_person_signs_in_through_the_identity_provider_and_is_recorded_by_name
         assert_eq!(status, 403, "{refused}");
         assert_eq!(refused["code"], "csrf_token_refused", "{refused}");
     }
+    // GraphQL too: its refusal comes in GraphQL's shape.
+    let (status, refused) = with_cookie(
+        &server,
+        reqwest::Method::POST,
+        "/api/audit/graphql",
+        &secret,
+        None,
+        Some(json!({ "query": "{ exportPublicKey }" })),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
     let (status, saved) = with_cookie(
         &server,
         reqwest::Method::POST,

@@ -39,7 +39,7 @@ impl From<ApiError> for RequestError {
         let (status, _) = error.status_and_code();
         let code = match &error {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::Forbidden(_) | ApiError::CsrfRefused => "FORBIDDEN",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::RequestTimeout(_) => "REQUEST_TIMEOUT",
             _ if status.is_server_error() => "INTERNAL_SERVER_ERROR",
