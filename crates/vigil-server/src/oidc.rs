@@ -721,7 +721,7 @@ async fn finish_sign_in(
     operation_id = "signOut",
     tag = "sign-in",
     summary = "End the signed-in session (with X-CSRF-Token)",
-    responses((status = 204, description = "Signed out; the cookie is cleared"), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 204, description = "Signed out; the cookie is cleared"), crate::openapi::Refused)
 )]
 pub async fn logout(
     State(state): State<AppState>,

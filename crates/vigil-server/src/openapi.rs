@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
-use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 /// Every refusal and failure answers this body (4xx: what is wrong and where; 5xx: no internal
 /// detail).
@@ -111,6 +111,12 @@ impl PartialSchema for PlatformName {
 }
 
 impl ToSchema for PlatformName {}
+
+/// Refused (4xx: what is wrong and where) or failed (5xx).
+#[derive(IntoResponses)]
+#[response(status = "default")]
+#[allow(dead_code)]
+pub struct Refused(ErrorBody);
 
 /// The parameters of a search (`GET /api/audit/events`). Every filter is repeatable (its values
 /// are alternatives) and has an exclusion twin, `FIELD.not`.

@@ -106,7 +106,7 @@ fn with_status(state: &AppState, alert: &Alert) -> Result<Value, ApiError> {
     operation_id = "listAlerts",
     tag = "forwarding",
     summary = "Every alert, by name (AUDIT)",
-    responses((status = 200, description = "The list, by name", body = Vec<vigil_core::alerts::Alert>), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The list, by name", body = Vec<vigil_core::alerts::Alert>), crate::openapi::Refused)
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Audit)?;
@@ -128,7 +128,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     tag = "forwarding",
     summary = "One alert with its state (AUDIT)",
     params(("id" = String, Path, description = "The alert's id")),
-    responses((status = 200, description = "The alert", body = vigil_core::alerts::Alert), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The alert", body = vigil_core::alerts::Alert), crate::openapi::Refused)
 )]
 pub async fn get(
     State(state): State<AppState>,
@@ -152,7 +152,7 @@ pub async fn get(
     tag = "forwarding",
     summary = "Create a alert (EXPORT_ADMIN or ADMIN)",
     request_body(content = vigil_core::alerts::AlertInput, description = "The alert"),
-    responses((status = 201, description = "The alert", body = vigil_core::alerts::Alert), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 201, description = "The alert", body = vigil_core::alerts::Alert), crate::openapi::Refused)
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -176,7 +176,7 @@ pub async fn create(
     summary = "Replace a alert's settings (EXPORT_ADMIN or ADMIN)",
     params(("id" = String, Path, description = "The alert's id")),
     request_body(content = vigil_core::alerts::AlertInput, description = "The alert"),
-    responses((status = 200, description = "The alert", body = vigil_core::alerts::Alert), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The alert", body = vigil_core::alerts::Alert), crate::openapi::Refused)
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -201,7 +201,7 @@ pub async fn update(
     tag = "forwarding",
     summary = "Delete a alert (EXPORT_ADMIN or ADMIN)",
     params(("id" = String, Path, description = "The alert's id")),
-    responses((status = 200, description = "The alert", body = vigil_core::alerts::Alert), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The alert", body = vigil_core::alerts::Alert), crate::openapi::Refused)
 )]
 pub async fn delete(
     State(state): State<AppState>,

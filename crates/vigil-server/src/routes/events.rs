@@ -51,7 +51,7 @@ pub const SUBMITTED_BY_HEADER: &str = "vigil-submitted-by";
     tag = "events",
     summary = "Store events (INGEST): one UAM event, an array, or NDJSON",
     request_body(description = "A UAM event, an array of them, or NDJSON (one event a line)", content((crate::openapi::EventOrEvents = "application/json"), (String = "application/x-ndjson"))),
-    responses((status = 200, description = "What was stored, what was a duplicate, what was rejected and why", body = Object), (status = 400, description = "Nothing stored: `rejected` lists each item with its index and reason (or, for a body that is no JSON, the error body)", body = Object), (status = 409, description = "Nothing stored: every item's id is taken by another event", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "What was stored, what was a duplicate, what was rejected and why", body = Object), (status = 400, description = "Nothing stored: `rejected` lists each item with its index and reason (or, for a body that is no JSON, the error body)", body = Object), (status = 409, description = "Nothing stored: every item's id is taken by another event", body = Object), crate::openapi::Refused)
 )]
 pub async fn ingest_events(
     State(state): State<AppState>,
@@ -131,7 +131,7 @@ fn report_response(report: &IngestReport) -> Response {
     tag = "events",
     summary = "One stored event, as it arrived plus the fields vigil filled in (AUDIT)",
     params(("id" = String, Path, description = "The event's id")),
-    responses((status = 200, description = "The event, byte for byte as stored", body = crate::openapi::UamEvent), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The event, byte for byte as stored", body = crate::openapi::UamEvent), crate::openapi::Refused)
 )]
 pub async fn get_event(
     State(state): State<AppState>,
@@ -150,7 +150,7 @@ pub async fn get_event(
     tag = "events",
     summary = "One stored event, its id in the query (for ids a path cannot carry) (AUDIT)",
     params(("id" = String, Query, description = "The event's id")),
-    responses((status = 200, description = "The event, byte for byte as stored", body = crate::openapi::UamEvent), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The event, byte for byte as stored", body = crate::openapi::UamEvent), crate::openapi::Refused)
 )]
 pub async fn get_event_by_query(
     State(state): State<AppState>,

@@ -24,7 +24,7 @@ use crate::state::AppState;
     operation_id = "listForwarders",
     tag = "forwarding",
     summary = "Every forwarder, by name (AUDIT)",
-    responses((status = 200, description = "The list, by name", body = Vec<vigil_core::forward::Forwarder>), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The list, by name", body = Vec<vigil_core::forward::Forwarder>), crate::openapi::Refused)
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Audit)?;
@@ -44,7 +44,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     tag = "forwarding",
     summary = "One forwarder with its state (AUDIT)",
     params(("id" = String, Path, description = "The forwarder's id")),
-    responses((status = 200, description = "The forwarder", body = vigil_core::forward::Forwarder), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The forwarder", body = vigil_core::forward::Forwarder), crate::openapi::Refused)
 )]
 pub async fn get(
     State(state): State<AppState>,
@@ -64,7 +64,7 @@ pub async fn get(
     tag = "forwarding",
     summary = "Create a forwarder (EXPORT_ADMIN or ADMIN)",
     request_body(content = vigil_core::forward::ForwarderBody, description = "The forwarder"),
-    responses((status = 201, description = "The forwarder", body = vigil_core::forward::Forwarder), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 201, description = "The forwarder", body = vigil_core::forward::Forwarder), crate::openapi::Refused)
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -86,7 +86,7 @@ pub async fn create(
     summary = "Replace a forwarder's settings (EXPORT_ADMIN or ADMIN)",
     params(("id" = String, Path, description = "The forwarder's id")),
     request_body(content = vigil_core::forward::ForwarderBody, description = "The forwarder"),
-    responses((status = 200, description = "The forwarder", body = vigil_core::forward::Forwarder), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The forwarder", body = vigil_core::forward::Forwarder), crate::openapi::Refused)
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -108,7 +108,7 @@ pub async fn update(
     tag = "forwarding",
     summary = "Delete a forwarder (EXPORT_ADMIN or ADMIN)",
     params(("id" = String, Path, description = "The forwarder's id")),
-    responses((status = 200, description = "The forwarder", body = vigil_core::forward::Forwarder), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The forwarder", body = vigil_core::forward::Forwarder), crate::openapi::Refused)
 )]
 pub async fn delete(
     State(state): State<AppState>,

@@ -27,7 +27,7 @@ use crate::state::AppState;
     tag = "legacy",
     summary = "Store records of the original service's legacy format (INGEST)",
     request_body(content = Object, content_type = "application/json", description = "A legacy audit record, or an array of them"),
-    responses((status = 200, description = "What was stored", body = Object), (status = 400, description = "Nothing stored: each failure with its index and reason (`failure`, `success`)", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "What was stored", body = Object), (status = 400, description = "Nothing stored: each failure with its index and reason (`failure`, `success`)", body = Object), crate::openapi::Refused)
 )]
 pub async fn create_record(
     State(state): State<AppState>,

@@ -165,7 +165,7 @@ async fn drop_body(mut body: axum::body::Body, limit: usize) {
     operation_id = "metrics",
     tag = "service",
     summary = "Prometheus metrics (AUDIT)",
-    responses((status = 200, description = "The metrics in Prometheus' text format", content_type = "text/plain", body = String), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The metrics in Prometheus' text format", content_type = "text/plain", body = String), crate::openapi::Refused)
 )]
 async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,

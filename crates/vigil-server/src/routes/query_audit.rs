@@ -28,7 +28,7 @@ use crate::state::AppState;
     tag = "query-audit",
     summary = "Store the queries Trino's HTTP event listener sends, by PUT (INGEST)",
     request_body(content = Object, content_type = "application/json", description = "A QueryCompletedEvent, or an array of them"),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn ingest_trino_put(
     state: State<AppState>,
@@ -48,7 +48,7 @@ pub async fn ingest_trino_put(
     tag = "query-audit",
     summary = "Store the queries Trino's HTTP event listener sends (INGEST)",
     request_body(content = Object, content_type = "application/json", description = "A QueryCompletedEvent, or an array of them (created and split events are acknowledged and ignored)"),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn ingest_trino(
     State(state): State<AppState>,
@@ -118,7 +118,7 @@ pub async fn ingest_trino(
     operation_id = "listRegistryUsers",
     tag = "query-audit",
     summary = "Registered users with their platform usernames (AUDIT)",
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -138,7 +138,7 @@ pub async fn list_users(
     operation_id = "listRegistryDatasources",
     tag = "query-audit",
     summary = "Registered data sources (AUDIT)",
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn list_datasources(
     State(state): State<AppState>,
@@ -164,7 +164,7 @@ pub async fn list_datasources(
     summary = "Map a platform username to a user (ADMIN)",
     params(("user_id" = String, Path, description = "The registered user's id"), ("technology" = inline(crate::openapi::PlatformName), Path, description = "The platform")),
     request_body(content = crate::openapi::UsernameBody, description = "The username"),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn map_username(
     State(state): State<AppState>,
@@ -197,7 +197,7 @@ pub async fn map_username(
     tag = "query-audit",
     summary = "Remove a user's platform username (ADMIN)",
     params(("user_id" = String, Path, description = "The registered user's id"), ("technology" = inline(crate::openapi::PlatformName), Path, description = "The platform")),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn unmap_username(
     State(state): State<AppState>,
@@ -249,7 +249,7 @@ fn integration_json(
     operation_id = "listIntegrations",
     tag = "query-audit",
     summary = "Pull integrations, never their secrets (AUDIT)",
-    responses((status = 200, description = "The integrations", body = Value), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The integrations", body = Value), crate::openapi::Refused)
 )]
 pub async fn list_integrations(
     State(state): State<AppState>,
@@ -272,7 +272,7 @@ pub async fn list_integrations(
     tag = "query-audit",
     summary = "One pull integration (AUDIT)",
     params(("id" = String, Path, description = "The integration's id")),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn get_integration(
     State(state): State<AppState>,
@@ -292,7 +292,7 @@ pub async fn get_integration(
     tag = "query-audit",
     summary = "Create a Snowflake or Unity Catalog pull integration (ADMIN)",
     request_body(content = Object, content_type = "application/json", description = "The integration"),
-    responses((status = 201, description = "The integration", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 201, description = "The integration", body = Object), crate::openapi::Refused)
 )]
 pub async fn create_integration(
     State(state): State<AppState>,
@@ -318,7 +318,7 @@ pub async fn create_integration(
     summary = "Replace an integration's settings; without a secret the stored one stays (ADMIN)",
     params(("id" = String, Path, description = "The integration's id")),
     request_body(content = Object, content_type = "application/json", description = "The integration"),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn update_integration(
     State(state): State<AppState>,
@@ -340,7 +340,7 @@ pub async fn update_integration(
     tag = "query-audit",
     summary = "Delete an integration; the events it stored stay (ADMIN)",
     params(("id" = String, Path, description = "The integration's id")),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn delete_integration(
     State(state): State<AppState>,
@@ -359,7 +359,7 @@ pub async fn delete_integration(
     operation_id = "getIntegrationSchedule",
     tag = "query-audit",
     summary = "Minutes between pull runs, per integration type (AUDIT)",
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn get_schedule(
     State(state): State<AppState>,
@@ -377,7 +377,7 @@ pub async fn get_schedule(
     tag = "query-audit",
     summary = "Set the minutes between pull runs (ADMIN)",
     request_body(content = crate::openapi::ScheduleBody, description = "The intervals to change"),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn set_schedule(
     State(state): State<AppState>,
@@ -398,7 +398,7 @@ pub async fn set_schedule(
     operation_id = "startLoad",
     tag = "query-audit",
     summary = "Load Audit Events: run every enabled pull integration now (AUDIT)",
-    responses((status = 202, description = "The job to poll", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 202, description = "The job to poll", body = Object), crate::openapi::Refused)
 )]
 pub async fn start_load(
     State(state): State<AppState>,
@@ -417,7 +417,7 @@ pub async fn start_load(
     tag = "query-audit",
     summary = "A load's progress and result (AUDIT)",
     params(("id" = String, Path, description = "The load's id")),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn get_load(
     State(state): State<AppState>,

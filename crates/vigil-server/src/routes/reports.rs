@@ -47,7 +47,7 @@ const RUN_PARAMETERS: [&str; 7] = [
     operation_id = "listReportKinds",
     tag = "reports",
     summary = "The entity types and every report kind with its columns (AUDIT)",
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn catalog(caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Audit)?;
@@ -66,7 +66,7 @@ pub async fn catalog(caller: Caller) -> Result<Json<Value>, ApiError> {
     tag = "reports",
     summary = "Entities whose name or id contains q, for the name box (AUDIT)",
     params(("entityType" = inline(crate::openapi::EntityTypeName), Query, description = "The entity type"), ("q" = Option<String>, Query, description = "Part of a name or id")),
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn entities(
     State(state): State<AppState>,
@@ -121,7 +121,7 @@ pub async fn entities(
     tag = "reports",
     summary = "Run a governance report (AUDIT)",
     params(crate::openapi::ReportParams),
-    responses((status = 200, description = "The report's rows (JSON), or CSV with format=csv", content((Object = "application/json"), (String = "text/csv"))), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The report's rows (JSON), or CSV with format=csv", content((Object = "application/json"), (String = "text/csv"))), crate::openapi::Refused)
 )]
 pub async fn run_get(
     State(state): State<AppState>,
@@ -141,7 +141,7 @@ pub async fn run_get(
     tag = "reports",
     summary = "Run a governance report, its parameters as a JSON object (AUDIT)",
     request_body(content = crate::openapi::ReportParams, description = "The parameters of GET /api/audit/reports/run as an object"),
-    responses((status = 200, description = "The report's rows (JSON), or CSV with format=csv", content((Object = "application/json"), (String = "text/csv"))), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The report's rows (JSON), or CSV with format=csv", content((Object = "application/json"), (String = "text/csv"))), crate::openapi::Refused)
 )]
 pub async fn run_post(
     State(state): State<AppState>,

@@ -30,7 +30,7 @@ pub struct NewSavedSearch {
     operation_id = "listSavedSearches",
     tag = "search",
     summary = "Every saved search, by name (AUDIT)",
-    responses((status = 200, description = "The list, by name", body = Vec<vigil_core::saved_searches::SavedSearch>), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The list, by name", body = Vec<vigil_core::saved_searches::SavedSearch>), crate::openapi::Refused)
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Permission::Audit)?;
@@ -47,7 +47,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
     tag = "search",
     summary = "Save a search (AUDIT)",
     request_body(content = NewSavedSearch, description = "The name and the audit page's query string"),
-    responses((status = 201, description = "The saved search", body = vigil_core::saved_searches::SavedSearch), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 201, description = "The saved search", body = vigil_core::saved_searches::SavedSearch), crate::openapi::Refused)
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -77,7 +77,7 @@ pub async fn create(
     tag = "search",
     summary = "Delete a saved search (AUDIT)",
     params(("id" = String, Path, description = "The saved search's id")),
-    responses((status = 200, description = "The deleted search", body = vigil_core::saved_searches::SavedSearch), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "The deleted search", body = vigil_core::saved_searches::SavedSearch), crate::openapi::Refused)
 )]
 pub async fn delete(
     State(state): State<AppState>,

@@ -460,7 +460,7 @@ pub(crate) fn parse_search(query: Option<&str>) -> Result<Parsed, ApiError> {
     tag = "search",
     summary = "Search events by filters, keywords and time, with facets, a histogram and paging, or download them (AUDIT)",
     params(crate::openapi::SearchParams),
-    responses((status = 200, description = "A page of hits with the total and facets (format=json), or every matching event (format=csv, format=ndjson)", content((crate::openapi::SearchPage = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "A page of hits with the total and facets (format=json), or every matching event (format=csv, format=ndjson)", content((crate::openapi::SearchPage = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))), crate::openapi::Refused)
 )]
 pub async fn search_events(
     State(state): State<AppState>,
@@ -723,7 +723,7 @@ pub(crate) fn parse_legacy_search(
     operation_id = "legacySearch",
     tag = "legacy",
     summary = "The original service's search: its parameters and its answer (AUDIT)",
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn legacy_search(
     State(state): State<AppState>,

@@ -19,7 +19,7 @@ use crate::state::AppState;
     operation_id = "getSession",
     tag = "sign-in",
     summary = "Who is calling: the key, or the signed-in person with the session's CSRF token",
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn session(caller: Caller) -> Json<Value> {
     let principal = &caller.0;
@@ -68,7 +68,7 @@ pub async fn sign_in_options(State(state): State<AppState>) -> Json<Value> {
     operation_id = "getStatus",
     tag = "service",
     summary = "How far the log, the search index and the projection have come (AUDIT)",
-    responses((status = 200, description = "OK", body = Object), (status = "default", description = "Refused (4xx: what is wrong and where) or failed (5xx)", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
 )]
 pub async fn status(
     State(state): State<AppState>,
