@@ -406,6 +406,91 @@ impl ToSchema for EventOrEvents {
     }
 }
 
+/// How a Snowflake integration signs in: a key pair (`privateKey`, PKCS#8 PEM) or OAuth
+/// (`token`). Secrets are sealed and never returned; on update, absent keeps the stored one.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SnowflakeAuthentication {
+    /// `KEY_PAIR` or `OAUTH`.
+    #[serde(rename = "type")]
+    auth_type: String,
+    /// KEY_PAIR: the private key (PEM).
+    private_key: Option<String>,
+    /// OAUTH: the token.
+    token: Option<String>,
+}
+
+/// A Snowflake pull integration: `ACCOUNT_USAGE.QUERY_HISTORY` and `ACCESS_HISTORY`.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SnowflakeIntegration {
+    /// The account's URL, `https://<account>.snowflakecomputing.com`.
+    account_url: String,
+    /// The account identifier, when the URL does not show it.
+    account: Option<String>,
+    /// The user vigil signs in as.
+    user: String,
+    /// The warehouse its queries run on.
+    warehouse: String,
+    /// The role, when not the user's default.
+    role: Option<String>,
+    /// How it signs in.
+    authentication: SnowflakeAuthentication,
+    /// How long ACCESS_HISTORY may lag QUERY_HISTORY, in minutes.
+    access_history_settle_minutes: Option<u32>,
+}
+
+/// A Databricks Unity Catalog pull integration: `system.query.history` and lineage.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct DatabricksIntegration {
+    /// The workspace host, `https://<workspace>.cloud.databricks.com`.
+    host: String,
+    /// The SQL warehouse the system tables are read through.
+    warehouse_id: String,
+    /// Only these workspaces (all by default).
+    workspace_ids: Option<Vec<String>>,
+    /// How long lineage may lag the query history, in minutes.
+    lineage_settle_minutes: Option<u32>,
+    /// Rows per statement page.
+    rows_per_statement: Option<u32>,
+    /// The access token (sealed, never returned; on update, absent keeps the stored one).
+    token: Option<String>,
+}
+
+/// Where a pull integration reads, by `type`.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+pub enum IntegrationSource {
+    /// Snowflake.
+    Snowflake(SnowflakeIntegration),
+    /// Databricks Unity Catalog.
+    DatabricksUnityCatalog(DatabricksIntegration),
+}
+
+/// A pull integration as a request gives it and as vigil answers it (with `id`, `createdAt`,
+/// `updatedAt` and `status`, and never a secret).
+#[derive(serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Integration {
+    /// What people call it (the type's name by default).
+    name: Option<String>,
+    /// Whether the schedule and loads run it (default true).
+    enabled: Option<bool>,
+    /// Each run reads from the watermark minus this many minutes (the sources are late).
+    overlap_minutes: Option<u32>,
+    /// The first run reads this many hours back.
+    initial_lookback_hours: Option<u32>,
+    /// The source and its settings.
+    #[serde(flatten)]
+    source: IntegrationSource,
+}
+
 /// `PUT /api/audit/registry/users/{user_id}/external-ids/{technology}`.
 #[derive(ToSchema)]
 #[allow(dead_code)]

@@ -249,7 +249,7 @@ fn integration_json(
     operation_id = "listIntegrations",
     tag = "query-audit",
     summary = "Pull integrations, never their secrets (AUDIT)",
-    responses((status = 200, description = "The integrations", body = Value), crate::openapi::Refused)
+    responses((status = 200, description = "The integrations", body = Vec<crate::openapi::Integration>), crate::openapi::Refused)
 )]
 pub async fn list_integrations(
     State(state): State<AppState>,
@@ -272,7 +272,7 @@ pub async fn list_integrations(
     tag = "query-audit",
     summary = "One pull integration (AUDIT)",
     params(("id" = String, Path, description = "The integration's id")),
-    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
+    responses((status = 200, description = "The integration", body = crate::openapi::Integration), crate::openapi::Refused)
 )]
 pub async fn get_integration(
     State(state): State<AppState>,
@@ -291,8 +291,8 @@ pub async fn get_integration(
     operation_id = "createIntegration",
     tag = "query-audit",
     summary = "Create a Snowflake or Unity Catalog pull integration (ADMIN)",
-    request_body(content = Object, content_type = "application/json", description = "The integration"),
-    responses((status = 201, description = "The integration", body = Object), crate::openapi::Refused)
+    request_body(content = crate::openapi::Integration, description = "The integration"),
+    responses((status = 201, description = "The integration", body = crate::openapi::Integration), crate::openapi::Refused)
 )]
 pub async fn create_integration(
     State(state): State<AppState>,
@@ -317,8 +317,8 @@ pub async fn create_integration(
     tag = "query-audit",
     summary = "Replace an integration's settings; without a secret the stored one stays (ADMIN)",
     params(("id" = String, Path, description = "The integration's id")),
-    request_body(content = Object, content_type = "application/json", description = "The integration"),
-    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
+    request_body(content = crate::openapi::Integration, description = "The integration"),
+    responses((status = 200, description = "The integration", body = crate::openapi::Integration), crate::openapi::Refused)
 )]
 pub async fn update_integration(
     State(state): State<AppState>,
@@ -340,7 +340,7 @@ pub async fn update_integration(
     tag = "query-audit",
     summary = "Delete an integration; the events it stored stay (ADMIN)",
     params(("id" = String, Path, description = "The integration's id")),
-    responses((status = 200, description = "OK", body = Object), crate::openapi::Refused)
+    responses((status = 200, description = "The integration", body = crate::openapi::Integration), crate::openapi::Refused)
 )]
 pub async fn delete_integration(
     State(state): State<AppState>,

@@ -188,10 +188,20 @@ impl IntegrationInput {
                                 );
                             }
                         };
-                        let secret = ["privateKey", "token"]
-                            .iter()
-                            .find_map(|key| auth.remove(*key))
-                            .and_then(|value| value.as_str().map(str::to_owned));
+                        let mut secret = None;
+                        for key in ["privateKey", "token"] {
+                            match auth.remove(key) {
+                                None | Some(Value::Null) => {}
+                                Some(Value::String(text)) => {
+                                    secret.get_or_insert(text);
+                                }
+                                // Not ignored: on an update, an ignored secret would silently
+                                // keep the stored one.
+                                Some(_) => {
+                                    return Err(format!("authentication.{key}: must be a string"));
+                                }
+                            }
+                        }
                         (auth_type, secret)
                     }
                     _ => {
@@ -337,6 +347,19 @@ mod tests {
         assert!(refusal(json!([1]), true).contains("JSON object"));
         let snowflake = json!({ "type": "SNOWFLAKE", "account": "acme" });
         assert!(refusal(snowflake, true).contains("authentication:"));
+        // A secret that is no string is refused, not taken as "keep the stored one" (found by
+        // writing its OpenAPI schema).
+        let wrong = json!({
+            "type": "SNOWFLAKE",
+            "accountUrl": "https://acme.snowflakecomputing.com",
+            "user": "VIGIL",
+            "warehouse": "AUDIT_WH",
+            "authentication": { "type": "KEY_PAIR", "privateKey": 5 },
+        });
+        assert!(
+            refusal(wrong, false).contains("authentication.privateKey: must be a string"),
+            "a number is no private key"
+        );
     }
 
     /// Creating needs the secret; an update without one keeps the stored secret.
