@@ -347,7 +347,7 @@ mod tests {
         assert!(refusal(json!([1]), true).contains("JSON object"));
         let snowflake = json!({ "type": "SNOWFLAKE", "account": "acme" });
         assert!(refusal(snowflake, true).contains("authentication:"));
-        // A secret that is no string is refused, not taken as "keep the stored one" (found by
+        // A secret that is no string is refused, not taken as "keep the stored one" (found while
         // writing its OpenAPI schema).
         let wrong = json!({
             "type": "SNOWFLAKE",
