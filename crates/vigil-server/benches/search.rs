@@ -248,7 +248,16 @@ fn main() {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         time_query(&http, &base, "audit page: last 24 h, 50 newest", &format!("from={day_ago}&size=50")).await;
         // As the web UI asks: up to now, with its 60-bucket timeline.
-        time_query(&http, &base, "  … with the timeline (histogram=60)", &format!("from={day_ago}&to={now}&size=50&histogram=60")).await;
+        time_query(&http, &base, "  … with a timeline (histogram=60)", &format!("from={day_ago}&to={now}&size=50&histogram=60")).await;
+        // As the web UI asks since it aligns its presets: 24 h ending with the current minute,
+        // 60 buckets of 24 whole minutes, which sealed segments answer from their kept minutes.
+        let minute_end = (chrono::Utc::now().timestamp() / 60 + 1) * 60;
+        let aligned = |seconds: i64, millis: i64| {
+            (chrono::DateTime::from_timestamp(seconds, 0).unwrap() + chrono::Duration::milliseconds(millis))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        let (from, to) = (aligned(minute_end - 86_400, 0), aligned(minute_end, -1));
+        time_query(&http, &base, "  … with the UI's timeline (whole minutes)", &format!("from={from}&to={to}&size=50&histogram=60")).await;
         time_query(&http, &base, "audit page: all time, 50 newest", "size=50").await;
         time_query(&http, &base, "keyword in query text", "q=orders_17&size=50").await;
         time_query(&http, &base, "one data source", "dataSourceId=7&size=50").await;

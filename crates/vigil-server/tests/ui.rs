@@ -1074,6 +1074,35 @@ async fn the_audit_page_serves_daily_use() {
     wait_total(&browser, "46 events").await;
     let bars = browser.find_all("#timeline-chart a rect").await;
     assert_eq!(bars.len(), 60);
+    // The last 24 hours are asked for in whole minutes from a whole minute (24-minute bars), the
+    // histogram the server answers from its kept minutes instead of every event's time.
+    let starts = browser
+        .script(
+            "return [...document.querySelectorAll('#timeline-chart a')].slice(0, 2) \
+             .map((a) => new URLSearchParams(a.getAttribute('href').split('?')[1]).get('from'))",
+            vec![],
+        )
+        .await;
+    let starts: Vec<i64> = starts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|start| {
+            chrono::DateTime::parse_from_rfc3339(start.as_str().unwrap())
+                .unwrap()
+                .timestamp_millis()
+        })
+        .collect();
+    assert_eq!(
+        starts[0] % 60_000,
+        0,
+        "the first bar starts on a minute: {starts:?}"
+    );
+    assert_eq!(
+        starts[1] - starts[0],
+        24 * 60_000,
+        "24-minute bars: {starts:?}"
+    );
     browser
         .script(
             "const svg = document.getElementById('timeline-chart'); const box = svg.getBoundingClientRect(); \
