@@ -49,8 +49,11 @@ pub async fn log_request(State(state): State<AppState>, request: Request, next: 
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    state.metrics.count_request(&path, status);
-    let micros = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .count_request(&path, status, elapsed.as_secs_f64());
+    let micros = elapsed.as_micros() as u64;
     if status >= 500 {
         tracing::warn!(%method, path, status, micros, "request");
     } else {

@@ -537,6 +537,8 @@ async fn metrics_count_ingest_requests_and_index_lag() {
         "vigil_events_rejected_total 1\n",
         "# TYPE vigil_index_lag_events gauge\n",
         "vigil_http_requests_total{path=\"/api/audit/events\",status=\"200\"}",
+        "vigil_http_request_duration_seconds_count{path=\"/api/audit/events\"}",
+        "# EOF\n",
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }

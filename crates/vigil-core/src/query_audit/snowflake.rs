@@ -11,6 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
+use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::pem::PemObject;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -133,23 +135,17 @@ impl RsaSigner {
                 "{FIELD}: encrypted keys are not supported; give the unencrypted PEM (it is stored sealed)"
             ));
         }
-        let body: String = pem
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.starts_with("-----") && !line.is_empty())
-            .collect();
-        let der = STANDARD.decode(body.as_bytes()).map_err(|_| {
-            format!("{FIELD}: not a PEM private key (the base64 body does not decode)")
-        })?;
-        let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
-            ring::rsa::KeyPair::from_der(&der)
-        } else {
-            ring::rsa::KeyPair::from_pkcs8(&der)
+        let der = PrivateKeyDer::from_pem_slice(pem.as_bytes())
+            .map_err(|error| format!("{FIELD}: not a PEM private key ({error})"))?;
+        let key = match &der {
+            PrivateKeyDer::Pkcs1(key) => ring::rsa::KeyPair::from_der(key.secret_pkcs1_der()),
+            PrivateKeyDer::Pkcs8(key) => ring::rsa::KeyPair::from_pkcs8(key.secret_pkcs8_der()),
+            _ => return Err(format!("{FIELD}: not an RSA private key")),
         }
         .map_err(|error| format!("{FIELD}: not a usable RSA private key ({error})"))?;
         let fingerprint = format!(
             "SHA256:{}",
-            STANDARD.encode(Sha256::digest(spki_der(key.public().as_ref())))
+            STANDARD.encode(Sha256::digest(spki_der(key.public().as_ref())?))
         );
         Ok(RsaSigner { key, fingerprint })
     }
@@ -189,34 +185,22 @@ impl RsaSigner {
     }
 }
 
-/// Wraps a PKCS#1 `RSAPublicKey` in a `SubjectPublicKeyInfo`, the form Snowflake fingerprints.
-pub fn spki_der(pkcs1: &[u8]) -> Vec<u8> {
-    const RSA_ALGORITHM: [u8; 15] = [
-        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
-    ];
-    let mut bit_string = vec![0u8];
-    bit_string.extend_from_slice(pkcs1);
-    let mut inner = RSA_ALGORITHM.to_vec();
-    inner.extend(der_element(0x03, &bit_string));
-    der_element(0x30, &inner)
-}
-
-fn der_element(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let length = content.len();
-    if length < 0x80 {
-        out.push(length as u8);
-    } else {
-        let bytes: Vec<u8> = length
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|byte| *byte == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
+/// Wraps a PKCS#1 `RSAPublicKey` in a `SubjectPublicKeyInfo` (algorithm `rsaEncryption` with
+/// NULL parameters, RFC 3279), the DER form Snowflake fingerprints.
+pub fn spki_der(pkcs1: &[u8]) -> Result<Vec<u8>, String> {
+    use spki::der::Encode;
+    use spki::der::asn1::{AnyRef, BitStringRef};
+    const RSA_ENCRYPTION: spki::ObjectIdentifier =
+        spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+    let info = spki::SubjectPublicKeyInfoRef {
+        algorithm: spki::AlgorithmIdentifierRef {
+            oid: RSA_ENCRYPTION,
+            parameters: Some(AnyRef::NULL),
+        },
+        subject_public_key: BitStringRef::from_bytes(pkcs1).map_err(|e| e.to_string())?,
+    };
+    info.to_der()
+        .map_err(|error| format!("could not encode the public key ({error})"))
 }
 
 /// A running statement's result, partition by partition.
@@ -693,11 +677,20 @@ mod tests {
         assert_eq!(split_object_name("A.B"), None);
     }
 
+    /// A 2048-bit public key's SPKI: a long-form length (`30 82 01 22`), the rsaEncryption
+    /// algorithm with NULL parameters, then the key as a bit string with no unused bits.
     #[test]
-    fn long_der_lengths_are_encoded() {
-        let content = vec![7u8; 300];
-        let element = der_element(0x04, &content);
-        assert_eq!(&element[..4], &[0x04, 0x82, 0x01, 0x2c]);
-        assert_eq!(element.len(), 304);
+    fn public_keys_are_wrapped_as_snowflake_fingerprints_them() {
+        let pkcs1 = [vec![0x30, 0x82, 0x01, 0x0a], vec![0x55; 0x10a]].concat();
+        let der = spki_der(&pkcs1).unwrap();
+        assert_eq!(der.len(), 0x126);
+        assert_eq!(
+            &der[..24],
+            &[
+                0x30, 0x82, 0x01, 0x22, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+                0x01, 0x01, 0x01, 0x05, 0x00, 0x03, 0x82, 0x01, 0x0f, 0x00
+            ]
+        );
+        assert_eq!(&der[24..], &pkcs1[..]);
     }
 }

@@ -165,7 +165,7 @@ async fn drop_body(mut body: axum::body::Body, limit: usize) {
     operation_id = "metrics",
     tag = "service",
     summary = "Prometheus metrics (AUDIT)",
-    responses((status = 200, description = "The metrics in Prometheus' text format", content_type = "text/plain", body = String), crate::openapi::Refused)
+    responses((status = 200, description = "The metrics in the OpenMetrics text format, which Prometheus reads", content_type = "application/openmetrics-text", body = String), crate::openapi::Refused)
 )]
 async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -180,7 +180,7 @@ async fn metrics(
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
+            crate::metrics::CONTENT_TYPE,
         )],
         text,
     ))
