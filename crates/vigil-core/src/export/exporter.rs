@@ -424,14 +424,11 @@ fn parquet_range(
     groups
         .into_iter()
         .map(|(date, events)| {
-            let bytes = parquet::write(&events).map_err(|error| {
+            let count = events.len() as u64;
+            let bytes = parquet::write(events).map_err(|error| {
                 ExportError::Destination(format!("writing Parquet for {first}..{last}: {error}"))
             })?;
-            Ok((
-                parquet_object_key(&date, first, last),
-                bytes,
-                events.len() as u64,
-            ))
+            Ok((parquet_object_key(&date, first, last), bytes, count))
         })
         .collect()
 }

@@ -232,6 +232,8 @@ struct Buffer {
     ends: Vec<usize>,
     definitions: Vec<i16>,
     repetitions: Vec<i16>,
+    /// Text values handed over whole instead of gathered in `bytes`.
+    values: Option<Vec<ByteArray>>,
 }
 
 impl Buffer {
@@ -272,6 +274,9 @@ impl Buffer {
 
     /// The text values, as slices of the column's one buffer.
     fn texts(&mut self) -> Vec<ByteArray> {
+        if let Some(values) = self.values.take() {
+            return values;
+        }
         let all = bytes::Bytes::from(std::mem::take(&mut self.bytes));
         let mut start = 0;
         self.ends
@@ -317,21 +322,36 @@ const UNIQUE_COLUMNS: [&str; 3] = ["id", "query_text", "event_json"];
 
 /// The events as one Parquet file (one row group, zstd). The same events always give the same
 /// bytes.
-pub fn write(events: &[LakeEvent]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
-    // Sized up front: growing a buffer of the events' JSON by doubling copied it again and again.
-    let json_bytes: usize = events.iter().map(|event| event.stored.json.len()).sum();
+pub fn write(mut events: Vec<LakeEvent>) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+    // The query text column is sized up front: growing a buffer of 50,000 events' query text by
+    // doubling copied it again and again (and touched fresh pages each time).
+    let query_bytes: usize = events
+        .iter()
+        .filter_map(|event| event.parsed.as_ref())
+        .filter_map(|parsed| query_text(&parsed.0))
+        .map(str::len)
+        .sum();
     let mut buffers: Vec<Buffer> = COLUMNS
         .iter()
         .map(|(name, _)| Buffer {
             ints: Vec::with_capacity(events.len()),
-            bytes: Vec::with_capacity(if *name == "event_json" { json_bytes } else { 0 }),
+            bytes: Vec::with_capacity(if *name == "query_text" {
+                query_bytes
+            } else {
+                0
+            }),
             ends: Vec::with_capacity(events.len()),
             definitions: Vec::with_capacity(events.len()),
             repetitions: Vec::new(),
+            values: None,
         })
         .collect();
-    for event in events {
-        for ((buffer, (_, kind)), cell) in buffers
+    let (json, others) = buffers
+        .split_last_mut()
+        .expect("event_json is the last column");
+    for event in &events {
+        // The stored JSON is the last cell; it is taken below without a copy.
+        for ((buffer, (_, kind)), cell) in others
             .iter_mut()
             .zip(COLUMNS)
             .zip(cells(&event.stored, event.parsed.as_deref()))
@@ -339,6 +359,17 @@ pub fn write(events: &[LakeEvent]) -> Result<Vec<u8>, parquet::errors::ParquetEr
             buffer.push(*kind, cell);
         }
     }
+    // Each event's stored bytes become its `event_json` value as they are: no 80 MB buffer per
+    // object to fill with copies of them.
+    json.values = Some(
+        events
+            .iter_mut()
+            .map(|event| {
+                let bytes = std::mem::take(&mut event.stored.json).into_bytes();
+                ByteArray::from(bytes::Bytes::from(bytes))
+            })
+            .collect(),
+    );
     let schema = Arc::new(parse_message_type(&schema_text())?);
     let mut properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
@@ -425,9 +456,15 @@ mod tests {
             dates,
             ["2026-11-21", "2026-11-22", "2026-11-23", UNKNOWN_DATE]
         );
-        let events: Vec<LakeEvent> = events.into_iter().map(LakeEvent::new).collect();
-        let bytes = write(&events).unwrap();
-        assert_eq!(write(&events).unwrap(), bytes);
+        let lake = || {
+            events
+                .iter()
+                .cloned()
+                .map(LakeEvent::new)
+                .collect::<Vec<_>>()
+        };
+        let bytes = write(lake()).unwrap();
+        assert_eq!(write(lake()).unwrap(), bytes);
         assert_eq!(read_seqs(bytes).unwrap(), vec![1, 2, 3, 4]);
         assert!(read_seqs(b"not parquet".to_vec()).is_err());
     }
@@ -437,5 +474,7 @@ mod tests {
         let schema = parse_message_type(&schema_text()).unwrap();
         let names: Vec<&str> = schema.get_fields().iter().map(|f| f.name()).collect();
         assert_eq!(names, COLUMNS.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+        // `write` hands the stored JSON over as the last column.
+        assert_eq!(names.last(), Some(&"event_json"));
     }
 }
